@@ -1,0 +1,3 @@
+export * from './types.js';
+export { graphSchema } from './schema.js';
+export { validateGraph, GraphValidationError } from './validate.js';

@@ -1,0 +1,71 @@
+import { Ajv, type ErrorObject } from 'ajv';
+import { graphSchema } from './schema.js';
+import type { RuntimeGraph, Stage } from './types.js';
+
+export class GraphValidationError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid runtime graph:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'GraphValidationError';
+  }
+}
+
+const ajv = new Ajv({ allErrors: true, strict: true });
+const validateShape = ajv.compile(graphSchema);
+
+function describe(e: ErrorObject): string {
+  return `${e.instancePath || '/'} ${e.message ?? 'is invalid'}`;
+}
+
+/** Cross-field rules that JSON Schema cannot state: ids, references, ordering, phase totals. */
+function semanticProblems(graph: RuntimeGraph): string[] {
+  const problems: string[] = [];
+  const datasetNames = new Set(graph.datasets.map((d) => d.name));
+  const seen = new Map<string, Stage>();
+  const needDataset = (where: string, name: string) => {
+    if (!datasetNames.has(name)) problems.push(`${where} names unknown dataset '${name}'`);
+  };
+  for (const stage of graph.stages) {
+    const where = `stage '${stage.id}'`;
+    if (seen.has(stage.id)) problems.push(`${where} is declared twice`);
+    for (const dep of stage.deps) {
+      if (!seen.has(dep)) problems.push(`${where} depends on '${dep}', which does not come before it`);
+    }
+    if ('datasets' in stage) for (const d of stage.datasets) needDataset(where, d);
+    if (stage.kind === 'train' || stage.kind === 'finetune') {
+      for (const h of stage.heads) needDataset(`${where} head '${h.name}'`, h.dataset);
+      const total = stage.schedule.phases.reduce((s, p) => s + p.epochs, 0);
+      if (total !== stage.schedule.epochs) {
+        problems.push(`${where}: phases add up to ${total} epochs, schedule says ${stage.schedule.epochs}`);
+      }
+      const a = stage.architecture;
+      if (a.strides.length !== a.features.length) {
+        problems.push(`${where}: ${a.features.length} feature stages but ${a.strides.length} strides`);
+      }
+      for (let axis = 0; axis < 3; axis++) {
+        const total = a.strides.reduce((s, v) => s * v[axis], 1);
+        if (a.patch[axis] % total !== 0) {
+          problems.push(`${where}: patch ${a.patch[axis]} on axis ${axis} is not divisible by the total stride ${total}`);
+        }
+      }
+    }
+    if (stage.kind === 'finetune' && !seen.has(stage.from)) {
+      problems.push(`${where} fine-tunes from '${stage.from}', which does not come before it`);
+    }
+    if (stage.kind === 'evaluate' && !seen.has(stage.model)) {
+      problems.push(`${where} evaluates '${stage.model}', which does not come before it`);
+    }
+    seen.set(stage.id, stage);
+  }
+  return problems;
+}
+
+/** Validates an unknown value as a RuntimeGraph; throws GraphValidationError listing every problem. */
+export function validateGraph(value: unknown): RuntimeGraph {
+  if (!validateShape(value)) {
+    throw new GraphValidationError((validateShape.errors ?? []).map(describe));
+  }
+  const graph = value as RuntimeGraph;
+  const problems = semanticProblems(graph);
+  if (problems.length > 0) throw new GraphValidationError(problems);
+  return graph;
+}
