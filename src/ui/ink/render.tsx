@@ -1,0 +1,14 @@
+import { render } from 'ink';
+import type { RunEvents } from '../../runtime/events.js';
+import { RunApp } from './App.js';
+
+/** Mounts the Ink screen on the terminal; returns a function that waits for the last frame and unmounts. */
+export function attachInkRenderer(events: RunEvents): () => Promise<void> {
+  const instance = render(<RunApp events={events} />, { exitOnCtrlC: true, patchConsole: true });
+  return async () => {
+    // Let React flush the final events before unmounting, so the Dice table stays on screen.
+    await new Promise((r) => setTimeout(r, 50));
+    instance.unmount();
+    await instance.waitUntilExit();
+  };
+}

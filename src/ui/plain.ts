@@ -1,0 +1,78 @@
+import type { RunEvent, RunEvents } from '../runtime/events.js';
+import { diceTableLines, etaSeconds, formatDuration } from './state.js';
+
+export interface PlainOptions {
+  write: (line: string) => void;
+  /** Minimum seconds between two progress lines of one stage (the last one always prints). */
+  intervalSeconds?: number;
+  now?: () => number;
+}
+
+/** Formats one progress event as a single self-contained line. */
+export function progressLine(e: Extract<RunEvent, { type: 'stage-progress' }>): string {
+  const parts = [`[${e.stage}]`];
+  if (e.epoch !== undefined) parts.push(`epoch ${e.epoch}`);
+  parts.push(`${e.unit} ${e.done}/${e.total}`);
+  if (e.total > 0) parts.push(`${((100 * e.done) / e.total).toFixed(0)}%`);
+  if (e.rate !== undefined) parts.push(`${e.rate.toFixed(2)} ${e.unit}/s`);
+  const eta = etaSeconds(e);
+  if (eta !== undefined) parts.push(`ETA ${formatDuration(eta)}`);
+  if (e.loss !== undefined) parts.push(`loss ${e.loss.toFixed(4)}`);
+  if (e.lr !== undefined) parts.push(`lr ${e.lr.toExponential(2)}`);
+  return parts.join('  ');
+}
+
+/**
+ * Line-oriented renderer for pipes, CI and `--no-tui`: every line stands alone, progress is
+ * throttled per stage so logs stay readable.
+ */
+export function attachPlainRenderer(events: RunEvents, options: PlainOptions): () => void {
+  const interval = (options.intervalSeconds ?? 5) * 1000;
+  const now = options.now ?? Date.now;
+  const lastPrinted = new Map<string, number>();
+  return events.subscribe((e) => {
+    const w = options.write;
+    switch (e.type) {
+      case 'run-start':
+        w(`mtc run: experiment '${e.graph.source.experiment}' from ${e.graph.source.file}`);
+        w(`  backend ${e.backend}, ${e.graph.stages.length} stages, run folder ${e.runDir}`);
+        break;
+      case 'stage-start':
+        w(`[${e.stage}] start: ${e.description}`);
+        lastPrinted.set(e.stage, now());
+        break;
+      case 'stage-progress': {
+        const last = lastPrinted.get(e.stage) ?? 0;
+        if (e.done === e.total || now() - last >= interval) {
+          w(progressLine(e));
+          lastPrinted.set(e.stage, now());
+        }
+        break;
+      }
+      case 'stage-log':
+        w(`[${e.stage}] ${e.message}`);
+        break;
+      case 'stage-end':
+        w(`[${e.stage}] ${e.status} in ${formatDuration(e.seconds)}${e.error ? `: ${e.error}` : ''}`);
+        break;
+      case 'evaluation':
+        w('');
+        w(`Per-class Dice on held-out cases (${e.result.stage}):`);
+        for (const l of diceTableLines(e.result)) w(`  ${l}`);
+        w('');
+        break;
+      case 'run-end':
+        w(`mtc run: ${e.status} in ${formatDuration(e.seconds)}; results in ${e.runDir}`);
+        break;
+    }
+  });
+}
+
+/** One JSON object per event and line (`--json`), for scripts. */
+export function attachJsonRenderer(events: RunEvents, write: (line: string) => void): () => void {
+  return events.subscribe((e) => {
+    // The graph is large and already written to the run folder; keep the stream compact.
+    const payload = e.type === 'run-start' ? { ...e, graph: { source: e.graph.source, stages: e.graph.stages.map((s) => s.id) } } : e;
+    write(JSON.stringify(payload));
+  });
+}

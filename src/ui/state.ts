@@ -1,0 +1,117 @@
+import type { EvaluationResult, RunEvent, StageStatus } from '../runtime/events.js';
+import type { StageKind } from '../graph/types.js';
+
+/** What a screen needs to know about one stage; derived from the event stream only. */
+export interface StageView {
+  id: string;
+  kind: StageKind;
+  status: StageStatus;
+  description: string;
+  done: number;
+  total: number;
+  unit: string;
+  rate?: number;
+  loss?: number;
+  lr?: number;
+  epoch?: number;
+  seconds?: number;
+  error?: string;
+  lastLog?: string;
+}
+
+export interface RunView {
+  experiment: string;
+  runDir: string;
+  backend: string;
+  stages: StageView[];
+  results: EvaluationResult[];
+  finished: null | { status: 'done' | 'failed'; seconds: number };
+}
+
+export const emptyRunView: RunView = {
+  experiment: '',
+  runDir: '',
+  backend: '',
+  stages: [],
+  results: [],
+  finished: null,
+};
+
+function updateStage(view: RunView, id: string, patch: Partial<StageView>): RunView {
+  return { ...view, stages: view.stages.map((s) => (s.id === id ? { ...s, ...patch } : s)) };
+}
+
+/** Pure reducer from run events to the view model that the Ink renderer draws. */
+export function reduceRunView(view: RunView, event: RunEvent): RunView {
+  switch (event.type) {
+    case 'run-start':
+      return {
+        ...emptyRunView,
+        experiment: event.graph.source.experiment,
+        runDir: event.runDir,
+        backend: event.backend,
+        stages: event.graph.stages.map((s) => ({
+          id: s.id,
+          kind: s.kind,
+          status: 'pending',
+          description: '',
+          done: 0,
+          total: 0,
+          unit: '',
+        })),
+      };
+    case 'stage-start':
+      return updateStage(view, event.stage, { status: 'running', description: event.description });
+    case 'stage-progress':
+      return updateStage(view, event.stage, {
+        done: event.done,
+        total: event.total,
+        unit: event.unit,
+        rate: event.rate,
+        loss: event.loss,
+        lr: event.lr,
+        epoch: event.epoch,
+      });
+    case 'stage-log':
+      return updateStage(view, event.stage, { lastLog: event.message });
+    case 'stage-end':
+      return updateStage(view, event.stage, { status: event.status, seconds: event.seconds, error: event.error });
+    case 'evaluation':
+      return { ...view, results: [...view.results, event.result] };
+    case 'run-end':
+      return { ...view, finished: { status: event.status, seconds: event.seconds } };
+  }
+}
+
+/** Remaining seconds at the current rate, or undefined when unknown. */
+export function etaSeconds(stage: Pick<StageView, 'done' | 'total' | 'rate'>): number | undefined {
+  if (!stage.rate || stage.rate <= 0 || stage.total <= 0) return undefined;
+  return Math.max(0, (stage.total - stage.done) / stage.rate);
+}
+
+export function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds)) return '?';
+  const s = Math.round(seconds);
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
+}
+
+export function formatDice(d: number | null): string {
+  return d === null ? '  n/a' : d.toFixed(4);
+}
+
+/** The per-class Dice table as plain text lines (shared by the plain and Ink renderers). */
+export function diceTableLines(result: EvaluationResult): string[] {
+  const rows = result.classes.map((c) => [c.dataset, c.name, formatDice(c.dice)]);
+  const header = ['dataset', 'class', 'Dice'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 2 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ');
+  return [
+    line(header),
+    widths.map((w) => '-'.repeat(w)).join('  '),
+    ...rows.map(line),
+    `mean Dice (${result.experiment}, ${result.classes.filter((c) => c.dice !== null).length} classes): ${formatDice(result.meanDice)}`,
+  ];
+}
