@@ -1,0 +1,97 @@
+/** Which fields a block may hold: unknown, repeated, value-less and misplaced fields. */
+import type { Block, Entry, Value } from '../ast.js';
+import type { DiagnosticSink } from '../diagnostics.js';
+import type { Span } from '../source.js';
+import { closest } from '../suggest.js';
+
+/** Fields of each block kind; the single source of truth for the checker and the docs test. */
+export const BLOCK_FIELDS = {
+  dataset: ['root', 'modality', 'cases', 'synthetic', 'seed', 'classes'],
+  architecture: ['kind', 'patch', 'features', 'strides'],
+  schedule: ['optimizer', 'lr', 'epochs', 'iterations', 'clip', 'phase'],
+  phase: ['epochs', 'lr'],
+  experiment: ['datasets', 'architecture', 'schedule', 'batch', 'sampling', 'foreground', 'spacing', 'seed', 'pretrained'],
+} as const;
+
+export type BlockKind = keyof typeof BLOCK_FIELDS;
+
+export class Fields {
+  private readonly byName = new Map<string, Entry[]>();
+
+  constructor(
+    private readonly sink: DiagnosticSink,
+    /** e.g. "dataset 'liver'". */
+    readonly owner: string,
+    readonly ownerSpan: Span,
+    kind: BlockKind,
+    block: Block | null,
+    repeatable: readonly string[] = [],
+  ) {
+    const allowed: readonly string[] = BLOCK_FIELDS[kind];
+    for (const e of block?.entries ?? []) {
+      const key = e.key.text;
+      if (!allowed.includes(key)) {
+        const suggestion = closest(key, allowed);
+        const elsewhere = (Object.keys(BLOCK_FIELDS) as BlockKind[]).filter((k) => k !== kind && (BLOCK_FIELDS[k] as readonly string[]).includes(key));
+        const hint =
+          suggestion !== null
+            ? `did you mean '${suggestion}'?`
+            : elsewhere.length > 0
+              ? `'${key}' belongs in ${elsewhere.map((k) => `a ${k}`).join(' or ')} block, not a ${kind}`
+              : `a ${kind} block may hold: ${allowed.join(', ')}`;
+        sink.error('MT0203', e.key.span, `unknown field '${key}' in ${owner}`, hint);
+        continue;
+      }
+      const list = this.byName.get(key) ?? [];
+      if (list.length > 0 && !repeatable.includes(key)) {
+        const first = list[0].key.span.start;
+        sink.error('MT0205', e.key.span, `'${key}' is given twice in ${owner} (first at ${first.line}:${first.column})`, 'remove one of them');
+        continue;
+      }
+      list.push(e);
+      this.byName.set(key, list);
+    }
+  }
+
+  has(name: string): boolean {
+    return this.byName.has(name);
+  }
+
+  entry(name: string): Entry | undefined {
+    return this.byName.get(name)?.[0];
+  }
+
+  all(name: string): Entry[] {
+    return this.byName.get(name) ?? [];
+  }
+
+  /**
+   * The value of a field that takes a value (and no block). Reports a missing value, or a block
+   * given where none belongs. Undefined when the field is absent or unusable.
+   */
+  value(name: string, example: string): Value | undefined {
+    const e = this.entry(name);
+    if (e === undefined) return undefined;
+    return valueOf(this.sink, e, example);
+  }
+
+  /** Like value(), but reports MT0304 when the field is absent. */
+  required(name: string, example: string): Value | undefined {
+    if (!this.has(name)) {
+      this.sink.error('MT0304', this.ownerSpan, `${this.owner} is missing '${name}'`, `add: ${example}`);
+      return undefined;
+    }
+    return this.value(name, example);
+  }
+}
+
+export function valueOf(sink: DiagnosticSink, e: Entry, example: string): Value | undefined {
+  if (e.block !== null) {
+    sink.error('MT0311', e.block.span, `'${e.key.text}' takes a value, not a block`, `write: ${example}`);
+  }
+  if (e.value === null) {
+    if (e.block === null) sink.error('MT0106', e.key.span, `'${e.key.text}' needs a value`, `write: ${example}`);
+    return undefined;
+  }
+  return e.value;
+}

@@ -1,0 +1,167 @@
+/**
+ * Loading a program: the only module of the compiler that touches the file system (through a
+ * LoaderHost, so tests can load from memory). Reads the entry file and, depth first, every file
+ * it imports; reports missing files and import cycles (which are never followed, so they cannot hang).
+ */
+import { readFile, readdir } from 'node:fs/promises';
+import { dirname, extname, join, normalize, resolve } from 'node:path';
+import { DiagnosticSink, sortDiagnostics } from './diagnostics.js';
+import { parseSource } from './parse.js';
+import type { Program, ResolvedImport, SourceFile } from './program.js';
+import { spanAt, type Span } from './source.js';
+import { stdlibDir, stdModuleName } from './stdlib.js';
+import { didYouMean } from './suggest.js';
+
+export type ReadResult = { ok: true; text: string } | { ok: false; notFound: boolean; reason: string };
+
+export interface LoaderHost {
+  /** Reads a file by absolute path. */
+  readFile(absolutePath: string): Promise<ReadResult>;
+  /** Absolute path of the stdlib folder (null: not found; std imports then fail with MT0002). */
+  stdlibDir: string | null;
+  /** Names of the stdlib modules (for did-you-mean on `std/...` imports). */
+  stdModules(): Promise<string[]>;
+}
+
+/** The real file system. */
+export const nodeHost: LoaderHost = {
+  async readFile(absolutePath) {
+    try {
+      const bytes = await readFile(absolutePath);
+      return { ok: true, text: new TextDecoder('utf-8', { fatal: false }).decode(bytes) };
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return { ok: false, notFound: true, reason: 'no such file' };
+      if (code === 'EISDIR') return { ok: false, notFound: false, reason: 'it is a folder, not a file' };
+      if (code === 'EACCES' || code === 'EPERM') return { ok: false, notFound: false, reason: 'permission denied' };
+      return { ok: false, notFound: false, reason: e instanceof Error ? e.message : String(e) };
+    }
+  },
+  get stdlibDir() {
+    return stdlibDir();
+  },
+  async stdModules() {
+    const dir = stdlibDir();
+    if (dir === null) return [];
+    try {
+      return (await readdir(dir)).filter((f) => f.endsWith('.mt')).map((f) => f.slice(0, -3));
+    } catch {
+      return [];
+    }
+  },
+};
+
+interface Target {
+  display: string;
+  absolute: string;
+}
+
+function targetOf(spec: string, importer: SourceFile, host: LoaderHost): Target | { stdMissingName: string } {
+  const std = stdModuleName(spec);
+  if (spec.startsWith('std/')) {
+    if (std === null) return { stdMissingName: spec.slice(4) };
+    // Without a stdlib folder the path below does not exist, so the import reports MT0002.
+    return { display: `std/${std}.mt`, absolute: join(host.stdlibDir ?? '/nonexistent-multitalent-stdlib', `${std}.mt`) };
+  }
+  return {
+    display: normalize(join(dirname(importer.path), spec)),
+    absolute: resolve(dirname(importer.absolutePath), spec),
+  };
+}
+
+export async function loadProgramWith(entryPath: string, host: LoaderHost): Promise<Program> {
+  const program: Program = { entry: entryPath, files: new Map(), sources: new Map(), diagnostics: [] };
+  const sink = new DiagnosticSink();
+  const byAbsolute = new Map<string, SourceFile>();
+  const inProgress: string[] = [];
+
+  const load = async (target: Target, text: string): Promise<SourceFile> => {
+    const parsed = parseSource(target.display, text);
+    const file: SourceFile = { path: target.display, absolutePath: target.absolute, text, ast: parsed.ast, imports: [] };
+    byAbsolute.set(target.absolute, file);
+    program.files.set(target.display, file);
+    program.sources.set(target.display, text);
+    sink.items.push(...parsed.diagnostics);
+    inProgress.push(target.absolute);
+    for (const imp of parsed.ast.imports) {
+      file.imports.push(await follow(file, imp.spec, imp.specSpan));
+    }
+    inProgress.pop();
+    return file;
+  };
+
+  const follow = async (importer: SourceFile, spec: string | null, at: Span): Promise<ResolvedImport> => {
+    if (spec === null || spec.trim() === '') {
+      if (spec !== null) sink.error('MT0002', at, 'empty import path', 'write e.g. import "std/schedules"');
+      return { spec: spec ?? '', target: null };
+    }
+    const t = targetOf(spec, importer, host);
+    if ('stdMissingName' in t) {
+      sink.error('MT0002', at, `'${spec}' is not a valid stdlib module name`, 'stdlib imports look like "std/schedules"');
+      return { spec, target: null };
+    }
+    let target = t;
+    const existing = byAbsolute.get(target.absolute);
+    if (inProgress.includes(target.absolute)) {
+      const chain = [...inProgress.slice(inProgress.indexOf(target.absolute)), target.absolute].map((a) => byAbsolute.get(a)?.path ?? a);
+      sink.error('MT0003', at, `import cycle: ${chain.join(' -> ')}`, 'move the shared declarations into a third file that both import');
+      return { spec, target: target.display };
+    }
+    if (existing) return { spec, target: existing.path };
+    let read = await host.readFile(target.absolute);
+    if (!read.ok && read.notFound && extname(spec) === '' && !spec.startsWith('std/')) {
+      const withExt = { display: `${target.display}.mt`, absolute: `${target.absolute}.mt` };
+      const second = await host.readFile(withExt.absolute);
+      if (second.ok) {
+        target = withExt;
+        read = second;
+        const again = byAbsolute.get(target.absolute);
+        if (again) return { spec, target: again.path };
+      }
+    }
+    if (!read.ok) {
+      if (spec.startsWith('std/')) {
+        const name = stdModuleName(spec) ?? spec;
+        const mods = await host.stdModules();
+        sink.error('MT0002', at, `no stdlib module '${name}'`, didYouMean(name, mods) ?? (mods.length > 0 ? `available: ${mods.map((m) => `std/${m}`).join(', ')}` : undefined));
+      } else {
+        sink.error('MT0002', at, `cannot import '${spec}': ${read.reason} (looked for ${target.display})`, 'import paths are relative to the importing file');
+      }
+      return { spec, target: null };
+    }
+    const loaded = await load(target, read.text);
+    return { spec, target: loaded.path };
+  };
+
+  const entryTarget: Target = { display: entryPath, absolute: resolve(entryPath) };
+  const read = await host.readFile(entryTarget.absolute);
+  if (!read.ok) {
+    program.sources.set(entryPath, '');
+    sink.error('MT0001', spanAt(entryPath, '', 0, 0), `cannot read '${entryPath}': ${read.reason}`, read.notFound ? 'check the path; it is relative to the current folder' : undefined);
+  } else {
+    await load(entryTarget, read.text);
+  }
+  program.diagnostics = sortDiagnostics(sink.items, [...program.files.keys()]);
+  return program;
+}
+
+/** Reads the entry file and everything it imports from disk. */
+export function loadProgram(entryPath: string): Promise<Program> {
+  return loadProgramWith(entryPath, nodeHost);
+}
+
+/** An in-memory host: `files` maps absolute paths to text. For tests and tools. */
+export function memoryHost(files: Record<string, string>, stdlib: Record<string, string> = {}, stdDir = '/std'): LoaderHost {
+  const all = new Map<string, string>(Object.entries(files).map(([k, v]) => [resolve(k), v]));
+  for (const [name, text] of Object.entries(stdlib)) all.set(join(stdDir, `${name}.mt`), text);
+  return {
+    async readFile(p) {
+      const text = all.get(p);
+      return text === undefined ? { ok: false, notFound: true, reason: 'no such file' } : { ok: true, text };
+    },
+    stdlibDir: stdDir,
+    async stdModules() {
+      return Object.keys(stdlib);
+    },
+  };
+}

@@ -1,0 +1,122 @@
+/**
+ * Lowering: a checked program and its main experiment -> RuntimeGraph.
+ *
+ * Stages, in order: prepare, preprocess, train:ROOT, finetune:NEXT..., evaluate:MAIN, report.
+ * The pre-training chain is followed through `pretrained`; every experiment in it shares the
+ * root's spacing and (unless it names an equal one) its architecture.
+ */
+import {
+  GRAPH_SCHEMA_VERSION,
+  type DatasetSpec, type HeadSpec, type RuntimeGraph, type SamplingKind, type Stage, type TrainParams,
+} from '../graph/types.js';
+import { chainOf } from './check/checker.js';
+import type { CheckedProgram, DatasetModel, ExperimentModel } from './check/model.js';
+import { EXPERIMENT_DEFAULTS } from './check/experiments.js';
+
+export const HOLDOUT_FRACTION = 0.2;
+export const INFERENCE = { stepFraction: 0.5, gaussian: true, mirror: false } as const;
+
+/**
+ * Share of draws per dataset. With n_k cases in dataset k:
+ * - inverse_sqrt: each case weighs 1/sqrt(n_k), so dataset k gets a share proportional to sqrt(n_k);
+ * - proportional: every case equally likely, share proportional to n_k;
+ * - uniform: every dataset equally likely.
+ * When any n_k is unknown all datasets are treated as equally large.
+ */
+export function samplingShares(kind: SamplingKind, datasets: ReadonlyArray<{ name: string; cases: number | null }>): Record<string, number> {
+  const known = datasets.every((d) => d.cases !== null && d.cases > 0);
+  const weight = (n: number) => (kind === 'inverse_sqrt' ? Math.sqrt(n) : kind === 'proportional' ? n : 1);
+  const raw = datasets.map((d) => weight(known ? (d.cases as number) : 1));
+  const sum = raw.reduce((a, b) => a + b, 0);
+  const out: Record<string, number> = {};
+  datasets.forEach((d, i) => {
+    out[d.name] = raw[i] / sum;
+  });
+  return out;
+}
+
+export function headsOf(datasets: readonly DatasetSpec[]): HeadSpec[] {
+  return datasets.flatMap((d) => d.classes.map((c) => ({ dataset: d.name, name: c.name, labels: [...c.labels] })));
+}
+
+export class LoweringError extends Error {}
+
+function need<T>(v: T | undefined | null, what: string): T {
+  if (v === undefined || v === null) throw new LoweringError(`internal: ${what} is missing after a clean check`);
+  return v;
+}
+
+export function stageId(e: ExperimentModel): string {
+  return `${e.pretrained === null ? 'train' : 'finetune'}:${e.name}`;
+}
+
+/** Lowers `main`; the program must have checked without errors. Throws LoweringError otherwise. */
+export function lower(checked: CheckedProgram, main: string, sourceFile: string): RuntimeGraph {
+  const chain = need(chainOf(checked, main), `the pre-training chain of '${main}'`);
+  const root = need(chain[0], `experiment '${main}'`);
+  const spacing = need(root.spacing, `spacing of '${root.name}'`);
+  const mainExp = chain[chain.length - 1];
+
+  const datasetNames: string[] = [];
+  for (const e of chain) for (const d of e.datasets) if (!datasetNames.includes(d)) datasetNames.push(d);
+  const models: DatasetModel[] = datasetNames.map((d) => need(checked.datasets.get(d), `dataset '${d}'`));
+  const byName = new Map(models.map((m) => [m.spec.name, m]));
+
+  const seedOf = new Map<string, number>();
+  for (const e of chain) {
+    const inherited = e.pretrained !== null ? seedOf.get(e.pretrained) : undefined;
+    seedOf.set(e.name, e.seed ?? inherited ?? EXPERIMENT_DEFAULTS.seed);
+  }
+  const mainSeed = seedOf.get(mainExp.name) ?? EXPERIMENT_DEFAULTS.seed;
+
+  const stages: Stage[] = [
+    { id: 'prepare', kind: 'prepare', deps: [], datasets: [...datasetNames] },
+    {
+      id: 'preprocess',
+      kind: 'preprocess',
+      deps: ['prepare'],
+      datasets: [...datasetNames],
+      spacing: [...spacing],
+      normalization: { kind: 'ct', scope: 'collection' },
+      split: { holdoutFraction: HOLDOUT_FRACTION, seed: mainSeed },
+    },
+  ];
+
+  let architecture = need(checked.architectures.get(need(root.architecture, `architecture of '${root.name}'`)), `architecture '${root.architecture}'`);
+  let previous: string | null = null;
+  for (const e of chain) {
+    if (e.architecture !== null) architecture = need(checked.architectures.get(e.architecture), `architecture '${e.architecture}'`);
+    const dsSpecs = e.datasets.map((d) => need(byName.get(d), `dataset '${d}'`).spec);
+    const params: TrainParams = {
+      experiment: e.name,
+      datasets: [...e.datasets],
+      heads: headsOf(dsSpecs),
+      architecture: structuredClone(architecture),
+      batch: e.batch,
+      sampling: {
+        kind: e.sampling.kind,
+        foregroundFraction: e.sampling.foregroundFraction,
+        shares: samplingShares(e.sampling.kind, e.datasets.map((d) => ({ name: d, cases: byName.get(d)?.cases ?? null }))),
+      },
+      schedule: structuredClone(need(checked.schedules.get(need(e.schedule, `schedule of '${e.name}'`)), `schedule '${e.schedule}'`)),
+      loss: 'multitalent',
+      seed: seedOf.get(e.name) ?? EXPERIMENT_DEFAULTS.seed,
+    };
+    const id = stageId(e);
+    if (previous === null) stages.push({ id, kind: 'train', deps: ['preprocess'], ...params });
+    else stages.push({ id, kind: 'finetune', deps: ['preprocess', previous], from: previous, ...params });
+    previous = id;
+  }
+  const model = need(previous, 'the model stage');
+  const evalId = `evaluate:${mainExp.name}`;
+  stages.push({ id: evalId, kind: 'evaluate', deps: [model], experiment: mainExp.name, model, datasets: [...mainExp.datasets], inference: { ...INFERENCE } });
+  stages.push({ id: 'report', kind: 'report', deps: [evalId], evaluations: [evalId] });
+
+  return {
+    schemaVersion: GRAPH_SCHEMA_VERSION,
+    source: { file: sourceFile, experiment: mainExp.name },
+    seed: mainSeed,
+    datasets: models.map((m) => structuredClone(m.spec)),
+    stages,
+  };
+}

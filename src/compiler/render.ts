@@ -1,0 +1,67 @@
+/** Rendering diagnostics the way compilers do: location, severity, code, message, excerpt, caret, hint. */
+import type { Diagnostic } from './diagnostics.js';
+import type { Program } from './program.js';
+
+export interface RenderOptions {
+  color: boolean;
+}
+
+const ansi = {
+  reset: '\u001b[0m',
+  bold: '\u001b[1m',
+  red: '\u001b[31m',
+  yellow: '\u001b[33m',
+  blue: '\u001b[34m',
+  cyan: '\u001b[36m',
+};
+
+function paint(on: boolean, codes: string, text: string): string {
+  return on ? `${codes}${text}${ansi.reset}` : text;
+}
+
+function lineOf(text: string, line: number): string | undefined {
+  const lines = text.split(/\r?\n/);
+  return lines[line - 1];
+}
+
+export function renderDiagnostic(d: Diagnostic, sources: ReadonlyMap<string, string>, options: RenderOptions): string {
+  const c = options.color;
+  const { start, end } = d.span;
+  const sevColor = d.severity === 'error' ? ansi.red : ansi.yellow;
+  const out: string[] = [];
+  out.push(
+    `${paint(c, ansi.bold, `${d.span.file}:${start.line}:${start.column}:`)} ${paint(c, ansi.bold + sevColor, `${d.severity}[${d.code}]`)}${paint(c, ansi.bold, `: ${d.message}`)}`,
+  );
+  const text = sources.get(d.span.file);
+  const src = text === undefined || end.offset <= start.offset ? undefined : lineOf(text, start.line);
+  const gutterWidth = Math.max(4, String(start.line).length + 1);
+  if (src !== undefined) {
+    const shown = src.length > 200 ? src.slice(0, 200) : src;
+    const lineNo = String(start.line).padStart(gutterWidth);
+    out.push(`${paint(c, ansi.blue, `${lineNo} |`)} ${shown}`);
+    const from = Math.min(start.column - 1, shown.length);
+    const until = end.line === start.line ? Math.min(end.column - 1, shown.length) : shown.length;
+    const width = Math.max(1, until - from);
+    const pad = shown.slice(0, from).replace(/[^\t]/g, ' ');
+    out.push(`${paint(c, ansi.blue, `${' '.repeat(gutterWidth)} |`)} ${pad}${paint(c, ansi.bold + sevColor, '^'.repeat(width))}`);
+  }
+  if (d.hint !== undefined) out.push(`${' '.repeat(gutterWidth - 1)}${paint(c, ansi.bold + ansi.cyan, 'hint:')} ${d.hint}`);
+  return out.join('\n');
+}
+
+/** All diagnostics, one block each, separated by blank lines, then a summary line. Empty string when none. */
+export function renderDiagnostics(diagnostics: readonly Diagnostic[], program: Pick<Program, 'sources'>, options: RenderOptions): string {
+  if (diagnostics.length === 0) return '';
+  const blocks = diagnostics.map((d) => renderDiagnostic(d, program.sources, options));
+  return `${blocks.join('\n\n')}\n\n${summarize(diagnostics)}\n`;
+}
+
+/** "2 errors, 1 warning". */
+export function summarize(diagnostics: readonly Diagnostic[]): string {
+  const errors = diagnostics.filter((d) => d.severity === 'error').length;
+  const warnings = diagnostics.length - errors;
+  const parts: string[] = [];
+  if (errors > 0) parts.push(`${errors} error${errors === 1 ? '' : 's'}`);
+  if (warnings > 0) parts.push(`${warnings} warning${warnings === 1 ? '' : 's'}`);
+  return parts.join(', ');
+}

@@ -1,0 +1,164 @@
+import { describe, expect, it } from 'vitest';
+import { compileProgram, deriveStrides, loadProgram, samplingShares } from '../../src/compiler/index.js';
+import { validateGraph, type FinetuneStage, type TrainStage } from '../../src/graph/index.js';
+import { BASE, compileText } from './helpers.js';
+
+describe('compile: the quickstart', async () => {
+  const program = await loadProgram('experiments/quickstart.mt');
+  const { graph, diagnostics } = compileProgram(program);
+
+  it('compiles without diagnostics to a valid graph', () => {
+    expect(diagnostics).toEqual([]);
+    expect(graph).not.toBeNull();
+    expect(() => validateGraph(graph)).not.toThrow();
+    expect(graph!.source).toEqual({ file: 'experiments/quickstart.mt', experiment: 'quickstart' });
+    expect(graph!.seed).toBe(42);
+  });
+
+  it('has the stages in order with their dependencies', () => {
+    expect(graph!.stages.map((s) => [s.id, s.kind, s.deps])).toEqual([
+      ['prepare', 'prepare', []],
+      ['preprocess', 'preprocess', ['prepare']],
+      ['train:quickstart_pretrain', 'train', ['preprocess']],
+      ['finetune:quickstart', 'finetune', ['preprocess', 'train:quickstart_pretrain']],
+      ['evaluate:quickstart', 'evaluate', ['finetune:quickstart']],
+      ['report', 'report', ['evaluate:quickstart']],
+    ]);
+    const all = ['synth_liver', 'synth_liver_tumour', 'synth_abdomen', 'synth_vessel', 'synth_kidney'];
+    expect(graph!.datasets.map((d) => d.name)).toEqual(all);
+    expect(graph!.stages[0]).toMatchObject({ datasets: all });
+    expect(graph!.stages[1]).toMatchObject({
+      datasets: all,
+      spacing: [4, 4, 4],
+      normalization: { kind: 'ct', scope: 'collection' },
+      split: { holdoutFraction: 0.2, seed: 42 },
+    });
+    expect(graph!.stages[4]).toMatchObject({ model: 'finetune:quickstart', datasets: ['synth_kidney'], inference: { stepFraction: 0.5, gaussian: true, mirror: false } });
+    expect(graph!.stages[5]).toMatchObject({ evaluations: ['evaluate:quickstart'] });
+  });
+
+  it('lowers datasets with region classes, tags and the synthetic source', () => {
+    const liver = graph!.datasets[0];
+    expect(liver).toEqual({
+      name: 'synth_liver',
+      root: 'quickstart/Dataset901_SynthLiver',
+      modality: 'CT',
+      classes: [
+        { name: 'liver', labels: [1, 2], tags: [] },
+        { name: 'liver_tumour', labels: [2], tags: ['cancer'] },
+      ],
+      synthetic: { generator: 'quickstart', seed: 2026 },
+    });
+  });
+
+  it('pre-trains one head per class of every dataset, in declaration order, with sqrt shares', () => {
+    const train = graph!.stages[2] as TrainStage;
+    expect(train.heads.map((h) => `${h.dataset}.${h.name}`)).toEqual([
+      'synth_liver.liver', 'synth_liver.liver_tumour', 'synth_liver_tumour.liver_tumour',
+      'synth_abdomen.liver', 'synth_abdomen.spleen', 'synth_abdomen.aorta', 'synth_vessel.aorta', 'synth_vessel.spleen',
+    ]);
+    expect(train.heads[0].labels).toEqual([1, 2]);
+    const z = Math.sqrt(12) + Math.sqrt(8) + Math.sqrt(6) + Math.sqrt(10);
+    expect(train.sampling.kind).toBe('inverse_sqrt');
+    expect(train.sampling.foregroundFraction).toBe(0.33);
+    expect(train.sampling.shares.synth_liver).toBeCloseTo(Math.sqrt(12) / z, 12);
+    expect(train.sampling.shares.synth_abdomen).toBeCloseTo(Math.sqrt(6) / z, 12);
+    expect(train.architecture).toEqual({
+      name: 'quickstart_unet', kind: 'unet', patch: [32, 32, 32], features: [8, 16, 32, 64],
+      strides: [[1, 1, 1], [2, 2, 2], [2, 2, 2], [2, 2, 2]], convsPerStage: 2,
+    });
+    expect(train.batch).toBe(2);
+    expect(train.schedule).toEqual({
+      name: 'short_pretrain', optimizer: { kind: 'sgd', momentum: 0.99, nesterov: true, weightDecay: 3e-5 },
+      epochs: 20, iterationsPerEpoch: 25, clipNorm: 12, phases: [{ trains: 'all', epochs: 20, lr: { kind: 'poly', initial: 0.01, exponent: 0.9 } }],
+    });
+    expect(train.loss).toBe('multitalent');
+  });
+
+  it('fine-tunes with fresh heads for the target only, inheriting the architecture', () => {
+    const ft = graph!.stages[3] as FinetuneStage;
+    expect(ft.from).toBe('train:quickstart_pretrain');
+    expect(ft.heads).toEqual([
+      { dataset: 'synth_kidney', name: 'kidney', labels: [1, 2] },
+      { dataset: 'synth_kidney', name: 'kidney_tumour', labels: [2] },
+    ]);
+    expect(ft.architecture.name).toBe('quickstart_unet');
+    expect(ft.sampling.shares).toEqual({ synth_kidney: 1 });
+    expect(ft.schedule.phases).toEqual([
+      { trains: 'heads', epochs: 2, lr: { kind: 'linear', from: 0, to: 0.01 } },
+      { trains: 'all', epochs: 8, lr: { kind: 'poly', initial: 0.01, exponent: 0.9 } },
+    ]);
+    expect(ft.schedule.epochs).toBe(10);
+  });
+
+  it('can compile the pre-training experiment alone', () => {
+    const r = compileProgram(program, { experiment: 'quickstart_pretrain' });
+    expect(r.graph!.stages.map((s) => s.id)).toEqual(['prepare', 'preprocess', 'train:quickstart_pretrain', 'evaluate:quickstart_pretrain', 'report']);
+    expect(r.graph!.datasets.map((d) => d.name)).not.toContain('synth_kidney');
+  });
+});
+
+describe('compile: rules', () => {
+  it('derives strides by halving axes while they are at least 8', () => {
+    expect(deriveStrides([96, 192, 192], 6)).toEqual([[1, 1, 1], [2, 2, 2], [2, 2, 2], [2, 2, 2], [2, 2, 2], [1, 2, 2]]);
+    expect(deriveStrides([16, 64, 64], 4)).toEqual([[1, 1, 1], [2, 2, 2], [2, 2, 2], [1, 2, 2]]);
+  });
+
+  it('computes shares for each sampling kind', () => {
+    const ds = [{ name: 'a', cases: 100 }, { name: 'b', cases: 25 }];
+    expect(samplingShares('inverse_sqrt', ds)).toEqual({ a: 10 / 15, b: 5 / 15 });
+    expect(samplingShares('proportional', ds)).toEqual({ a: 0.8, b: 0.2 });
+    expect(samplingShares('uniform', ds)).toEqual({ a: 0.5, b: 0.5 });
+    expect(samplingShares('inverse_sqrt', [{ name: 'a', cases: 100 }, { name: 'b', cases: null }])).toEqual({ a: 0.5, b: 0.5 });
+  });
+
+  it('reproduces the paper share example (303 vs 30 cases of the 13-dataset collection)', () => {
+    const n = [131, 63, 281, 303, 41, 126, 30, 30, 73, 50, 40, 82, 210];
+    const s = samplingShares('inverse_sqrt', n.map((c, i) => ({ name: `d${i}`, cases: c })));
+    expect(s.d3).toBeCloseTo(0.136, 3);
+    expect(s.d6).toBeCloseTo(0.043, 3);
+  });
+
+  it('applies nnU-Net defaults to an empty schedule and experiment defaults', async () => {
+    const { graph } = await compileText(BASE.replace('epochs     10\n  iterations 5', ''));
+    const train = graph!.stages[2] as TrainStage;
+    expect(train.schedule).toMatchObject({ epochs: 1000, iterationsPerEpoch: 250, clipNorm: 12, optimizer: { kind: 'sgd', momentum: 0.99, nesterov: true, weightDecay: 3e-5 } });
+    expect(train.schedule.phases).toEqual([{ trains: 'all', epochs: 1000, lr: { kind: 'poly', initial: 0.01, exponent: 0.9 } }]);
+    expect(train.batch).toBe(2);
+    expect(train.sampling).toMatchObject({ kind: 'inverse_sqrt', foregroundFraction: 0.33 });
+  });
+
+  it('uses the last experiment of the entry file by default', async () => {
+    const { graph } = await compileText(`${BASE}\nexperiment other { datasets [liver] architecture small schedule short spacing [4, 4, 4] }\n`);
+    expect(graph!.source.experiment).toBe('other');
+  });
+
+  it('lowers a two-step fine-tune chain (train -> finetune -> finetune)', async () => {
+    const text = `${BASE}
+dataset kidney { root "K" cases 3 classes { kidney [1, 2] kidney_tumour [2] } }
+dataset lung { root "L" cases 3 classes { nodule [1] } }
+experiment ft1 { pretrained demo datasets [kidney] schedule short }
+experiment ft2 { pretrained ft1 datasets [lung] schedule short seed 3 }
+`;
+    const { graph, diagnostics } = await compileText(text);
+    expect(diagnostics).toEqual([]);
+    expect(graph!.stages.map((s) => s.id)).toEqual(['prepare', 'preprocess', 'train:demo', 'finetune:ft1', 'finetune:ft2', 'evaluate:ft2', 'report']);
+    const ft2 = graph!.stages[4] as FinetuneStage;
+    expect(ft2.from).toBe('finetune:ft1');
+    expect(ft2.seed).toBe(3);
+    expect((graph!.stages[3] as FinetuneStage).seed).toBe(7);
+    expect(graph!.seed).toBe(3);
+  });
+
+  it('resolves a schedule with a rest phase and cosine/constant laws', async () => {
+    const text = BASE.replace('epochs     10\n  iterations 5', 'epochs 100 iterations 5 optimizer adamw(weight_decay: 0.05)\n  phase heads { epochs 10 lr constant(0.001) }\n  phase all { epochs rest lr cosine(0.01, 0.0001) }');
+    const { graph, diagnostics } = await compileText(text);
+    expect(diagnostics).toEqual([]);
+    const s = (graph!.stages[2] as TrainStage).schedule;
+    expect(s.optimizer).toEqual({ kind: 'adamw', beta1: 0.9, beta2: 0.999, weightDecay: 0.05 });
+    expect(s.phases).toEqual([
+      { trains: 'heads', epochs: 10, lr: { kind: 'constant', value: 0.001 } },
+      { trains: 'all', epochs: 90, lr: { kind: 'cosine', initial: 0.01, final: 0.0001 } },
+    ]);
+  });
+});
