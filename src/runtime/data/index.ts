@@ -1,0 +1,38 @@
+/** The data layer's public surface: NIfTI I/O, raw datasets, the synthetic collection, preprocessing. */
+export { MtDataError, isMtDataError } from './errors.js';
+export * from './nifti.js';
+export {
+  type DatasetJson,
+  type LoadRawDatasetOptions,
+  type RawCase,
+  type RawCaseRef,
+  type RawDataset,
+  expectedLayout,
+  loadRawCase,
+  loadRawDataset,
+} from './dataset.js';
+export {
+  QUICKSTART_DATASETS,
+  type QuickstartDataset,
+  SYNTH_GENERATORS,
+  type SynthCase,
+  type SynthDatasetResult,
+  type SynthOptions,
+  type SynthResult,
+  synthesizeCase,
+  synthesizeCollection,
+} from './synth.js';
+export {
+  type PreprocessInput,
+  type PreprocessOptions,
+  type PreprocessProgress,
+  type PreprocessResult,
+  preprocessCollection,
+  preprocessCollectionDetailed,
+  regionMask,
+} from './preprocess.js';
+export type { CtStats } from './normalize.js';
+export { type InterpolationOrder, resampleImage, resampleLabel, targetShape } from './resample.js';
+export { splitCases } from './split.js';
+export { sampleClassVoxels } from './class-voxels.js';
+export type { PreprocessedCase, PreprocessedDataset, Volume } from './types.js';
