@@ -1,0 +1,280 @@
+// Node-API bindings for the 3D convolution kernels.
+//
+// JS API (all synchronous, outputs preallocated by the caller):
+//   forward(x: Float32Array, w: Float32Array, params: Int32Array, y: Float32Array)
+//   backpropInput(dy: Float32Array, w: Float32Array, params: Int32Array, dx: Float32Array)
+//   backpropFilter(x: Float32Array, dy: Float32Array, params: Int32Array, dw: Float32Array)
+//   alloc(n: number): Float32Array   (pooled output buffer, contents unspecified)
+//   info(): { isa: string, threads: number }
+// params = [B, Di, Hi, Wi, Ci, Do, Ho, Wo, Co, kd, kh, kw, sd, sh, sw, pf, pt, pl]
+
+#include <node_api.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <limits>
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "conv3d.h"
+
+namespace mtc {
+
+const char* ValidateParams(const ConvParams& p) {
+  const int all[] = {p.B, p.Di, p.Hi, p.Wi, p.Ci, p.Do, p.Ho, p.Wo, p.Co,
+                     p.kd, p.kh, p.kw, p.sd, p.sh, p.sw};
+  for (int v : all)
+    if (v <= 0) return "all sizes, kernel extents and strides must be positive";
+  if (p.pf < 0 || p.pt < 0 || p.pl < 0) return "padding must be non-negative";
+  // The output extent must match the geometry; reject anything that would
+  // index outside the (implicitly zero-padded) input.
+  if ((p.Do - 1) * p.sd - p.pf + p.kd - 1 < 0 || (p.Ho - 1) * p.sh - p.pt + p.kh - 1 < 0 ||
+      (p.Wo - 1) * p.sw - p.pl + p.kw - 1 < 0)
+    return "output extent inconsistent with padding";
+  return nullptr;
+}
+
+namespace {
+
+const KernelSet& Kernels() {
+  static const KernelSet* set = [] {
+    // MTC_CONV3D_ISA=generic forces the portable kernels (for testing).
+    const char* force = std::getenv("MTC_CONV3D_ISA");
+    if (force && std::string(force) == "generic") return &generic::kKernels;
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return &avx2::kKernels;
+#endif
+    return &generic::kKernels;
+  }();
+  return *set;
+}
+
+bool ThrowIf(napi_env env, napi_status status, const char* what) {
+  if (status == napi_ok) return false;
+  napi_throw_error(env, "MTC_CONV3D", what);
+  return true;
+}
+
+struct F32 {
+  float* data = nullptr;
+  size_t length = 0;
+};
+
+bool GetF32(napi_env env, napi_value v, const char* name, F32* out) {
+  bool is_ta = false;
+  napi_is_typedarray(env, v, &is_ta);
+  if (is_ta) {
+    napi_typedarray_type type;
+    void* data = nullptr;
+    size_t len = 0;
+    if (napi_get_typedarray_info(env, v, &type, &len, &data, nullptr, nullptr) == napi_ok &&
+        type == napi_float32_array) {
+      out->data = static_cast<float*>(data);
+      out->length = len;
+      return true;
+    }
+  }
+  const std::string msg = std::string("conv3d native: ") + name + " must be a Float32Array";
+  napi_throw_type_error(env, "MTC_CONV3D", msg.c_str());
+  return false;
+}
+
+bool GetParams(napi_env env, napi_value v, ConvParams* p) {
+  bool is_ta = false;
+  napi_is_typedarray(env, v, &is_ta);
+  napi_typedarray_type type;
+  void* data = nullptr;
+  size_t len = 0;
+  if (!is_ta || napi_get_typedarray_info(env, v, &type, &len, &data, nullptr, nullptr) != napi_ok ||
+      type != napi_int32_array || len != static_cast<size_t>(kNumParams)) {
+    napi_throw_type_error(env, "MTC_CONV3D", "conv3d native: params must be an Int32Array(18)");
+    return false;
+  }
+  const int32_t* a = static_cast<const int32_t*>(data);
+  *p = ConvParams{a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8],
+                  a[9], a[10], a[11], a[12], a[13], a[14], a[15], a[16], a[17]};
+  if (const char* err = ValidateParams(*p)) {
+    const std::string msg = std::string("conv3d native: ") + err;
+    napi_throw_range_error(env, "MTC_CONV3D", msg.c_str());
+    return false;
+  }
+  return true;
+}
+
+bool CheckLen(napi_env env, const F32& a, double expected, const char* name) {
+  if (static_cast<double>(a.length) == expected) return true;
+  char buf[160];
+  std::snprintf(buf, sizeof(buf), "conv3d native: %s has %zu elements, expected %.0f", name,
+                a.length, expected);
+  napi_throw_range_error(env, "MTC_CONV3D", buf);
+  return false;
+}
+
+double InSize(const ConvParams& p) { return 1.0 * p.B * p.Di * p.Hi * p.Wi * p.Ci; }
+double OutSize(const ConvParams& p) { return 1.0 * p.B * p.Do * p.Ho * p.Wo * p.Co; }
+double FilterSize(const ConvParams& p) { return 1.0 * p.kd * p.kh * p.kw * p.Ci * p.Co; }
+
+enum class Op { kForward, kBackpropInput, kBackpropFilter };
+
+template <Op op>
+napi_value Run(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  if (ThrowIf(env, napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr), "bad call"))
+    return nullptr;
+  if (argc != 4) {
+    napi_throw_type_error(env, "MTC_CONV3D", "conv3d native: expected 4 arguments");
+    return nullptr;
+  }
+  ConvParams p;
+  F32 a, b, out;
+  const char* names[3] = {op == Op::kBackpropInput ? "dy" : "x",
+                          op == Op::kForward ? "filter" : op == Op::kBackpropInput ? "filter" : "dy",
+                          op == Op::kForward ? "y" : op == Op::kBackpropInput ? "dx" : "dw"};
+  if (!GetF32(env, argv[0], names[0], &a) || !GetF32(env, argv[1], names[1], &b) ||
+      !GetParams(env, argv[2], &p) || !GetF32(env, argv[3], names[2], &out))
+    return nullptr;
+  ThreadPool& pool = GlobalPool();
+  switch (op) {
+    case Op::kForward:
+      if (!CheckLen(env, a, InSize(p), "x") || !CheckLen(env, b, FilterSize(p), "filter") ||
+          !CheckLen(env, out, OutSize(p), "y"))
+        return nullptr;
+      Kernels().forward(p, a.data, b.data, out.data, pool);
+      break;
+    case Op::kBackpropInput:
+      if (!CheckLen(env, a, OutSize(p), "dy") || !CheckLen(env, b, FilterSize(p), "filter") ||
+          !CheckLen(env, out, InSize(p), "dx"))
+        return nullptr;
+      Kernels().backprop_input(p, a.data, b.data, out.data, pool);
+      break;
+    case Op::kBackpropFilter:
+      if (!CheckLen(env, a, InSize(p), "x") || !CheckLen(env, b, OutSize(p), "dy") ||
+          !CheckLen(env, out, FilterSize(p), "dw"))
+        return nullptr;
+      Kernels().backprop_filter(p, a.data, b.data, out.data, pool);
+      break;
+  }
+  napi_value undef;
+  napi_get_undefined(env, &undef);
+  return undef;
+}
+
+// Output buffers. Fresh multi-megabyte allocations page-fault on first touch,
+// which costs as much as a small convolution, so finalized outputs go to a
+// size-keyed free list (capped) and are handed out again. Contents of a
+// returned buffer are unspecified: every kernel writes all of its output.
+class BufferPool {
+ public:
+  static constexpr size_t kCapBytes = size_t{256} << 20;
+
+  void* Acquire(size_t bytes) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      auto it = free_.find(bytes);
+      if (it != free_.end()) {
+        void* p = it->second;
+        free_.erase(it);
+        free_bytes_ -= bytes;
+        return p;
+      }
+    }
+    return std::malloc(bytes);
+  }
+
+  void Release(void* p, size_t bytes) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (free_bytes_ + bytes > kCapBytes) {
+      std::free(p);
+      return;
+    }
+    free_.emplace(bytes, p);
+    free_bytes_ += bytes;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::multimap<size_t, void*> free_;
+  size_t free_bytes_ = 0;
+};
+
+BufferPool& Buffers() {
+  static BufferPool* pool = new BufferPool();  // leaked: finalizers may run at teardown
+  return *pool;
+}
+
+void FinalizeBuffer(napi_env env, void* data, void* hint) {
+  const size_t bytes = reinterpret_cast<size_t>(hint);
+  int64_t ignored;
+  napi_adjust_external_memory(env, -static_cast<int64_t>(bytes), &ignored);
+  Buffers().Release(data, bytes);
+}
+
+// alloc(n): Float32Array of n elements backed by the pool (not zeroed).
+napi_value Alloc(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  int64_t n = -1;
+  if (argc != 1 || napi_get_value_int64(env, argv[0], &n) != napi_ok || n <= 0 ||
+      n > (int64_t{1} << 40)) {
+    napi_throw_range_error(env, "MTC_CONV3D", "conv3d native: alloc(n) needs a positive length");
+    return nullptr;
+  }
+  const size_t bytes = static_cast<size_t>(n) * sizeof(float);
+  void* data = Buffers().Acquire(bytes);
+  if (!data) {
+    napi_throw_error(env, "MTC_CONV3D", "conv3d native: out of memory");
+    return nullptr;
+  }
+  // MTC_CONV3D_POISON=1 fills outputs with NaN so tests catch unwritten elements.
+  static const bool poison = [] {
+    const char* v = std::getenv("MTC_CONV3D_POISON");
+    return v && std::string(v) == "1";
+  }();
+  if (poison) {
+    float* f = static_cast<float*>(data);
+    for (int64_t i = 0; i < n; ++i) f[i] = std::numeric_limits<float>::quiet_NaN();
+  }
+  napi_value ab, ta;
+  if (napi_create_external_arraybuffer(env, data, bytes, FinalizeBuffer,
+                                       reinterpret_cast<void*>(bytes), &ab) != napi_ok) {
+    Buffers().Release(data, bytes);
+    napi_throw_error(env, "MTC_CONV3D", "conv3d native: cannot create an external ArrayBuffer");
+    return nullptr;
+  }
+  int64_t ignored;
+  napi_adjust_external_memory(env, static_cast<int64_t>(bytes), &ignored);
+  napi_create_typedarray(env, napi_float32_array, static_cast<size_t>(n), ab, 0, &ta);
+  return ta;
+}
+
+napi_value Info(napi_env env, napi_callback_info) {
+  napi_value obj, isa, threads;
+  napi_create_object(env, &obj);
+  napi_create_string_utf8(env, Kernels().isa, NAPI_AUTO_LENGTH, &isa);
+  napi_create_int32(env, GlobalPool().size(), &threads);
+  napi_set_named_property(env, obj, "isa", isa);
+  napi_set_named_property(env, obj, "threads", threads);
+  return obj;
+}
+
+}  // namespace
+}  // namespace mtc
+
+NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
+  const napi_property_descriptor props[] = {
+      {"forward", nullptr, mtc::Run<mtc::Op::kForward>, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"backpropInput", nullptr, mtc::Run<mtc::Op::kBackpropInput>, nullptr, nullptr, nullptr,
+       napi_default, nullptr},
+      {"backpropFilter", nullptr, mtc::Run<mtc::Op::kBackpropFilter>, nullptr, nullptr, nullptr,
+       napi_default, nullptr},
+      {"alloc", nullptr, mtc::Alloc, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"info", nullptr, mtc::Info, nullptr, nullptr, nullptr, napi_default, nullptr},
+  };
+  napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
+  return exports;
+}

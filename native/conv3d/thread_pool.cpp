@@ -1,0 +1,101 @@
+#include "thread_pool.h"
+
+#include <sched.h>
+
+#include <algorithm>
+#include <cstdlib>
+
+namespace mtc {
+
+ThreadPool::ThreadPool(int num_threads) : num_threads_(std::max(1, num_threads)) {
+  for (int i = 1; i < num_threads_; ++i) {
+    workers_.emplace_back([this, i] { WorkerLoop(i); });
+  }
+}
+
+ThreadPool::~ThreadPool() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  for (auto& t : workers_) t.join();
+}
+
+void ThreadPool::Drain(int thread_index) {
+  const RangeFn& fn = *job_;
+  for (;;) {
+    const int64_t begin = next_.fetch_add(job_grain_, std::memory_order_relaxed);
+    if (begin >= job_n_) break;
+    fn(begin, std::min(job_n_, begin + job_grain_), thread_index);
+  }
+}
+
+void ThreadPool::WorkerLoop(int thread_index) {
+  uint64_t seen = 0;
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
+      if (stop_) return;
+      seen = generation_;
+      if (thread_index >= job_threads_) continue;  // not needed this round
+    }
+    Drain(thread_index);
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (--active_ == 0) done_.notify_one();
+    }
+  }
+}
+
+void ThreadPool::ParallelFor(int64_t n, int64_t grain, int max_threads, const RangeFn& fn) {
+  if (n <= 0) return;
+  grain = std::max<int64_t>(1, grain);
+  const int threads = std::min<int64_t>(
+      {static_cast<int64_t>(num_threads_), static_cast<int64_t>(std::max(1, max_threads)),
+       (n + grain - 1) / grain});
+  if (threads <= 1) {
+    for (int64_t b = 0; b < n; b += grain) fn(b, std::min(n, b + grain), 0);
+    return;
+  }
+  std::lock_guard<std::mutex> call_lock(call_mutex_);
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    job_ = &fn;
+    job_n_ = n;
+    job_grain_ = grain;
+    job_threads_ = threads;
+    next_.store(0, std::memory_order_relaxed);
+    active_ = threads - 1;
+    ++generation_;
+  }
+  wake_.notify_all();
+  Drain(0);
+  std::unique_lock<std::mutex> lock(mutex_);
+  done_.wait(lock, [&] { return active_ == 0; });
+  job_ = nullptr;
+}
+
+static int DefaultThreadCount() {
+  if (const char* env = std::getenv("MTC_CONV3D_THREADS")) {
+    const int v = std::atoi(env);
+    if (v > 0) return std::min(v, 256);
+  }
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+    const int c = CPU_COUNT(&set);
+    if (c > 0) return c;
+  }
+  const unsigned hc = std::thread::hardware_concurrency();
+  return hc > 0 ? static_cast<int>(hc) : 1;
+}
+
+ThreadPool& GlobalPool() {
+  // Intentionally leaked: workers must not be joined from static destructors
+  // while the process (or a worker_thread environment) is tearing down.
+  static ThreadPool* pool = new ThreadPool(DefaultThreadCount());
+  return *pool;
+}
+
+}  // namespace mtc

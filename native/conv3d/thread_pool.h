@@ -1,0 +1,55 @@
+// A small persistent thread pool: the calling thread plus (n - 1) workers
+// share a range of work items handed out in chunks through an atomic counter.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace mtc {
+
+class ThreadPool {
+ public:
+  // fn(begin, end, thread_index); thread_index < size().
+  using RangeFn = std::function<void(int64_t, int64_t, int)>;
+
+  explicit ThreadPool(int num_threads);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  int size() const { return num_threads_; }
+
+  // Runs fn over [0, n) in chunks of `grain` items, blocking until done.
+  // With max_threads <= 1 (or n <= grain) everything runs on the caller.
+  // Calls from different threads are serialised.
+  void ParallelFor(int64_t n, int64_t grain, int max_threads, const RangeFn& fn);
+
+ private:
+  void WorkerLoop(int thread_index);
+  void Drain(int thread_index);
+
+  const int num_threads_;
+  std::vector<std::thread> workers_;
+  std::mutex call_mutex_;  // one ParallelFor at a time
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::condition_variable done_;
+  const RangeFn* job_ = nullptr;
+  int64_t job_n_ = 0;
+  int64_t job_grain_ = 1;
+  int job_threads_ = 1;
+  std::atomic<int64_t> next_{0};
+  int active_ = 0;
+  uint64_t generation_ = 0;
+  bool stop_ = false;
+};
+
+// Process-wide pool sized from MTC_CONV3D_THREADS or the usable CPU count.
+ThreadPool& GlobalPool();
+
+}  // namespace mtc

@@ -1,0 +1,58 @@
+// Locates and loads the optional native conv3d addon built by
+// scripts/build-native.mjs (native/build/mtc_conv3d.node).
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+/** Binding surface of native/conv3d/addon.cpp. Outputs are preallocated by the caller. */
+export interface NativeConv3dAddon {
+  forward(x: Float32Array, filter: Float32Array, params: Int32Array, y: Float32Array): void;
+  backpropInput(dy: Float32Array, filter: Float32Array, params: Int32Array, dx: Float32Array): void;
+  backpropFilter(x: Float32Array, dy: Float32Array, params: Int32Array, dw: Float32Array): void;
+  /** Float32Array(n) from a native buffer pool (contents unspecified; reused after GC). */
+  alloc(n: number): Float32Array;
+  info(): NativeConv3dInfo;
+}
+
+export interface NativeConv3dInfo {
+  /** Instruction set picked at load time: 'avx2' or 'generic'. */
+  isa: string;
+  threads: number;
+}
+
+export type AddonLoad =
+  | { addon: NativeConv3dAddon; path: string }
+  | { addon?: undefined; path: string; reason: string };
+
+/**
+ * Path of the addon. src/runtime/kernels and dist/runtime/kernels are both
+ * three levels below the package root, so one relative URL serves both.
+ * MTC_NATIVE_CONV3D overrides it.
+ */
+export function nativeConv3dPath(): string {
+  const override = process.env.MTC_NATIVE_CONV3D;
+  if (override) return override;
+  return fileURLToPath(new URL('../../../native/build/mtc_conv3d.node', import.meta.url));
+}
+
+function isAddon(value: unknown): value is NativeConv3dAddon {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as Record<string, unknown>;
+  return ['forward', 'backpropInput', 'backpropFilter', 'alloc', 'info'].every((k) => typeof v[k] === 'function');
+}
+
+/** Loads the addon; never throws. MTC_DISABLE_NATIVE=1 forces the tfjs kernels. */
+export function loadNativeConv3d(): AddonLoad {
+  const path = nativeConv3dPath();
+  if (process.env.MTC_DISABLE_NATIVE === '1') return { path, reason: 'disabled by MTC_DISABLE_NATIVE=1' };
+  if (!existsSync(path)) {
+    return { path, reason: `native addon not built (${path} missing; run \`node scripts/build-native.mjs\`)` };
+  }
+  try {
+    const loaded: unknown = createRequire(import.meta.url)(path);
+    if (!isAddon(loaded)) return { path, reason: `${path} does not export the conv3d kernel API` };
+    return { addon: loaded, path };
+  } catch (e) {
+    return { path, reason: `failed to load ${path}: ${e instanceof Error ? e.message : String(e)}` };
+  }
+}
