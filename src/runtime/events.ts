@@ -38,6 +38,8 @@ export type RunEvent =
       loss?: number;
       lr?: number;
       epoch?: number;
+      /** What is being worked on right now, e.g. the case being resampled. */
+      detail?: string;
     }
   | { type: 'stage-log'; stage: string; message: string }
   | { type: 'stage-end'; stage: string; status: Exclude<StageStatus, 'pending' | 'running'>; seconds: number; error?: string }

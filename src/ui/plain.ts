@@ -19,6 +19,7 @@ export function progressLine(e: Extract<RunEvent, { type: 'stage-progress' }>): 
   if (eta !== undefined) parts.push(`ETA ${formatDuration(eta)}`);
   if (e.loss !== undefined) parts.push(`loss ${e.loss.toFixed(4)}`);
   if (e.lr !== undefined) parts.push(`lr ${e.lr.toExponential(2)}`);
+  if (e.detail) parts.push(e.detail);
   return parts.join('  ');
 }
 

@@ -14,6 +14,7 @@ export interface StageView {
   loss?: number;
   lr?: number;
   epoch?: number;
+  detail?: string;
   seconds?: number;
   error?: string;
   lastLog?: string;
@@ -71,6 +72,7 @@ export function reduceRunView(view: RunView, event: RunEvent): RunView {
         loss: event.loss,
         lr: event.lr,
         epoch: event.epoch,
+        detail: event.detail,
       });
     case 'stage-log':
       return updateStage(view, event.stage, { lastLog: event.message });

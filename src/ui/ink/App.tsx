@@ -51,6 +51,7 @@ function StageLine({ stage }: { stage: StageView }) {
             {etaSeconds(stage) !== undefined ? `  ETA ${formatDuration(etaSeconds(stage) ?? 0)}` : ''}
             {stage.epoch !== undefined ? `  epoch ${stage.epoch}` : ''}
             {stage.loss !== undefined ? `  loss ${stage.loss.toFixed(4)}` : ''}
+            {stage.detail ? `  ${stage.detail}` : ''}
           </Text>
         </Box>
       ) : null}

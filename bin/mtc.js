@@ -1,0 +1,11 @@
+#!/usr/bin/env node
+// Entry point of the `mtc` command; the TypeScript sources are built to dist/ by `npm ci` (prepare).
+import { existsSync } from 'node:fs';
+
+const entry = new URL('../dist/cli/main.js', import.meta.url);
+if (!existsSync(entry)) {
+  process.stderr.write('mtc: dist/ is missing; run `npm ci` (or `npm run build`) in the project folder first.\n');
+  process.exit(1);
+}
+const { main } = await import(entry.href);
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,71 @@
+import { join, relative, resolve } from 'node:path';
+import type { RuntimeGraph } from '../../graph/types.js';
+import { initRuntime, type BackendChoice } from '../../runtime/setup.js';
+import { RunEvents } from '../../runtime/events.js';
+import { runGraph } from '../../runtime/executor.js';
+import { writeFileAtomic } from '../../runtime/io/atomic.js';
+import { attachJsonRenderer, attachPlainRenderer } from '../../ui/plain.js';
+import { UserError, type CliIO } from '../io.js';
+import { compileFile } from './compile.js';
+
+export interface RunCommandOptions {
+  experiment?: string;
+  data?: string;
+  runs: string;
+  backend: BackendChoice;
+  tui: boolean;
+  json: boolean;
+  dryRun: boolean;
+}
+
+function timestamp(d = new Date()): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
+}
+
+function planLines(graph: RuntimeGraph): string[] {
+  return graph.stages.map((s, i) => `${String(i + 1).padStart(2)}. ${s.id.padEnd(28)} ${s.deps.length ? `after ${s.deps.join(', ')}` : ''}`.trimEnd());
+}
+
+/** `mtc run FILE`: compile, then execute the graph with the Ink screen or plain/JSON lines. */
+export async function runCommand(file: string, options: RunCommandOptions, io: CliIO): Promise<number> {
+  const { graph, sources } = await compileFile(file, { experiment: options.experiment }, io);
+  if (options.dryRun) {
+    io.out(`plan for experiment '${graph.source.experiment}' (${graph.stages.length} stages):`);
+    for (const l of planLines(graph)) io.out(l);
+    return 0;
+  }
+  const dataRoot = resolve(io.cwd, options.data ?? io.env.MT_DATA ?? 'data');
+  const runDir = resolve(io.cwd, options.runs, `${graph.source.experiment}-${timestamp()}`);
+  for (const [path, text] of sources) {
+    const rel = relative(io.cwd, path);
+    const name = rel.startsWith('..') ? path.replace(/^.*[\\/]/, '') : rel;
+    await writeFileAtomic(join(runDir, 'spec', name), text);
+  }
+
+  const runtime = await initRuntime(options.backend);
+  const events = new RunEvents();
+  let detach: () => Promise<void> | void;
+  if (options.json) {
+    detach = attachJsonRenderer(events, io.out);
+  } else if (options.tui && io.isTTY) {
+    const { attachInkRenderer } = await import('../../ui/ink/render.js');
+    detach = attachInkRenderer(events);
+  } else {
+    detach = attachPlainRenderer(events, { write: io.out });
+  }
+  const abort = new AbortController();
+  const onSigint = () => abort.abort();
+  process.once('SIGINT', onSigint);
+  try {
+    const outcome = await runGraph(graph, { dataRoot, runDir, backend: runtime.description, events, signal: abort.signal });
+    await detach();
+    if (outcome.status === 'failed') {
+      const reason = outcome.error instanceof Error ? outcome.error.message : String(outcome.error ?? 'interrupted');
+      throw new UserError(`run failed: ${reason}\n(run folder: ${runDir})`);
+    }
+    return 0;
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+}

@@ -1,0 +1,106 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { readFileSync } from 'node:fs';
+import { checkCommand } from './commands/check.js';
+import { compileCommand } from './commands/compile.js';
+import { runCommand } from './commands/run.js';
+import { synthCommand } from './commands/synth.js';
+import { processIO, UserError, type CliIO } from './io.js';
+
+function intArg(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`expected a non-negative integer, got '${value}'`);
+  return n;
+}
+
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+/** Builds the `mtc` command tree; every action sets `exitCode` instead of exiting. */
+export function buildProgram(io: CliIO, setExitCode: (code: number) => void): Command {
+  const program = new Command('mtc')
+    .description('MultiTalent experiments: check, compile and run .mt files')
+    .version(packageVersion())
+    .showHelpAfterError('(run `mtc --help` for usage)')
+    .configureOutput({ writeOut: (s) => io.out(s.replace(/\n$/, '')), writeErr: (s) => io.err(s.replace(/\n$/, '')) })
+    .exitOverride();
+
+  program
+    .command('check')
+    .description('type-check .mt files and report every problem (exit 1 on errors)')
+    .argument('<files...>', '.mt files')
+    .addOption(new Option('--format <format>', 'diagnostics format').choices(['text', 'json']).default('text'))
+    .action(async (files: string[], opts: { format: 'text' | 'json' }) => setExitCode(await checkCommand(files, opts, io)));
+
+  program
+    .command('compile')
+    .description('print the runtime graph (validated against its JSON Schema)')
+    .argument('<file>', '.mt file')
+    .option('-e, --experiment <name>', 'experiment to compile (default: the last one in the file)')
+    .addOption(new Option('--format <format>', 'output format').choices(['yaml', 'json']).default('yaml'))
+    .action(async (file: string, opts: { experiment?: string; format: 'yaml' | 'json' }) =>
+      setExitCode(await compileCommand(file, opts, io)),
+    );
+
+  program
+    .command('synth')
+    .description('write the synthetic CT collection (nnU-Net raw format) into DIR')
+    .argument('<dir>', 'output folder')
+    .option('--seed <n>', 'random seed', intArg, 2026)
+    .option('--generator <name>', 'synthetic collection', 'quickstart')
+    .action(async (dir: string, opts: { seed: number; generator: string }) => setExitCode(await synthCommand(dir, opts, io)));
+
+  program
+    .command('run')
+    .description('compile and execute an experiment: data, preprocessing, training, fine-tuning, evaluation')
+    .argument('<file>', '.mt file')
+    .option('-e, --experiment <name>', 'experiment to run (default: the last one in the file)')
+    .option('--data <dir>', 'data root for dataset folders (default: $MT_DATA or ./data)')
+    .option('--runs <dir>', 'where run folders are created', 'runs')
+    .addOption(new Option('--backend <name>', 'tfjs backend').choices(['auto', 'cpu', 'wasm', 'tensorflow']).default('auto'))
+    .option('--no-tui', 'plain progress lines instead of the terminal UI')
+    .option('--json', 'one JSON event per line on stdout')
+    .option('--dry-run', 'print the plan and stop')
+    .action(
+      async (
+        file: string,
+        opts: { experiment?: string; data?: string; runs: string; backend: 'auto' | 'cpu' | 'wasm' | 'tensorflow'; tui: boolean; json?: boolean; dryRun?: boolean },
+      ) =>
+        setExitCode(
+          await runCommand(file, { ...opts, json: Boolean(opts.json), dryRun: Boolean(opts.dryRun) }, io),
+        ),
+    );
+
+  return program;
+}
+
+function isCommanderExit(err: unknown): err is { exitCode: number; code: string } {
+  return typeof err === 'object' && err !== null && 'code' in err && String((err as { code: unknown }).code).startsWith('commander.');
+}
+
+/** Runs `mtc` with the given argv (without node and script); returns the exit code. Never throws. */
+export async function main(argv: string[], io: CliIO = processIO()): Promise<number> {
+  let exitCode = 0;
+  const program = buildProgram(io, (c) => {
+    exitCode = c;
+  });
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return exitCode;
+  } catch (err) {
+    if (isCommanderExit(err)) return err.exitCode;
+    if (err instanceof UserError) {
+      io.err(`mtc: ${err.message}`);
+      return err.exitCode;
+    }
+    if (err instanceof Error && (err.name === 'MtDataError' || err.name === 'GraphValidationError')) {
+      io.err(`mtc: ${err.message}`);
+      return 1;
+    }
+    const detail = err instanceof Error ? err.message : String(err);
+    io.err(`mtc: internal error: ${detail}\n(set MTC_DEBUG=1 for the stack trace, and please report it)`);
+    if (io.env.MTC_DEBUG && err instanceof Error && err.stack) io.err(err.stack);
+    return 70;
+  }
+}

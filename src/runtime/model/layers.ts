@@ -1,0 +1,116 @@
+import * as tf from '@tensorflow/tfjs';
+import type { Vec3 } from '../../graph/types.js';
+import { fusedAddBias, fusedBiasNormAct, fusedConcatChannels, fusedDepthToSpace, useFusedOps } from './fused.js';
+
+/**
+ * Differentiable building blocks of the 3D U-Net, written with plain tfjs ops only so that kernels
+ * registered for the active backend (e.g. native conv3d for `cpu`) are used transparently.
+ * Tensors are channels-last [batch, z, y, x, channel].
+ */
+
+export const INSTANCE_NORM_EPS = 1e-5;
+export const LEAKY_RELU_SLOPE = 0.01;
+
+/**
+ * Instance normalisation: per sample and per channel over the spatial axes, biased variance (as
+ * PyTorch's InstanceNorm3d), then the affine `scale`/`offset` per channel.
+ */
+export function instanceNorm(x: tf.Tensor5D, scale: tf.Tensor1D, offset: tf.Tensor1D, eps = INSTANCE_NORM_EPS): tf.Tensor5D {
+  return tf.tidy(() => {
+    const { mean, variance } = tf.moments(x, [1, 2, 3], true);
+    const inv = tf.rsqrt(tf.add(variance, eps));
+    const normed = tf.mul(tf.sub(x, mean), inv);
+    return tf.add(tf.mul(normed, scale), offset) as tf.Tensor5D;
+  });
+}
+
+/**
+ * nnU-Net conv unit: 3D convolution ('same' padding, optional stride) with bias, instance norm,
+ * LeakyReLU(0.01). `weight` is [kz, ky, kx, in, out].
+ */
+export function convUnit(
+  x: tf.Tensor5D,
+  weight: tf.Tensor5D,
+  bias: tf.Tensor1D,
+  scale: tf.Tensor1D,
+  offset: tf.Tensor1D,
+  stride: Vec3,
+): tf.Tensor5D {
+  return tf.tidy(() => {
+    const raw = tf.conv3d(x, weight, stride, 'same');
+    if (useFusedOps()) return fusedBiasNormAct(raw, bias, scale, offset, INSTANCE_NORM_EPS, LEAKY_RELU_SLOPE);
+    const conv = tf.add(raw, bias) as tf.Tensor5D;
+    return tf.leakyRelu(instanceNorm(conv, scale, offset), LEAKY_RELU_SLOPE);
+  });
+}
+
+/** Concatenation along the channel axis (decoder skip connections). */
+export function concatChannels(a: tf.Tensor5D, b: tf.Tensor5D): tf.Tensor5D {
+  return useFusedOps() ? fusedConcatChannels(a, b) : (tf.concat([a, b], 4) as tf.Tensor5D);
+}
+
+/** x [N, C] + bias [C]. */
+function addBias(x: tf.Tensor2D, bias: tf.Tensor1D): tf.Tensor2D {
+  return useFusedOps() ? fusedAddBias(x, bias) : (tf.add(x, bias) as tf.Tensor2D);
+}
+
+/**
+ * A 1x1x1 convolution as a matrix product over the flattened voxels. `weight` is [1, 1, 1, in, out]
+ * (the conv3d filter layout, so checkpoints read the same either way).
+ */
+export function pointwise(x: tf.Tensor5D, weight: tf.Tensor5D, bias: tf.Tensor1D): tf.Tensor5D {
+  return tf.tidy(() => {
+    const [b, d, h, w, cin] = x.shape;
+    const cout = weight.shape[4];
+    const flat = tf.reshape(x, [b * d * h * w, cin]) as tf.Tensor2D;
+    const y = addBias(tf.matMul(flat, tf.reshape(weight, [cin, cout]) as tf.Tensor2D), bias);
+    return tf.reshape(y, [b, d, h, w, cout]) as tf.Tensor5D;
+  });
+}
+
+/**
+ * Transposed convolution with kernel = stride (nnU-Net's decoder upsampling), including anisotropic
+ * strides such as [1, 2, 2]. With kernel = stride the output blocks do not overlap, so the op is a
+ * per-voxel projection C_in -> (sz*sy*sx*C_out) followed by a depth-to-space rearrangement; both steps
+ * are differentiable in tfjs (its conv3dTranspose has no gradient).
+ *
+ * `weight` is [sz, sy, sx, out, in], the same layout as `tf.conv3dTranspose`'s filter, so
+ * `upsample(x, w, b, s)` equals `tf.conv3dTranspose(x, w, outShape, s, 'valid') + b`.
+ */
+export function upsample(x: tf.Tensor5D, weight: tf.Tensor5D, bias: tf.Tensor1D, stride: Vec3): tf.Tensor5D {
+  return tf.tidy(() => {
+    const [b, d, h, w, cin] = x.shape;
+    const [sz, sy, sx, cout] = weight.shape;
+    if (sz !== stride[0] || sy !== stride[1] || sx !== stride[2]) {
+      throw new Error(`upsample: kernel [${weight.shape.slice(0, 3).join(', ')}] must equal the stride [${stride.join(', ')}]`);
+    }
+    const k = sz * sy * sx;
+    // [sz, sy, sx, out, in] -> [in, sz, sy, sx, out] -> [in, k*out]
+    const mat = tf.reshape(tf.transpose(weight, [4, 0, 1, 2, 3]), [cin, k * cout]) as tf.Tensor2D;
+    const proj = tf.matMul(tf.reshape(x, [b * d * h * w, cin]) as tf.Tensor2D, mat);
+    let y: tf.Tensor5D;
+    if (k === 1) {
+      y = tf.reshape(proj, [b, d, h, w, cout]);
+    } else if (useFusedOps()) {
+      y = fusedDepthToSpace(tf.reshape(proj, [b, d, h, w, k * cout]), [sz, sy, sx]);
+    } else {
+      // [b, d, h, w, sz, sy, sx, out] -> [b, d, sz, h, sy, w, sx, out]; merge each axis with its block.
+      // Axes whose stride is 1 are left out of the transpose to keep its rank small.
+      const blocks: { axis: number; size: number }[] = [];
+      stride.forEach((s, i) => {
+        if (s > 1) blocks.push({ axis: i, size: s });
+      });
+      const reshaped = tf.reshape(proj, [b, d, h, w, ...blocks.map((bl) => bl.size), cout]);
+      const perm: number[] = [0];
+      for (let axis = 0; axis < 3; axis++) {
+        perm.push(1 + axis);
+        const j = blocks.findIndex((bl) => bl.axis === axis);
+        if (j >= 0) perm.push(4 + j);
+      }
+      perm.push(4 + blocks.length);
+      y = tf.reshape(tf.transpose(reshaped, perm), [b, d * sz, h * sy, w * sx, cout]);
+    }
+    const [ob, od, oh, ow] = y.shape;
+    return tf.reshape(addBias(tf.reshape(y, [ob * od * oh * ow, cout]) as tf.Tensor2D, bias), y.shape) as tf.Tensor5D;
+  });
+}

@@ -1,0 +1,266 @@
+import * as tf from '@tensorflow/tfjs';
+import type { ArchitectureSpec, HeadSpec, Vec3 } from '../../graph/types.js';
+import { concatChannels, convUnit, LEAKY_RELU_SLOPE, pointwise, upsample } from './layers.js';
+import { Prng } from './prng.js';
+
+/**
+ * nnU-Net "plain" 3D U-Net with one sigmoid output channel per head (logits out; no softmax).
+ *
+ * Encoder stage i: `convsPerStage` conv units with `features[i]` channels, the first strided by
+ * `strides[i]`. Decoder stage i (from the second-deepest up to 0): transposed conv (kernel = stride of
+ * stage i+1) to `features[i]` channels, concatenation with the encoder skip, `convsPerStage` conv units.
+ * Output: 1x1x1 conv from `features[0]` to one channel per head.
+ *
+ * Deep supervision is not implemented in this version; it would add a 1x1x1 head per decoder stage
+ * (`dec{i}.seg.*`), which the per-stage structure below leaves room for.
+ *
+ * Parameter names (stable; checkpoints and fine-tuning rely on them):
+ *   enc{i}.conv{j}.weight [kz,ky,kx,in,out] (kernel of the stage, 3x3x3 unless `kernels` says 1 on an axis), enc{i}.conv{j}.bias [out], enc{i}.norm{j}.scale/offset [out]
+ *   dec{i}.up.weight [sz,sy,sx,out,in], dec{i}.up.bias [out], dec{i}.conv{j}.*, dec{i}.norm{j}.*
+ *   head.weight [1,1,1,features[0],heads], head.bias [heads]
+ */
+
+export type ParamRole = 'weight' | 'bias' | 'scale' | 'offset';
+
+export interface ParamSpec {
+  name: string;
+  shape: number[];
+  role: ParamRole;
+  /** Fan-in used by He initialisation (weights only). */
+  fanIn: number;
+}
+
+const HEAD_PREFIX = 'head.';
+
+/** True for the output-head parameters (re-initialised when fine-tuning). */
+export function isHeadParam(name: string): boolean {
+  return name.startsWith(HEAD_PREFIX);
+}
+
+/** Checks an architecture for what this implementation needs; throws a readable error otherwise. */
+export function validateArchitecture(arch: ArchitectureSpec): void {
+  const where = `architecture '${arch.name}'`;
+  if (arch.kind !== 'unet') throw new Error(`${where}: kind '${String(arch.kind)}' is not supported (only 'unet')`);
+  if (arch.features.length < 1) throw new Error(`${where}: needs at least one stage`);
+  if (arch.strides.length !== arch.features.length) {
+    throw new Error(`${where}: ${arch.features.length} feature stages but ${arch.strides.length} strides`);
+  }
+  if (arch.strides[0].some((s) => s !== 1)) throw new Error(`${where}: stage 0 stride must be [1, 1, 1]`);
+  if (!Number.isInteger(arch.convsPerStage) || arch.convsPerStage < 1) {
+    throw new Error(`${where}: convsPerStage must be a positive integer`);
+  }
+  if (arch.kernels !== undefined) {
+    if (arch.kernels.length !== arch.features.length) {
+      throw new Error(`${where}: ${arch.features.length} feature stages but ${arch.kernels.length} kernels`);
+    }
+    for (const k of arch.kernels) {
+      if (k.some((v) => v !== 1 && v !== 3)) throw new Error(`${where}: kernel [${k.join(', ')}] is not supported (each axis 1 or 3)`);
+    }
+  }
+  for (const f of arch.features) {
+    if (!Number.isInteger(f) || f < 1) throw new Error(`${where}: feature counts must be positive integers`);
+  }
+  const total = totalStride(arch);
+  arch.patch.forEach((p, axis) => {
+    if (p % total[axis] !== 0) {
+      throw new Error(
+        `${where}: patch [${arch.patch.join(', ')}] is not divisible by the total stride [${total.join(', ')}] on axis ${axis}`,
+      );
+    }
+  });
+}
+
+/** Product of the strides per axis: input sizes must be multiples of it. */
+export function totalStride(arch: ArchitectureSpec): Vec3 {
+  const t: Vec3 = [1, 1, 1];
+  for (const s of arch.strides) for (let a = 0; a < 3; a++) t[a] *= s[a];
+  return t;
+}
+
+/** Convolution kernel of stage i: the architecture's `kernels[i]`, else 3x3x3. */
+export function stageKernel(arch: ArchitectureSpec, i: number): Vec3 {
+  return arch.kernels?.[i] ?? [3, 3, 3];
+}
+
+function convParams(prefix: string, normPrefix: string, cin: number, cout: number, k: Vec3): ParamSpec[] {
+  return [
+    { name: `${prefix}.weight`, shape: [k[0], k[1], k[2], cin, cout], role: 'weight', fanIn: k[0] * k[1] * k[2] * cin },
+    { name: `${prefix}.bias`, shape: [cout], role: 'bias', fanIn: 0 },
+    { name: `${normPrefix}.scale`, shape: [cout], role: 'scale', fanIn: 0 },
+    { name: `${normPrefix}.offset`, shape: [cout], role: 'offset', fanIn: 0 },
+  ];
+}
+
+/** The network's parameters in a fixed order (initialisation and checkpoints follow it). */
+export function parameterSpecs(arch: ArchitectureSpec, numHeads: number): ParamSpec[] {
+  const specs: ParamSpec[] = [];
+  const n = arch.features.length;
+  let cin = 1;
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < arch.convsPerStage; j++) {
+      specs.push(...convParams(`enc${i}.conv${j}`, `enc${i}.norm${j}`, j === 0 ? cin : arch.features[i], arch.features[i], stageKernel(arch, i)));
+    }
+    cin = arch.features[i];
+  }
+  for (let i = n - 2; i >= 0; i--) {
+    const s = arch.strides[i + 1];
+    const f = arch.features[i];
+    // fan-in of a kernel=stride transposed conv output voxel: the in-channels of the one input voxel.
+    specs.push({ name: `dec${i}.up.weight`, shape: [s[0], s[1], s[2], f, arch.features[i + 1]], role: 'weight', fanIn: arch.features[i + 1] });
+    specs.push({ name: `dec${i}.up.bias`, shape: [f], role: 'bias', fanIn: 0 });
+    for (let j = 0; j < arch.convsPerStage; j++) {
+      specs.push(...convParams(`dec${i}.conv${j}`, `dec${i}.norm${j}`, j === 0 ? 2 * f : f, f, stageKernel(arch, i)));
+    }
+  }
+  specs.push({ name: `${HEAD_PREFIX}weight`, shape: [1, 1, 1, arch.features[0], numHeads], role: 'weight', fanIn: arch.features[0] });
+  specs.push({ name: `${HEAD_PREFIX}bias`, shape: [numHeads], role: 'bias', fanIn: 0 });
+  return specs;
+}
+
+/** He normal initialisation (kaiming_normal_, a = 0.01, fan_in), biases 0, norm scale 1 / offset 0. */
+export function initialValue(spec: ParamSpec, rng: Prng): Float32Array {
+  const size = spec.shape.reduce((a, b) => a * b, 1);
+  const out = new Float32Array(size);
+  switch (spec.role) {
+    case 'weight': {
+      const gain = Math.sqrt(2 / (1 + LEAKY_RELU_SLOPE * LEAKY_RELU_SLOPE));
+      const std = gain / Math.sqrt(spec.fanIn);
+      for (let i = 0; i < size; i++) out[i] = rng.normal() * std;
+      break;
+    }
+    case 'scale':
+      out.fill(1);
+      break;
+    case 'bias':
+    case 'offset':
+      break;
+  }
+  return out;
+}
+
+let modelCounter = 0;
+
+export class UNet {
+  readonly architecture: ArchitectureSpec;
+  readonly heads: HeadSpec[];
+  /** Parameters by stable name, in `parameterSpecs` order. */
+  readonly params: ReadonlyMap<string, tf.Variable>;
+  private disposed = false;
+
+  private constructor(arch: ArchitectureSpec, heads: HeadSpec[], values: (spec: ParamSpec) => Float32Array) {
+    validateArchitecture(arch);
+    if (heads.length < 1) throw new Error('a model needs at least one output head');
+    this.architecture = structuredClone(arch);
+    this.heads = heads.map((h) => ({ ...h, labels: [...h.labels] }));
+    // tfjs variable names are global to the engine; prefix them so several models can coexist.
+    const id = `unet${++modelCounter}`;
+    const params = new Map<string, tf.Variable>();
+    for (const spec of parameterSpecs(arch, heads.length)) {
+      const init = tf.tensor(values(spec), spec.shape, 'float32');
+      params.set(spec.name, tf.variable(init, true, `${id}/${spec.name}`));
+      init.dispose();
+    }
+    this.params = params;
+  }
+
+  /** A freshly initialised network (He normal, seeded). */
+  static create(arch: ArchitectureSpec, heads: HeadSpec[], seed: number): UNet {
+    const rng = new Prng(seed);
+    return new UNet(arch, heads, (spec) => initialValue(spec, rng));
+  }
+
+  /** A network with the given weights; every parameter must be present with its exact size. */
+  static fromWeights(arch: ArchitectureSpec, heads: HeadSpec[], weights: ReadonlyMap<string, Float32Array>): UNet {
+    return new UNet(arch, heads, (spec) => {
+      const w = weights.get(spec.name);
+      const size = spec.shape.reduce((a, b) => a * b, 1);
+      if (!w) throw new Error(`weights lack parameter '${spec.name}'`);
+      if (w.length !== size) throw new Error(`parameter '${spec.name}' has ${w.length} values, expected ${size} (shape [${spec.shape.join(', ')}])`);
+      return w;
+    });
+  }
+
+  private p<R extends tf.Rank>(name: string): tf.Tensor<R> {
+    const v = this.params.get(name);
+    if (!v) throw new Error(`internal: missing parameter '${name}'`);
+    return v as unknown as tf.Tensor<R>;
+  }
+
+  private stage(x: tf.Tensor5D, prefix: string, firstStride: Vec3): tf.Tensor5D {
+    let y = x;
+    for (let j = 0; j < this.architecture.convsPerStage; j++) {
+      const next = convUnit(
+        y,
+        this.p(`${prefix}.conv${j}.weight`),
+        this.p(`${prefix}.conv${j}.bias`),
+        this.p(`${prefix}.norm${j}.scale`),
+        this.p(`${prefix}.norm${j}.offset`),
+        j === 0 ? firstStride : [1, 1, 1],
+      );
+      if (y !== x) y.dispose();
+      y = next;
+    }
+    return y;
+  }
+
+  /**
+   * Forward pass: `x` [B, z, y, x, 1] (spatial sizes multiples of the total stride) to logits
+   * [B, z, y, x, heads]. Call inside tf.tidy or dispose the result.
+   */
+  apply(x: tf.Tensor5D): tf.Tensor5D {
+    if (this.disposed) throw new Error('model has been disposed');
+    const arch = this.architecture;
+    const total = totalStride(arch);
+    if (x.rank !== 5 || x.shape[4] !== 1) throw new Error(`model input must be [B, z, y, x, 1], got [${x.shape.join(', ')}]`);
+    for (let a = 0; a < 3; a++) {
+      if (x.shape[1 + a] % total[a] !== 0) {
+        throw new Error(`input spatial size [${x.shape.slice(1, 4).join(', ')}] is not a multiple of the total stride [${total.join(', ')}]`);
+      }
+    }
+    return tf.tidy(() => {
+      const n = arch.features.length;
+      const skips: tf.Tensor5D[] = [];
+      let h = x;
+      for (let i = 0; i < n; i++) {
+        h = this.stage(h, `enc${i}`, arch.strides[i]);
+        skips.push(h);
+      }
+      for (let i = n - 2; i >= 0; i--) {
+        const up = upsample(h, this.p(`dec${i}.up.weight`), this.p(`dec${i}.up.bias`), arch.strides[i + 1]);
+        h = this.stage(concatChannels(up, skips[i]), `dec${i}`, [1, 1, 1]);
+      }
+      return pointwise(h, this.p(`${HEAD_PREFIX}weight`), this.p(`${HEAD_PREFIX}bias`));
+    });
+  }
+
+  variables(): tf.Variable[] {
+    return [...this.params.values()];
+  }
+
+  headVariables(): tf.Variable[] {
+    return [...this.params.entries()].filter(([name]) => isHeadParam(name)).map(([, v]) => v);
+  }
+
+  backboneVariables(): tf.Variable[] {
+    return [...this.params.entries()].filter(([name]) => !isHeadParam(name)).map(([, v]) => v);
+  }
+
+  parameterCount(): number {
+    let n = 0;
+    for (const v of this.params.values()) n += v.size;
+    return n;
+  }
+
+  /** Copies of all weights by name (for checkpoints and tests). */
+  weights(): Map<string, Float32Array> {
+    const out = new Map<string, Float32Array>();
+    for (const [name, v] of this.params) out.set(name, new Float32Array(v.dataSync()));
+    return out;
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    for (const v of this.params.values()) v.dispose();
+    this.disposed = true;
+  }
+}

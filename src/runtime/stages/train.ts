@@ -1,0 +1,42 @@
+import { join } from 'node:path';
+import type { FinetuneStage, TrainStage } from '../../graph/types.js';
+import { saveCheckpoint } from '../model/checkpoint.js';
+import { trainModel } from '../train/trainer.js';
+import { preprocessedFor, type StageContext } from './context.js';
+
+/** Pre-training (`train`) and fine-tuning (`finetune`) share one path; fine-tuning starts from a checkpoint. */
+export async function runTraining(stage: TrainStage | FinetuneStage, ctx: StageContext): Promise<void> {
+  let init: { checkpointDir: string } | undefined;
+  if (stage.kind === 'finetune') {
+    const from = ctx.state.checkpoints.get(stage.from);
+    if (!from) throw new Error(`stage '${stage.from}' produced no checkpoint to fine-tune from`);
+    init = { checkpointDir: from };
+  }
+  const trained = await trainModel({
+    params: stage,
+    data: preprocessedFor(ctx, stage.datasets),
+    init,
+    signal: ctx.signal,
+    onProgress: (p) =>
+      ctx.events.emit({
+        type: 'stage-progress',
+        stage: stage.id,
+        done: p.iteration,
+        total: p.total,
+        unit: 'it',
+        rate: p.itPerSec,
+        loss: p.loss,
+        lr: p.lr,
+        epoch: p.epoch,
+      }),
+    onLog: (message) => ctx.events.emit({ type: 'stage-log', stage: stage.id, message }),
+  });
+  const dir = join(ctx.runDir, 'checkpoints', stage.experiment);
+  try {
+    await saveCheckpoint(trained.model, dir);
+  } finally {
+    trained.model.dispose();
+  }
+  ctx.state.checkpoints.set(stage.id, dir);
+  ctx.events.emit({ type: 'stage-log', stage: stage.id, message: `checkpoint saved to ${dir}` });
+}

@@ -1,0 +1,160 @@
+import * as tf from '@tensorflow/tfjs';
+import type { OptimizerSpec } from '../../graph/types.js';
+import { useFusedOps } from '../model/fused.js';
+
+/**
+ * Optimisers with PyTorch semantics (what nnU-Net and MultiTalent's numbers were obtained with).
+ *
+ * SGD (torch.optim.SGD, dampening 0):
+ *   g += wd * w;  buf = mu * buf + g (buf = g on the first step);
+ *   step = nesterov ? g + mu * buf : buf;  w -= lr * step
+ * AdamW (torch.optim.AdamW, eps 1e-8):
+ *   w *= 1 - lr * wd;  m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;
+ *   w -= lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
+ *
+ * State is kept per variable (by its tfjs name) and created on the variable's first update, so a
+ * variable first trained in a later phase starts with fresh state.
+ */
+export interface Optimizer {
+  /** Applies one update; `grads[i]` is the gradient of `vars[i]`. Does not dispose `grads`. */
+  apply(vars: readonly tf.Variable[], grads: readonly tf.Tensor[], lr: number): void;
+  dispose(): void;
+}
+
+const ADAM_EPS = 1e-8;
+
+class Sgd implements Optimizer {
+  private readonly buffers = new Map<string, tf.Variable>();
+  /** Momentum buffers as host arrays, used when tensors live in JS memory (see model/fused.ts). */
+  private readonly hostBuffers = new Map<string, Float32Array>();
+
+  constructor(
+    private readonly momentum: number,
+    private readonly nesterov: boolean,
+    private readonly weightDecay: number,
+  ) {}
+
+  apply(vars: readonly tf.Variable[], grads: readonly tf.Tensor[], lr: number): void {
+    if (useFusedOps()) {
+      this.applyHost(vars, grads, lr);
+      return;
+    }
+    tf.tidy(() => {
+      vars.forEach((w, i) => {
+        let g = grads[i];
+        if (this.weightDecay !== 0) g = tf.add(g, tf.mul(w, this.weightDecay));
+        let step = g;
+        if (this.momentum !== 0) {
+          const buf = this.buffers.get(w.name);
+          let next: tf.Tensor;
+          if (!buf) {
+            next = g;
+            this.buffers.set(w.name, tf.variable(g, false));
+          } else {
+            next = tf.add(tf.mul(buf, this.momentum), g);
+            buf.assign(next);
+          }
+          step = this.nesterov ? tf.add(g, tf.mul(next, this.momentum)) : next;
+        }
+        w.assign(tf.sub(w, tf.mul(step, lr)));
+      });
+    });
+  }
+
+  /** The same update in one pass over host arrays (tfjs's cpu backend broadcasts scalars slowly). */
+  private applyHost(vars: readonly tf.Variable[], grads: readonly tf.Tensor[], lr: number): void {
+    const mu = this.momentum;
+    const wd = this.weightDecay;
+    vars.forEach((w, i) => {
+      const wv = w.dataSync() as Float32Array;
+      const gv = grads[i].dataSync() as Float32Array;
+      const out = new Float32Array(wv.length);
+      let buf = this.hostBuffers.get(w.name);
+      const first = !buf;
+      if (!buf) {
+        buf = new Float32Array(wv.length);
+        this.hostBuffers.set(w.name, buf);
+      }
+      for (let k = 0; k < wv.length; k++) {
+        const g = gv[k] + wd * wv[k];
+        let step = g;
+        if (mu !== 0) {
+          const b = first ? g : mu * buf[k] + g;
+          buf[k] = b;
+          step = this.nesterov ? g + mu * b : b;
+        }
+        out[k] = wv[k] - lr * step;
+      }
+      tf.tidy(() => w.assign(tf.tensor(out, w.shape, 'float32')));
+    });
+  }
+
+  dispose(): void {
+    for (const b of this.buffers.values()) b.dispose();
+    this.buffers.clear();
+    this.hostBuffers.clear();
+  }
+}
+
+class AdamW implements Optimizer {
+  private readonly state = new Map<string, { m: tf.Variable; v: tf.Variable; t: number }>();
+
+  constructor(
+    private readonly beta1: number,
+    private readonly beta2: number,
+    private readonly weightDecay: number,
+  ) {}
+
+  apply(vars: readonly tf.Variable[], grads: readonly tf.Tensor[], lr: number): void {
+    tf.tidy(() => {
+      vars.forEach((w, i) => {
+        const g = grads[i];
+        let s = this.state.get(w.name);
+        if (!s) {
+          s = { m: tf.variable(tf.zerosLike(w), false), v: tf.variable(tf.zerosLike(w), false), t: 0 };
+          this.state.set(w.name, s);
+        }
+        s.t += 1;
+        const m = tf.add(tf.mul(s.m, this.beta1), tf.mul(g, 1 - this.beta1));
+        const v = tf.add(tf.mul(s.v, this.beta2), tf.mul(tf.square(g), 1 - this.beta2));
+        s.m.assign(m);
+        s.v.assign(v);
+        const mHat = tf.div(m, 1 - this.beta1 ** s.t);
+        const vHat = tf.div(v, 1 - this.beta2 ** s.t);
+        const decayed = this.weightDecay !== 0 ? tf.mul(w, 1 - lr * this.weightDecay) : w;
+        w.assign(tf.sub(decayed, tf.mul(tf.div(mHat, tf.add(tf.sqrt(vHat), ADAM_EPS)), lr)));
+      });
+    });
+  }
+
+  dispose(): void {
+    for (const s of this.state.values()) {
+      s.m.dispose();
+      s.v.dispose();
+    }
+    this.state.clear();
+  }
+}
+
+export function createOptimizer(spec: OptimizerSpec): Optimizer {
+  switch (spec.kind) {
+    case 'sgd':
+      return new Sgd(spec.momentum, spec.nesterov, spec.weightDecay);
+    case 'adamw':
+      return new AdamW(spec.beta1, spec.beta2, spec.weightDecay);
+  }
+}
+
+/**
+ * Global gradient-norm clipping as torch.nn.utils.clip_grad_norm_: when the L2 norm over all
+ * gradients exceeds `maxNorm`, every gradient is scaled by maxNorm / (norm + 1e-6). `maxNorm` 0
+ * disables clipping. Returns new tensors (the caller disposes them) and the norm before clipping.
+ */
+export function clipByGlobalNorm(grads: readonly tf.Tensor[], maxNorm: number): { grads: tf.Tensor[]; norm: number } {
+  const normT = tf.tidy(() => tf.sqrt(tf.addN(grads.map((g) => tf.sum(tf.square(g))))));
+  const norm = normT.dataSync()[0];
+  normT.dispose();
+  if (maxNorm <= 0 || !(norm > maxNorm)) return { grads: grads.map((g) => tf.clone(g)), norm };
+  const coef = maxNorm / (norm + 1e-6);
+  return { grads: tf.tidy(() => grads.map((g) => tf.mul(g, coef))), norm };
+}

@@ -1,0 +1,182 @@
+import * as tf from '@tensorflow/tfjs';
+import type { TrainParams } from '../../graph/types.js';
+import { trainingUnsupportedReason } from '../backend.js';
+import type { PreprocessedDataset } from '../data/types.js';
+import { initFromPretrained, type PretrainedInit } from '../model/checkpoint.js';
+import { Prng } from '../model/prng.js';
+import { UNet } from '../model/unet.js';
+import { augmenterFor } from './augment.js';
+import { batchToTensors, regionTables, sampleBatchArrays } from './batch.js';
+import { learningRate } from './lr.js';
+import { createOptimizer } from './optimizer.js';
+import { CaseSampler, datasetShares } from './sampler.js';
+import { trainStep } from './step.js';
+
+export interface TrainProgress {
+  /** Completed iterations (1-based after the first step) and the total over all phases. */
+  iteration: number;
+  total: number;
+  /** 0-based global epoch. */
+  epoch: number;
+  loss: number;
+  lr: number;
+  /** Iterations per second over the last few iterations. */
+  itPerSec: number;
+}
+
+export interface TrainOptions {
+  params: TrainParams;
+  /** Preprocessed datasets; those named in params.datasets are used (their `train` ids only). */
+  data: PreprocessedDataset[];
+  /** Fine-tuning: copy the backbone from this checkpoint; heads start fresh. */
+  init?: { checkpointDir: string };
+  onProgress?: (p: TrainProgress) => void;
+  onLog?: (message: string) => void;
+  signal?: AbortSignal;
+}
+
+export interface EpochRecord {
+  epoch: number;
+  phase: number;
+  lr: number;
+  meanLoss: number;
+}
+
+export interface TrainedModel {
+  model: UNet;
+  history: EpochRecord[];
+  /** What fine-tuning copied from the checkpoint (absent for training from scratch). */
+  init?: PretrainedInit;
+  iterations: number;
+  seconds: number;
+}
+
+const RATE_WINDOW = 20;
+/** Seed offset so patch sampling does not reuse the weight initialisation's random stream. */
+const SAMPLING_SEED_SALT = 0x5eed5a17;
+
+function selectDatasets(params: TrainParams, data: readonly PreprocessedDataset[]): PreprocessedDataset[] {
+  return params.datasets.map((name) => {
+    const d = data.find((x) => x.name === name);
+    if (!d) throw new Error(`training needs dataset '${name}', but it was not preprocessed (have: ${data.map((x) => x.name).join(', ') || 'none'})`);
+    return d;
+  });
+}
+
+function validateParams(params: TrainParams): void {
+  if (params.loss !== 'multitalent') throw new Error(`loss '${String(params.loss)}' is not implemented in this runtime yet (only 'multitalent')`);
+  if (params.heads.length === 0) throw new Error('training needs at least one output head');
+  if (!Number.isInteger(params.batch) || params.batch < 1) throw new Error(`batch must be a positive integer, got ${params.batch}`);
+  const s = params.schedule;
+  if (!Number.isInteger(s.iterationsPerEpoch) || s.iterationsPerEpoch < 1) {
+    throw new Error(`schedule '${s.name}': iterationsPerEpoch must be a positive integer`);
+  }
+  if (s.phases.length === 0) throw new Error(`schedule '${s.name}' has no phases`);
+  for (const p of s.phases) {
+    if (!Number.isInteger(p.epochs) || p.epochs < 1) throw new Error(`schedule '${s.name}': every phase needs a positive whole number of epochs`);
+  }
+  for (const h of params.heads) {
+    if (!params.datasets.includes(h.dataset)) throw new Error(`head '${h.dataset}/${h.name}' belongs to a dataset that is not trained on`);
+  }
+}
+
+/** Yields to the event loop so renderers can draw and abort signals arrive between iterations. */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
+ * Trains a U-Net with one sigmoid head per `params.heads` entry on the MultiTalent loss, phase by
+ * phase (a `heads` phase updates only the output heads, `all` everything), each phase for its epochs
+ * x iterationsPerEpoch iterations with its learning-rate law set per epoch.
+ */
+export async function trainModel(opts: TrainOptions): Promise<TrainedModel> {
+  const { params, signal } = opts;
+  const unsupported = trainingUnsupportedReason(tf.getBackend());
+  if (unsupported) throw new Error(unsupported);
+  validateParams(params);
+  const datasets = selectDatasets(params, opts.data);
+  const sampler = new CaseSampler(datasets, params.sampling.kind);
+  const log = opts.onLog ?? (() => undefined);
+  const trainCounts = Object.fromEntries(datasets.map((d) => [d.name, d.train.length]));
+  const shares = datasetShares(params.sampling.kind, trainCounts);
+  log(
+    `sampling ${params.sampling.kind}: ` +
+      Object.entries(shares)
+        .map(([k, v]) => `${k} ${(v * 100).toFixed(1)}% (${trainCounts[k]} cases)`)
+        .join(', '),
+  );
+
+  const t0 = performance.now();
+  const model = UNet.create(params.architecture, params.heads, params.seed);
+  const optimizer = createOptimizer(params.schedule.optimizer);
+  try {
+    log(`U-Net ${params.architecture.features.join('/')} with ${params.heads.length} heads: ${model.parameterCount()} parameters`);
+    let init: PretrainedInit | undefined;
+    if (opts.init) {
+      init = await initFromPretrained(model, opts.init.checkpointDir);
+      const backboneSkipped = init.skipped.filter((s) => !s.reason.startsWith('output head'));
+      if (init.copied.length === 0) {
+        throw new Error(`fine-tuning copied no weights from ${opts.init.checkpointDir}: the architectures do not match`);
+      }
+      log(
+        `initialised ${init.copied.length} backbone tensors from ${opts.init.checkpointDir}` +
+          (backboneSkipped.length > 0 ? `; ${backboneSkipped.length} kept fresh: ${backboneSkipped.map((s) => `${s.name} (${s.reason})`).join(', ')}` : ''),
+      );
+    }
+
+    const rng = new Prng((params.seed ^ SAMPLING_SEED_SALT) >>> 0);
+    const { augmenter, unsupported } = augmenterFor(params.augmentation);
+    if (unsupported.length > 0) {
+      log(`augmentation '${params.augmentation?.name}': ${unsupported.join(', ')} not implemented in this runtime yet; applying mirroring only`);
+    }
+    if (params.architecture.deepSupervision) {
+      log('deep supervision is not implemented in this runtime yet; training with the full-resolution output only');
+    }
+    if (params.precision === 'mixed') log('mixed precision is not available on tfjs; training in fp32');
+    const tables = regionTables(params.heads);
+    const patch = params.architecture.patch;
+    const s = params.schedule;
+    const total = s.phases.reduce((a, p) => a + p.epochs, 0) * s.iterationsPerEpoch;
+    const history: EpochRecord[] = [];
+    const durations: number[] = [];
+    let iteration = 0;
+    let epoch = 0;
+    for (let pi = 0; pi < s.phases.length; pi++) {
+      const phase = s.phases[pi];
+      const vars = phase.trains === 'heads' ? model.headVariables() : model.variables();
+      log(`phase ${pi + 1}/${s.phases.length}: ${phase.epochs} epochs training ${phase.trains === 'heads' ? 'the heads only' : 'the whole network'}`);
+      for (let e = 0; e < phase.epochs; e++, epoch++) {
+        const lr = learningRate(phase.lr, e, phase.epochs);
+        let lossSum = 0;
+        for (let it = 0; it < s.iterationsPerEpoch; it++) {
+          signal?.throwIfAborted();
+          const ts = performance.now();
+          const arrays = sampleBatchArrays(sampler, params.heads, tables, patch, params.batch, params.sampling.foregroundFraction, augmenter, rng);
+          const batch = batchToTensors(arrays, patch, params.heads.length);
+          let loss: number;
+          try {
+            loss = trainStep(model, vars, optimizer, batch, lr, s.clipNorm);
+          } finally {
+            tf.dispose([batch.image, batch.targets, batch.mask]);
+          }
+          lossSum += loss;
+          iteration++;
+          durations.push(performance.now() - ts);
+          if (durations.length > RATE_WINDOW) durations.shift();
+          const itPerSec = (1000 * durations.length) / durations.reduce((a, b) => a + b, 0);
+          opts.onProgress?.({ iteration, total, epoch, loss, lr, itPerSec });
+          await yieldToEventLoop();
+        }
+        history.push({ epoch, phase: pi, lr, meanLoss: lossSum / s.iterationsPerEpoch });
+      }
+    }
+    signal?.throwIfAborted();
+    return { model, history, init, iterations: iteration, seconds: (performance.now() - t0) / 1000 };
+  } catch (err) {
+    model.dispose();
+    throw err;
+  } finally {
+    optimizer.dispose();
+  }
+}

@@ -1,0 +1,101 @@
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../../src/cli/main.js';
+import { captureIO } from './helpers.js';
+
+/** The quickstart's shape at toy size: two source datasets, one fine-tune target, a few iterations. */
+const TINY = `
+dataset liver {
+  root "quickstart/Dataset901_SynthLiver"
+  synthetic quickstart seed 5
+  classes { liver [1, 2]  liver_tumour [2] }
+}
+dataset vessel {
+  root "quickstart/Dataset904_SynthVessel"
+  synthetic quickstart seed 5
+  classes { aorta [1]  spleen [2] }
+}
+dataset kidney {
+  root "quickstart/Dataset905_SynthKidney"
+  synthetic quickstart seed 5
+  classes { kidney [1, 2]  kidney_tumour [2] }
+}
+architecture tiny { kind unet  patch [16, 16, 16]  features [4, 8] }
+schedule pre { lr poly(0.01, 0.9)  epochs 2  iterations 3 }
+schedule ft {
+  epochs 2  iterations 3
+  phase heads { epochs 1     lr linear(0, 0.01) }
+  phase all   { epochs rest  lr poly(0.01, 0.9) }
+}
+experiment tiny_pre { datasets [liver, vessel]  architecture tiny  schedule pre  spacing [8, 8, 8]  seed 3 }
+experiment tiny_ft  { pretrained tiny_pre  datasets [kidney]  schedule ft  seed 3 }
+`;
+
+describe('mtc run (tiny end to end)', () => {
+  let dir = '';
+  let code = -1;
+  let io = captureIO();
+  let runDir = '';
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'mtc-run-'));
+    await writeFile(join(dir, 'tiny.mt'), TINY);
+    io = captureIO(dir);
+    code = await main(['run', 'tiny.mt', '--no-tui', '--data', 'data', '--runs', 'runs', '--backend', 'cpu'], io);
+    const runs = existsSync(join(dir, 'runs')) ? await readdir(join(dir, 'runs')) : [];
+    runDir = join(dir, 'runs', runs[0] ?? 'missing');
+  }, 240_000);
+
+  it('synthesises the data, pre-trains, fine-tunes, evaluates and exits 0', () => {
+    const text = io.stdout.join('\n');
+    expect(io.stderr.join('\n')).toBe('');
+    expect(code).toBe(0);
+    expect(text).toContain("synthesising the 'quickstart' collection (seed 5)");
+    for (const stage of ['prepare', 'preprocess', 'train:tiny_pre', 'finetune:tiny_ft', 'evaluate:tiny_ft', 'report']) {
+      expect(text).toContain(`[${stage}] done`);
+    }
+    expect(text).toMatch(/kidney_tumour\s+(\d\.\d{4}|n\/a)/);
+    expect(text).toMatch(/mean Dice \(tiny_ft, \d classes\): /);
+    expect(existsSync(join(dir, 'data', 'quickstart', 'Dataset905_SynthKidney', 'dataset.json'))).toBe(true);
+  });
+
+  it('leaves the resolved spec, the source, metrics and checkpoints in the run folder', async () => {
+    expect(runDir).toMatch(/tiny_ft-\d{8}-\d{6}$/);
+    expect(await readFile(join(runDir, 'graph.yaml'), 'utf8')).toContain('finetune:tiny_ft');
+    expect(await readFile(join(runDir, 'spec', 'tiny.mt'), 'utf8')).toBe(TINY);
+    const metrics = JSON.parse(await readFile(join(runDir, 'metrics.json'), 'utf8')) as {
+      evaluations: { classes: { name: string; dice: number | null; perCase: Record<string, number | null> }[] }[];
+    };
+    const classes = metrics.evaluations[0].classes;
+    expect(classes.map((c) => c.name)).toEqual(['kidney', 'kidney_tumour']);
+    expect(Object.keys(classes[0].perCase).length).toBe(2); // 20 % of 10 cases held out
+    for (const exp of ['tiny_pre', 'tiny_ft']) {
+      expect(existsSync(join(runDir, 'checkpoints', exp, 'model.json'))).toBe(true);
+      expect(existsSync(join(runDir, 'checkpoints', exp, 'weights.bin'))).toBe(true);
+    }
+    const leftovers = (await readdir(runDir, { recursive: true })).filter((f) => String(f).endsWith('.tmp'));
+    expect(leftovers).toEqual([]);
+  });
+
+  it('names the missing folder and the expected layout when data is absent and not synthetic', async () => {
+    const src = TINY.replace(/\n\s*synthetic quickstart seed 5/g, '');
+    await writeFile(join(dir, 'nodata.mt'), src);
+    const io2 = captureIO(dir);
+    const code2 = await main(['run', 'nodata.mt', '--no-tui', '--data', 'elsewhere', '--runs', 'runs2'], io2);
+    expect(code2).toBe(1);
+    const out = io2.stdout.join('\n') + io2.stderr.join('\n');
+    expect(out).toContain(join(dir, 'elsewhere', 'quickstart', 'Dataset901_SynthLiver'));
+    expect(out).toContain('imagesTr/CASE_0000.nii.gz');
+    expect(out).toContain('[train:tiny_pre] skipped');
+  });
+
+  it('--dry-run prints the plan without running anything', async () => {
+    const io3 = captureIO(dir);
+    expect(await main(['run', 'tiny.mt', '--dry-run', '--runs', 'runs3'], io3)).toBe(0);
+    expect(io3.stdout.join('\n')).toContain('finetune:tiny_ft');
+    expect(existsSync(join(dir, 'runs3'))).toBe(false);
+  });
+});
