@@ -1,0 +1,24 @@
+/**
+ * multitalent's library API: `import { loadProgram, compileProgram, runGraph } from 'multitalent'`.
+ *
+ * The compiler and the runtime meet only in the runtime graph (src/graph): compile a `.mt`
+ * program to a graph, then hand the graph to `runGraph` with an event bus to observe it.
+ */
+export * from './graph/index.js';
+export {
+  loadProgram,
+  checkProgram,
+  compileProgram,
+  renderDiagnostics,
+  hasErrors,
+  type Diagnostic,
+  type Program,
+} from './compiler/index.js';
+export { runGraph, type RunOptions, type RunOutcome } from './runtime/executor.js';
+export { RunEvents, type RunEvent, type RunListener, type EvaluationResult, type ClassMetric } from './runtime/events.js';
+export { initRuntime, type BackendChoice, type RuntimeInfo } from './runtime/setup.js';
+export { synthesizeCollection } from './runtime/data/synth.js';
+export { readNifti, writeNifti } from './runtime/data/nifti.js';
+export { MtDataError } from './runtime/data/errors.js';
+export { attachPlainRenderer, attachJsonRenderer } from './ui/plain.js';
+export { main as mtc } from './cli/main.js';
