@@ -76,7 +76,7 @@ describe('mtc run (tiny end to end)', () => {
       expect(existsSync(join(runDir, 'checkpoints', exp, 'model.json'))).toBe(true);
       expect(existsSync(join(runDir, 'checkpoints', exp, 'weights.bin'))).toBe(true);
     }
-    const leftovers = (await readdir(runDir, { recursive: true })).filter((f) => String(f).endsWith('.tmp'));
+    const leftovers = (await readdir(runDir, { recursive: true })).filter((f) => /\.tmp/.test(String(f)));
     expect(leftovers).toEqual([]);
   });
 

@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import type { Vec3 } from '../../graph/types.js';
 import { type Affine, affineToQuatern, diagonalAffine } from './affine.js';
-import { writeFileAtomic } from './atomic.js';
+import { writeFileAtomic } from '../io/atomic.js';
 import { MtDataError } from './errors.js';
 import { DATATYPES, HEADER_BYTES, UNITS_MM, VOX_OFFSET } from './nifti-format.js';
 

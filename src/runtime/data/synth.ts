@@ -10,7 +10,7 @@ import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Vec3 } from '../../graph/types.js';
 import type { Affine } from './affine.js';
-import { tempSibling } from './atomic.js';
+import { tempSibling } from '../io/atomic.js';
 import { MtDataError } from './errors.js';
 import { writeNifti } from './nifti-write.js';
 import { makeRng } from './rng.js';

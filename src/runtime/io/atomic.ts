@@ -1,23 +1,22 @@
+import { randomBytes } from 'node:crypto';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
-import { dirname, basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 
-let counter = 0;
-
-/** A unique sibling temp path: same folder, so the final rename is atomic on one filesystem. */
+/** A sibling path for a temporary file or folder: same directory, so the final rename is atomic. */
 export function tempSibling(path: string): string {
-  counter += 1;
-  return join(dirname(path), `.${basename(path)}.${process.pid}.${counter}.tmp`);
+  const tag = `${process.pid}-${randomBytes(4).toString('hex')}`;
+  return join(dirname(path), `.${basename(path)}.tmp-${tag}`);
 }
 
-/** Writes a file so that readers see either the old content or the whole new content, never a part. */
-export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+/** Writes `data` to `path` through a temporary sibling and a rename: readers never see half a file. */
+export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const tmp = tempSibling(path);
   try {
     await writeFile(tmp, data);
     await rename(tmp, path);
-  } catch (err) {
+  } catch (e) {
     await rm(tmp, { force: true });
-    throw err;
+    throw e;
   }
 }
