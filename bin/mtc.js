@@ -7,5 +7,12 @@ if (!existsSync(entry)) {
   process.stderr.write('mtc: dist/ is missing; run `npm ci` (or `npm run build`) in the project folder first.\n');
   process.exit(1);
 }
+// A closed pipe (`mtc compile … | head`) is a normal way for a reader to stop: exit quietly.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
+}
 const { main } = await import(entry.href);
 process.exitCode = await main(process.argv.slice(2));

@@ -15,8 +15,6 @@
 // The full reference is docs/language.md.
 // =============================================================================================
 
-import "std/schedules"        // nnU-Net and MultiTalent schedules (not used below, shown for reference)
-
 // ---------------------------------------------------------------------------------------------
 // Datasets. `root` is an nnU-Net raw dataset folder (dataset.json, imagesTr/, labelsTr/), relative
 // to the data root (--data, else $MT_DATA, else ./data). `synthetic quickstart seed 2026` lets mtc

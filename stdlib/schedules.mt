@@ -22,6 +22,15 @@ schedule multitalent_pretrain {
   clip       12
 }
 
+// MultiTalent's SwinUNETR: AdamW with learning rate 5e-4 (poly decay), 2000 epochs.
+schedule multitalent_swin_pretrain {
+  optimizer  adamw(beta1: 0.9, beta2: 0.999, weight_decay: 0.01)
+  lr         poly(5e-4, 0.9)
+  epochs     2000
+  iterations 250
+  clip       12
+}
+
 // Fine-tuning a pre-trained MultiTalent network on a new task (after Kumar et al.):
 //   1. 10 epochs training only the new output heads, learning rate rising linearly;
 //   2. 50 epochs warming up the whole network, learning rate rising linearly to 1e-2;
@@ -33,7 +42,7 @@ schedule multitalent_finetune {
   epochs     1000
   iterations 250
   clip       12
-  phase heads { epochs 10    lr linear(0, 0.01) }
-  phase all   { epochs 50    lr linear(0, 0.01) }
-  phase all   { epochs rest  lr poly(0.01, 0.9) }
+  phase heads { epochs 10  lr linear(0, 0.01) }
+  phase all { epochs 50  lr linear(0, 0.01) }
+  phase all { epochs rest  lr poly(0.01, 0.9) }
 }

@@ -2,14 +2,20 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { checkCommand } from './commands/check.js';
 import { compileCommand } from './commands/compile.js';
-import { runCommand } from './commands/run.js';
-import { synthCommand } from './commands/synth.js';
+import { explainCommand } from './commands/explain.js';
+import { fmtCommand } from './commands/fmt.js';
+import { graphCommand } from './commands/graph.js';
 import { processIO, UserError, type CliIO } from './io.js';
 
 function intArg(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`expected a non-negative integer, got '${value}'`);
   return n;
+}
+
+/** Collects a repeatable option's values. */
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
 }
 
 function packageVersion(): string {
@@ -38,10 +44,35 @@ export function buildProgram(io: CliIO, setExitCode: (code: number) => void): Co
     .description('print the runtime graph (validated against its JSON Schema)')
     .argument('<file>', '.mt file')
     .option('-e, --experiment <name>', 'experiment to compile (default: the last one in the file)')
+    .option('--set <path=value>', 'override a field, type-checked like source (repeatable)', collect, [])
     .addOption(new Option('--format <format>', 'output format').choices(['yaml', 'json']).default('yaml'))
-    .action(async (file: string, opts: { experiment?: string; format: 'yaml' | 'json' }) =>
+    .action(async (file: string, opts: { experiment?: string; set: string[]; format: 'yaml' | 'json' }) =>
       setExitCode(await compileCommand(file, opts, io)),
     );
+
+  program
+    .command('graph')
+    .description('print the stage graph')
+    .argument('<file>', '.mt file')
+    .option('-e, --experiment <name>', 'experiment (default: the last one in the file)')
+    .option('--set <path=value>', 'override a field (repeatable)', collect, [])
+    .addOption(new Option('--format <format>', 'graph format').choices(['mermaid', 'dot']).default('mermaid'))
+    .action(async (file: string, opts: { experiment?: string; set: string[]; format: 'mermaid' | 'dot' }) =>
+      setExitCode(await graphCommand(file, opts, io)),
+    );
+
+  program
+    .command('fmt')
+    .description('format .mt files canonically (comments kept)')
+    .argument('<files...>', '.mt files')
+    .option('--check', 'list unformatted files and exit 1 instead of rewriting')
+    .action(async (files: string[], opts: { check?: boolean }) => setExitCode(await fmtCommand(files, { check: Boolean(opts.check) }, io)));
+
+  program
+    .command('explain')
+    .description('explain a diagnostic code, with an example')
+    .argument('<code>', 'e.g. MT0305')
+    .action(async (code: string) => setExitCode(await explainCommand(code, {}, io)));
 
   program
     .command('synth')
@@ -49,13 +80,17 @@ export function buildProgram(io: CliIO, setExitCode: (code: number) => void): Co
     .argument('<dir>', 'output folder')
     .option('--seed <n>', 'random seed', intArg, 2026)
     .option('--generator <name>', 'synthetic collection', 'quickstart')
-    .action(async (dir: string, opts: { seed: number; generator: string }) => setExitCode(await synthCommand(dir, opts, io)));
+    .action(async (dir: string, opts: { seed: number; generator: string }) => {
+      const { synthCommand } = await import('./commands/synth.js');
+      setExitCode(await synthCommand(dir, opts, io));
+    });
 
   program
     .command('run')
     .description('compile and execute an experiment: data, preprocessing, training, fine-tuning, evaluation')
     .argument('<file>', '.mt file')
     .option('-e, --experiment <name>', 'experiment to run (default: the last one in the file)')
+    .option('--set <path=value>', 'override a field, type-checked like source (repeatable)', collect, [])
     .option('--data <dir>', 'data root for dataset folders (default: $MT_DATA or ./data)')
     .option('--runs <dir>', 'where run folders are created', 'runs')
     .addOption(new Option('--backend <name>', 'tfjs backend').choices(['auto', 'cpu', 'wasm', 'tensorflow']).default('auto'))
@@ -65,11 +100,12 @@ export function buildProgram(io: CliIO, setExitCode: (code: number) => void): Co
     .action(
       async (
         file: string,
-        opts: { experiment?: string; data?: string; runs: string; backend: 'auto' | 'cpu' | 'wasm' | 'tensorflow'; tui: boolean; json?: boolean; dryRun?: boolean },
-      ) =>
-        setExitCode(
-          await runCommand(file, { ...opts, json: Boolean(opts.json), dryRun: Boolean(opts.dryRun) }, io),
-        ),
+        opts: { experiment?: string; set: string[]; data?: string; runs: string; backend: 'auto' | 'cpu' | 'wasm' | 'tensorflow'; tui: boolean; json?: boolean; dryRun?: boolean },
+      ) => {
+        // Imported on use: the runtime loads TensorFlow.js, which costs a second that check/compile need not pay.
+        const { runCommand } = await import('./commands/run.js');
+        setExitCode(await runCommand(file, { ...opts, json: Boolean(opts.json), dryRun: Boolean(opts.dryRun) }, io));
+      },
     );
 
   return program;

@@ -27,6 +27,8 @@ export interface Declaration {
   /** The kind word as written: `dataset`, `architecture`, ... (or a misspelling of one). */
   kind: Ident;
   name: Ident | null;
+  /** `extends PARENT`, or null. */
+  parent: Ident | null;
   body: Block | null;
   span: Span;
 }
@@ -73,9 +75,10 @@ export interface ListValue {
   span: Span;
 }
 
-/** A bare name: a reference to a declaration or an option word (`CT`, `unet`, `rest`). */
+/** A bare name: a reference to a declaration or an option word (`CT`, `unet`, `rest`), or a dotted path (`btcv.liver`). */
 export interface NameValue {
   kind: 'name';
+  /** The name as written, dots included. */
   name: string;
   span: Span;
 }

@@ -1,5 +1,6 @@
 /** Builds the AST (ast.ts) from Chevrotain's CST, tolerating nodes left incomplete by recovery. */
-import { tokenMatcher, type CstElement, type CstNode, type IToken } from 'chevrotain';
+import type { CstElement, CstNode, IToken } from 'chevrotain';
+import { tokenMatcher } from './grammar/chevrotain.js';
 import type { Arg, Block, Declaration, Entry, FileAst, Ident, ImportDecl, Value } from './ast.js';
 import { hasPosition, tokenSpan, type Span } from './source.js';
 import { False, NumberLiteral, RCurly, StringLiteral, True } from './grammar/tokens.js';
@@ -87,10 +88,12 @@ export class AstBuilder {
     const span = this.span(node);
     if (kind === undefined || span === null) return null;
     const name = firstToken(node, 'name');
+    const parent = firstToken(node, 'parent');
     const blockNode = nodes(node, 'block')[0];
     return {
       kind: this.ident(kind),
       name: name ? this.ident(name) : null,
+      parent: parent ? this.ident(parent) : null,
       body: blockNode ? this.block(blockNode) : null,
       span,
     };
@@ -150,14 +153,15 @@ export class AstBuilder {
     if (ref) {
       const name = firstToken(ref, 'name');
       if (name === undefined) return null;
-      if ((ref.children.LParen ?? []).length === 0) return { kind: 'name', name: name.image, span };
+      const dotted = [name, ...tokens(ref, 'member')].map((t) => t.image).join('.');
+      if ((ref.children.LParen ?? []).length === 0) return { kind: 'name', name: dotted, span };
       const args: Arg[] = [];
       for (const n of nodes(ref, 'arg')) {
         const a = this.arg(n);
         if (a) args.push(a);
       }
       args.sort((a, b) => a.span.start.offset - b.span.start.offset);
-      return { kind: 'call', callee: this.ident(name), args, span };
+      return { kind: 'call', callee: { text: dotted, span: this.ident(name).span }, args, span };
     }
     return null;
   }

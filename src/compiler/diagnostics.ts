@@ -13,6 +13,7 @@ export const DIAGNOSTIC_CODES = {
   MT0003: 'import cycle',
   MT0004: 'not a text file',
   MT0005: 'empty file',
+  MT0006: 'bad --set override',
   MT0101: 'unexpected character',
   MT0102: 'unterminated string or comment',
   MT0103: 'unexpected token',
@@ -28,6 +29,8 @@ export const DIAGNOSTIC_CODES = {
   MT0207: 'unknown experiment requested',
   MT0208: 'name declared in a file that is not imported',
   MT0209: 'declaration without a name',
+  MT0210: 'unused import',
+  MT0211: 'unused declaration',
   MT0301: 'wrong type of value',
   MT0302: 'reference to the wrong kind of declaration',
   MT0303: 'value out of range',
@@ -39,12 +42,18 @@ export const DIAGNOSTIC_CODES = {
   MT0309: 'bad arguments',
   MT0310: 'invalid label value',
   MT0311: 'field not valid here',
+  MT0312: 'label value not declared by the dataset',
+  MT0313: 'excluded dataset is not in the list',
+  MT0314: 'loss does not fit the experiment',
+  MT0315: 'option does not apply to this architecture kind',
   MT0401: 'no experiment to compile',
   MT0402: 'experiments disagree on spacing',
   MT0403: 'pre-training cycle',
-  MT0404: 'fine-tune target was used in pre-training',
+  MT0404: 'fine-tuning leakage: target used in pre-training',
   MT0405: 'fine-tune architecture differs from the pre-trained one',
   MT0406: 'case counts missing for some datasets',
+  MT0407: 'inheritance cycle',
+  MT0408: 'fine-tune targets outside the experiment',
   MT0901: 'internal compiler error',
 } as const;
 
@@ -79,6 +88,17 @@ export class DiagnosticSink {
   }
 }
 
+/** Drops exact repeats (inherited fields are checked once per experiment that inherits them). */
+export function dedupeDiagnostics(diagnostics: readonly Diagnostic[]): Diagnostic[] {
+  const seen = new Set<string>();
+  return diagnostics.filter((d) => {
+    const key = `${d.code}|${d.span.file}|${d.span.start.offset}|${d.span.end.offset}|${d.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
 /** Stable order: by file (in the given order, unknown files last), then by position, then code. */
 export function sortDiagnostics(diagnostics: readonly Diagnostic[], fileOrder: readonly string[] = []): Diagnostic[] {
   const rank = (file: string) => {
@@ -92,4 +112,19 @@ export function sortDiagnostics(diagnostics: readonly Diagnostic[], fileOrder: r
       a.span.start.offset - b.span.start.offset ||
       a.code.localeCompare(b.code),
   );
+}
+
+/** A diagnostic as `mtc check --format json` prints it. */
+export interface DiagnosticJson {
+  code: DiagnosticCode;
+  severity: Severity;
+  file: string;
+  /** 1-based lines and columns, 0-based offsets; `end` is exclusive. */
+  range: { start: { line: number; column: number; offset: number }; end: { line: number; column: number; offset: number } };
+  message: string;
+  hint: string | null;
+}
+
+export function diagnosticToJson(d: Diagnostic): DiagnosticJson {
+  return { code: d.code, severity: d.severity, file: d.span.file, range: { start: { ...d.span.start }, end: { ...d.span.end } }, message: d.message, hint: d.hint ?? null };
 }

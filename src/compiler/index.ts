@@ -9,14 +9,18 @@
 import { validateGraph, GraphValidationError, type RuntimeGraph } from '../graph/index.js';
 import { checkLoadedProgram } from './check/checker.js';
 import type { CheckedProgram } from './check/model.js';
-import { DiagnosticSink, hasErrors, sortDiagnostics, type Diagnostic } from './diagnostics.js';
+import { dedupeDiagnostics, DiagnosticSink, hasErrors, sortDiagnostics, type Diagnostic } from './diagnostics.js';
 import { lower } from './lower.js';
 import type { Program } from './program.js';
 import { spanAt } from './source.js';
 import { closest } from './suggest.js';
 
 export type { Diagnostic, DiagnosticCode, Severity } from './diagnostics.js';
-export { DIAGNOSTIC_CODES, hasErrors } from './diagnostics.js';
+export { DIAGNOSTIC_CODES, hasErrors, diagnosticToJson, type DiagnosticJson } from './diagnostics.js';
+export { formatSource, type FormatResult } from './format.js';
+export { renderGraph, stageSummary, type GraphFormat } from './graph-render.js';
+export { applyOverrides, OVERRIDE_FILE, type OverrideResult } from './overrides.js';
+export { explain, EXPLANATIONS, type Explanation } from './explain.js';
 export type { Program, SourceFile } from './program.js';
 export type { Span, Position } from './source.js';
 export { loadProgram, loadProgramWith, memoryHost, nodeHost, type LoaderHost } from './loader.js';
@@ -25,7 +29,7 @@ export { parseSource } from './parse.js';
 export { mtParser, serializedGrammar } from './grammar/parser.js';
 export { mtLexer } from './grammar/tokens.js';
 export { samplingShares } from './lower.js';
-export { deriveStrides } from './check/architectures.js';
+export { deriveStrides, deriveTopology, defaultFeatures } from './check/topology.js';
 export { stdlibDir, packageRoot } from './stdlib.js';
 
 interface Checked {
@@ -36,7 +40,7 @@ interface Checked {
 function checkAll(program: Program): Checked {
   const sink = new DiagnosticSink();
   const checked = checkLoadedProgram(program, sink);
-  return { checked, diagnostics: [...program.diagnostics, ...sink.items] };
+  return { checked, diagnostics: dedupeDiagnostics([...program.diagnostics, ...sink.items]) };
 }
 
 function sorted(program: Program, diagnostics: Diagnostic[]): Diagnostic[] {
@@ -48,12 +52,13 @@ export function checkProgram(program: Program): { diagnostics: Diagnostic[] } {
   return { diagnostics: sorted(program, checkAll(program).diagnostics) };
 }
 
-/** Names of the experiments declared in a file, in declaration order. */
-export function experimentsIn(program: Program, file: string): string[] {
+/** Names of the experiments declared in a file, in declaration order (a family's once checked: pass `families`). */
+export function experimentsIn(program: Program, file: string, families: ReadonlyMap<string, string[]> = new Map()): string[] {
   return (program.files.get(file)?.ast.declarations ?? [])
-    .filter((d) => d.kind.text === 'experiment' && d.name !== null)
-    .map((d) => d.name!.text);
+    .filter((d) => (d.kind.text === 'experiment' || d.kind.text === 'family') && d.name !== null)
+    .flatMap((d) => (d.kind.text === 'family' ? (families.get(d.name!.text) ?? []) : [d.name!.text]));
 }
+
 
 export interface CompileOptions {
   /** The experiment to run; default: the last experiment declared in the entry file. */
@@ -78,7 +83,7 @@ export function compileProgram(program: Program, options: CompileOptions = {}): 
       sink.error('MT0207', here, sym === undefined ? `no experiment named '${options.experiment}' in ${program.entry} or its imports` : `'${options.experiment}' is a ${sym.kind}, not an experiment`, s ? `did you mean '${s}'?` : all.length > 0 ? `experiments: ${all.join(', ')}` : undefined);
     } else main = sym.name;
   } else if (program.files.has(program.entry)) {
-    const names = experimentsIn(program, program.entry);
+    const names = experimentsIn(program, program.entry, checked.families);
     if (names.length === 0) sink.error('MT0401', here, `${program.entry} declares no experiment to compile`, 'add an experiment { ... } to this file, or name one of its imported experiments explicitly');
     else main = names[names.length - 1];
   }

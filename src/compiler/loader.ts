@@ -44,7 +44,8 @@ export const nodeHost: LoaderHost = {
     const dir = stdlibDir();
     if (dir === null) return [];
     try {
-      return (await readdir(dir)).filter((f) => f.endsWith('.mt')).map((f) => f.slice(0, -3));
+      const entries = await readdir(dir, { recursive: true });
+      return entries.map((f) => f.split('\\').join('/')).filter((f) => f.endsWith('.mt')).map((f) => f.slice(0, -3)).sort();
     } catch {
       return [];
     }
@@ -69,6 +70,25 @@ function targetOf(spec: string, importer: SourceFile, host: LoaderHost): Target 
   };
 }
 
+/**
+ * Parse results by display path and text. Checking many entry files in one process (mtc check
+ * stdlib/**.mt experiments/*.mt) parses each shared import once. ASTs are never mutated after
+ * parsing (applyOverrides works on a copy), so sharing them is safe.
+ */
+const parseCache = new Map<string, ReturnType<typeof parseSource>>();
+const PARSE_CACHE_LIMIT = 512;
+
+function parseCached(display: string, text: string): ReturnType<typeof parseSource> {
+  const key = `${display}\u0000${text}`;
+  let hit = parseCache.get(key);
+  if (hit === undefined) {
+    hit = parseSource(display, text);
+    if (parseCache.size >= PARSE_CACHE_LIMIT) parseCache.clear();
+    parseCache.set(key, hit);
+  }
+  return hit;
+}
+
 export async function loadProgramWith(entryPath: string, host: LoaderHost): Promise<Program> {
   const program: Program = { entry: entryPath, files: new Map(), sources: new Map(), diagnostics: [] };
   const sink = new DiagnosticSink();
@@ -76,7 +96,7 @@ export async function loadProgramWith(entryPath: string, host: LoaderHost): Prom
   const inProgress: string[] = [];
 
   const load = async (target: Target, text: string): Promise<SourceFile> => {
-    const parsed = parseSource(target.display, text);
+    const parsed = parseCached(target.display, text);
     const file: SourceFile = { path: target.display, absolutePath: target.absolute, text, ast: parsed.ast, imports: [] };
     byAbsolute.set(target.absolute, file);
     program.files.set(target.display, file);

@@ -3,11 +3,11 @@
  *
  * Stages, in order: prepare, preprocess, train:ROOT, finetune:NEXT..., evaluate:MAIN, report.
  * The pre-training chain is followed through `pretrained`; every experiment in it shares the
- * root's spacing and (unless it names an equal one) its architecture.
+ * root's spacing and architecture (resolved by the checker at the root's patch and spacing).
  */
 import {
   GRAPH_SCHEMA_VERSION,
-  type DatasetSpec, type HeadSpec, type RuntimeGraph, type SamplingKind, type Stage, type TrainParams,
+  type ClassSetSpec, type DatasetSpec, type HeadSpec, type RuntimeGraph, type SamplingKind, type Stage, type TrainParams,
 } from '../graph/types.js';
 import { chainOf } from './check/checker.js';
 import type { CheckedProgram, DatasetModel, ExperimentModel } from './check/model.js';
@@ -35,8 +35,27 @@ export function samplingShares(kind: SamplingKind, datasets: ReadonlyArray<{ nam
   return out;
 }
 
-export function headsOf(datasets: readonly DatasetSpec[]): HeadSpec[] {
-  return datasets.flatMap((d) => d.classes.map((c) => ({ dataset: d.name, name: c.name, labels: [...c.labels] })));
+/** One head per class of the datasets, in order; with targets (`dataset.class` ids), only those. */
+export function headsOf(datasets: readonly DatasetSpec[], targets: readonly string[] | null = null): HeadSpec[] {
+  return datasets.flatMap((d) =>
+    d.classes.filter((c) => targets === null || targets.includes(`${d.name}.${c.name}`)).map((c) => ({ dataset: d.name, name: c.name, labels: [...c.labels] })),
+  );
+}
+
+/** The report's class groups: the experiment's class sets, then one per tag, restricted to evaluated classes. */
+export function reportClassSets(checked: CheckedProgram, report: readonly string[], evaluated: readonly DatasetSpec[]): ClassSetSpec[] {
+  const ids = new Set(evaluated.flatMap((d) => d.classes.map((c) => `${d.name}.${c.name}`)));
+  const out: ClassSetSpec[] = [];
+  for (const name of report) {
+    const cs = checked.classsets.get(name);
+    const classes = (cs?.classes ?? []).filter((c) => ids.has(c));
+    if (classes.length > 0) out.push({ name, classes });
+  }
+  const tags = [...new Set(evaluated.flatMap((d) => d.classes.flatMap((c) => c.tags)))];
+  for (const tag of tags) {
+    out.push({ name: `tag:${tag}`, classes: evaluated.flatMap((d) => d.classes.filter((c) => c.tags.includes(tag)).map((c) => `${d.name}.${c.name}`)) });
+  }
+  return out;
 }
 
 export class LoweringError extends Error {}
@@ -54,7 +73,7 @@ export function stageId(e: ExperimentModel): string {
 export function lower(checked: CheckedProgram, main: string, sourceFile: string): RuntimeGraph {
   const chain = need(chainOf(checked, main), `the pre-training chain of '${main}'`);
   const root = need(chain[0], `experiment '${main}'`);
-  const spacing = need(root.spacing, `spacing of '${root.name}'`);
+  const spacing = need(checked.resolvedSpacing.get(root.name), `spacing of '${root.name}'`);
   const mainExp = chain[chain.length - 1];
 
   const datasetNames: string[] = [];
@@ -82,15 +101,14 @@ export function lower(checked: CheckedProgram, main: string, sourceFile: string)
     },
   ];
 
-  let architecture = need(checked.architectures.get(need(root.architecture, `architecture of '${root.name}'`)), `architecture '${root.architecture}'`);
   let previous: string | null = null;
   for (const e of chain) {
-    if (e.architecture !== null) architecture = need(checked.architectures.get(e.architecture), `architecture '${e.architecture}'`);
+    const architecture = need(checked.resolvedArchitectures.get(e.name), `the architecture of '${e.name}'`);
     const dsSpecs = e.datasets.map((d) => need(byName.get(d), `dataset '${d}'`).spec);
     const params: TrainParams = {
       experiment: e.name,
       datasets: [...e.datasets],
-      heads: headsOf(dsSpecs),
+      heads: headsOf(dsSpecs, e.targets),
       architecture: structuredClone(architecture),
       batch: e.batch,
       sampling: {
@@ -99,8 +117,13 @@ export function lower(checked: CheckedProgram, main: string, sourceFile: string)
         shares: samplingShares(e.sampling.kind, e.datasets.map((d) => ({ name: d, cases: byName.get(d)?.cases ?? null }))),
       },
       schedule: structuredClone(need(checked.schedules.get(need(e.schedule, `schedule of '${e.name}'`)), `schedule '${e.schedule}'`)),
-      loss: 'multitalent',
+      loss: e.loss,
       seed: seedOf.get(e.name) ?? EXPERIMENT_DEFAULTS.seed,
+      augmentation: structuredClone(e.augmentation),
+      folds: [...e.folds],
+      precision: e.precision,
+      checkpoint: previous === null ? e.checkpoint : null,
+      targets: e.targets === null ? null : [...e.targets],
     };
     const id = stageId(e);
     if (previous === null) stages.push({ id, kind: 'train', deps: ['preprocess'], ...params });
@@ -109,8 +132,14 @@ export function lower(checked: CheckedProgram, main: string, sourceFile: string)
   }
   const model = need(previous, 'the model stage');
   const evalId = `evaluate:${mainExp.name}`;
-  stages.push({ id: evalId, kind: 'evaluate', deps: [model], experiment: mainExp.name, model, datasets: [...mainExp.datasets], inference: { ...INFERENCE } });
-  stages.push({ id: 'report', kind: 'report', deps: [evalId], evaluations: [evalId] });
+  const ev = mainExp.evaluation;
+  stages.push({
+    id: evalId, kind: 'evaluate', deps: [model], experiment: mainExp.name, model, datasets: [...mainExp.datasets],
+    inference: { stepFraction: ev.step, gaussian: INFERENCE.gaussian, mirror: ev.tta },
+    metrics: [...ev.metrics],
+  });
+  const evaluated = mainExp.datasets.map((d) => need(byName.get(d), `dataset '${d}'`).spec);
+  stages.push({ id: 'report', kind: 'report', deps: [evalId], evaluations: [evalId], classSets: reportClassSets(checked, mainExp.report, evaluated) });
 
   return {
     schemaVersion: GRAPH_SCHEMA_VERSION,

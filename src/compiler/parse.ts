@@ -1,5 +1,6 @@
 /** Text -> AST plus diagnostics, for one file. Pure; never throws on any input. */
-import { tokenMatcher, type IRecognitionException, type IToken } from 'chevrotain';
+import type { IRecognitionException, IToken } from 'chevrotain';
+import { tokenMatcher } from './grammar/chevrotain.js';
 import type { FileAst } from './ast.js';
 import { AstBuilder } from './cst-to-ast.js';
 import { DiagnosticSink, type Diagnostic } from './diagnostics.js';

@@ -29,8 +29,8 @@ export function stdlibDir(): string | null {
   return root === null ? null : join(root, 'stdlib');
 }
 
-/** `std/NAME` or `std/NAME.mt` -> NAME, else null. */
+/** `std/NAME` or `std/NAME.mt` -> NAME (which may hold folders: `std/datasets/msd` -> `datasets/msd`), else null. */
 export function stdModuleName(spec: string): string | null {
-  const m = /^std\/([A-Za-z0-9_-]+)(?:\.mt)?$/.exec(spec);
+  const m = /^std\/((?:[A-Za-z0-9_-]+\/)*[A-Za-z0-9_-]+)(?:\.mt)?$/.exec(spec);
   return m ? m[1] : null;
 }

@@ -12,14 +12,27 @@ const intVec3 = { type: 'array', items: posInt, minItems: 3, maxItems: 3 } as co
 const fraction = { type: 'number', minimum: 0, maximum: 1 } as const;
 const labelList = { type: 'array', items: nonNegInt, minItems: 1 } as const;
 
-function obj(properties: Record<string, unknown>, extraRequired: string[] = []): Record<string, unknown> {
+function obj(properties: Record<string, unknown>, optional: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     type: 'object',
     additionalProperties: false,
-    required: [...Object.keys(properties), ...extraRequired],
-    properties,
+    required: Object.keys(properties),
+    properties: { ...properties, ...optional },
   };
 }
+
+const range2 = { type: 'array', items: num, minItems: 2, maxItems: 2 } as const;
+const axisList = { type: 'array', items: { type: 'integer', minimum: 0, maximum: 2 } } as const;
+const augmentation = obj({
+  name: str,
+  transforms: {
+    type: 'array',
+    items: obj(
+      { kind: { enum: ['rotation', 'scaling', 'elastic', 'noise', 'blur', 'brightness', 'contrast', 'low_resolution', 'gamma_inverted', 'gamma', 'mirror'] }, p: fraction },
+      { range: range2, axes: axisList },
+    ),
+  },
+});
 
 const lrLaw = {
   oneOf: [
@@ -39,14 +52,23 @@ const optimizer = {
 
 const head = obj({ dataset: str, name: str, labels: labelList });
 
-const architecture = obj({
-  name: str,
-  kind: { const: 'unet' },
-  patch: intVec3,
-  features: { type: 'array', items: posInt, minItems: 1 },
-  strides: { type: 'array', items: intVec3, minItems: 1 },
-  convsPerStage: posInt,
-});
+const architecture = obj(
+  {
+    name: str,
+    kind: { enum: ['unet', 'resenc_unet', 'swin_unetr'] },
+    patch: intVec3,
+    features: { type: 'array', items: posInt, minItems: 1 },
+    strides: { type: 'array', items: intVec3, minItems: 1 },
+    convsPerStage: posInt,
+  },
+  {
+    kernels: { type: 'array', items: intVec3, minItems: 1 },
+    blocksPerStage: { type: 'array', items: posInt, minItems: 1 },
+    deepSupervision: { type: 'boolean' },
+    swin: obj({ featureSize: posInt, depths: { type: 'array', items: posInt, minItems: 1 }, heads: { type: 'array', items: posInt, minItems: 1 }, window: intVec3 }),
+    spacing: vec3,
+  },
+);
 
 const sampling = obj({
   kind: { enum: ['inverse_sqrt', 'uniform', 'proportional'] },
@@ -77,8 +99,16 @@ const trainParams = {
   batch: posInt,
   sampling,
   schedule,
-  loss: { const: 'multitalent' },
+  loss: { enum: ['multitalent', 'dice_ce'] },
   seed: nonNegInt,
+};
+
+const trainOptional = {
+  augmentation,
+  folds: { type: 'array', items: { type: 'integer', minimum: 0, maximum: 4 }, minItems: 1 },
+  precision: { enum: ['fp32', 'mixed'] },
+  checkpoint: { oneOf: [{ type: 'null' }, str] },
+  targets: { oneOf: [{ type: 'null' }, { type: 'array', items: str, minItems: 1 }] },
 };
 
 const stage = {
@@ -92,8 +122,8 @@ const stage = {
       normalization: obj({ kind: { const: 'ct' }, scope: { enum: ['collection', 'dataset'] } }),
       split: obj({ holdoutFraction: { type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 1 }, seed: nonNegInt }),
     }),
-    obj({ ...stageBase, kind: { const: 'train' }, ...trainParams }),
-    obj({ ...stageBase, kind: { const: 'finetune' }, ...trainParams, from: str }),
+    obj({ ...stageBase, kind: { const: 'train' }, ...trainParams }, trainOptional),
+    obj({ ...stageBase, kind: { const: 'finetune' }, ...trainParams, from: str }, trainOptional),
     obj({
       ...stageBase,
       kind: { const: 'evaluate' },
@@ -101,8 +131,11 @@ const stage = {
       model: str,
       datasets: { type: 'array', items: str, minItems: 1 },
       inference: obj({ stepFraction: { type: 'number', exclusiveMinimum: 0, maximum: 1 }, gaussian: { type: 'boolean' }, mirror: { type: 'boolean' } }),
-    }),
-    obj({ ...stageBase, kind: { const: 'report' }, evaluations: strList }),
+    }, { metrics: { type: 'array', items: { enum: ['dice', 'hd95'] }, minItems: 1 } }),
+    obj(
+      { ...stageBase, kind: { const: 'report' }, evaluations: strList },
+      { classSets: { type: 'array', items: obj({ name: str, classes: strList }) } },
+    ),
   ],
 };
 
@@ -116,6 +149,10 @@ const dataset = obj({
     items: obj({ name: str, labels: labelList, tags: strList }),
   },
   synthetic: { oneOf: [{ type: 'null' }, obj({ generator: str, seed: nonNegInt })] },
+}, {
+  cases: { oneOf: [{ type: 'null' }, posInt] },
+  labels: { type: 'object', additionalProperties: { type: 'integer', minimum: 0, maximum: 255 } },
+  splitFile: { oneOf: [{ type: 'null' }, str] },
 });
 
 export const graphSchema = obj({

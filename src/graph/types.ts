@@ -43,6 +43,12 @@ export interface DatasetSpec {
   classes: ClassSpec[];
   /** When set, the runtime synthesises the folder if it is missing. */
   synthetic: SyntheticSource | null;
+  /** Expected number of training cases as declared (`cases N`); null when not declared. The compiler always sets it. */
+  cases?: number | null;
+  /** Label values the dataset declares (`labels { background 0 liver 1 }`), name -> value; empty when not declared. */
+  labels?: Record<string, number>;
+  /** A split file (nnU-Net splits_final.json layout), relative to the dataset folder; null: the runtime's own split. */
+  splitFile?: string | null;
 }
 
 /** One sigmoid output channel of a network: class `name` of dataset `dataset`. */
@@ -52,17 +58,45 @@ export interface HeadSpec {
   labels: number[];
 }
 
+export type ArchitectureKind = 'unet' | 'resenc_unet' | 'swin_unetr';
+
+/** SwinUNETR's transformer settings (MONAI topology). */
+export interface SwinSpec {
+  /** Embedding size of the first stage (the paper: 48). */
+  featureSize: number;
+  /** Swin blocks per transformer stage. */
+  depths: number[];
+  /** Attention heads per transformer stage. */
+  heads: number[];
+  /** Attention window, voxels per axis. */
+  window: Vec3;
+}
+
 export interface ArchitectureSpec {
   name: string;
-  kind: 'unet';
+  /** The runtime trains `unet` today; the others are compiled and described but not yet executed. */
+  kind: ArchitectureKind;
   /** Patch size [z, y, x] in voxels at the experiment's spacing. */
   patch: Vec3;
   /** Feature maps per resolution stage, highest resolution first. */
   features: number[];
   /** Per-stage downsampling strides; stage 0 is always [1, 1, 1]. */
   strides: Vec3[];
-  /** Convolution units per stage (encoder and decoder). */
+  /**
+   * Convolution units per stage: encoder and decoder of `unet` (2); decoder only of `resenc_unet`
+   * (1; its encoder has `blocksPerStage` residual blocks); each residual unit of `swin_unetr` (2).
+   */
   convsPerStage: number;
+  /** Convolution kernel per stage [z, y, x] (3, or 1 on an axis much coarser than the finest). Always set by the compiler. */
+  kernels?: Vec3[];
+  /** Residual blocks per encoder stage (`resenc_unet` only). */
+  blocksPerStage?: number[];
+  /** Deep supervision: loss at every decoder resolution (weights 1/2^i, lowest 0, normalised). Always set by the compiler. */
+  deepSupervision?: boolean;
+  /** Transformer settings (`swin_unetr` only). */
+  swin?: SwinSpec;
+  /** The spacing [z, y, x] mm the topology was derived for. Always set by the compiler. */
+  spacing?: Vec3;
 }
 
 export type SamplingKind = 'inverse_sqrt' | 'uniform' | 'proportional';
@@ -134,6 +168,30 @@ export interface PreprocessStage extends StageBase {
   split: SplitSpec;
 }
 
+/** One augmentation transform: applied with probability `p`, parameters drawn uniformly from `range`. */
+export interface AugmentTransform {
+  kind:
+    | 'rotation' | 'scaling' | 'elastic' | 'noise' | 'blur' | 'brightness' | 'contrast'
+    | 'low_resolution' | 'gamma_inverted' | 'gamma' | 'mirror';
+  /** Probability per sample (for `mirror`: per axis). */
+  p: number;
+  /** [low, high] of the parameter (degrees, factor, std, sigma, zoom, gamma); absent for `mirror`. */
+  range?: [number, number];
+  /** Axes the transform acts on (0 = z, 1 = y, 2 = x). */
+  axes?: number[];
+}
+
+export interface AugmentationSpec {
+  /** Profile name (`none`: no augmentation). */
+  name: string;
+  /** In the order they are applied. */
+  transforms: AugmentTransform[];
+}
+
+export type Precision = 'fp32' | 'mixed';
+
+export type LossKind = 'multitalent' | 'dice_ce';
+
 export interface TrainParams {
   experiment: string;
   datasets: string[];
@@ -142,8 +200,19 @@ export interface TrainParams {
   batch: number;
   sampling: SamplingSpec;
   schedule: ScheduleSpec;
-  loss: 'multitalent';
+  /** `multitalent`: the paper's masked sigmoid BCE - batch Dice; `dice_ce`: nnU-Net's softmax Dice + CE (single dataset). */
+  loss: LossKind;
   seed: number;
+  /** Augmentation profile. Always set by the compiler. */
+  augmentation?: AugmentationSpec;
+  /** Cross-validation folds to train (0-based, of 5). Always set by the compiler. */
+  folds?: number[];
+  /** Arithmetic: fp32, or mixed (fp16 autocast where available). Always set by the compiler. */
+  precision?: Precision;
+  /** Initial weights from a checkpoint file (train stages only); null: random initialisation. Always set by the compiler. */
+  checkpoint?: string | null;
+  /** Classes (dataset.class) restricting the heads (fine-tune targets), or null for all classes of `datasets`. */
+  targets?: string[] | null;
 }
 
 export interface TrainStage extends StageBase, TrainParams {
@@ -171,11 +240,21 @@ export interface EvaluateStage extends StageBase {
   /** Datasets whose held-out cases are evaluated. */
   datasets: string[];
   inference: InferenceSpec;
+  /** Metrics to compute: `dice`, `hd95`. Always set by the compiler. */
+  metrics?: Array<'dice' | 'hd95'>;
+}
+
+/** A named group of classes (`dataset.class`) that a report summarises. */
+export interface ClassSetSpec {
+  name: string;
+  classes: string[];
 }
 
 export interface ReportStage extends StageBase {
   kind: 'report';
   evaluations: string[];
+  /** Class groups to summarise (class sets, and one per class tag). Always set by the compiler. */
+  classSets?: ClassSetSpec[];
 }
 
 export type Stage =

@@ -1,4 +1,4 @@
-import { Ajv, type ErrorObject } from 'ajv';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { graphSchema } from './schema.js';
 import type { RuntimeGraph, Stage } from './types.js';
 
@@ -9,8 +9,12 @@ export class GraphValidationError extends Error {
   }
 }
 
-const ajv = new Ajv({ allErrors: true, strict: true });
-const validateShape = ajv.compile(graphSchema);
+/** Compiled on first use: compiling the schema takes a few hundred ms that `mtc check` never needs. */
+let compiled: ValidateFunction | null = null;
+function validateShape(value: unknown): boolean {
+  compiled ??= new Ajv({ allErrors: true, strict: true }).compile(graphSchema);
+  return compiled(value);
+}
 
 function describe(e: ErrorObject): string {
   return `${e.instancePath || '/'} ${e.message ?? 'is invalid'}`;
@@ -41,6 +45,15 @@ function semanticProblems(graph: RuntimeGraph): string[] {
       if (a.strides.length !== a.features.length) {
         problems.push(`${where}: ${a.features.length} feature stages but ${a.strides.length} strides`);
       }
+      if (a.kernels !== undefined && a.kernels.length !== a.features.length) {
+        problems.push(`${where}: ${a.features.length} feature stages but ${a.kernels.length} kernels`);
+      }
+      if (a.blocksPerStage !== undefined && a.blocksPerStage.length !== a.features.length) {
+        problems.push(`${where}: ${a.features.length} feature stages but ${a.blocksPerStage.length} blocks per stage`);
+      }
+      for (const t of stage.targets ?? []) {
+        if (!stage.heads.some((h) => `${h.dataset}.${h.name}` === t)) problems.push(`${where}: target '${t}' has no head`);
+      }
       for (let axis = 0; axis < 3; axis++) {
         const total = a.strides.reduce((s, v) => s * v[axis], 1);
         if (a.patch[axis] % total !== 0) {
@@ -62,7 +75,7 @@ function semanticProblems(graph: RuntimeGraph): string[] {
 /** Validates an unknown value as a RuntimeGraph; throws GraphValidationError listing every problem. */
 export function validateGraph(value: unknown): RuntimeGraph {
   if (!validateShape(value)) {
-    throw new GraphValidationError((validateShape.errors ?? []).map(describe));
+    throw new GraphValidationError((compiled?.errors ?? []).map(describe));
   }
   const graph = value as RuntimeGraph;
   const problems = semanticProblems(graph);

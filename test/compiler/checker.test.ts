@@ -61,8 +61,8 @@ const cases: Case[] = [
   { code: 'MT0311', title: 'seed in a dataset without synthetic', text: edit(BASE, 'cases 4', 'cases 4 seed 1'), at: 'seed 1' },
   { code: 'MT0402', title: 'fine-tune with another spacing', text: `${BASE}\nexperiment ft { pretrained demo datasets [spleen] schedule short spacing [2, 2, 2] }\n`, at: '[2, 2, 2]' },
   { code: 'MT0403', title: 'pre-training loop', text: `${BASE}\nexperiment a { pretrained b datasets [spleen] schedule short }\nexperiment b { pretrained a datasets [liver] schedule short }\n`, message: 'pre-training loops: a -> b -> a' },
-  { code: 'MT0404', title: 'fine-tune target used in pre-training', severity: 'warning', text: `${BASE}\nexperiment ft { pretrained demo datasets [spleen] schedule short }\n`, at: 'ft {', message: "dataset 'spleen' is fine-tuned on by 'ft' but was already used in its pre-training" },
-  { code: 'MT0405', title: 'fine-tune with another architecture', text: `${BASE}\narchitecture big { patch [64, 64, 64] features [8, 16, 32, 64] }\nexperiment ft { pretrained demo architecture big datasets [spleen] schedule short }\n`, at: 'big datasets' },
+  { code: 'MT0404', title: 'fine-tuning leakage is an error', text: `${BASE}\nexperiment ft { pretrained demo datasets [spleen] schedule short }\n`, at: 'demo datasets [spleen]', message: "fine-tuning leakage: 'spleen' of 'ft' was already used to pre-train 'demo'" },
+  { code: 'MT0405', title: 'fine-tune with another architecture', text: `${BASE}\ndataset kidney { root "K" cases 3 classes { kidney [1] } }\narchitecture big { patch [64, 64, 64] features [8, 16, 32, 64] }\nexperiment ft { pretrained demo architecture big datasets [kidney] schedule short }\n`, at: 'big datasets' },
   { code: 'MT0406', title: 'cases missing for some datasets', severity: 'warning', text: edit(BASE, '  cases 4\n', ''), at: 'demo {', message: "datasets 'spleen' of 'demo' declare no 'cases', so the sampling shares shown in the graph treat all datasets as equally large" },
 ];
 

@@ -48,6 +48,9 @@ describe('compile: the quickstart', async () => {
         { name: 'liver_tumour', labels: [2], tags: ['cancer'] },
       ],
       synthetic: { generator: 'quickstart', seed: 2026 },
+      cases: 12,
+      labels: {},
+      splitFile: null,
     });
   });
 
@@ -66,7 +69,10 @@ describe('compile: the quickstart', async () => {
     expect(train.architecture).toEqual({
       name: 'quickstart_unet', kind: 'unet', patch: [32, 32, 32], features: [8, 16, 32, 64],
       strides: [[1, 1, 1], [2, 2, 2], [2, 2, 2], [2, 2, 2]], convsPerStage: 2,
+      kernels: [[3, 3, 3], [3, 3, 3], [3, 3, 3], [3, 3, 3]], deepSupervision: true, spacing: [4, 4, 4],
     });
+    expect(train.augmentation).toEqual({ name: 'none', transforms: [] });
+    expect([train.folds, train.precision, train.checkpoint, train.targets]).toEqual([[0], 'fp32', null, null]);
     expect(train.batch).toBe(2);
     expect(train.schedule).toEqual({
       name: 'short_pretrain', optimizer: { kind: 'sgd', momentum: 0.99, nesterov: true, weightDecay: 3e-5 },

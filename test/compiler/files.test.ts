@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { checkProgram, DIAGNOSTIC_CODES, loadProgram, packageRoot, stdlibDir } from '../../src/compiler/index.js';
 
-const stdFiles = readdirSync('stdlib').filter((f) => f.endsWith('.mt'));
+const stdFiles = (readdirSync('stdlib', { recursive: true }) as string[]).filter((f) => f.endsWith('.mt')).sort();
 const experimentFiles = readdirSync('experiments').filter((f) => f.endsWith('.mt'));
 
 describe('shipped .mt files', () => {
@@ -12,7 +12,10 @@ describe('shipped .mt files', () => {
   });
 
   it('ships the stdlib modules the docs promise', () => {
-    expect(stdFiles.sort()).toEqual(['architectures.mt', 'schedules.mt']);
+    expect(stdFiles).toEqual([
+      'architectures.mt', 'augmentation.mt', 'datasets/amos.mt', 'datasets/btcv.mt', 'datasets/kits19.mt', 'datasets/msd.mt',
+      'datasets/multitalent.mt', 'datasets/nih_pancreas.mt', 'datasets/thorax.mt', 'datasets/totalsegmentator.mt', 'sampling.mt', 'schedules.mt',
+    ]);
   });
 
   for (const f of stdFiles) {
@@ -28,9 +31,12 @@ describe('shipped .mt files', () => {
   }
 
   it('std imports resolve to the package stdlib', async () => {
-    const program = await loadProgram('experiments/quickstart.mt');
-    expect([...program.files.keys()]).toEqual(['experiments/quickstart.mt', 'std/schedules.mt']);
-    expect(program.files.get('std/schedules.mt')!.absolutePath).toBe(`${process.cwd()}/stdlib/schedules.mt`);
+    const program = await loadProgram('experiments/kits_finetune.mt');
+    expect([...program.files.keys()]).toEqual([
+      'experiments/kits_finetune.mt', 'experiments/multitalent_md.mt', 'std/datasets/multitalent.mt', 'std/datasets/msd.mt', 'std/datasets/btcv.mt',
+      'std/datasets/thorax.mt', 'std/datasets/nih_pancreas.mt', 'std/datasets/kits19.mt', 'std/architectures.mt', 'std/schedules.mt', 'std/augmentation.mt', 'std/sampling.mt',
+    ]);
+    expect(program.files.get('std/datasets/msd.mt')!.absolutePath).toBe(`${process.cwd()}/stdlib/datasets/msd.mt`);
   });
 
   it('the stdlib fine-tune schedule is 10 heads + 50 warm-up + poly for the rest of 1000', async () => {

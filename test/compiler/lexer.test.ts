@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { tokenMatcher } from 'chevrotain';
+import { tokenMatcher } from '../../src/compiler/grammar/chevrotain.js';
 import {
   DeclKeyword, FieldKeyword, Identifier, mtLexer, NumberLiteral, StringLiteral, UnterminatedString, FIELD_WORDS,
 } from '../../src/compiler/grammar/tokens.js';
-import { BLOCK_FIELDS } from '../../src/compiler/check/fields.js';
+import { BLOCK_FIELDS, DECLARATION_BLOCKS } from '../../src/compiler/check/fields.js';
 
 function lex(text: string) {
   return mtLexer.tokenize(text);
@@ -28,6 +28,18 @@ describe('lexer', () => {
       expect(tokenMatcher(t, DeclKeyword)).toBe(true);
       expect(tokenMatcher(t, FieldKeyword)).toBe(true);
     }
+  });
+
+  it('keeps nested-block fields (transforms, evaluation) usable as names', () => {
+    for (const f of [...BLOCK_FIELDS.augmentation, ...BLOCK_FIELDS.transform, ...BLOCK_FIELDS.evaluation]) {
+      expect(tokenMatcher(lex(f).tokens[0], Identifier), f).toBe(true);
+    }
+  });
+
+  it('reads dotted names and extends', () => {
+    const { tokens, errors } = lex('experiment b extends a { targets [btcv.liver] }');
+    expect(errors).toEqual([]);
+    expect(tokens.map((t) => t.tokenType.name)).toEqual(['Kw_experiment', 'Identifier', 'Kw_extends', 'Identifier', 'LCurly', 'Kw_targets', 'LBracket', 'Identifier', 'Dot', 'Identifier', 'RBracket', 'RCurly']);
   });
 
   it('reads numbers in the forms researchers write them', () => {
@@ -59,8 +71,8 @@ describe('lexer', () => {
     expect(tokens.map((t) => t.image)).toEqual(['a', 'b']);
   });
 
-  it('has a keyword for every field the checker knows', () => {
-    for (const fields of Object.values(BLOCK_FIELDS)) {
+  it('has a keyword for every field of a declaration block (nested blocks use plain names)', () => {
+    for (const fields of DECLARATION_BLOCKS.map((k) => BLOCK_FIELDS[k])) {
       for (const f of fields) {
         expect(FIELD_WORDS as readonly string[]).toContain(f);
         const [t] = lex(f).tokens;

@@ -18,6 +18,11 @@ const PIECES = [
   'epochs', 'phase', 'heads', 'all', 'rest', 'datasets', 'pretrained', 'spacing', 'batch', 'lr', 'poly', 'sgd',
   'liver', 'spleen', 'x', '{', '}', '[', ']', '(', ')', ',', ':', '=', ';', '"s"', '"unterminated', '0', '1', '-3', '2.5e3',
   'true', 'false', '/*', '*/', '//', '\n', ' ', '\t', '"std/schedules"', '@', '\u00e9', '\u{1F600}',
+  // The complete language: new declarations, inheritance, dotted names, families and nested blocks.
+  'classset', 'sampling', 'augmentation', 'family', 'extends', '.', 'each', 'tagged', 'exclude', 'labels', 'targets',
+  'evaluation', 'tta', 'folds', 'loss', 'dice_ce', 'kind', 'swin_unetr', 'resenc_unet', 'blocks', 'kernels', 'stages',
+  'deep_supervision', 'rotation', 'p', 'range', 'mirror', 'axes', 'report', 'allow_leakage', 'liver.liver', 'all',
+  'precision', 'mixed', '"std/datasets/msd"', 'feature_size', 'split',
 ];
 
 async function compileText(text: string) {
@@ -61,6 +66,15 @@ describe('robustness (fixed seeds)', () => {
     const { diagnostics } = parseSource('r.mt', junk);
     expect(diagnostics.length).toBeLessThanOrEqual(21);
     expect(diagnostics[diagnostics.length - 1].message).toBe('too many unexpected characters; stopping here');
+  });
+
+  it('truncated prefixes of a file using the complete language never throw', async () => {
+    const text = 'dataset a { root "A" cases 3 labels { background 0 x 1 y 2 } classes { x [x, y] tags [cancer] y [y] } }\nclassset c { classes [a.y, tagged(cancer)] }\naugmentation g { mirror { p 0.5 axes [z] } }\narchitecture n { kind resenc_unet patch [16, 16, 16] spacing [2, 2, 2] blocks [1, 2] }\nschedule s { epochs 2 }\nexperiment e { datasets [a] architecture n schedule s augmentation g report [c] evaluation { tta true } }\nfamily f extends e { folds each(0, 1) }\n';
+    expect((await compileText(text)).graph).not.toBeNull();
+    for (let cut = 0; cut < text.length; cut += 2) {
+      const { graph, diagnostics } = await compileText(text.slice(0, cut));
+      if (graph === null) expect(hasErrors(diagnostics), JSON.stringify(text.slice(0, cut))).toBe(true);
+    }
   });
 
   it('truncated prefixes of a valid file never throw and always explain the missing graph', async () => {

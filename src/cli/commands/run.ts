@@ -10,6 +10,8 @@ import { compileFile } from './compile.js';
 
 export interface RunCommandOptions {
   experiment?: string;
+  /** `--set PATH=VALUE` overrides. */
+  set?: string[];
   data?: string;
   runs: string;
   backend: BackendChoice;
@@ -29,7 +31,7 @@ function planLines(graph: RuntimeGraph): string[] {
 
 /** `mtc run FILE`: compile, then execute the graph with the Ink screen or plain/JSON lines. */
 export async function runCommand(file: string, options: RunCommandOptions, io: CliIO): Promise<number> {
-  const { graph, sources } = await compileFile(file, { experiment: options.experiment }, io);
+  const { graph, sources } = await compileFile(file, { experiment: options.experiment, set: options.set }, io);
   if (options.dryRun) {
     io.out(`plan for experiment '${graph.source.experiment}' (${graph.stages.length} stages):`);
     for (const l of planLines(graph)) io.out(l);

@@ -1,83 +1,47 @@
-/** `architecture NAME { kind unet  patch [z, y, x]  features [...]  strides [[...], ...]? }`. */
-import type { ArchitectureSpec, Vec3 } from '../../graph/types.js';
-import type { Declaration } from '../ast.js';
+/**
+ * `architecture NAME { kind unet|resenc_unet|swin_unetr  patch [z, y, x]  spacing [z, y, x]?  stages N?
+ *   features [...]?  blocks [...]?  kernels [[...]]?  strides [[...]]?  deep_supervision B?  feature_size N? }`
+ */
+import type { ArchitectureKind, ArchitectureSpec, Vec3 } from '../../graph/types.js';
+import type { Declaration, Value } from '../ast.js';
 import type { DiagnosticSink } from '../diagnostics.js';
+import type { Span } from '../source.js';
 import { Fields } from './fields.js';
+import type { ArchitectureModel } from './model.js';
+import { defaultFeatures, deriveTopology } from './topology.js';
 import { axisName, ValueReader } from './values.js';
 
-export const CONVS_PER_STAGE = 2;
-/** An axis is halved while its current size is at least this. */
-export const MIN_SIZE_TO_DOWNSAMPLE = 8;
+export { deriveStrides } from './topology.js';
 
-/**
- * Default strides: stage 0 is [1, 1, 1]; every later stage halves each axis whose current size
- * is at least 8, and leaves the others (stride 1).
- */
-export function deriveStrides(patch: Vec3, stages: number): Vec3[] {
-  const size = [...patch];
-  const out: Vec3[] = [[1, 1, 1]];
-  for (let s = 1; s < stages; s++) {
-    const stride = size.map((n) => (n >= MIN_SIZE_TO_DOWNSAMPLE ? 2 : 1));
-    for (let a = 0; a < 3; a++) size[a] = size[a] / stride[a];
-    out.push([stride[0], stride[1], stride[2]]);
-  }
-  return out;
+export const ARCHITECTURE_KINDS: readonly ArchitectureKind[] = ['unet', 'resenc_unet', 'swin_unetr'];
+export const CONVS_PER_STAGE: Record<ArchitectureKind, number> = { unet: 2, resenc_unet: 1, swin_unetr: 2 };
+/** nnU-Net v2's residual-encoder blocks per stage. */
+export const RESENC_BLOCKS = [1, 3, 4, 6, 6, 6, 6, 6];
+/** SwinUNETR (MONAI): stages, total stride per axis, transformer depths and heads. */
+export const SWIN = { stages: 6, totalStride: 32, depths: [2, 2, 2, 2], heads: [3, 6, 12, 24], window: [7, 7, 7] as Vec3, featureSize: 48 };
+
+/** Where errors about an instantiation point. */
+export interface InstanceSpans {
+  owner: string;
+  patch: Span;
+  patchItems: Span[] | null;
 }
 
-export function checkArchitecture(sink: DiagnosticSink, decl: Declaration, name: string): ArchitectureSpec | undefined {
-  const owner = `architecture '${name}'`;
-  const r = new ValueReader(sink);
-  const f = new Fields(sink, owner, decl.name?.span ?? decl.kind.span, 'architecture', decl.body);
-  let ok = true;
+function swinFeatures(fs: number): number[] {
+  return [fs, fs, 2 * fs, 4 * fs, 8 * fs, 16 * fs];
+}
 
-  const kindV = f.value('kind', 'kind unet');
-  if (kindV && r.option(kindV, 'architecture kind', ['unet'] as const, {
-    resenc_unet: 'only the plain U-Net (unet) exists so far',
-    swin_unetr: 'only the plain U-Net (unet) exists so far',
-  }) === undefined) ok = false;
-
-  const patchV = f.required('patch', 'patch [96, 192, 192]');
-  const patch = patchV ? r.vec3(patchV, "'patch'", { integer: true, min: 0, exclusiveMin: true }) : undefined;
-  if (patch === undefined) ok = false;
-
-  const featV = f.required('features', 'features [32, 64, 128, 256, 320, 320]');
-  let features: number[] | undefined;
-  if (featV) {
-    const items = r.list(featV, "'features'", 'feature counts');
-    if (items) {
-      const got = items.map((it, i) => r.integer(it, `'features' (stage ${i})`, 1));
-      if (got.every((n): n is number => n !== undefined)) features = got;
-      if (items.length < 2) {
-        sink.error('MT0303', featV.span, `'features' needs at least 2 stages for a U-Net, found ${items.length}`, 'e.g. features [8, 16, 32, 64]');
-        features = undefined;
-      }
-    }
-  }
-  if (features === undefined) ok = false;
-
-  let strides: Vec3[] | undefined;
-  let explicitStrides = false;
-  const strV = f.value('strides', 'strides [[1, 1, 1], [2, 2, 2], [2, 2, 2]]');
-  if (strV) {
-    explicitStrides = true;
-    const items = r.list(strV, "'strides'", 'per-stage strides [z, y, x]');
-    if (items) {
-      const got = items.map((it, i) => r.vec3(it, `'strides' (stage ${i})`, { integer: true, min: 1 }));
-      if (got.every((s): s is Vec3 => s !== undefined)) strides = got;
-      if (strides && features && strides.length !== features.length) {
-        sink.error('MT0306', strV.span, `'strides' has ${strides.length} stages but 'features' has ${features.length}`, 'give one stride [z, y, x] per stage, the first [1, 1, 1]');
-        strides = undefined;
-      } else if (strides && strides.length > 0 && strides[0].some((s) => s !== 1)) {
-        sink.error('MT0306', items[0].span, `the first stage's stride must be [1, 1, 1] (the network starts at full resolution), found [${strides[0].join(', ')}]`);
-        strides = undefined;
-      }
-    }
-    if (strides === undefined) ok = false;
-  }
-
-  if (!ok || patch === undefined || features === undefined) return undefined;
-  strides ??= deriveStrides(patch, features.length);
-
+/**
+ * The architecture's topology at a patch and spacing: strides and kernels derived unless given,
+ * every patch axis checked against its total stride (MT0305).
+ */
+export function instantiate(sink: DiagnosticSink, m: Omit<ArchitectureModel, 'spec'>, patch: Vec3, spacing: Vec3 | null, at: InstanceSpans): ArchitectureSpec | undefined {
+  const derived = deriveTopology(patch, spacing ?? [1, 1, 1], m.kind === 'swin_unetr' ? SWIN.stages : (m.stages ?? m.features?.length ?? m.strides?.length ?? m.kernels?.length ?? m.blocks?.length ?? null));
+  let strides = m.strides ?? derived.strides;
+  if (m.kind === 'swin_unetr') strides = [[1, 1, 1], ...Array.from({ length: SWIN.stages - 1 }, (): Vec3 => [2, 2, 2])];
+  const n = strides.length;
+  const kernels = m.kernels ?? (m.kind === 'swin_unetr' ? strides.map((): Vec3 => [3, 3, 3]) : derived.kernels.slice(0, n));
+  const features = m.features ?? (m.kind === 'swin_unetr' ? swinFeatures(m.featureSize) : defaultFeatures(n));
   let divisible = true;
   for (let a = 0; a < 3; a++) {
     const axisStrides = strides.map((s) => s[a]);
@@ -85,16 +49,169 @@ export function checkArchitecture(sink: DiagnosticSink, decl: Declaration, name:
     if (patch[a] % total !== 0) {
       divisible = false;
       const lower = Math.floor(patch[a] / total) * total;
-      const upper = lower + total;
-      const suggestions = [lower, upper].filter((n) => n > 0).join(' or ');
+      const suggestions = [lower, lower + total].filter((v) => v > 0).join(' or ');
+      const how = m.kind === 'swin_unetr' ? 'SwinUNETR halves every axis 5 times' : `${m.strides ? '' : 'derived '}strides on ${axisName(a)}: ${axisStrides.join(' x ')}`;
       sink.error(
         'MT0305',
-        patchV!.kind === 'list' && patchV!.items[a] ? patchV!.items[a].span : patchV!.span,
-        `patch size ${patch[a]} on axis ${axisName(a)} is not divisible by the total stride ${total} (${explicitStrides ? '' : 'derived '}strides on ${axisName(a)}: ${axisStrides.join(' x ')})`,
-        `use a multiple of ${total} on ${axisName(a)}, e.g. ${suggestions}${explicitStrides ? '' : ", or give 'strides' explicitly"}`,
+        at.patchItems?.[a] ?? at.patch,
+        `patch size ${patch[a]} on axis ${axisName(a)} is not divisible by the total stride ${total} (${how})`,
+        `use a multiple of ${total} on ${axisName(a)}, e.g. ${suggestions}${m.strides || m.kind === 'swin_unetr' ? '' : ", or give 'strides' explicitly"}`,
       );
     }
   }
   if (!divisible) return undefined;
-  return { name, kind: 'unet', patch, features, strides, convsPerStage: CONVS_PER_STAGE };
+  const spec: ArchitectureSpec = {
+    name: m.name,
+    kind: m.kind,
+    patch: [...patch],
+    features: [...features],
+    strides: strides.map((s): Vec3 => [...s]),
+    convsPerStage: CONVS_PER_STAGE[m.kind],
+    kernels: kernels.map((k): Vec3 => [...k]),
+    deepSupervision: m.deepSupervision,
+    spacing: [...(spacing ?? [1, 1, 1])],
+  };
+  if (m.kind === 'resenc_unet') spec.blocksPerStage = m.blocks ?? RESENC_BLOCKS.slice(0, n).concat(Array.from({ length: Math.max(0, n - RESENC_BLOCKS.length) }, () => 6));
+  if (m.kind === 'swin_unetr') spec.swin = { featureSize: m.featureSize, depths: [...SWIN.depths], heads: [...SWIN.heads], window: [...SWIN.window] };
+  return spec;
+}
+
+function perStage(r: ValueReader, v: Value, what: string, item: (it: Value, i: number) => Vec3 | undefined): Vec3[] | undefined {
+  const items = r.list(v, what, 'per-stage [z, y, x]');
+  if (items === undefined) return undefined;
+  const got = items.map(item);
+  return got.every((s): s is Vec3 => s !== undefined) ? got : undefined;
+}
+
+export function checkArchitecture(sink: DiagnosticSink, decl: Declaration, name: string): ArchitectureModel | undefined {
+  const owner = `architecture '${name}'`;
+  const r = new ValueReader(sink);
+  const f = new Fields(sink, owner, decl.name?.span ?? decl.kind.span, 'architecture', decl.body);
+  let ok = true;
+
+  const kindV = f.value('kind', 'kind unet');
+  let kind: ArchitectureKind = 'unet';
+  if (kindV) {
+    const k = r.option(kindV, 'architecture kind', ARCHITECTURE_KINDS);
+    if (k === undefined) ok = false;
+    else kind = k;
+  }
+  const notFor = (field: string, kinds: ArchitectureKind[], why: string): void => {
+    const e = f.entry(field);
+    if (e !== undefined && !kinds.includes(kind)) {
+      sink.error('MT0315', e.key.span, `'${field}' does not apply to a ${kind} architecture (${owner})`, why);
+      ok = false;
+    }
+  };
+  notFor('blocks', ['resenc_unet'], "residual blocks per stage belong to kind resenc_unet; remove 'blocks' or change the kind");
+  notFor('feature_size', ['swin_unetr'], "'feature_size' is SwinUNETR's embedding size; U-Nets take 'features'");
+  notFor('strides', ['unet', 'resenc_unet'], 'SwinUNETR halves every axis 5 times; its strides are fixed');
+  notFor('stages', ['unet', 'resenc_unet'], 'SwinUNETR has a fixed number of stages');
+  notFor('features', ['unet', 'resenc_unet'], "SwinUNETR's features follow from 'feature_size'");
+  notFor('kernels', ['unet', 'resenc_unet'], "SwinUNETR's kernels are fixed");
+
+  const patchV = f.required('patch', 'patch [96, 192, 192]');
+  const patch = patchV ? r.vec3(patchV, "'patch'", { integer: true, min: 0, exclusiveMin: true }) : undefined;
+  if (patch === undefined) ok = false;
+
+  const spV = f.value('spacing', 'spacing [1.5, 1, 1]');
+  const spacing = spV ? r.vec3(spV, "'spacing'", { integer: false, min: 0, exclusiveMin: true }) : null;
+  if (spacing === undefined) ok = false;
+
+  const stV = f.value('stages', 'stages 6');
+  const stages = stV ? r.integer(stV, "'stages'", 2, 'a U-Net needs at least 2 resolution stages') : null;
+  if (stages === undefined) ok = false;
+
+  let features: number[] | null = null;
+  const featV = f.value('features', 'features [32, 64, 128, 256, 320, 320]');
+  if (featV) {
+    const items = r.list(featV, "'features'", 'feature counts');
+    if (items === undefined) ok = false;
+    else {
+      const got = items.map((it, i) => r.integer(it, `'features' (stage ${i})`, 1));
+      if (items.length < 2) {
+        sink.error('MT0303', featV.span, `'features' needs at least 2 stages for a U-Net, found ${items.length}`, 'e.g. features [8, 16, 32, 64]');
+        ok = false;
+      } else if (got.every((n): n is number => n !== undefined)) features = got;
+      else ok = false;
+    }
+  }
+
+  let blocks: number[] | null = null;
+  const blV = f.value('blocks', 'blocks [1, 3, 4, 6, 6, 6]');
+  if (blV && kind === 'resenc_unet') {
+    const items = r.list(blV, "'blocks'", 'residual blocks per stage');
+    const got = items?.map((it, i) => r.integer(it, `'blocks' (stage ${i})`, 1));
+    if (got !== undefined && got.every((n): n is number => n !== undefined)) blocks = got;
+    else ok = false;
+  }
+
+  let strides: Vec3[] | null = null;
+  const strV = f.value('strides', 'strides [[1, 1, 1], [2, 2, 2], [2, 2, 2]]');
+  if (strV && kind !== 'swin_unetr') {
+    const got = perStage(r, strV, "'strides'", (it, i) => r.vec3(it, `'strides' (stage ${i})`, { integer: true, min: 1 }));
+    if (got === undefined) ok = false;
+    else if (got.length > 0 && got[0].some((s) => s !== 1)) {
+      sink.error('MT0306', strV.kind === 'list' ? strV.items[0].span : strV.span, `the first stage's stride must be [1, 1, 1] (the network starts at full resolution), found [${got[0].join(', ')}]`);
+      ok = false;
+    } else strides = got;
+  }
+
+  let kernels: Vec3[] | null = null;
+  const kV = f.value('kernels', 'kernels [[1, 3, 3], [3, 3, 3]]');
+  if (kV && kind !== 'swin_unetr') {
+    const got = perStage(r, kV, "'kernels'", (it, i) => {
+      const k = r.vec3(it, `'kernels' (stage ${i})`, { integer: true, min: 1 });
+      if (k !== undefined && k.some((x) => x % 2 === 0)) {
+        sink.error('MT0303', it.span, `kernel sizes must be odd (same padding), found [${k.join(', ')}] at stage ${i}`, 'use 1, 3, 5 or 7');
+        return undefined;
+      }
+      return k;
+    });
+    if (got === undefined) ok = false;
+    else kernels = got;
+  }
+
+  const dsV = f.value('deep_supervision', 'deep_supervision true');
+  let deepSupervision = kind !== 'swin_unetr';
+  if (dsV) {
+    const b = r.bool(dsV, "'deep_supervision'");
+    if (b === undefined) ok = false;
+    else if (b && kind === 'swin_unetr') {
+      sink.error('MT0315', dsV.span, `${owner}: SwinUNETR has no deep supervision outputs`, 'write deep_supervision false, or leave it out');
+      ok = false;
+    } else deepSupervision = b;
+  }
+
+  const fsV = f.value('feature_size', 'feature_size 48');
+  let featureSize = SWIN.featureSize;
+  if (fsV && kind === 'swin_unetr') {
+    const n = r.integer(fsV, "'feature_size'", 12);
+    if (n === undefined) ok = false;
+    else if (n % 12 !== 0) {
+      sink.error('MT0303', fsV.span, `'feature_size' must be a multiple of 12 (SwinUNETR's attention heads), found ${n}`, 'the paper uses 48');
+      ok = false;
+    } else featureSize = n;
+  }
+
+  // Per-stage lists must agree in length (with each other and with 'stages').
+  const lengths: Array<[string, number, Span]> = [];
+  if (stages !== null && stages !== undefined && stV) lengths.push(['stages', stages, stV.span]);
+  if (features && featV) lengths.push(['features', features.length, featV.span]);
+  if (strides && strV) lengths.push(['strides', strides.length, strV.span]);
+  if (kernels && kV) lengths.push(['kernels', kernels.length, kV.span]);
+  if (blocks && blV) lengths.push(['blocks', blocks.length, blV.span]);
+  for (const [field, n, span] of lengths.slice(1)) {
+    const [firstField, firstN] = lengths[0];
+    if (n !== firstN) {
+      sink.error('MT0306', span, `'${field}' has ${n} stages but '${firstField}' has ${firstN}`, `give one entry per stage${field === 'strides' ? ', the first [1, 1, 1]' : ''}`);
+      ok = false;
+    }
+  }
+
+  if (!ok || patch === undefined || spacing === undefined || stages === undefined) return undefined;
+  const model: Omit<ArchitectureModel, 'spec'> = { name, kind, patch, spacing, stages, features, blocks, kernels, strides, deepSupervision, featureSize };
+  const spec = instantiate(sink, model, patch, spacing, { owner, patch: patchV!.span, patchItems: patchV!.kind === 'list' ? patchV!.items.map((i) => i.span) : null });
+  if (spec === undefined) return undefined;
+  return { ...model, spec };
 }

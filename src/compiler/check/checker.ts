@@ -1,20 +1,29 @@
 /**
- * The checker: builds the symbol table of a loaded program, checks every declaration, and applies
- * the rules that span several declarations (pre-training chains, shared spacing). Pure.
+ * The checker: builds the symbol table of a loaded program (expanding families), checks every
+ * declaration, and applies the rules that span several declarations (inheritance, pre-training
+ * chains, shared spacing, leakage, unused names). Pure.
  */
 import type { ArchitectureSpec, Vec3 } from '../../graph/types.js';
-import type { NameValue } from '../ast.js';
+import type { Block, Declaration, NameValue } from '../ast.js';
 import { DiagnosticSink } from '../diagnostics.js';
 import { DECLARATION_WORDS, RESERVED_WORDS } from '../grammar/tokens.js';
 import type { Program, SourceFile } from '../program.js';
 import { closest } from '../suggest.js';
-import { checkArchitecture } from './architectures.js';
+import { checkArchitecture, instantiate } from './architectures.js';
+import { checkAugmentation } from './augmentation.js';
+import { checkClassSet, type ClassContext } from './classsets.js';
 import { checkDataset } from './datasets.js';
-import { checkExperiment } from './experiments.js';
+import { checkExperiment, type ExperimentContext } from './experiments.js';
+import { eachValues, expandFamily, Inheritance } from './inherit.js';
 import type { CheckedProgram, DeclKind, ExperimentModel, Symbol } from './model.js';
+import { checkSampling } from './sampling.js';
 import { checkSchedule } from './schedules.js';
+import { checkUnused, Usage } from './usage.js';
 
-const KIND_ARTICLE: Record<DeclKind, string> = { dataset: 'a dataset', architecture: 'an architecture', schedule: 'a schedule', experiment: 'an experiment' };
+const ARTICLE: Record<DeclKind, string> = {
+  dataset: 'a dataset', classset: 'a class set', architecture: 'an architecture', schedule: 'a schedule',
+  sampling: 'a sampling', augmentation: 'an augmentation profile', experiment: 'an experiment', family: 'a family',
+};
 
 function isDeclKind(word: string): word is DeclKind {
   return (DECLARATION_WORDS as readonly string[]).includes(word);
@@ -33,17 +42,29 @@ export function visibleFiles(program: Program, file: string): Set<string> {
   return seen;
 }
 
-export function checkLoadedProgram(program: Program, sink: DiagnosticSink): CheckedProgram {
-  const checked: CheckedProgram = {
-    symbols: new Map(),
-    datasets: new Map(),
-    architectures: new Map(),
-    schedules: new Map(),
-    experiments: new Map(),
+export function emptyChecked(): CheckedProgram {
+  return {
+    symbols: new Map(), datasets: new Map(), classsets: new Map(), architectures: new Map(), schedules: new Map(),
+    samplings: new Map(), augmentations: new Map(), experiments: new Map(), families: new Map(),
+    resolvedArchitectures: new Map(), resolvedSpacing: new Map(),
   };
+}
+
+export function checkLoadedProgram(program: Program, sink: DiagnosticSink): CheckedProgram {
+  const checked = emptyChecked();
   const files: SourceFile[] = [...program.files.values()];
+  const usage = new Usage();
 
   // 1. Symbols.
+  const declare = (sym: Symbol, span: Declaration['kind']['span']): void => {
+    const prior = checked.symbols.get(sym.name);
+    if (prior) {
+      const p = prior.decl.name!.span;
+      sink.error('MT0202', span, `'${sym.name}' is already declared as ${ARTICLE[prior.kind]} at ${p.file}:${p.start.line}:${p.start.column}${sym.family ? ` (family '${sym.family}' expands to this name)` : ''}`, 'names are shared by all declarations of a program; rename one of them');
+      return;
+    }
+    checked.symbols.set(sym.name, sym);
+  };
   for (const file of files) {
     for (const decl of file.ast.declarations) {
       const word = decl.kind.text;
@@ -61,63 +82,146 @@ export function checkLoadedProgram(program: Program, sink: DiagnosticSink): Chec
         sink.error('MT0105', decl.name.span, `'${name}' is a reserved word and cannot name a ${word}`, `choose another name, e.g. '${name}_1' or 'my_${name}'`);
         continue;
       }
-      const prior = checked.symbols.get(name);
-      if (prior) {
-        const p = prior.decl.name!.span;
-        sink.error('MT0202', decl.name.span, `'${name}' is already declared as ${KIND_ARTICLE[prior.kind]} at ${p.file}:${p.start.line}:${p.start.column}`, 'names are shared by all declarations of a program; rename one of them');
-        continue;
+      if (decl.parent !== null && word !== 'experiment' && word !== 'family') {
+        sink.error('MT0311', decl.parent.span, `only experiments and families can extend another declaration, not ${ARTICLE[word]}`, `copy the fields of '${decl.parent.text}' instead`);
       }
-      checked.symbols.set(name, { kind: word, name, file: file.path, decl });
+      declare({ kind: word, name, file: file.path, decl }, decl.name.span);
     }
   }
 
   const visibility = new Map<string, Set<string>>(files.map((f) => [f.path, visibleFiles(program, f.path)]));
-  const resolverFor = (file: string) => (ref: NameValue, kind: DeclKind, what: string): string | undefined => {
+  const visibleFrom = (file: string) => visibility.get(file) ?? new Set([file]);
+  /** Resolves any kind of declaration visible from `file`; reports unknown (MT0201) and invisible (MT0208) names. */
+  const lookup = (file: string, ref: NameValue, kind: DeclKind | null): Symbol | undefined => {
     const sym = checked.symbols.get(ref.name);
-    const visible = visibility.get(file) ?? new Set([file]);
+    const visible = visibleFrom(file);
     if (sym === undefined) {
-      const sameKind = [...checked.symbols.values()].filter((s) => s.kind === kind && visible.has(s.file)).map((s) => s.name);
+      const sameKind = [...checked.symbols.values()].filter((s) => (kind === null || s.kind === kind) && visible.has(s.file)).map((s) => s.name);
       const s = closest(ref.name, sameKind);
-      return sink.error('MT0201', ref.span, `unknown ${kind} '${ref.name}'`, s ? `did you mean '${s}'?` : sameKind.length > 0 ? `known ${kind}s: ${sameKind.slice(0, 8).join(', ')}` : `no ${kind} is declared; declare one with: ${kind} ${ref.name} { ... }`);
-    }
-    if (sym.kind !== kind) {
-      return sink.error('MT0302', ref.span, `'${ref.name}' is ${KIND_ARTICLE[sym.kind]}, but ${what} expects ${KIND_ARTICLE[kind]}`);
+      const what = kind ?? 'name';
+      return sink.error('MT0201', ref.span, `unknown ${what} '${ref.name}'`, s ? `did you mean '${s}'?` : sameKind.length > 0 ? `known ${what}s: ${sameKind.slice(0, 8).join(', ')}${sameKind.length > 8 ? ', ...' : ''}` : kind === null ? undefined : `no ${kind} is declared; declare one with: ${kind} ${ref.name} { ... }`);
     }
     if (!visible.has(sym.file)) {
-      return sink.error('MT0208', ref.span, `${kind} '${ref.name}' is declared in ${sym.file}, which this file does not import`, `add: import "${sym.file}"`);
+      return sink.error('MT0208', ref.span, `${sym.kind} '${ref.name}' is declared in ${sym.file}, which this file does not import`, `add: import "${sym.file}"`);
     }
-    return sym.name;
+    usage.use(file, sym);
+    return sym;
+  };
+  const resolverFor = (file: string) => (ref: NameValue, kind: DeclKind, what: string): string | undefined => {
+    const sym = checked.symbols.get(ref.name);
+    if (sym !== undefined && sym.kind !== kind) {
+      return sink.error('MT0302', ref.span, `'${ref.name}' is ${ARTICLE[sym.kind]}, but ${what} expects ${ARTICLE[kind]}`);
+    }
+    return lookup(file, ref, kind)?.name;
   };
 
-  // 2. Declarations.
+  // 2. Declarations that depend on nothing else.
   for (const sym of checked.symbols.values()) {
     const { decl, name } = sym;
-    switch (sym.kind) {
-      case 'dataset': {
-        const m = checkDataset(sink, decl, name);
-        if (m) checked.datasets.set(name, m);
-        break;
-      }
-      case 'architecture': {
-        const m = checkArchitecture(sink, decl, name);
-        if (m) checked.architectures.set(name, m);
-        break;
-      }
-      case 'schedule': {
-        const m = checkSchedule(sink, decl, name);
-        if (m) checked.schedules.set(name, m);
-        break;
-      }
-      case 'experiment': {
-        const m = checkExperiment(sink, decl, name, sym.file, resolverFor(sym.file));
-        if (m) checked.experiments.set(name, m);
-        break;
+    if (sym.kind === 'dataset') {
+      const m = checkDataset(sink, decl, name);
+      if (m) checked.datasets.set(name, m);
+    } else if (sym.kind === 'architecture') {
+      const m = checkArchitecture(sink, decl, name);
+      if (m) checked.architectures.set(name, m);
+    } else if (sym.kind === 'schedule') {
+      const m = checkSchedule(sink, decl, name);
+      if (m) checked.schedules.set(name, m);
+    } else if (sym.kind === 'sampling') {
+      const m = checkSampling(sink, decl, name);
+      if (m) checked.samplings.set(name, m);
+    } else if (sym.kind === 'augmentation') {
+      if (name === 'none') sink.error('MT0202', decl.name!.span, "'none' is the built-in empty augmentation profile", 'choose another name');
+      else {
+        const m = checkAugmentation(sink, decl, name);
+        if (m) checked.augmentations.set(name, m);
       }
     }
   }
 
-  // 3. Rules across declarations.
+  // 3. Class sets (they may include each other; loops are reported).
+  const classsetState = new Map<string, 'busy' | 'done' | 'failed'>();
+  const classContext = (file: string): ClassContext => ({
+    datasets: checked.datasets,
+    resolve: (ref) => lookup(file, ref, null),
+    classset: (name, at) => checkClassSetNamed(name, at),
+    visibleDatasets: () => [...checked.datasets.values()].filter((d) => visibleFrom(file).has(checked.symbols.get(d.spec.name)?.file ?? '')),
+  });
+  const checkClassSetNamed = (name: string, at: NameValue | null) => {
+    const state = classsetState.get(name);
+    if (state === 'done') return checked.classsets.get(name);
+    if (state === 'failed') return undefined;
+    if (state === 'busy') {
+      if (at !== null) sink.error('MT0407', at.span, `class set '${name}' includes itself, directly or through other class sets`, 'a class set cannot contain itself; list its classes instead');
+      return undefined;
+    }
+    const sym = checked.symbols.get(name)!;
+    classsetState.set(name, 'busy');
+    const m = checkClassSet(sink, sym.decl, name, classContext(sym.file));
+    classsetState.set(name, m ? 'done' : 'failed');
+    if (m) checked.classsets.set(name, m);
+    return m;
+  };
+  for (const sym of [...checked.symbols.values()]) if (sym.kind === 'classset') checkClassSetNamed(sym.name, null);
+
+  // 4. Inheritance and families.
+  const inheritance = new Inheritance(
+    checked.symbols,
+    sink,
+    () => undefined,
+    (child) => {
+      const p = child.decl.parent!;
+      const ref: NameValue = { kind: 'name', name: p.text, span: p.span };
+      const sym = checked.symbols.get(p.text);
+      if (sym !== undefined && sym.kind !== 'experiment') {
+        return sink.error('MT0302', p.span, `'${p.text}' is ${ARTICLE[sym.kind]}; ${child.kind === 'family' ? 'a family' : 'an experiment'} can only extend an experiment`);
+      }
+      return lookup(child.file, ref, 'experiment');
+    },
+  );
+  const bodies = new Map<string, Block | null>();
+  for (const sym of [...checked.symbols.values()]) {
+    if (sym.kind !== 'family') continue;
+    const block = inheritance.blockOf(sym);
+    const names: string[] = [];
+    for (const x of expandFamily(sink, sym, block)) {
+      const decl: Declaration = { kind: { text: 'experiment', span: sym.decl.kind.span }, name: { text: x.name, span: sym.decl.name!.span }, parent: null, body: x.block, span: sym.decl.span };
+      const before = checked.symbols.get(x.name);
+      declare({ kind: 'experiment', name: x.name, file: sym.file, decl, family: sym.name }, sym.decl.name!.span);
+      if (before === undefined) {
+        names.push(x.name);
+        bodies.set(x.name, x.block);
+      }
+    }
+    checked.families.set(sym.name, names);
+  }
+  for (const sym of checked.symbols.values()) {
+    if (sym.kind !== 'experiment' || sym.family !== undefined) continue;
+    const block = inheritance.blockOf(sym);
+    bodies.set(sym.name, block);
+    for (const e of sym.decl.body?.entries ?? []) {
+      if (eachValues(e) !== null) sink.error('MT0311', e.value!.span, `each(...) varies a field over several values; it belongs in a family, not in experiment '${sym.name}'`, `write: family ${sym.name}s ${sym.decl.parent ? `extends ${sym.decl.parent.text} ` : ''}{ ${e.key.text} each(...) }`);
+    }
+  }
+
+  // 5. Experiments.
+  for (const sym of checked.symbols.values()) {
+    if (sym.kind !== 'experiment') continue;
+    const ctx: ExperimentContext = {
+      resolve: resolverFor(sym.file),
+      classes: classContext(sym.file),
+      samplings: checked.samplings,
+      augmentations: checked.augmentations,
+      isDeclared: (n, kind) => checked.symbols.get(n)?.kind === kind,
+    };
+    const m = checkExperiment(sink, sym.decl, bodies.get(sym.name) ?? null, sym.name, sym.file, ctx, sym.family ?? null);
+    if (m) checked.experiments.set(sym.name, m);
+  }
+
+  // 6. Rules across declarations.
   checkChains(checked, sink);
+  // Usage is only meaningful when every reference resolved.
+  if (!sink.items.some((d) => d.severity === 'error') && !program.diagnostics.some((d) => d.severity === 'error')) checkUnused(program, checked, usage, sink);
   return checked;
 }
 
@@ -137,66 +241,91 @@ export function chainOf(checked: CheckedProgram, name: string): ExperimentModel[
   return chain.reverse();
 }
 
-function sameArchitecture(a: ArchitectureSpec, b: ArchitectureSpec): boolean {
-  return JSON.stringify([a.kind, a.patch, a.features, a.strides, a.convsPerStage]) === JSON.stringify([b.kind, b.patch, b.features, b.strides, b.convsPerStage]);
+function topologyKey(a: ArchitectureSpec): string {
+  return JSON.stringify([a.kind, a.patch, a.features, a.strides, a.kernels, a.blocksPerStage, a.convsPerStage, a.deepSupervision, a.swin]);
 }
 
 const sameVec = (a: Vec3, b: Vec3) => a.every((v, i) => v === b[i]);
 
+function reportLoop(checked: CheckedProgram, e: ExperimentModel, sink: DiagnosticSink, reported: Set<string>): void {
+  const loop: string[] = [];
+  let cur: string | null = e.name;
+  while (cur !== null && !loop.includes(cur)) {
+    loop.push(cur);
+    cur = checked.experiments.get(cur)?.pretrained ?? null;
+  }
+  const key = [...loop].sort().join(',');
+  if (reported.has(key)) return;
+  reported.add(key);
+  sink.error('MT0403', e.pretrainedSpan ?? e.span, `pre-training loops: ${[...loop, cur ?? ''].join(' -> ')}`, 'the first experiment of a chain trains from scratch (no pretrained)');
+}
+
+/** Resolves the root's architecture at its effective patch and spacing. */
+function resolveRoot(checked: CheckedProgram, root: ExperimentModel, sink: DiagnosticSink): { arch: ArchitectureSpec; spacing: Vec3 } | undefined {
+  if (root.architecture === null) return undefined;
+  const model = checked.architectures.get(root.architecture);
+  if (model === undefined) return undefined;
+  const spacing = root.spacing ?? model.spacing;
+  if (spacing === null) {
+    sink.error('MT0304', root.span, `experiment '${root.name}' is missing 'spacing' (its architecture '${model.name}' declares none)`, 'add: spacing [1.5, 1, 1]   (mm [z, y, x]), here or in the architecture');
+    return undefined;
+  }
+  const patch = root.patch ?? model.patch;
+  const owner = `experiment '${root.name}'`;
+  const span = root.patchSpan ?? root.spacingSpan ?? root.architectureSpan ?? root.span;
+  const same = (root.patch === null || sameVec(root.patch, model.patch)) && model.spacing !== null && sameVec(spacing, model.spacing);
+  const arch = same ? model.spec : instantiate(sink, model, patch, spacing, { owner, patch: span, patchItems: null });
+  if (arch === undefined) return undefined;
+  return { arch: { ...arch, spacing: [...spacing] }, spacing };
+}
+
 function checkChains(checked: CheckedProgram, sink: DiagnosticSink): void {
   const reportedCycles = new Set<string>();
   for (const e of checked.experiments.values()) {
-    if (e.pretrained === null || e.pretrained === e.name) continue;
     const chain = chainOf(checked, e.name);
     if (chain === null) {
-      // Walk the loop to name it once.
-      const loop: string[] = [];
-      let cur: string | null = e.name;
-      while (cur !== null && !loop.includes(cur)) {
-        loop.push(cur);
-        cur = checked.experiments.get(cur)?.pretrained ?? null;
-      }
-      const key = [...loop].sort().join(',');
-      if (!reportedCycles.has(key)) {
-        reportedCycles.add(key);
-        sink.error('MT0403', e.pretrainedSpan ?? e.span, `pre-training loops: ${[...loop, cur ?? ''].join(' -> ')}`, 'the first experiment of a chain trains from scratch (no pretrained)');
-      }
+      reportLoop(checked, e, sink, reportedCycles);
       continue;
     }
-    // Effective configuration inherited down the chain.
-    let arch: ArchitectureSpec | undefined;
-    let archFrom = '';
-    let spacing: Vec3 | null = null;
-    let spacingFrom = '';
-    const before = new Set<string>();
-    for (const link of chain) {
-      const own = link.architecture !== null ? checked.architectures.get(link.architecture) : undefined;
-      if (own !== undefined) {
-        if (arch !== undefined && !sameArchitecture(arch, own) && link.name === e.name) {
-          sink.error('MT0405', link.architectureSpan ?? link.span, `experiment '${link.name}' uses architecture '${own.name}', which differs from '${arch.name}' of '${archFrom}' that it fine-tunes`, 'the backbone is copied by name and shape: leave out \'architecture\' to reuse the pre-trained one');
-        }
-        if (arch === undefined) {
-          arch = own;
-          archFrom = link.name;
-        }
+    const root = chain[0];
+    if (e !== root) continue;
+    // Resolve each chain once from its root; the links below inherit its architecture and spacing.
+    const resolved = resolveRoot(checked, root, sink);
+    if (resolved === undefined) continue;
+    checked.resolvedArchitectures.set(root.name, resolved.arch);
+    checked.resolvedSpacing.set(root.name, resolved.spacing);
+  }
+  for (const e of checked.experiments.values()) {
+    if (e.pretrained === null) continue;
+    const chain = chainOf(checked, e.name);
+    if (chain === null) continue;
+    const root = chain[0];
+    const arch = checked.resolvedArchitectures.get(root.name);
+    const spacing = checked.resolvedSpacing.get(root.name);
+    if (arch === undefined || spacing === undefined) continue;
+    const parent = chain[chain.length - 2];
+    if (e.architecture !== null) {
+      const own = checked.architectures.get(e.architecture);
+      const ownAt = own ? instantiate(new DiagnosticSink(), own, e.patch ?? own.patch, spacing, { owner: '', patch: e.span, patchItems: null }) : undefined;
+      if (own !== undefined && (ownAt === undefined || topologyKey(ownAt) !== topologyKey(arch))) {
+        sink.error('MT0405', e.architectureSpan ?? e.span, `experiment '${e.name}' uses architecture '${own.name}', which differs from '${arch.name}' of '${root.name}' that it fine-tunes`, "the backbone is copied by name and shape: leave out 'architecture' to reuse the pre-trained one");
+        continue;
       }
-      if (link.spacing !== null) {
-        if (spacing !== null && !sameVec(spacing, link.spacing) && link.name === e.name) {
-          sink.error('MT0402', link.spacingSpan ?? link.span, `experiment '${link.name}' uses spacing [${link.spacing.join(', ')}], but '${spacingFrom}' that it builds on uses [${spacing.join(', ')}]`, 'fine-tuning keeps the source configuration: leave out \'spacing\' or make it equal');
-        }
-        if (spacing === null) {
-          spacing = link.spacing;
-          spacingFrom = link.name;
-        }
-      }
-      if (link.name === e.name) {
-        for (const d of e.datasets) {
-          if (before.has(d)) {
-            sink.warning('MT0404', e.span, `dataset '${d}' is fine-tuned on by '${e.name}' but was already used in its pre-training`, 'MultiTalent excludes transfer targets from pre-training; remove it from the pre-training datasets');
-          }
-        }
-      }
-      for (const d of link.datasets) before.add(d);
+    }
+    if (e.patch !== null && !sameVec(e.patch, arch.patch)) {
+      sink.error('MT0405', e.patchSpan ?? e.span, `experiment '${e.name}' uses patch [${e.patch.join(', ')}], but '${root.name}' that it fine-tunes was trained with [${arch.patch.join(', ')}]`, "fine-tuning keeps the source configuration: leave out 'patch'");
+      continue;
+    }
+    if (e.spacing !== null && !sameVec(e.spacing, spacing)) {
+      sink.error('MT0402', e.spacingSpan ?? e.span, `experiment '${e.name}' uses spacing [${e.spacing.join(', ')}], but '${root.name}' that it builds on uses [${spacing.join(', ')}]`, "fine-tuning keeps the source configuration: leave out 'spacing' or make it equal");
+      continue;
+    }
+    checked.resolvedArchitectures.set(e.name, arch);
+    checked.resolvedSpacing.set(e.name, spacing);
+    const before = new Set(chain.slice(0, -1).flatMap((l) => l.datasets));
+    const leaked = e.datasets.filter((d) => before.has(d));
+    if (leaked.length > 0 && !e.allowLeakage) {
+      sink.error('MT0404', e.pretrainedSpan ?? e.span, `fine-tuning leakage: ${leaked.map((d) => `'${d}'`).join(', ')} of '${e.name}' ${leaked.length === 1 ? 'was' : 'were'} already used to pre-train '${parent.name}'`, `MultiTalent excludes transfer targets from pre-training: pre-train on an experiment that excludes them (experiment x extends ${root.name} { exclude [${leaked.join(', ')}] }), or write allow_leakage true`);
     }
   }
   for (const e of checked.experiments.values()) {

@@ -1,5 +1,6 @@
-/** `dataset NAME { root ... modality ... cases ... synthetic ... seed ... classes { ... } }`. */
+/** `dataset NAME { root ... modality ... cases ... synthetic ... seed ... labels { ... } classes { ... } split ... }`. */
 import type { ClassSpec, DatasetSpec } from '../../graph/types.js';
+import { didYouMean } from '../suggest.js';
 import type { Block, Declaration, Value } from '../ast.js';
 import type { DiagnosticSink } from '../diagnostics.js';
 import { Fields } from './fields.js';
@@ -47,6 +48,21 @@ export function checkDataset(sink: DiagnosticSink, decl: Declaration, name: stri
     ok = false;
   }
 
+  const splitV = f.value('split', 'split "splits_final.json"');
+  const split = splitV ? need(r.string(splitV, "'split'")) : null;
+
+  let labels: Map<string, number> | null = null;
+  const labelsEntry = f.entry('labels');
+  if (labelsEntry !== undefined) {
+    if (labelsEntry.block === null || labelsEntry.value !== null) {
+      sink.error('MT0301', labelsEntry.value?.span ?? labelsEntry.key.span, "'labels' expects a block of label values { background 0  liver 1 ... }", 'write: labels { background 0  liver 1  tumour 2 }');
+      ok = false;
+    } else {
+      labels = checkLabels(sink, r, labelsEntry.block, owner);
+      if (labels === null) ok = false;
+    }
+  }
+
   const classesEntry = f.entry('classes');
   let classes: ClassSpec[] = [];
   if (classesEntry === undefined) {
@@ -60,19 +76,53 @@ export function checkDataset(sink: DiagnosticSink, decl: Declaration, name: stri
       sink.error('MT0311', classesEntry.value.span, "'classes' takes a block only", 'write: classes { liver [1, 2] }');
       ok = false;
     }
-    const got = checkClasses(sink, r, classesEntry.block, owner);
+    const got = checkClasses(sink, r, classesEntry.block, owner, labels);
     if (got === undefined) ok = false;
     else classes = got;
   }
 
   if (!ok || root === undefined) return undefined;
   return {
-    spec: { name, root, modality: 'CT', classes, synthetic },
+    spec: { name, root, modality: 'CT', classes, synthetic, cases: cases ?? null, labels: Object.fromEntries(labels ?? []), splitFile: split ?? null },
     cases: cases ?? null,
   };
 }
 
-function checkClasses(sink: DiagnosticSink, r: ValueReader, block: Block, owner: string): ClassSpec[] | undefined {
+/** `labels { background 0  liver 1  tumour 2 }`: the label values the dataset's label files use. */
+function checkLabels(sink: DiagnosticSink, r: ValueReader, block: Block, owner: string): Map<string, number> | null {
+  const out = new Map<string, number>();
+  const byValue = new Map<number, string>();
+  let ok = true;
+  for (const e of block.entries) {
+    const key = e.key.text;
+    if (e.value === null || e.block !== null) {
+      sink.error(e.value === null ? 'MT0106' : 'MT0311', e.key.span, `label '${key}' needs its value`, `write: ${key} 1`);
+      ok = false;
+      continue;
+    }
+    const v = r.integer(e.value, `label '${key}'`, 0);
+    if (v === undefined) {
+      ok = false;
+      continue;
+    }
+    if (v > MAX_LABEL) {
+      sink.error('MT0310', e.value.span, `label value ${v} of '${key}' is above ${MAX_LABEL}`, 'label maps are stored as 8-bit integers');
+      ok = false;
+    } else if (out.has(key)) {
+      sink.error('MT0206', e.key.span, `label '${key}' is declared twice in ${owner}`);
+      ok = false;
+    } else if (byValue.has(v)) {
+      sink.error('MT0206', e.value.span, `label value ${v} is given to both '${byValue.get(v)}' and '${key}' in ${owner}`, 'every label value has one name');
+      ok = false;
+    } else {
+      out.set(key, v);
+      byValue.set(v, key);
+    }
+  }
+  return ok ? out : null;
+}
+
+function checkClasses(sink: DiagnosticSink, r: ValueReader, block: Block, owner: string, declared: Map<string, number> | null): ClassSpec[] | undefined {
   const out: ClassSpec[] = [];
   const seen = new Map<string, number>();
   let ok = true;
@@ -112,7 +162,7 @@ function checkClasses(sink: DiagnosticSink, r: ValueReader, block: Block, owner:
       last = null;
       continue;
     }
-    const labels = classLabels(sink, r, e.value, key);
+    const labels = classLabels(sink, r, e.value, key, declared, owner);
     const first = seen.get(key);
     if (first !== undefined) {
       sink.error('MT0206', e.key.span, `class '${key}' is declared twice in ${owner} (first at line ${first})`, 'a region of several labels is written once: name [1, 2]');
@@ -136,9 +186,14 @@ function checkClasses(sink: DiagnosticSink, r: ValueReader, block: Block, owner:
   return ok ? out : undefined;
 }
 
-function classLabels(sink: DiagnosticSink, r: ValueReader, v: Value, cls: string): number[] | undefined {
-  const items = v.kind === 'list' ? v.items : [v];
-  if (v.kind !== 'list' && v.kind !== 'number') {
+function classLabels(sink: DiagnosticSink, r: ValueReader, v: Value, cls: string, declared: Map<string, number> | null, owner: string): number[] | undefined {
+  const items = (v.kind === 'list' ? v.items : [v]).map((it): Value => {
+    if (it.kind !== 'name' || declared === null) return it;
+    const n = declared.get(it.name);
+    if (n === undefined) return it;
+    return { kind: 'number', value: n, text: String(n), span: it.span };
+  });
+  if (v.kind !== 'list' && v.kind !== 'number' && !(v.kind === 'name' && declared !== null)) {
     r.list(v, `class '${cls}'`, 'label values');
     return undefined;
   }
@@ -149,8 +204,20 @@ function classLabels(sink: DiagnosticSink, r: ValueReader, v: Value, cls: string
   const labels: number[] = [];
   let ok = true;
   for (const it of items) {
+    if (it.kind === 'name') {
+      const names = declared === null ? [] : [...declared.keys()];
+      sink.error('MT0201', it.span, declared === null ? `class '${cls}' names label '${it.name}', but ${owner} declares no labels` : `unknown label '${it.name}' in class '${cls}'`, declared === null ? 'declare them: labels { background 0  liver 1 }, or write the label value' : (didYouMean(it.name, names) ?? `labels of ${owner}: ${names.join(', ')}`));
+      ok = false;
+      continue;
+    }
     if (it.kind !== 'number') {
       r.number(it, `class '${cls}'`);
+      ok = false;
+      continue;
+    }
+    if (declared !== null && Number.isInteger(it.value) && it.value > 0 && ![...declared.values()].includes(it.value)) {
+      const values = [...declared.entries()].filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`);
+      sink.error('MT0312', it.span, `class '${cls}' names label value ${it.text}, which ${owner} does not declare`, `declared labels: ${values.join(', ')}`);
       ok = false;
       continue;
     }

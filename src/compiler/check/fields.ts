@@ -6,14 +6,25 @@ import { closest } from '../suggest.js';
 
 /** Fields of each block kind; the single source of truth for the checker and the docs test. */
 export const BLOCK_FIELDS = {
-  dataset: ['root', 'modality', 'cases', 'synthetic', 'seed', 'classes'],
-  architecture: ['kind', 'patch', 'features', 'strides'],
+  dataset: ['root', 'modality', 'cases', 'synthetic', 'seed', 'labels', 'classes', 'split'],
+  classset: ['classes', 'exclude'],
+  architecture: ['kind', 'patch', 'spacing', 'stages', 'features', 'blocks', 'kernels', 'strides', 'deep_supervision', 'feature_size'],
   schedule: ['optimizer', 'lr', 'epochs', 'iterations', 'clip', 'phase'],
   phase: ['epochs', 'lr'],
-  experiment: ['datasets', 'architecture', 'schedule', 'batch', 'sampling', 'foreground', 'spacing', 'seed', 'pretrained'],
+  sampling: ['kind', 'foreground'],
+  augmentation: ['rotation', 'scaling', 'elastic', 'noise', 'blur', 'brightness', 'contrast', 'low_resolution', 'gamma_inverted', 'gamma', 'mirror'],
+  transform: ['p', 'range', 'axes'],
+  evaluation: ['tta', 'step', 'metrics'],
+  experiment: [
+    'datasets', 'exclude', 'architecture', 'patch', 'spacing', 'schedule', 'batch', 'sampling', 'foreground', 'augmentation',
+    'folds', 'seed', 'precision', 'loss', 'pretrained', 'evaluation', 'targets', 'allow_leakage', 'report',
+  ],
 } as const;
 
 export type BlockKind = keyof typeof BLOCK_FIELDS;
+
+/** Blocks that declarations open (their fields are keywords); the others are nested blocks whose fields are plain names. */
+export const DECLARATION_BLOCKS: readonly BlockKind[] = ['dataset', 'classset', 'architecture', 'schedule', 'sampling', 'experiment'];
 
 export class Fields {
   private readonly byName = new Map<string, Entry[]>();
@@ -32,7 +43,7 @@ export class Fields {
       const key = e.key.text;
       if (!allowed.includes(key)) {
         const suggestion = closest(key, allowed);
-        const elsewhere = (Object.keys(BLOCK_FIELDS) as BlockKind[]).filter((k) => k !== kind && (BLOCK_FIELDS[k] as readonly string[]).includes(key));
+        const elsewhere = (Object.keys(BLOCK_FIELDS) as BlockKind[]).filter((k) => k !== kind && k !== 'transform' && (BLOCK_FIELDS[k] as readonly string[]).includes(key));
         const hint =
           suggestion !== null
             ? `did you mean '${suggestion}'?`

@@ -1,21 +1,61 @@
 /** The checked program: declarations turned into typed models, ready for lowering. */
-import type { ArchitectureSpec, DatasetSpec, SamplingKind, ScheduleSpec, Vec3 } from '../../graph/types.js';
+import type {
+  ArchitectureKind, ArchitectureSpec, AugmentationSpec, DatasetSpec, LossKind, Precision, SamplingKind, ScheduleSpec, Vec3,
+} from '../../graph/types.js';
 import type { Declaration } from '../ast.js';
 import type { Span } from '../source.js';
 
-export type DeclKind = 'dataset' | 'architecture' | 'schedule' | 'experiment';
+export type DeclKind = 'dataset' | 'classset' | 'architecture' | 'schedule' | 'sampling' | 'augmentation' | 'experiment' | 'family';
 
 export interface Symbol {
   kind: DeclKind;
   name: string;
   file: string;
   decl: Declaration;
+  /** Set for experiments expanded from a family: the family's name. */
+  family?: string;
 }
 
 export interface DatasetModel {
   spec: DatasetSpec;
   /** Expected number of training cases (`cases N`), used for the sampling shares shown in the graph. */
   cases: number | null;
+}
+
+/** A class set: classes as `dataset.class` ids, in a stable order. */
+export interface ClassSetModel {
+  name: string;
+  classes: string[];
+}
+
+/** An architecture as written; `spec` is its topology resolved at its own patch and spacing. */
+export interface ArchitectureModel {
+  name: string;
+  kind: ArchitectureKind;
+  patch: Vec3;
+  /** Its own spacing, or null (then the experiment's). */
+  spacing: Vec3 | null;
+  stages: number | null;
+  features: number[] | null;
+  blocks: number[] | null;
+  kernels: Vec3[] | null;
+  strides: Vec3[] | null;
+  deepSupervision: boolean;
+  featureSize: number;
+  /** Resolved at its own patch and spacing (isotropic when it has none). */
+  spec: ArchitectureSpec;
+}
+
+export interface SamplingModel {
+  name: string;
+  kind: SamplingKind;
+  foregroundFraction: number;
+}
+
+export interface EvaluationModel {
+  tta: boolean;
+  step: number;
+  metrics: Array<'dice' | 'hd95'>;
 }
 
 export interface ExperimentModel {
@@ -26,20 +66,47 @@ export interface ExperimentModel {
   /** Null when absent (a fine-tune experiment inherits it). */
   architecture: string | null;
   architectureSpan: Span | null;
+  /** Patch override, or null. */
+  patch: Vec3 | null;
+  patchSpan: Span | null;
   batch: number;
   sampling: { kind: SamplingKind; foregroundFraction: number };
   schedule: string | null;
   spacing: Vec3 | null;
   spacingSpan: Span | null;
   seed: number | null;
+  /** An experiment this one fine-tunes, or null. */
   pretrained: string | null;
   pretrainedSpan: Span | null;
+  /** A checkpoint file the network starts from, or null. */
+  checkpoint: string | null;
+  augmentation: AugmentationSpec;
+  folds: number[];
+  precision: Precision;
+  loss: LossKind;
+  evaluation: EvaluationModel;
+  /** Fine-tune targets as `dataset.class` ids, or null for every class of `datasets`. */
+  targets: string[] | null;
+  allowLeakage: boolean;
+  /** Class sets the report summarises. */
+  report: string[];
+  /** The family this experiment was expanded from, if any. */
+  family: string | null;
 }
 
 export interface CheckedProgram {
   symbols: Map<string, Symbol>;
   datasets: Map<string, DatasetModel>;
-  architectures: Map<string, ArchitectureSpec>;
+  classsets: Map<string, ClassSetModel>;
+  architectures: Map<string, ArchitectureModel>;
   schedules: Map<string, ScheduleSpec>;
+  samplings: Map<string, SamplingModel>;
+  augmentations: Map<string, AugmentationSpec>;
   experiments: Map<string, ExperimentModel>;
+  /** Family name -> the experiments it expands into. */
+  families: Map<string, string[]>;
+  /** Experiment name -> its architecture resolved at the experiment's patch and spacing (after the chain rules). */
+  resolvedArchitectures: Map<string, ArchitectureSpec>;
+  /** Experiment name -> its effective spacing. */
+  resolvedSpacing: Map<string, Vec3>;
 }

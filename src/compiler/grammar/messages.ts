@@ -3,9 +3,10 @@
  * while it parses; messages are encoded as JSON ({code, message, hint}) so that parse.ts can turn
  * them into diagnostics with stable codes.
  */
-import { EOF, tokenMatcher, type IParserErrorMessageProvider, type IToken, type TokenType } from 'chevrotain';
+import type { IParserErrorMessageProvider, IToken, TokenType } from 'chevrotain';
+import { EOF, tokenMatcher } from './chevrotain.js';
 import {
-  Colon, Comma, DeclKeyword, FieldKeyword, Identifier, Import, Keyword, LBracket, LCurly, LParen,
+  Colon, Comma, DeclKeyword, Extends, FieldKeyword, Identifier, Import, Keyword, LBracket, LCurly, LParen,
   NumberLiteral, RBracket, RCurly, RParen, StringLiteral,
 } from './tokens.js';
 import type { DiagnosticCode } from '../diagnostics.js';
@@ -56,7 +57,7 @@ export function describeExpected(tt: TokenType): string {
   if (tt === NumberLiteral) return 'a number';
   if (tt === StringLiteral) return 'a string';
   if (tt === FieldKeyword) return 'a field name';
-  if (tt === DeclKeyword) return 'a declaration (dataset, architecture, schedule, experiment)';
+  if (tt === DeclKeyword) return 'a declaration (dataset, classset, architecture, schedule, sampling, augmentation, experiment, family)';
   if (typeof tt.LABEL === 'string') return tt.LABEL;
   return tt.name;
 }
@@ -74,6 +75,7 @@ function at(t: IToken): string {
 export function describeBlockAt(tokens: IToken[], i: number): string {
   const a = tokens[i - 1];
   const b = tokens[i - 2];
+  if (a !== undefined && b !== undefined && tokenMatcher(b, Extends) && i >= 4) return describeBlockAt(tokens, i - 2);
   if (a !== undefined && b !== undefined && tokenMatcher(a, Identifier) && tokenMatcher(b, DeclKeyword)) {
     return `${b.image} '${a.image}'`;
   }
@@ -154,7 +156,7 @@ export const mtErrorMessageProvider: IParserErrorMessageProvider = {
     return encode({
       code: 'MT0103',
       message: `unexpected ${describeToken(firstRedundant)} at the top level of the file`,
-      hint: 'a file holds imports and declarations: import "...", dataset NAME { ... }, architecture NAME { ... }, schedule NAME { ... }, experiment NAME { ... }',
+      hint: 'a file holds imports and declarations: import "...", dataset NAME { ... }, architecture NAME { ... }, schedule NAME { ... }, experiment NAME [extends OTHER] { ... }, ...',
     });
   },
 

@@ -3,12 +3,13 @@
  *
  *   file        := (importDecl | declaration)*
  *   importDecl  := 'import' STRING
- *   declaration := KIND NAME? block                KIND: dataset | architecture | schedule | experiment
+ *   declaration := KIND NAME? ('extends' NAME)? block
+ *                  KIND: dataset | classset | architecture | schedule | sampling | augmentation | experiment | family
  *   block       := '{' entry* '}'
  *   entry       := KEY value? block?               e.g.  patch [32, 32, 32]   classes { ... }   phase heads { ... }
  *   value       := NUMBER | STRING | true | false | list | reference
  *   list        := '[' (value (',' value)* ','?)? ']'
- *   reference   := NAME ('(' (arg (',' arg)* ','?)? ')')?
+ *   reference   := NAME ('.' NAME)* ('(' (arg (',' arg)* ','?)? ')')?     e.g. btcv.liver
  *   arg         := (NAME ':')? value
  *
  * The grammar is deliberately uniform: what each block may contain is the checker's business,
@@ -16,9 +17,10 @@
  * (with did-you-mean) instead of token-level complaints. Unknown declaration kinds and unknown
  * field names parse as identifiers for the same reason.
  */
-import { CstParser, tokenMatcher, type IToken } from 'chevrotain';
+import type { IToken } from 'chevrotain';
+import { CstParser, tokenMatcher } from './chevrotain.js';
 import {
-  allTokens, Colon, Comma, DeclKeyword, False, FieldKeyword, Identifier, Import, Keyword, LBracket, LCurly,
+  allTokens, Colon, Comma, DeclKeyword, Dot, Extends, False, FieldKeyword, Identifier, Import, Keyword, LBracket, LCurly,
   LParen, NumberLiteral, RBracket, RCurly, RParen, StringLiteral, True,
 } from './tokens.js';
 import { mtErrorMessageProvider } from './messages.js';
@@ -31,7 +33,7 @@ import { mtErrorMessageProvider } from './messages.js';
 export function startsTopLevel(la: (i: number) => IToken): boolean {
   const t1 = la(1);
   if (tokenMatcher(t1, Import) && tokenMatcher(la(2), StringLiteral)) return true;
-  const declShape = tokenMatcher(la(2), Identifier) && tokenMatcher(la(3), LCurly);
+  const declShape = tokenMatcher(la(2), Identifier) && (tokenMatcher(la(3), LCurly) || tokenMatcher(la(3), Extends));
   if (!declShape) return false;
   if (tokenMatcher(t1, DeclKeyword)) return true;
   return tokenMatcher(t1, Identifier) && t1.startColumn === 1;
@@ -74,6 +76,10 @@ export class MtParser extends CstParser {
         { ALT: () => this.CONSUME(Keyword, { LABEL: 'name' }) },
       ]),
     );
+    this.OPTION2(() => {
+      this.CONSUME(Extends);
+      this.CONSUME3(Identifier, { LABEL: 'parent' });
+    });
     this.SUBRULE(this.block);
   });
 
@@ -124,6 +130,10 @@ export class MtParser extends CstParser {
 
   public reference = this.RULE('reference', () => {
     this.CONSUME(Identifier, { LABEL: 'name' });
+    this.MANY2(() => {
+      this.CONSUME(Dot);
+      this.CONSUME2(Identifier, { LABEL: 'member' });
+    });
     this.OPTION(() => {
       this.CONSUME(LParen);
       this.OPTION2(() => {

@@ -6,21 +6,25 @@
  * are plain identifiers, checked by the checker, so that misspellings get a did-you-mean.
  * To add a field to the language, add its word to FIELD_WORDS (and teach the checker).
  */
-import { createToken, Lexer, type TokenType } from 'chevrotain';
+import type { TokenType } from 'chevrotain';
+import { createToken, Lexer } from './chevrotain.js';
 
 /** Words that start a top-level declaration. */
-export const DECLARATION_WORDS = ['dataset', 'architecture', 'schedule', 'experiment'] as const;
+export const DECLARATION_WORDS = ['dataset', 'classset', 'architecture', 'schedule', 'sampling', 'augmentation', 'experiment', 'family'] as const;
 
 /** Words that name a field inside a block (some, like `architecture`, are both). */
 export const FIELD_WORDS = [
   // dataset
-  'root', 'modality', 'cases', 'synthetic', 'seed', 'classes', 'tags',
+  'root', 'modality', 'cases', 'synthetic', 'seed', 'classes', 'tags', 'labels', 'split',
+  // class set
+  'exclude',
   // architecture
-  'kind', 'patch', 'features', 'strides',
+  'kind', 'patch', 'features', 'strides', 'stages', 'blocks', 'kernels', 'deep_supervision', 'feature_size',
   // schedule
   'optimizer', 'lr', 'epochs', 'iterations', 'clip', 'phase',
   // experiment
   'datasets', 'architecture', 'schedule', 'batch', 'sampling', 'foreground', 'spacing', 'pretrained',
+  'augmentation', 'folds', 'precision', 'loss', 'evaluation', 'targets', 'allow_leakage', 'report',
 ] as const;
 
 export const WhiteSpace = createToken({ name: 'WhiteSpace', pattern: /[ \t\r\n\f\v\u00a0\ufeff]+/, group: Lexer.SKIPPED, line_breaks: true });
@@ -47,6 +51,7 @@ function keyword(word: string, categories: TokenType[]): TokenType {
 }
 
 export const Import = keyword('import', []);
+export const Extends = keyword('extends', []);
 export const True = keyword('true', []);
 export const False = keyword('false', []);
 
@@ -63,7 +68,7 @@ export const keywordTokens: ReadonlyMap<string, TokenType> = new Map(
 );
 
 /** Reserved words: keywords plus the literals. */
-export const RESERVED_WORDS: readonly string[] = ['import', 'true', 'false', ...allWords];
+export const RESERVED_WORDS: readonly string[] = ['import', 'extends', 'true', 'false', ...allWords];
 
 export const NumberLiteral = createToken({
   name: 'NumberLiteral',
@@ -93,6 +98,7 @@ export const LParen = createToken({ name: 'LParen', label: "'('", pattern: /\(/ 
 export const RParen = createToken({ name: 'RParen', label: "')'", pattern: /\)/ });
 export const Comma = createToken({ name: 'Comma', label: "','", pattern: /,/ });
 export const Colon = createToken({ name: 'Colon', label: "':'", pattern: /:/ });
+export const Dot = createToken({ name: 'Dot', label: "'.'", pattern: /\./ });
 
 /** Lexer order matters: comments before anything starting with `/`, keywords before Identifier. */
 export const allTokens: TokenType[] = [
@@ -104,6 +110,7 @@ export const allTokens: TokenType[] = [
   UnterminatedString,
   NumberLiteral,
   Import,
+  Extends,
   True,
   False,
   ...keywordTokens.values(),
@@ -120,6 +127,7 @@ export const allTokens: TokenType[] = [
   RParen,
   Comma,
   Colon,
+  Dot,
 ];
 
 export const mtLexer = new Lexer(allTokens, {

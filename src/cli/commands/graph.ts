@@ -1,0 +1,16 @@
+import { renderGraph, type GraphFormat } from '../../compiler/index.js';
+import type { CliIO } from '../io.js';
+import { compileFile } from './compile.js';
+
+export interface GraphOptions {
+  experiment?: string;
+  set?: string[];
+  format: GraphFormat;
+}
+
+/** `mtc graph FILE [--format mermaid|dot]`: the stage graph of the compiled experiment. */
+export async function graphCommand(file: string, options: GraphOptions, io: CliIO): Promise<number> {
+  const { graph } = await compileFile(file, { experiment: options.experiment, set: options.set }, io);
+  io.out(renderGraph(graph, options.format));
+  return 0;
+}

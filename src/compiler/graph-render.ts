@@ -1,0 +1,38 @@
+/** `mtc graph`: the stage graph of a compiled experiment as Mermaid or Graphviz DOT text. */
+import type { RuntimeGraph, Stage } from '../graph/types.js';
+
+export type GraphFormat = 'mermaid' | 'dot';
+
+/** A one-line summary of what a stage does. */
+export function stageSummary(s: Stage): string {
+  switch (s.kind) {
+    case 'prepare':
+      return `${s.datasets.length} dataset${s.datasets.length === 1 ? '' : 's'}`;
+    case 'preprocess':
+      return `spacing [${s.spacing.join(', ')}] mm`;
+    case 'train':
+    case 'finetune':
+      return `${s.architecture.kind} ${s.architecture.name}, ${s.heads.length} heads, ${s.schedule.epochs} epochs, batch ${s.batch}, ${s.loss}`;
+    case 'evaluate':
+      return `${s.datasets.length} dataset${s.datasets.length === 1 ? '' : 's'}, ${(s.metrics ?? ['dice']).join('+')}${s.inference.mirror ? ', TTA' : ''}`;
+    case 'report':
+      return `${s.evaluations.length} evaluation${s.evaluations.length === 1 ? '' : 's'}`;
+  }
+}
+
+const esc = (s: string) => s.replace(/"/g, '\\"');
+
+export function renderGraph(graph: RuntimeGraph, format: GraphFormat): string {
+  const ids = new Map(graph.stages.map((s, i) => [s.id, `s${i}`]));
+  if (format === 'mermaid') {
+    const out = ['flowchart TD'];
+    for (const s of graph.stages) out.push(`  ${ids.get(s.id)}["<b>${s.id.replace(/"/g, '#quot;')}</b><br/>${stageSummary(s).replace(/"/g, '#quot;')}"]`);
+    for (const s of graph.stages) for (const d of s.deps) out.push(`  ${ids.get(d)} --> ${ids.get(s.id)}`);
+    return `${out.join('\n')}\n`;
+  }
+  const out = [`digraph "${esc(graph.source.experiment)}" {`, '  rankdir=TB;', '  node [shape=box, fontname="Helvetica"];'];
+  for (const s of graph.stages) out.push(`  ${ids.get(s.id)} [label="${esc(s.id)}\\n${esc(stageSummary(s))}"];`);
+  for (const s of graph.stages) for (const d of s.deps) out.push(`  ${ids.get(d)} -> ${ids.get(s.id)};`);
+  out.push('}');
+  return `${out.join('\n')}\n`;
+}

@@ -1,0 +1,71 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { describe, expect, it } from 'vitest';
+import { main } from '../../src/cli/main.js';
+import { validateGraph } from '../../src/graph/validate.js';
+import { captureIO } from './helpers.js';
+
+describe('mtc check', () => {
+  it('passes the quickstart with exit 0', async () => {
+    const io = captureIO();
+    expect(await main(['check', 'experiments/quickstart.mt'], io)).toBe(0);
+  });
+
+  it('reports a misspelled reference, a missing brace, an unknown keyword and a wrong type, each with line:col, exit 1', async () => {
+    const io = captureIO();
+    const code = await main(['check', 'test/compiler/fixtures/acceptance.mt'], io);
+    expect(code).toBe(1);
+    const text = io.stderr.join('\n');
+    expect(text).toMatch(/acceptance\.mt:11:1: error\[MT\d+\]: expected '}'/);
+    expect(text).toMatch(/acceptance\.mt:26:14: error\[MT\d+\]/);
+    expect(text).toMatch(/acceptance\.mt:31:17: error\[MT\d+\]: .*'livr'/);
+    expect(text).toMatch(/acceptance\.mt:35:3: error\[MT\d+\]: .*'bacth'/);
+    expect(text).toContain('^');
+    expect(text).not.toMatch(/\n\s+at .*\.(ts|js):\d+/); // no stack trace
+  });
+
+  it('turns garbage input into diagnostics, never a crash', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'mtc-check-'));
+    const file = join(dir, 'garbage.mt');
+    await writeFile(file, Buffer.from([0, 255, 254, 10, 123, 34, 7, 125, 125, 40]));
+    const io = captureIO();
+    expect(await main(['check', file], io)).toBe(1);
+    expect(io.stderr.join('\n')).toContain('garbage.mt:');
+  });
+
+  it('reports a missing file as a diagnostic, exit 1', async () => {
+    const io = captureIO();
+    expect(await main(['check', 'does/not/exist.mt'], io)).toBe(1);
+    expect(io.stderr.join('\n')).toContain('exist.mt');
+  });
+});
+
+describe('mtc compile', () => {
+  it('prints a schema-valid graph with every stage and its dependencies (yaml and json)', async () => {
+    const yamlIO = captureIO();
+    expect(await main(['compile', 'experiments/quickstart.mt'], yamlIO)).toBe(0);
+    const graph = validateGraph(parseYaml(yamlIO.stdout.join('\n')));
+    expect(graph.stages.map((s) => s.kind)).toEqual(['prepare', 'preprocess', 'train', 'finetune', 'evaluate', 'report']);
+    const ft = graph.stages.find((s) => s.kind === 'finetune');
+    expect(ft?.deps).toContain('train:quickstart_pretrain');
+
+    const jsonIO = captureIO();
+    expect(await main(['compile', 'experiments/quickstart.mt', '--format', 'json'], jsonIO)).toBe(0);
+    expect(JSON.parse(jsonIO.stdout.join('\n'))).toEqual(graph);
+  });
+
+  it('exits 1 with diagnostics and no graph when the source has errors', async () => {
+    const io = captureIO();
+    expect(await main(['compile', 'test/compiler/fixtures/acceptance.mt'], io)).toBe(1);
+    expect(io.stdout).toEqual([]);
+    expect(io.stderr.join('\n')).toContain('not compiled');
+  });
+
+  it('rejects an unknown format through commander, without a stack trace', async () => {
+    const io = captureIO();
+    expect(await main(['compile', 'experiments/quickstart.mt', '--format', 'xml'], io)).toBe(1);
+    expect(io.stderr.join('\n')).toContain('xml');
+  });
+});
