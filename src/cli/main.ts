@@ -130,7 +130,7 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
       io.err(`mtc: ${err.message}`);
       return err.exitCode;
     }
-    if (err instanceof Error && (err.name === 'MtDataError' || err.name === 'GraphValidationError')) {
+    if (err instanceof Error && ['MtDataError', 'GraphValidationError', 'UnsupportedFeatureError'].includes(err.name)) {
       io.err(`mtc: ${err.message}`);
       return 1;
     }

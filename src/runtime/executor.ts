@@ -5,6 +5,7 @@ import type { RuntimeGraph, Stage } from '../graph/types.js';
 import { validateGraph } from '../graph/validate.js';
 import type { EvaluationResult, RunEvents } from './events.js';
 import { writeFileAtomic } from './io/atomic.js';
+import { UnsupportedFeatureError, unsupportedFeatures } from './preflight.js';
 import { stageHandlers, type RunState, type StageContext } from './stages/index.js';
 
 export interface RunOptions {
@@ -51,6 +52,8 @@ function errorMessage(err: unknown): string {
  */
 export async function runGraph(graphInput: unknown, options: RunOptions): Promise<RunOutcome> {
   const graph: RuntimeGraph = validateGraph(graphInput);
+  const unsupported = unsupportedFeatures(graph);
+  if (unsupported.length > 0) throw new UnsupportedFeatureError(unsupported);
   const started = performance.now();
   await mkdir(options.runDir, { recursive: true });
   await writeFileAtomic(join(options.runDir, 'graph.yaml'), toYaml(graph));

@@ -23,7 +23,7 @@ dataset kidney {
   synthetic quickstart seed 5
   classes { kidney [1, 2]  kidney_tumour [2] }
 }
-architecture tiny { kind unet  patch [16, 16, 16]  features [4, 8] }
+architecture tiny { kind unet  patch [16, 16, 16]  features [4, 8]  deep_supervision false }
 schedule pre { lr poly(0.01, 0.9)  epochs 2  iterations 3 }
 schedule ft {
   epochs 2  iterations 3

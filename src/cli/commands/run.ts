@@ -3,6 +3,7 @@ import type { RuntimeGraph } from '../../graph/types.js';
 import { initRuntime, type BackendChoice } from '../../runtime/setup.js';
 import { RunEvents } from '../../runtime/events.js';
 import { runGraph } from '../../runtime/executor.js';
+import { unsupportedFeatures } from '../../runtime/preflight.js';
 import { writeFileAtomic } from '../../runtime/io/atomic.js';
 import { attachJsonRenderer, attachPlainRenderer } from '../../ui/plain.js';
 import { UserError, type CliIO } from '../io.js';
@@ -35,6 +36,11 @@ export async function runCommand(file: string, options: RunCommandOptions, io: C
   if (options.dryRun) {
     io.out(`plan for experiment '${graph.source.experiment}' (${graph.stages.length} stages):`);
     for (const l of planLines(graph)) io.out(l);
+    const unsupported = unsupportedFeatures(graph);
+    if (unsupported.length > 0) {
+      io.out('note: the runtime cannot execute this plan yet:');
+      for (const u of unsupported) io.out(`  - ${u}`);
+    }
     return 0;
   }
   const dataRoot = resolve(io.cwd, options.data ?? io.env.MT_DATA ?? 'data');

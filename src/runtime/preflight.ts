@@ -1,0 +1,46 @@
+import type { RuntimeGraph, TrainParams } from '../graph/types.js';
+
+/**
+ * What the language can express but this runtime cannot execute yet. Checked before any stage
+ * runs, so an unsupported experiment fails in a second with a way out, not after preprocessing.
+ */
+export function unsupportedFeatures(graph: RuntimeGraph): string[] {
+  const problems: string[] = [];
+  const seen = new Set<string>();
+  for (const stage of graph.stages) {
+    if (stage.kind !== 'train' && stage.kind !== 'finetune') continue;
+    const p: TrainParams = stage;
+    const arch = p.architecture;
+    const say = (msg: string) => {
+      if (!seen.has(msg)) problems.push(msg);
+      seen.add(msg);
+    };
+    if (arch.kind !== 'unet') {
+      say(`experiment '${p.experiment}': architecture '${arch.name}' is a ${arch.kind}; the runtime trains only 'unet' so far (mtc compile and run --dry-run accept it)`);
+    }
+    if (p.loss !== 'multitalent') {
+      say(`experiment '${p.experiment}': loss '${p.loss}' is not trained by the runtime yet; use loss multitalent`);
+    }
+    if (arch.deepSupervision) {
+      say(
+        `architecture '${arch.name}': deep supervision is not implemented in the runtime yet; ` +
+          `set 'deep_supervision false' in it (or run with --set ${arch.name}.deep_supervision=false)`,
+      );
+    }
+    const unsupported = (p.augmentation?.transforms ?? []).filter((t) => t.kind !== 'mirror' && t.p > 0).map((t) => t.kind);
+    if (unsupported.length > 0) {
+      say(
+        `experiment '${p.experiment}': augmentation '${p.augmentation?.name}' uses ${[...new Set(unsupported)].join(', ')}, ` +
+          `which the runtime does not apply yet (only mirror); use an augmentation profile with mirror only, or 'augmentation none'`,
+      );
+    }
+  }
+  return problems;
+}
+
+export class UnsupportedFeatureError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`this experiment uses features the runtime cannot execute yet:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'UnsupportedFeatureError';
+  }
+}

@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest';
+import { unsupportedFeatures } from '../../src/runtime/preflight.js';
+import { sampleGraph } from '../graph/fixture.js';
+
+describe('runtime preflight', () => {
+  it('accepts what the runtime executes', () => {
+    expect(unsupportedFeatures(sampleGraph())).toEqual([]);
+  });
+
+  it('names each unsupported feature once, with a way out', () => {
+    const g = sampleGraph();
+    for (const s of g.stages) {
+      if (s.kind === 'train' || s.kind === 'finetune') {
+        s.architecture = { ...s.architecture, deepSupervision: true };
+        s.augmentation = {
+          name: 'heavy',
+          transforms: [
+            { kind: 'rotation', p: 0.2, range: [-30, 30] },
+            { kind: 'elastic', p: 0 },
+            { kind: 'mirror', p: 0.5, axes: [0, 1, 2] },
+          ],
+        };
+      }
+    }
+    const problems = unsupportedFeatures(g);
+    expect(problems).toHaveLength(3); // deep supervision once (shared architecture), augmentation per experiment
+    expect(problems[0]).toContain("--set tiny.deep_supervision=false");
+    expect(problems.filter((p) => p.includes("augmentation 'heavy' uses rotation,"))).toHaveLength(2);
+    expect(problems.join('\n')).not.toContain('elastic'); // p = 0 is off
+  });
+});
