@@ -93,6 +93,8 @@ export function buildProgram(io: CliIO, setExitCode: (code: number) => void): Co
     .option('--set <path=value>', 'override a field, type-checked like source (repeatable)', collect, [])
     .option('--data <dir>', 'data root for dataset folders (default: $MT_DATA or ./data)')
     .option('--runs <dir>', 'where run folders are created', 'runs')
+    .option('--cache <dir>', 'preprocessing cache (default: <data root>/.mtc-cache)')
+    .option('--no-cache', 'preprocess without reading or writing the cache')
     .addOption(new Option('--backend <name>', 'tfjs backend').choices(['auto', 'cpu', 'wasm', 'tensorflow']).default('auto'))
     .option('--no-tui', 'plain progress lines instead of the terminal UI')
     .option('--json', 'one JSON event per line on stdout')
@@ -100,13 +102,44 @@ export function buildProgram(io: CliIO, setExitCode: (code: number) => void): Co
     .action(
       async (
         file: string,
-        opts: { experiment?: string; set: string[]; data?: string; runs: string; backend: 'auto' | 'cpu' | 'wasm' | 'tensorflow'; tui: boolean; json?: boolean; dryRun?: boolean },
+        opts: { experiment?: string; set: string[]; data?: string; runs: string; cache?: string | false; backend: 'auto' | 'cpu' | 'wasm' | 'tensorflow'; tui: boolean; json?: boolean; dryRun?: boolean },
       ) => {
         // Imported on use: the runtime loads TensorFlow.js, which costs a second that check/compile need not pay.
         const { runCommand } = await import('./commands/run.js');
         setExitCode(await runCommand(file, { ...opts, json: Boolean(opts.json), dryRun: Boolean(opts.dryRun) }, io));
       },
     );
+
+  const data = program.command('data').description('inspect NIfTI files and check nnU-Net raw datasets');
+  data
+    .command('inspect')
+    .description("print a NIfTI file's shape, datatype, spacing, affine (as nibabel reports it), orientation code and intensity range")
+    .argument('<file>', '.nii or .nii.gz file')
+    .option('--json', 'machine-readable output')
+    .action(async (file: string, opts: { json?: boolean }) => {
+      const { dataInspectCommand } = await import('./commands/data.js');
+      setExitCode(await dataInspectCommand(file, opts, io));
+    });
+  data
+    .command('check')
+    .description('validate an nnU-Net raw dataset and report every problem (exit 1 when there is any)')
+    .argument('<dir>', 'dataset folder, e.g. data/Dataset001_Liver')
+    .option('--json', 'machine-readable output')
+    .action(async (dir: string, opts: { json?: boolean }) => {
+      const { dataCheckCommand } = await import('./commands/data.js');
+      setExitCode(await dataCheckCommand(dir, opts, io));
+    });
+  data
+    .command('fingerprint')
+    .description('dataset fingerprint: spacings, shapes, foreground intensity statistics, label voxel counts (cached)')
+    .argument('<dir>', 'dataset folder')
+    .option('--cache <dir>', 'cache folder (default: <dataset parent>/.mtc-cache)')
+    .option('--no-cache', 'neither read nor write the cache')
+    .option('--json', 'machine-readable output')
+    .action(async (dir: string, opts: { json?: boolean; cache?: string | false }) => {
+      const { dataFingerprintCommand } = await import('./commands/data.js');
+      setExitCode(await dataFingerprintCommand(dir, opts, io));
+    });
 
   return program;
 }

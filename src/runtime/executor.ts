@@ -11,6 +11,8 @@ import { stageHandlers, type RunState, type StageContext } from './stages/index.
 export interface RunOptions {
   /** Folder that relative dataset roots resolve against. */
   dataRoot: string;
+  /** Preprocessing cache: a folder, null for none, undefined for `<dataRoot>/.mtc-cache`. */
+  cacheDir?: string | null;
   /** The run folder; created if missing. */
   runDir: string;
   /** Name of the initialised tfjs backend, for the record. */
@@ -72,7 +74,7 @@ export async function runGraph(graphInput: unknown, options: RunOptions): Promis
     }
     const t0 = performance.now();
     options.events.emit({ type: 'stage-start', stage: stage.id, kind: stage.kind, description: describeStage(stage) });
-    const ctx: StageContext = { graph, runDir: options.runDir, dataRoot: options.dataRoot, events: options.events, signal: options.signal, state };
+    const ctx: StageContext = { graph, runDir: options.runDir, dataRoot: options.dataRoot, cacheDir: options.cacheDir, events: options.events, signal: options.signal, state };
     try {
       // The handler map is keyed by kind; the cast only narrows the union to the matching member.
       await (stageHandlers[stage.kind] as (s: Stage, c: StageContext) => Promise<void>)(stage, ctx);

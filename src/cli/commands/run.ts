@@ -15,6 +15,8 @@ export interface RunCommandOptions {
   set?: string[];
   data?: string;
   runs: string;
+  /** Preprocessing cache folder; false disables it; undefined means `<data root>/.mtc-cache`. */
+  cache?: string | false;
   backend: BackendChoice;
   tui: boolean;
   json: boolean;
@@ -66,7 +68,8 @@ export async function runCommand(file: string, options: RunCommandOptions, io: C
   const onSigint = () => abort.abort();
   process.once('SIGINT', onSigint);
   try {
-    const outcome = await runGraph(graph, { dataRoot, runDir, backend: runtime.description, events, signal: abort.signal });
+    const cacheDir = options.cache === false ? null : options.cache === undefined ? undefined : resolve(io.cwd, options.cache);
+    const outcome = await runGraph(graph, { dataRoot, runDir, cacheDir, backend: runtime.description, events, signal: abort.signal });
     await detach();
     if (outcome.status === 'failed') {
       const reason = outcome.error instanceof Error ? outcome.error.message : String(outcome.error ?? 'interrupted');

@@ -71,6 +71,17 @@ export function datasetJsonProblems(value: unknown): string[] {
         break;
       }
     }
+    const regions = Object.entries(json.labels).filter(([, v]) => Array.isArray(v));
+    if (regions.length > 0) {
+      const classes = Object.keys(json.labels).filter((k) => k !== 'background' && k !== 'ignore').length;
+      if (!json.regions_class_order) {
+        problems.push(
+          `dataset.json declares region classes (${regions.map(([k]) => `'${k}'`).join(', ')}) but lacks 'regions_class_order' (nnU-Net requires it with regions: one label value per non-background class, in the order predictions are written)`,
+        );
+      } else if (json.regions_class_order.length !== classes) {
+        problems.push(`dataset.json regions_class_order has ${json.regions_class_order.length} entries but labels declare ${classes} non-background classes`);
+      }
+    }
     const channels = Object.keys(json.channel_names);
     if (channels.length !== 1 || channels[0] !== '0') {
       problems.push(`dataset.json channel_names must have exactly one channel "0" (multitalent trains on single-channel CT); found ${JSON.stringify(json.channel_names)}`);

@@ -6,10 +6,10 @@
  */
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { affineMaxDiff } from './affine.js';
+import { type Affine, affineMaxDiff } from './affine.js';
 import { type DatasetJson, datasetJsonProblems, declaredLabelValues } from './dataset-json.js';
 import { MtDataError } from './errors.js';
-import { type NiftiGeometry, readNifti, readNiftiHeader, readNiftiLabel } from './nifti-read.js';
+import { type NiftiGeometry, type NiftiLabel, readNifti, readNiftiHeader, readNiftiLabel } from './nifti-read.js';
 import type { Volume } from './types.js';
 
 export type { DatasetJson } from './dataset-json.js';
@@ -34,15 +34,21 @@ export interface RawDataset {
 
 export interface RawCase {
   id: string;
+  /** Intensities in the internal voxel order (closest canonical RAS+, see docs/data.md). */
   image: Volume<Float32Array>;
+  /** Label values, same grid as `image`. */
   label: Volume<Uint8Array>;
-  /** Geometry of the image file (the label shares it; checked on loading). */
+  /** Geometry of the image file as stored (the label shares it; checked on loading). */
   geometry: NiftiGeometry;
+  /** Voxel-to-world affine of `image` / `label` (the file's affine, reoriented). */
+  affine: Affine;
 }
 
 export interface LoadRawDatasetOptions {
   /** Read every label and image header to check shapes, geometry and label values (default true). */
   checkContents?: boolean;
+  /** Also read every image in full (truncation, NaN/Inf voxels); default false. */
+  readImages?: boolean;
   /** Called after each case is checked. */
   onProgress?: (done: number, total: number, caseId: string) => void;
 }
@@ -158,8 +164,17 @@ export async function loadRawDataset(dir: string, options: LoadRawDatasetOptions
     let done = 0;
     for (const c of cases) {
       try {
-        const [imageGeom, label] = await Promise.all([readNiftiHeader(c.imagePath), readNiftiLabel(c.labelPath)]);
-        problems.push(...geometryProblems(c, imageGeom, label.geometry));
+        const [imageGeom, label] = await Promise.all([
+          options.readImages ? readNifti(c.imagePath).then((r) => r.geometry, (e: unknown) => e) : readNiftiHeader(c.imagePath).catch((e: unknown) => e),
+          readNiftiLabel(c.labelPath).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e)))),
+        ]);
+        if (imageGeom instanceof Error) problems.push(message(imageGeom));
+        if (label instanceof Error) problems.push(message(label));
+        if (imageGeom instanceof Error || label instanceof Error) {
+          options.onProgress?.(++done, cases.length, c.id);
+          continue;
+        }
+        problems.push(...geometryProblems(c, imageGeom as NiftiGeometry, (label as NiftiLabel).geometry));
         const counts = new Uint32Array(256);
         const voxels = label.volume.data;
         for (let i = 0; i < voxels.length; i++) counts[voxels[i]]++;
@@ -201,8 +216,8 @@ export async function loadRawCase(dataset: RawDataset, which: string | RawCaseRe
   if (!ref) {
     throw MtDataError.about(dataset.dir, `has no case '${String(which)}'`, `Known cases: ${dataset.cases.map((c) => c.id).join(', ')}`);
   }
-  const [image, label] = await Promise.all([readNifti(ref.imagePath), readNiftiLabel(ref.labelPath)]);
+  const [image, label] = await Promise.all([readNifti(ref.imagePath, { orientation: 'ras' }), readNiftiLabel(ref.labelPath, { orientation: 'ras' })]);
   const problems = geometryProblems(ref, image.geometry, label.geometry);
   if (problems.length > 0) throw datasetError(dataset.dir, problems);
-  return { id: ref.id, image: image.volume, label: label.volume, geometry: image.geometry };
+  return { id: ref.id, image: image.volume, label: label.volume, geometry: image.geometry, affine: image.affine };
 }

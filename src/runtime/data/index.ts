@@ -32,7 +32,27 @@ export {
   regionMask,
 } from './preprocess.js';
 export type { CtStats } from './normalize.js';
-export { type InterpolationOrder, resampleImage, resampleLabel, targetShape } from './resample.js';
+export {
+  ANISOTROPY_THRESHOLD,
+  type InterpolationOrder,
+  type ResampleOptions,
+  type ResamplePlan,
+  planResampling,
+  resampleImage,
+  resampleLabel,
+  targetShape,
+} from './resample.js';
+export { CACHE_CODE_VERSION, PreprocessCache, defaultCacheDir } from './cache.js';
+export {
+  type CaseFingerprint,
+  type DatasetFingerprint,
+  type FingerprintOptions,
+  type FingerprintResult,
+  type IntensityStats,
+  DEFAULT_FOREGROUND_SAMPLES,
+  datasetFingerprint,
+  pooledStats,
+} from './fingerprint.js';
 export { splitCases } from './split.js';
 export { sampleClassVoxels } from './class-voxels.js';
-export type { PreprocessedCase, PreprocessedDataset, Volume } from './types.js';
+export type { CaseSource, PreprocessedCase, PreprocessedDataset, Volume } from './types.js';

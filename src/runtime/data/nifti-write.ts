@@ -10,6 +10,8 @@ import { type Affine, affineToQuatern, diagonalAffine } from './affine.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { MtDataError } from './errors.js';
 import { DATATYPES, HEADER_BYTES, UNITS_MM, VOX_OFFSET } from './nifti-format.js';
+import type { NiftiGeometry } from './nifti-read.js';
+import { inverseOrientation, reorientArray, reorientedShape } from './orientation.js';
 
 const gzipAsync = promisify(gzip);
 
@@ -130,6 +132,87 @@ export function encodeNifti(path: string, volume: WritableVolume, options: Write
   out.set(header, 0);
   out.set(voxels, header.length);
   return out;
+}
+
+export interface WriteLikeOptions {
+  datatype: WritableDatatype;
+  /** Voxel order of `data`: 'stored' (the reference file's order, default) or 'ras' (the internal convention; turned back). */
+  orientation?: 'stored' | 'ras';
+  /** Replaces the reference's `descrip` when given. */
+  description?: string;
+  gzipLevel?: number;
+}
+
+/**
+ * Header of a result that keeps the reference file's geometry and header fields: dims (3-D),
+ * pixdim (qfac and voxel sizes), xyzt_units, qform/sform codes, quaternion, offsets and srow as
+ * stored, dim_info, intent, slice fields, toffset, descrip, aux_file. Changed: datatype/bitpix,
+ * scl_slope 1 and scl_inter 0 (values are stored as they are), cal_min/max 0, vox_offset 352,
+ * magic n+1 (a NIfTI-2 reference yields a NIfTI-1 file with the same fields).
+ */
+export function buildNiftiHeaderLike(reference: NiftiGeometry, datatype: WritableDatatype, description?: string): Uint8Array {
+  const h = reference.header;
+  const bytes = new Uint8Array(VOX_OFFSET);
+  const v = new DataView(bytes.buffer);
+  const le = true;
+  const [nz, ny, nx] = reference.shape;
+  v.setInt32(0, HEADER_BYTES, le);
+  v.setUint8(38, 'r'.charCodeAt(0));
+  v.setUint8(39, h.dimInfo & 0xff);
+  [3, nx, ny, nz, 1, 1, 1, 1].forEach((d, i) => v.setInt16(40 + 2 * i, d, le));
+  v.setFloat32(56, 0, le);
+  v.setInt16(68, h.intentCode, le);
+  v.setInt16(70, DATATYPES[datatype].code, le);
+  v.setInt16(72, DATATYPES[datatype].bytes * 8, le);
+  v.setInt16(74, h.sliceStart, le);
+  const qfac = h.pixdim[0] === -1 ? -1 : 1;
+  [qfac, h.pixdim[1], h.pixdim[2], h.pixdim[3], 1, 1, 1, 1].forEach((p, i) => v.setFloat32(76 + 4 * i, i > 0 && i <= 3 ? Math.abs(p) || 1 : p, le));
+  v.setFloat32(108, VOX_OFFSET, le);
+  v.setFloat32(112, 1, le);
+  v.setFloat32(116, 0, le);
+  v.setInt16(120, h.sliceEnd, le);
+  v.setUint8(122, h.sliceCode & 0xff);
+  v.setUint8(123, h.xyztUnits & 0xff);
+  v.setFloat32(132, h.sliceDuration, le);
+  v.setFloat32(136, h.toffset, le);
+  writeAscii(v, 148, description ?? h.description, 80);
+  writeAscii(v, 228, h.auxFile, 24);
+  v.setInt16(252, h.qformCode, le);
+  v.setInt16(254, h.sformCode, le);
+  h.quatern.forEach((q, i) => v.setFloat32(256 + 4 * i, q, le));
+  h.qoffset.forEach((q, i) => v.setFloat32(268 + 4 * i, q, le));
+  for (let r = 0; r < 3; r++) for (let c = 0; c < 4; c++) v.setFloat32(280 + 16 * r + 4 * c, h.srow[r][c], le);
+  writeAscii(v, 328, h.intentName, 16);
+  writeAscii(v, 344, 'n+1', 4);
+  return bytes;
+}
+
+/**
+ * Writes a result (e.g. a prediction) with the geometry and header fields of the image it was
+ * computed from, so viewers overlay it exactly and nibabel reports the same affine. `data` is in the
+ * reference's stored voxel order, or in the internal RAS order with `orientation: 'ras'`.
+ */
+export async function writeNiftiLike(path: string, data: ArrayLike<number> & { length: number }, reference: NiftiGeometry, options: WriteLikeOptions): Promise<void> {
+  const stored = reference.shape;
+  const n = stored[0] * stored[1] * stored[2];
+  if (data.length !== n) {
+    throw MtDataError.about(path, `result holds ${data.length} voxels but the reference image has ${stored.join('x')} [z,y,x] = ${n}`, 'Resample the result back to the input grid before writing');
+  }
+  if (stored.some((d) => d > 32767)) throw MtDataError.about(path, `shape ${stored.join('x')} cannot be stored in NIfTI-1 (each dim 1..32767)`, 'Crop the volume');
+  let voxels: ArrayLike<number> = data;
+  if (options.orientation === 'ras') {
+    const inv = inverseOrientation(reference.orientation);
+    const canonShape = reorientedShape(stored, reference.orientation);
+    const typed = data instanceof Float32Array || data instanceof Uint8Array ? data : Float32Array.from(data);
+    voxels = reorientArray(typed, canonShape, inv);
+  }
+  const header = buildNiftiHeaderLike(reference, options.datatype, options.description);
+  const body = encodeVoxels(path, voxels, options.datatype);
+  const raw = new Uint8Array(header.length + body.length);
+  raw.set(header, 0);
+  raw.set(body, header.length);
+  const out = path.endsWith('.nii') ? raw : await gzipAsync(raw, { level: options.gzipLevel ?? 6 });
+  await writeFileAtomic(path, out);
 }
 
 /** Writes `volume` to `path` (gzipped unless the path ends in `.nii`), atomically. */

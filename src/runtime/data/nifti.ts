@@ -3,6 +3,8 @@ export { type Affine, affineSpacingZyx, diagonalAffine } from './affine.js';
 export type { NiftiDatatype } from './nifti-format.js';
 export {
   type NiftiGeometry,
+  type NiftiHeader,
+  geometryFromHeader,
   type NiftiImage,
   type NiftiLabel,
   type ReadOptions,
@@ -11,5 +13,6 @@ export {
   readNiftiHeader,
   readNiftiLabel,
 } from './nifti-read.js';
-export { type WritableDatatype, type WritableVolume, type WriteNiftiOptions, encodeNifti, writeNifti } from './nifti-write.js';
+export { type WritableDatatype, type WritableVolume, type WriteLikeOptions, type WriteNiftiOptions, encodeNifti, writeNifti, writeNiftiLike } from './nifti-write.js';
+export { CANONICAL, type Orientation, inverseOrientation, ioOrientation, isCanonical, orientationCode, reorientArray, reorientedAffine, reorientedShape, reorientedSpacing } from './orientation.js';
 export { MtDataError } from './errors.js';

@@ -28,6 +28,30 @@ export interface PreprocessedCase {
    * from the case has an empty array.
    */
   classVoxels: Record<string, Uint32Array>;
+  /** Where the case came from and how to map results back onto its file (absent for in-memory cases). */
+  source?: CaseSource;
+}
+
+/**
+ * The way from a raw file to a preprocessed case, for writing results back: the file's stored grid,
+ * its orientation (the internal order is the closest canonical RAS+, see docs/data.md), the
+ * nonzero crop box in the canonical grid, and the cropped shape before resampling.
+ */
+export interface CaseSource {
+  imagePath: string;
+  /** [z, y, x] as stored in the file. */
+  storedShape: Vec3;
+  /** nibabel orientation code of the file, e.g. 'LPS'. */
+  orientationCode: string;
+  /** [z, y, x] after reorientation to canonical RAS+. */
+  canonicalShape: Vec3;
+  /** [z, y, x] spacing in the canonical order. */
+  canonicalSpacing: Vec3;
+  /** Crop box in the canonical grid: inclusive start, exclusive end, [z, y, x]. */
+  cropStart: Vec3;
+  cropEnd: Vec3;
+  /** The low-resolution axis resampled separately with order 0, or null. */
+  separateAxis: number | null;
 }
 
 /** A preprocessed dataset with its fixed train/hold-out split. */

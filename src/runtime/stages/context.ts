@@ -16,6 +16,8 @@ export interface StageContext {
   graph: RuntimeGraph;
   runDir: string;
   dataRoot: string;
+  /** Preprocessing cache: a folder, null for none, undefined for the default `<dataRoot>/.mtc-cache`. */
+  cacheDir?: string | null;
   events: RunEvents;
   signal?: AbortSignal;
   state: RunState;

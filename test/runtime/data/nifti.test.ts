@@ -138,14 +138,15 @@ describe('NIfTI header interpretation', () => {
     const g2 = (await readNifti(qonly)).geometry;
     expect(g2.affineSource).toBe('qform');
     expect(affineMaxDiff(g2.affine, aff)).toBeLessThan(1e-5);
-    // neither -> pixdim diagonal
+    // neither -> nibabel's base affine: pixdim diagonal with x flipped, centred on the grid
     const none = join(tmp, 'none.nii');
     writeFileSync(none, patched('float32', data, (v) => { v.setInt16(252, 0, true); v.setInt16(254, 0, true); }, aff));
     const g3 = (await readNifti(none)).geometry;
     expect(g3.affineSource).toBe('pixdim');
-    expect(g3.affine[0][0]).toBeCloseTo(spacing[2], 5);
+    expect(g3.affine[0][0]).toBeCloseTo(-spacing[2], 5);
     expect(g3.affine[2][2]).toBeCloseTo(spacing[0], 5);
-    expect(g3.affine[0][3]).toBe(0);
+    expect(g3.affine[0][3]).toBeCloseTo(((shape[2] - 1) / 2) * spacing[2], 5);
+    expect(g3.affine[2][3]).toBeCloseTo((-(shape[0] - 1) / 2) * spacing[0], 5);
   });
 
   it('quaternion decomposition round-trips rigid affines', () => {

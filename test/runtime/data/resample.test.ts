@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Vec3 } from '../../../src/graph/types.js';
-import { resampleImage, resampleLabel, targetShape } from '../../../src/runtime/data/resample.js';
+import { planResampling, resampleImage, resampleLabel, targetShape } from '../../../src/runtime/data/resample.js';
 
 const size = (s: Vec3) => s[0] * s[1] * s[2];
 
@@ -92,5 +92,61 @@ describe('resampleLabel', () => {
     expect(count * 8).toBe(10 * 12 * 8);
     expect(out[(3 * 10 + 3) * 10 + 4]).toBe(3);
     expect(out[(1 * 10 + 3) * 10 + 4]).toBe(0);
+  });
+});
+
+describe('cubic spline resampling (order 3)', () => {
+  it('interpolates: upsampling by 3 reproduces every input sample exactly where the grids meet', () => {
+    const shape: Vec3 = [3, 4, 7];
+    const data = Float32Array.from({ length: size(shape) }, (_, i) => Math.sin(i * 1.7) * 100);
+    const target: Vec3 = [9, 12, 21];
+    const out = resampleImage(data, shape, target, 3);
+    // output o samples (o + 0.5) / 3 - 0.5, an input index when o = 3k + 1
+    for (let z = 0; z < 3; z++) {
+      for (let y = 0; y < 4; y++) {
+        for (let x = 0; x < 7; x++) {
+          expect(out[((3 * z + 1) * 12 + (3 * y + 1)) * 21 + (3 * x + 1)]).toBeCloseTo(data[(z * 4 + y) * 7 + x], 3);
+        }
+      }
+    }
+  });
+
+  it('keeps constants constant and clips to the input range (no overshoot past min/max)', () => {
+    const shape: Vec3 = [4, 5, 6];
+    expect(resampleImage(new Float32Array(size(shape)).fill(-7.5), shape, [7, 3, 11], 3).every((v) => Math.abs(v + 7.5) < 1e-5)).toBe(true);
+    const step = Float32Array.from({ length: size(shape) }, (_, i) => (i % 6 < 3 ? 0 : 100));
+    const out = resampleImage(step, shape, [4, 5, 23], 3);
+    expect(Math.min(...out)).toBe(0);
+    expect(Math.max(...out)).toBe(100);
+    expect(out.some((v) => v > 0 && v < 100)).toBe(true);
+  });
+
+  it('separate z: the low-resolution axis is nearest-neighbour (slices are copied, never blended)', () => {
+    const shape: Vec3 = [4, 6, 6];
+    const data = Float32Array.from({ length: size(shape) }, (_, i) => Math.floor(i / 36) * 10 + ((i % 36) % 6));
+    const out = resampleImage(data, shape, [10, 6, 6], 3, { separateAxis: 0 });
+    const slices = new Set<number>();
+    for (let z = 0; z < 10; z++) slices.add(out[z * 36]);
+    expect([...slices].sort((a, b) => a - b)).toEqual([0, 10, 20, 30]);
+  });
+});
+
+describe('planResampling (nnU-Net separate-z rule)', () => {
+  it('separates the coarse axis when max/min spacing > 3, from the source or else the target', () => {
+    expect(planResampling([26, 166, 164], [5, 0.7949, 0.7949], [1.5, 1, 1])).toEqual({ newShape: [87, 132, 130], separateAxis: 0 });
+    expect(planResampling([20, 20, 20], [1, 1, 1], [4, 1, 1]).separateAxis).toBe(0);
+    expect(planResampling([20, 20, 20], [1, 3.5, 1], [1, 1, 1]).separateAxis).toBe(1);
+    expect(planResampling([20, 20, 20], [2, 1, 1], [1.5, 1, 1]).separateAxis).toBeNull();
+    // two axes tie for coarsest: no separate z
+    expect(planResampling([20, 20, 20], [4, 4, 1], [1, 1, 1]).separateAxis).toBeNull();
+  });
+
+  it('labels follow the same path: separate z copies whole label slices along the coarse axis', () => {
+    const shape: Vec3 = [3, 4, 4];
+    const label = new Uint8Array(size(shape));
+    label.fill(2, 16, 32); // the middle slice
+    const out = resampleLabel(label, shape, [9, 4, 4], { separateAxis: 0 });
+    const perSlice = Array.from({ length: 9 }, (_, z) => out[z * 16]);
+    expect(perSlice).toEqual([0, 0, 0, 2, 2, 2, 0, 0, 0]);
   });
 });
