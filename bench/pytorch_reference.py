@@ -1,11 +1,17 @@
 #!/usr/bin/env python3
-"""PyTorch reference for `mtc bench conv3d`: forward + input grad + filter grad.
+"""PyTorch references for `mtc bench`.
 
-Usage: python3 bench/pytorch_reference.py conv3d --shape 2,32,32,32,16 --filters 16 --kernel 3 --stride 1
-Prints one JSON line {name, backend, ms, gflops}, with the same FLOP formula as
-src/runtime/kernels/bench.ts: 3 * 2*B*Do*Ho*Wo*F*Cin*k^3 / time. The shape is
-NDHWC (as in tfjs) and is permuted to PyTorch's NCDHW; 'same' padding with
-stride > 1 is applied as tfjs/TensorFlow does (extra pad at the end).
+conv3d: forward + input grad + filter grad of one 3D convolution.
+  python3 bench/pytorch_reference.py conv3d --shape 2,32,32,32,16 --filters 16 --kernel 3 --stride 1
+step: one training step (forward, MultiTalent loss, backward, grad-norm clip 12, SGD Nesterov 0.99,
+weight decay 3e-5) of the same plain 3D U-Net as src/runtime/model/unet.ts:
+  python3 bench/pytorch_reference.py step --patch 32,32,32 --batch 2 --classes 8 --features 16,32,64,128
+
+Prints one JSON line {name, backend, ms, gflops, ...}. FLOPs follow src/runtime/kernels/bench.ts
+(conv3d: 3 * 2*B*Do*Ho*Wo*F*Cin*k^3) and src/runtime/train/step-flops.ts (step: the same formula
+summed over every convolution, transposed convolution and the head). Shapes are NDHWC as in tfjs
+and permuted to PyTorch's NCDHW; 'same' padding with stride > 1 is applied as tfjs/TensorFlow does
+(extra pad at the end) for conv3d; the U-Net uses padding 1 (same output sizes, same work).
 """
 import argparse
 import json
@@ -13,6 +19,7 @@ import statistics
 import time
 
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
 
 
@@ -22,21 +29,11 @@ def same_pads(size, k, s):
     return total // 2, total - total // 2
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("op", choices=["conv3d"])
-    ap.add_argument("--shape", required=True, help="B,D,H,W,C (NDHWC)")
-    ap.add_argument("--filters", type=int, required=True)
-    ap.add_argument("--kernel", type=int, required=True)
-    ap.add_argument("--stride", type=int, default=1)
-    ap.add_argument("--pad", choices=["same", "valid"], default="same")
-    ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--warmup", type=int, default=1)
-    ap.add_argument("--threads", type=int, default=2)
-    a = ap.parse_args()
+def backend_name(threads):
+    return f"pytorch-{torch.__version__}-cpu({threads}t)"
 
-    torch.set_num_threads(a.threads)
-    torch.manual_seed(0)
+
+def conv3d(a):
     b, d, h, w, c = (int(v) for v in a.shape.split(","))
     k, s = a.kernel, a.stride
     x = torch.empty(b, c, d, h, w).uniform_(-1, 1)
@@ -58,7 +55,7 @@ def main():
     def step():
         t0 = time.perf_counter()
         y = F.conv3d(x, wt, stride=s, padding=padding)
-        gx, gw = torch.autograd.grad(y, (x, wt), dy)
+        torch.autograd.grad(y, (x, wt), dy)
         return (time.perf_counter() - t0) * 1e3
 
     for _ in range(a.warmup):
@@ -66,12 +63,158 @@ def main():
     ms = statistics.median(step() for _ in range(a.repeats))
     _, _, do, ho, wo = y0.shape
     flops = 3 * 2 * b * do * ho * wo * a.filters * c * k ** 3
-    print(json.dumps({
+    return {
         "name": f"conv3d [{a.shape}]->{a.filters} k{k} s{s} {a.pad}",
-        "backend": f"pytorch-{torch.__version__}-cpu({a.threads}t)",
+        "backend": backend_name(a.threads),
         "ms": ms,
         "gflops": flops / (ms * 1e6),
-    }))
+    }
+
+
+class ConvUnit(nn.Module):
+    """conv3x3x3 + bias -> InstanceNorm3d(eps 1e-5, affine) -> LeakyReLU(0.01)."""
+
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.conv = nn.Conv3d(cin, cout, 3, stride=stride, padding=1, bias=True)
+        self.norm = nn.InstanceNorm3d(cout, eps=1e-5, affine=True)
+        self.act = nn.LeakyReLU(0.01, inplace=True)
+
+    def forward(self, x):
+        return self.act(self.norm(self.conv(x)))
+
+
+class UNet(nn.Module):
+    """The plain U-Net of src/runtime/model/unet.ts: 2 conv units per stage, stage 0 stride 1,
+    then stride 2; decoder ConvTranspose3d(kernel = stride), concat with the skip, 2 conv units;
+    1x1x1 head with one logit per class."""
+
+    def __init__(self, features, classes, convs=2):
+        super().__init__()
+        self.enc = nn.ModuleList()
+        cin = 1
+        for i, f in enumerate(features):
+            units = [ConvUnit(cin if j == 0 else f, f, (1 if i == 0 else 2) if j == 0 else 1) for j in range(convs)]
+            self.enc.append(nn.Sequential(*units))
+            cin = f
+        self.up = nn.ModuleList()
+        self.dec = nn.ModuleList()
+        for i in range(len(features) - 2, -1, -1):
+            f = features[i]
+            self.up.append(nn.ConvTranspose3d(features[i + 1], f, 2, stride=2, bias=True))
+            self.dec.append(nn.Sequential(*[ConvUnit(2 * f if j == 0 else f, f, 1) for j in range(convs)]))
+        self.head = nn.Conv3d(features[0], classes, 1, bias=True)
+
+    def forward(self, x):
+        skips = []
+        for stage in self.enc:
+            x = stage(x)
+            skips.append(x)
+        for k, (up, dec) in enumerate(zip(self.up, self.dec)):
+            x = dec(torch.cat([up(x), skips[-2 - k]], 1))
+        return self.head(x)
+
+
+def multitalent_loss(z, g, m):
+    """src/runtime/loss/multitalent.ts: z, g [B, C, D, H, W]; m [B, C]."""
+    spatial = (2, 3, 4)
+    bce_vox = F.binary_cross_entropy_with_logits(z, g, reduction="none")
+    bce = (m * bce_vox.mean(spatial)).sum(0)
+    p = torch.sigmoid(z)
+    inter = (p * g).sum(spatial)
+    num = 2 * (m * inter).sum(0)
+    den = torch.clamp((m * (p.sum(spatial) + g.sum(spatial))).sum(0), min=1e-7)
+    dice = num / den
+    annotated = (m.sum(0) > 0).float()
+    return (annotated * (bce - dice)).sum()
+
+
+def conv_flops(out_vox, cin, cout, taps):
+    return 3 * 2 * out_vox * cin * cout * taps
+
+
+def step_flops(features, classes, batch, patch, convs=2):
+    """Same formula as src/runtime/train/step-flops.ts."""
+    total = 0
+    size = list(patch)
+    cin = 1
+    sizes = []
+    for i, f in enumerate(features):
+        if i > 0:
+            size = [s // 2 for s in size]
+        vox = batch * size[0] * size[1] * size[2]
+        sizes.append(vox)
+        for j in range(convs):
+            total += conv_flops(vox, cin if j == 0 else f, f, 27)
+        cin = f
+    for i in range(len(features) - 2, -1, -1):
+        f = features[i]
+        total += conv_flops(sizes[i + 1], features[i + 1], 8 * f, 1)  # kernel = stride 2: 8 taps per input voxel
+        for j in range(convs):
+            total += conv_flops(sizes[i], 2 * f if j == 0 else f, f, 27)
+    total += conv_flops(sizes[0], features[0], classes, 1)
+    return total
+
+
+def step(a):
+    features = [int(v) for v in a.features.split(",")]
+    d, h, w = (int(v) for v in a.patch.split(","))
+    b, c = a.batch, a.classes
+    net = UNet(features, c)
+    params = sum(p.numel() for p in net.parameters())
+    opt = torch.optim.SGD(net.parameters(), lr=1e-2, momentum=0.99, nesterov=True, weight_decay=3e-5)
+    x = torch.randn(b, 1, d, h, w)
+    g = (torch.rand(b, c, d, h, w) < 0.1).float()
+    m = torch.tensor([[1.0 if (j % 4) == (i % 4) else 0.0 for j in range(c)] for i in range(b)])
+
+    def one():
+        t0 = time.perf_counter()
+        opt.zero_grad(set_to_none=True)
+        loss = multitalent_loss(net(x), g, m)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), 12)
+        opt.step()
+        loss.item()
+        return (time.perf_counter() - t0) * 1e3
+
+    for _ in range(a.warmup):
+        one()
+    ms = statistics.median(one() for _ in range(a.repeats))
+    flops = step_flops(features, c, b, (d, h, w))
+    return {
+        "name": f"step unet patch {d}x{h}x{w} batch {b} features [{a.features}] classes {c}",
+        "backend": backend_name(a.threads),
+        "ms": ms,
+        "gflops": flops / (ms * 1e6),
+        "parameters": params,
+    }
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("op", choices=["conv3d", "step"])
+    ap.add_argument("--shape", help="conv3d: B,D,H,W,C (NDHWC)")
+    ap.add_argument("--filters", type=int)
+    ap.add_argument("--kernel", type=int, default=3)
+    ap.add_argument("--stride", type=int, default=1)
+    ap.add_argument("--pad", choices=["same", "valid"], default="same")
+    ap.add_argument("--patch", default="32,32,32", help="step: D,H,W")
+    ap.add_argument("--batch", type=int, default=2)
+    ap.add_argument("--classes", type=int, default=8)
+    ap.add_argument("--features", default="16,32,64,128")
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=2)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    if a.op == "conv3d":
+        if not a.shape or not a.filters:
+            ap.error("conv3d needs --shape and --filters")
+        result = conv3d(a)
+    else:
+        result = step(a)
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":

@@ -106,9 +106,14 @@ async function main() {
     const units = [
       { src: 'addon.cpp', obj: 'addon.o', flags: [] },
       { src: 'thread_pool.cpp', obj: 'thread_pool.o', flags: [] },
+      { src: 'normact_addon.cpp', obj: 'normact_addon.o', flags: [] },
       { src: 'kernels.cpp', obj: 'kernels_generic.o', flags: ['-DMTC_ISA_NS=generic'] },
+      { src: 'normact.cpp', obj: 'normact_generic.o', flags: ['-DMTC_ISA_NS=generic'] },
     ];
-    if (x86) units.push({ src: 'kernels.cpp', obj: 'kernels_avx2.o', flags: ['-DMTC_ISA_NS=avx2', '-mavx2', '-mfma'] });
+    if (x86) {
+      units.push({ src: 'kernels.cpp', obj: 'kernels_avx2.o', flags: ['-DMTC_ISA_NS=avx2', '-mavx2', '-mfma'] });
+      units.push({ src: 'normact.cpp', obj: 'normact_avx2.o', flags: ['-DMTC_ISA_NS=avx2', '-mavx2', '-mfma'] });
+    }
     const results = await Promise.all(units.map((u) =>
       run(cxx, [...common, ...u.flags, join(srcDir, u.src), '-o', join(tmpDir, u.obj)])));
     const failed = results.findIndex((r) => !r.ok);

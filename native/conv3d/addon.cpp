@@ -6,6 +6,7 @@
 //   backpropFilter(x: Float32Array, dy: Float32Array, params: Int32Array, dw: Float32Array)
 //   alloc(n: number): Float32Array   (pooled output buffer, contents unspecified)
 //   info(): { isa: string, threads: number }
+//   normActForward, normActBackward, lossStats, lossGrad: see normact_addon.cpp
 // params = [B, Di, Hi, Wi, Ci, Do, Ho, Wo, Co, kd, kh, kw, sd, sh, sw, pf, pt, pl]
 
 #include <node_api.h>
@@ -19,6 +20,7 @@
 #include <string>
 
 #include "conv3d.h"
+#include "normact_addon.h"
 
 namespace mtc {
 
@@ -274,6 +276,10 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
        napi_default, nullptr},
       {"alloc", nullptr, mtc::Alloc, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"info", nullptr, mtc::Info, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"normActForward", nullptr, mtc::NormActForwardBinding, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"normActBackward", nullptr, mtc::NormActBackwardBinding, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"lossStats", nullptr, mtc::LossStatsBinding, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"lossGrad", nullptr, mtc::LossGradBinding, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;

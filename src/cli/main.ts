@@ -5,6 +5,7 @@ import { compileCommand } from './commands/compile.js';
 import { explainCommand } from './commands/explain.js';
 import { fmtCommand } from './commands/fmt.js';
 import { graphCommand } from './commands/graph.js';
+import type { BenchOptions } from './commands/bench.js';
 import { processIO, UserError, type CliIO } from './io.js';
 
 function intArg(value: string): number {
@@ -140,6 +141,52 @@ export function buildProgram(io: CliIO, setExitCode: (code: number) => void): Co
       const { dataFingerprintCommand } = await import('./commands/data.js');
       setExitCode(await dataFingerprintCommand(dir, opts, io));
     });
+
+  const bench = program
+    .command('bench')
+    .description('speed benchmarks; without a subcommand, the standard suite (conv3d and U-Net steps) against PyTorch as a markdown table')
+    .action(async () => {
+      const { benchSuite } = await import('./commands/bench.js');
+      setExitCode(await benchSuite({ compare: true }, io));
+    });
+  const benchOptions = (c: Command): Command =>
+    c
+      .addOption(new Option('--backend <name>', 'tfjs backend').choices(['auto', 'cpu', 'wasm', 'tensorflow']).default('cpu'))
+      .option('--json', 'one JSON object per result (name, backend, ms, gflops)')
+      .option('--compare', 'also run bench/pytorch_reference.py when /usr/bin/python3 has torch, and print the ratio')
+      .option('--repeats <n>', 'timed repetitions per round (default 5)')
+      .option('--rounds <n>', 'interleaved tfjs/PyTorch rounds, medians reported (default 1, 3 with --compare)');
+  benchOptions(
+    bench
+      .command('conv3d')
+      .description('one 3D convolution: forward + input gradient + filter gradient (median ms)')
+      .requiredOption('--shape <B,D,H,W,C>', 'input shape (NDHWC)')
+      .requiredOption('--filters <n>', 'output channels')
+      .option('--kernel <n>', 'kernel size', '3')
+      .option('--stride <n>', 'stride', '1'),
+  ).action(async (opts: BenchOptions) => {
+    const { benchCommand } = await import('./commands/bench.js');
+    setExitCode(await benchCommand('conv3d', opts, io));
+  });
+  benchOptions(
+    bench
+      .command('step')
+      .description("one training step of the project's network: forward, MultiTalent loss, backward, SGD (median ms)")
+      .option('--arch <name>', 'architecture (unet)', 'unet')
+      .option('--patch <D,H,W>', 'patch size', '32,32,32')
+      .option('--batch <n>', 'batch size', '2')
+      .requiredOption('--classes <n>', 'output heads')
+      .option('--features <list>', 'features per stage', '16,32,64,128'),
+  ).action(async (opts: BenchOptions) => {
+    const { benchCommand } = await import('./commands/bench.js');
+    setExitCode(await benchCommand('step', opts, io));
+  });
+  benchOptions(bench.command('suite').description('the standard suite (as `mtc bench`), with these options')).action(
+    async (opts: BenchOptions) => {
+      const { benchSuite } = await import('./commands/bench.js');
+      setExitCode(await benchSuite({ compare: true, ...opts }, io));
+    },
+  );
 
   return program;
 }

@@ -12,6 +12,18 @@ export interface NativeConv3dAddon {
   /** Float32Array(n) from a native buffer pool (contents unspecified; reused after GC). */
   alloc(n: number): Float32Array;
   info(): NativeConv3dInfo;
+  /** Fused element-wise kernels (native/conv3d/normact*.cpp); absent in addons built before them. */
+  normActForward?(
+    x: Float32Array, scale: Float32Array, offset: Float32Array, B: number, N: number, C: number,
+    eps: number, slope: number, y: Float32Array, mean: Float32Array, rstd: Float32Array,
+  ): void;
+  normActBackward?(
+    x: Float32Array, y: Float32Array, dy: Float32Array, scale: Float32Array, mean: Float32Array, rstd: Float32Array,
+    B: number, N: number, C: number, slope: number,
+    dx: Float32Array, dbias: Float32Array, dscale: Float32Array, doffset: Float32Array,
+  ): void;
+  lossStats?(z: Float32Array, g: Float32Array, B: number, N: number, C: number, stats: Float64Array): void;
+  lossGrad?(z: Float32Array, g: Float32Array, coef: Float32Array, B: number, N: number, C: number, dz: Float32Array): void;
 }
 
 export interface NativeConv3dInfo {

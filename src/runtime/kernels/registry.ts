@@ -1,6 +1,7 @@
 // Registration state of the native conv3d kernels in tfjs's kernel registry.
 import * as tf from '@tensorflow/tfjs';
 
+import { makeFastAddKernel } from './add_kernel.js';
 import { CONV3D_KERNEL_NAMES, type Conv3dKernelName, makeNativeConv3dKernels } from './conv3d_kernels.js';
 import { loadNativeConv3d, type NativeConv3dAddon, type NativeConv3dInfo } from './native_addon.js';
 
@@ -14,6 +15,8 @@ export interface FastKernelsStatus {
 interface Registered {
   addon: NativeConv3dAddon;
   originals: Record<Conv3dKernelName, tf.KernelConfig>;
+  /** tfjs's 'Add' kernel, replaced by ./add_kernel.ts's same-shape fast path. */
+  add?: tf.KernelConfig;
 }
 
 let registered: Registered | undefined;
@@ -45,7 +48,9 @@ export function registerFastCpuKernels(): FastKernelsStatus {
   }
   const complete = originals as Record<Conv3dKernelName, tf.KernelConfig>;
   for (const config of makeNativeConv3dKernels(load.addon, complete)) replace(config);
-  registered = { addon: load.addon, originals: complete };
+  const add = tf.getKernel('Add', 'cpu');
+  if (add) replace(makeFastAddKernel(add));
+  registered = { addon: load.addon, originals: complete, add };
   return { native: true };
 }
 
@@ -53,6 +58,7 @@ export function registerFastCpuKernels(): FastKernelsStatus {
 export function unregisterFastCpuKernels(): void {
   if (!registered) return;
   for (const name of CONV3D_KERNEL_NAMES) replace(registered.originals[name]);
+  if (registered.add) replace(registered.add);
   registered = undefined;
 }
 

@@ -1,7 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
+import { useFusedOps } from '../model/fused.js';
+import { DICE_DENOMINATOR_MIN } from './constants.js';
+import { fusedMultiTalentLoss } from './fused.js';
 
-/** Denominator clamp of the batch Dice (the authors' code: no smoothing, clamp at 1e-7). */
-export const DICE_DENOMINATOR_MIN = 1e-7;
+export { DICE_DENOMINATOR_MIN };
 
 export interface MultiTalentLossParts {
   /** Scalar total loss L. */
@@ -12,6 +14,16 @@ export interface MultiTalentLossParts {
   dice: tf.Tensor1D;
   /** 1 for classes annotated by at least one case of the batch, else 0 [C]. */
   annotated: tf.Tensor1D;
+}
+
+function checkShapes(logits: tf.Tensor5D, targets: tf.Tensor5D, mask: tf.Tensor2D): void {
+  const [b, , , , c] = logits.shape;
+  if (targets.shape.join(',') !== logits.shape.join(',')) {
+    throw new Error(`loss: targets [${targets.shape.join(', ')}] do not match logits [${logits.shape.join(', ')}]`);
+  }
+  if (mask.shape[0] !== b || mask.shape[1] !== c) {
+    throw new Error(`loss: mask [${mask.shape.join(', ')}] must be [${b}, ${c}]`);
+  }
 }
 
 /**
@@ -28,13 +40,7 @@ export interface MultiTalentLossParts {
  * Classes no case annotates contribute exactly 0 and receive zero gradient.
  */
 export function multiTalentLossParts(logits: tf.Tensor5D, targets: tf.Tensor5D, mask: tf.Tensor2D): MultiTalentLossParts {
-  const [b, , , , c] = logits.shape;
-  if (targets.shape.join(',') !== logits.shape.join(',')) {
-    throw new Error(`loss: targets [${targets.shape.join(', ')}] do not match logits [${logits.shape.join(', ')}]`);
-  }
-  if (mask.shape[0] !== b || mask.shape[1] !== c) {
-    throw new Error(`loss: mask [${mask.shape.join(', ')}] must be [${b}, ${c}]`);
-  }
+  checkShapes(logits, targets, mask);
   return tf.tidy(() => {
     const spatial = [1, 2, 3];
     const bceVox = tf.add(tf.sub(tf.relu(logits), tf.mul(logits, targets)), tf.log1p(tf.exp(tf.neg(tf.abs(logits)))));
@@ -55,7 +61,14 @@ export function multiTalentLossParts(logits: tf.Tensor5D, targets: tf.Tensor5D, 
   });
 }
 
-/** The scalar MultiTalent loss; see `multiTalentLossParts`. */
+/**
+ * The scalar MultiTalent loss; see `multiTalentLossParts`. On backends with host-memory tensors
+ * (cpu, wasm) it is the single fused op of ./fused.ts (same value and gradient).
+ */
 export function multiTalentLoss(logits: tf.Tensor5D, targets: tf.Tensor5D, mask: tf.Tensor2D): tf.Scalar {
+  if (useFusedOps()) {
+    checkShapes(logits, targets, mask);
+    return fusedMultiTalentLoss(logits, targets, mask);
+  }
   return tf.tidy(() => multiTalentLossParts(logits, targets, mask).loss);
 }

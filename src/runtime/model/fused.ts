@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { hostAlloc, normActBackward, normActForward } from '../kernels/host_ops.js';
 
 /**
  * Fused element-wise parts of the U-Net, computed in JavaScript on the tensors' values with
@@ -27,8 +28,10 @@ export function useFusedOps(): boolean {
   return b === 'cpu' || b === 'wasm';
 }
 
-function values(t: tf.Tensor): Float32Array {
-  return t.dataSync() as Float32Array;
+/** The tensor's float32 values (a copy only when the backend stores another array type). */
+export function values(t: tf.Tensor): Float32Array {
+  const v = t.dataSync();
+  return v instanceof Float32Array ? v : Float32Array.from(v as ArrayLike<number>);
 }
 
 type OpResult = { value: tf.Tensor; gradFunc: (dy: tf.Tensor) => tf.Tensor[] };
@@ -54,84 +57,21 @@ export function fusedBiasNormAct(
 ): tf.Tensor5D {
   const op = customOp(([xi, bi, si, oi]) => {
     const [B, D, H, W, C] = xi.shape;
-    const n = D * H * W;
+    const dims = { B, N: D * H * W, C };
     const xv = values(xi);
-    const bv = values(bi);
     const sv = values(si);
-    const ov = values(oi);
-    const xhat = new Float32Array(xv.length);
-    const out = new Float32Array(xv.length);
-    const rstd = new Float64Array(B * C);
-    const mean = new Float64Array(C);
-    const sq = new Float64Array(C);
-    for (let b = 0; b < B; b++) {
-      const base = b * n * C;
-      mean.fill(0);
-      for (let i = 0; i < n; i++) {
-        const o = base + i * C;
-        for (let c = 0; c < C; c++) mean[c] += xv[o + c];
-      }
-      for (let c = 0; c < C; c++) mean[c] = mean[c] / n + bv[c];
-      sq.fill(0);
-      for (let i = 0; i < n; i++) {
-        const o = base + i * C;
-        for (let c = 0; c < C; c++) {
-          const d = xv[o + c] + bv[c] - mean[c];
-          sq[c] += d * d;
-        }
-      }
-      for (let c = 0; c < C; c++) rstd[b * C + c] = 1 / Math.sqrt(sq[c] / n + eps);
-      for (let i = 0; i < n; i++) {
-        const o = base + i * C;
-        for (let c = 0; c < C; c++) {
-          const h = (xv[o + c] + bv[c] - mean[c]) * rstd[b * C + c];
-          xhat[o + c] = h;
-          const z = h * sv[c] + ov[c];
-          out[o + c] = z > 0 ? z : slope * z;
-        }
-      }
-    }
-    const value = tf.tensor(out, xi.shape, 'float32');
+    // The bias shifts x and its per-instance mean alike, so it cancels out of the value (its
+    // gradient is sum(dx), which the backward pass returns); it stays an input for the tape.
+    void bi;
+    const fwd = normActForward(xv, sv, values(oi), dims, eps, slope);
+    const value = tf.tensor(fwd.y, xi.shape, 'float32');
     const gradFunc = (dy: tf.Tensor): tf.Tensor[] => {
-      const g = values(dy);
-      const dx = new Float32Array(g.length);
-      const dscale = new Float64Array(C);
-      const doffset = new Float64Array(C);
-      const dbias = new Float64Array(C);
-      const sumD = new Float64Array(C);
-      const sumDX = new Float64Array(C);
-      for (let b = 0; b < B; b++) {
-        const base = b * n * C;
-        sumD.fill(0);
-        sumDX.fill(0);
-        for (let i = 0; i < n; i++) {
-          const o = base + i * C;
-          for (let c = 0; c < C; c++) {
-            const dz = out[o + c] > 0 ? g[o + c] : slope * g[o + c];
-            const h = xhat[o + c];
-            dscale[c] += dz * h;
-            doffset[c] += dz;
-            const dh = dz * sv[c];
-            dx[o + c] = dh; // stash dxhat
-            sumD[c] += dh;
-            sumDX[c] += dh * h;
-          }
-        }
-        for (let i = 0; i < n; i++) {
-          const o = base + i * C;
-          for (let c = 0; c < C; c++) {
-            const r = rstd[b * C + c];
-            const v = r * (dx[o + c] - sumD[c] / n - xhat[o + c] * (sumDX[c] / n));
-            dx[o + c] = v;
-            dbias[c] += v;
-          }
-        }
-      }
+      const g = normActBackward(xv, fwd, values(dy), sv, dims, slope);
       return [
-        tf.tensor(dx, xi.shape, 'float32'),
-        tf.tensor(Float32Array.from(dbias), [C], 'float32'),
-        tf.tensor(Float32Array.from(dscale), [C], 'float32'),
-        tf.tensor(Float32Array.from(doffset), [C], 'float32'),
+        tf.tensor(g.dx, xi.shape, 'float32'),
+        tf.tensor(g.dbias, [C], 'float32'),
+        tf.tensor(g.dscale, [C], 'float32'),
+        tf.tensor(g.doffset, [C], 'float32'),
       ];
     };
     return { value, gradFunc };
@@ -151,19 +91,20 @@ export function fusedConcatChannels(a: tf.Tensor5D, b: tf.Tensor5D): tf.Tensor5D
     const C = Ca + Cb;
     const av = values(ai);
     const bv = values(bi);
-    const out = new Float32Array(n * C);
-    for (let i = 0; i < n; i++) {
-      out.set(av.subarray(i * Ca, (i + 1) * Ca), i * C);
-      out.set(bv.subarray(i * Cb, (i + 1) * Cb), i * C + Ca);
+    const out = hostAlloc(n * C);
+    // Plain index loops: typed-array subarray/set per voxel costs more than the copy itself.
+    for (let i = 0, o = 0, pa = 0, pb = 0; i < n; i++) {
+      for (let c = 0; c < Ca; c++) out[o++] = av[pa++];
+      for (let c = 0; c < Cb; c++) out[o++] = bv[pb++];
     }
     const shape = [...ai.shape.slice(0, 4), C];
     const gradFunc = (dy: tf.Tensor): tf.Tensor[] => {
       const g = values(dy);
-      const ga = new Float32Array(n * Ca);
-      const gb = new Float32Array(n * Cb);
-      for (let i = 0; i < n; i++) {
-        ga.set(g.subarray(i * C, i * C + Ca), i * Ca);
-        gb.set(g.subarray(i * C + Ca, (i + 1) * C), i * Cb);
+      const ga = hostAlloc(n * Ca);
+      const gb = hostAlloc(n * Cb);
+      for (let i = 0, o = 0, pa = 0, pb = 0; i < n; i++) {
+        for (let c = 0; c < Ca; c++) ga[pa++] = g[o++];
+        for (let c = 0; c < Cb; c++) gb[pb++] = g[o++];
       }
       return [tf.tensor(ga, ai.shape, 'float32'), tf.tensor(gb, bi.shape, 'float32')];
     };
@@ -178,7 +119,7 @@ export function fusedAddBias(x: tf.Tensor2D, bias: tf.Tensor1D): tf.Tensor2D {
     const [N, C] = xi.shape;
     const xv = values(xi);
     const bv = values(bi);
-    const out = new Float32Array(xv.length);
+    const out = hostAlloc(xv.length);
     for (let i = 0; i < N; i++) {
       const o = i * C;
       for (let c = 0; c < C; c++) out[o + c] = xv[o + c] + bv[c];
@@ -198,42 +139,87 @@ export function fusedAddBias(x: tf.Tensor2D, bias: tf.Tensor1D): tf.Tensor2D {
 }
 
 /**
- * Depth-to-space for a kernel=stride transposed conv: `x` [B, D, H, W, sz*sy*sx*C] laid out as
- * [..., sz, sy, sx, C] becomes [B, D*sz, H*sy, W*sx, C]. Pure data movement; gradient is the inverse.
+ * Depth-to-space plus a per-channel bias, for a kernel=stride transposed conv: `x`
+ * [B, D, H, W, sz*sy*sx*C] laid out as [..., sz, sy, sx, C] becomes [B, D*sz, H*sy, W*sx, C] + bias.
+ * Gradient: the inverse rearrangement, and the channel sums for the bias.
  */
-export function fusedDepthToSpace(x: tf.Tensor5D, stride: [number, number, number]): tf.Tensor5D {
+export function fusedDepthToSpaceBias(x: tf.Tensor5D, bias: tf.Tensor1D, stride: [number, number, number]): tf.Tensor5D {
   const [sz, sy, sx] = stride;
-  const op = customOp(([xi]) => {
+  const op = customOp(([xi, bi]) => {
     const [B, D, H, W, K] = xi.shape;
     const C = K / (sz * sy * sx);
+    if (!Number.isInteger(C) || bi.shape[0] !== C) {
+      throw new Error(`depth-to-space: ${K} channels do not split into [${stride.join(', ')}] blocks of ${bi.shape[0]}`);
+    }
     const outShape = [B, D * sz, H * sy, W * sx, C];
-    const OD = D * sz;
     const OH = H * sy;
     const OW = W * sx;
-    // For every input element block (b,d,h,w,kz,ky,kx) the C channels move contiguously.
-    const move = (src: Float32Array, dst: Float32Array, forward: boolean): void => {
+    const bv = values(bi);
+    // For every input block (b,d,h,w,kz,ky,kx) the C channels move contiguously; `toOut` true
+    // copies x (+ bias) to the output layout, false gathers dy back and sums the bias gradient.
+    const move = (src: Float32Array, dst: Float32Array, toOut: boolean, db?: Float64Array): void => {
       let p = 0;
       for (let b = 0; b < B; b++)
         for (let d = 0; d < D; d++)
           for (let h = 0; h < H; h++)
             for (let w = 0; w < W; w++)
               for (let kz = 0; kz < sz; kz++)
-                for (let ky = 0; ky < sy; ky++)
+                for (let ky = 0; ky < sy; ky++) {
+                  let q = (((b * D * sz + d * sz + kz) * OH + h * sy + ky) * OW + w * sx) * C;
                   for (let kx = 0; kx < sx; kx++) {
-                    const q = ((((b * OD + d * sz + kz) * OH + h * sy + ky) * OW + w * sx + kx) * C);
-                    if (forward) dst.set(src.subarray(p, p + C), q);
-                    else dst.set(src.subarray(q, q + C), p);
+                    if (toOut) {
+                      for (let c = 0; c < C; c++) dst[q + c] = src[p + c] + bv[c];
+                    } else if (db) {
+                      for (let c = 0; c < C; c++) {
+                        const v = src[q + c];
+                        dst[p + c] = v;
+                        db[c] += v;
+                      }
+                    }
                     p += C;
+                    q += C;
                   }
+                }
     };
-    const out = new Float32Array(xi.size);
+    const out = hostAlloc(xi.size);
     move(values(xi), out, true);
     const gradFunc = (dy: tf.Tensor): tf.Tensor[] => {
-      const g = new Float32Array(xi.size);
-      move(values(dy), g, false);
-      return [tf.tensor(g, xi.shape, 'float32')];
+      const g = hostAlloc(xi.size);
+      const db = new Float64Array(C);
+      move(values(dy), g, false, db);
+      return [tf.tensor(g, xi.shape, 'float32'), tf.tensor(Float32Array.from(db), [C], 'float32')];
     };
     return { value: tf.tensor(out, outShape, 'float32'), gradFunc };
   });
-  return op(x) as tf.Tensor5D;
+  return op(x, bias) as tf.Tensor5D;
+}
+
+/**
+ * The transposed-conv weight [sz, sy, sx, out, in] rearranged as the 1x1x1 conv filter
+ * [1, 1, 1, in, sz*sy*sx*out] of the projection (see layers.ts `upsample`); gradient: the inverse.
+ * (tfjs's cpu Transpose walks every element through generic index arithmetic.)
+ */
+export function fusedUpsampleFilter(weight: tf.Tensor5D): tf.Tensor5D {
+  const op = customOp(([wi]) => {
+    const [sz, sy, sx, cout, cin] = wi.shape;
+    const taps = sz * sy * sx;
+    const kc = taps * cout;
+    // w[(t*cout + co)*cin + ci] <-> f[ci*kc + t*cout + co]
+    const move = (src: Float32Array, dst: Float32Array, toFilter: boolean): void => {
+      for (let tc = 0; tc < kc; tc++)
+        for (let ci = 0; ci < cin; ci++) {
+          if (toFilter) dst[ci * kc + tc] = src[tc * cin + ci];
+          else dst[tc * cin + ci] = src[ci * kc + tc];
+        }
+    };
+    const f = new Float32Array(wi.size);
+    move(values(wi), f, true);
+    const gradFunc = (dy: tf.Tensor): tf.Tensor[] => {
+      const g = new Float32Array(wi.size);
+      move(values(dy), g, false);
+      return [tf.tensor(g, wi.shape, 'float32')];
+    };
+    return { value: tf.tensor(f, [1, 1, 1, cin, kc], 'float32'), gradFunc };
+  });
+  return op(weight) as tf.Tensor5D;
 }

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Vec3 } from '../../graph/types.js';
-import { fusedAddBias, fusedBiasNormAct, fusedConcatChannels, fusedDepthToSpace, useFusedOps } from './fused.js';
+import { fusedAddBias, fusedBiasNormAct, fusedConcatChannels, fusedDepthToSpaceBias, fusedUpsampleFilter, useFusedOps } from './fused.js';
 
 /**
  * Differentiable building blocks of the 3D U-Net, written with plain tfjs ops only so that kernels
@@ -55,12 +55,34 @@ function addBias(x: tf.Tensor2D, bias: tf.Tensor1D): tf.Tensor2D {
 }
 
 /**
+ * x [B, z, y, x, Cin] times a 1x1x1 filter [1, 1, 1, Cin, Cout]. On cpu a tf.conv3d, which the
+ * registered native kernels run (tfjs's JavaScript matMul is far slower there); elsewhere a
+ * matMul (the wasm backend's Conv3D gradients are wrong, see backend.ts).
+ */
+function project(x: tf.Tensor5D, filter: tf.Tensor5D): tf.Tensor5D {
+  if (tf.getBackend() === 'cpu') return tf.conv3d(x, filter, 1, 'valid');
+  const [b, d, h, w, cin] = x.shape;
+  const cout = filter.shape[4];
+  const y = tf.matMul(tf.reshape(x, [b * d * h * w, cin]) as tf.Tensor2D, tf.reshape(filter, [cin, cout]) as tf.Tensor2D);
+  return tf.reshape(y, [b, d, h, w, cout]) as tf.Tensor5D;
+}
+
+/** y [B, z, y, x, C] + bias [C] as one fused pass. */
+function pointwiseBias(y: tf.Tensor5D, bias: tf.Tensor1D): tf.Tensor5D {
+  const [b, d, h, w, c] = y.shape;
+  return tf.reshape(fusedAddBias(tf.reshape(y, [b * d * h * w, c]) as tf.Tensor2D, bias), y.shape) as tf.Tensor5D;
+}
+
+/**
  * A 1x1x1 convolution as a matrix product over the flattened voxels. `weight` is [1, 1, 1, in, out]
  * (the conv3d filter layout, so checkpoints read the same either way).
  */
 export function pointwise(x: tf.Tensor5D, weight: tf.Tensor5D, bias: tf.Tensor1D): tf.Tensor5D {
   return tf.tidy(() => {
     const [b, d, h, w, cin] = x.shape;
+    if (useFusedOps()) {
+      return pointwiseBias(project(x, weight), bias);
+    }
     const cout = weight.shape[4];
     const flat = tf.reshape(x, [b * d * h * w, cin]) as tf.Tensor2D;
     const y = addBias(tf.matMul(flat, tf.reshape(weight, [cin, cout]) as tf.Tensor2D), bias);
@@ -85,14 +107,18 @@ export function upsample(x: tf.Tensor5D, weight: tf.Tensor5D, bias: tf.Tensor1D,
       throw new Error(`upsample: kernel [${weight.shape.slice(0, 3).join(', ')}] must equal the stride [${stride.join(', ')}]`);
     }
     const k = sz * sy * sx;
+    if (useFusedOps()) {
+      // The per-voxel projection (see `project`), then one fused depth-to-space + bias pass.
+      const proj5 = project(x, fusedUpsampleFilter(weight));
+      if (k === 1) return pointwiseBias(proj5, bias);
+      return fusedDepthToSpaceBias(proj5, bias, [sz, sy, sx]);
+    }
     // [sz, sy, sx, out, in] -> [in, sz, sy, sx, out] -> [in, k*out]
     const mat = tf.reshape(tf.transpose(weight, [4, 0, 1, 2, 3]), [cin, k * cout]) as tf.Tensor2D;
     const proj = tf.matMul(tf.reshape(x, [b * d * h * w, cin]) as tf.Tensor2D, mat);
     let y: tf.Tensor5D;
     if (k === 1) {
       y = tf.reshape(proj, [b, d, h, w, cout]);
-    } else if (useFusedOps()) {
-      y = fusedDepthToSpace(tf.reshape(proj, [b, d, h, w, k * cout]), [sz, sy, sx]);
     } else {
       // [b, d, h, w, sz, sy, sx, out] -> [b, d, sz, h, sy, w, sx, out]; merge each axis with its block.
       // Axes whose stride is 1 are left out of the transpose to keep its rank small.

@@ -38,6 +38,11 @@ export function median(xs: readonly number[]): number {
   return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
+/** Resolves after pending immediates (and Node-API finalizers) have run. */
+export function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 export async function measureStep(config: StepMeasureConfig): Promise<StepMeasurement> {
   const arch: ArchitectureSpec = {
     name: 'measure',
@@ -75,6 +80,9 @@ export async function measureStep(config: StepMeasureConfig): Promise<StepMeasur
       }
       const dt = performance.now() - t0;
       if (r >= config.warmup) samples.push(dt);
+      // Let the event loop run between steps, as a training loop does: Node-API finalizers (which
+      // return the native kernels' pooled output buffers for reuse) only run from it.
+      await yieldToEventLoop();
     }
   } finally {
     tf.dispose([image, targets, mask]);

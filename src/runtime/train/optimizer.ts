@@ -151,10 +151,25 @@ export function createOptimizer(spec: OptimizerSpec): Optimizer {
  * disables clipping. Returns new tensors (the caller disposes them) and the norm before clipping.
  */
 export function clipByGlobalNorm(grads: readonly tf.Tensor[], maxNorm: number): { grads: tf.Tensor[]; norm: number } {
-  const normT = tf.tidy(() => tf.sqrt(tf.addN(grads.map((g) => tf.sum(tf.square(g))))));
-  const norm = normT.dataSync()[0];
-  normT.dispose();
+  const norm = useFusedOps() ? hostGlobalNorm(grads) : tensorGlobalNorm(grads);
   if (maxNorm <= 0 || !(norm > maxNorm)) return { grads: grads.map((g) => tf.clone(g)), norm };
   const coef = maxNorm / (norm + 1e-6);
   return { grads: tf.tidy(() => grads.map((g) => tf.mul(g, coef))), norm };
+}
+
+function tensorGlobalNorm(grads: readonly tf.Tensor[]): number {
+  const normT = tf.tidy(() => tf.sqrt(tf.addN(grads.map((g) => tf.sum(tf.square(g))))));
+  const norm = normT.dataSync()[0];
+  normT.dispose();
+  return norm;
+}
+
+/** The same norm in one pass over host arrays (float64 sum of float32 squares, as tfjs's float32 sum up to rounding). */
+function hostGlobalNorm(grads: readonly tf.Tensor[]): number {
+  let sum = 0;
+  for (const g of grads) {
+    const v = g.dataSync() as Float32Array;
+    for (let i = 0; i < v.length; i++) sum += v[i] * v[i];
+  }
+  return Math.sqrt(sum);
 }

@@ -101,3 +101,22 @@ describe('instance norm', () => {
     expect(maxAbsDiff(variance, tf.ones([2, 2]))).toBeLessThan(1e-3);
   });
 });
+
+describe('fused conv unit at vectorised channel counts, with native and JavaScript element-wise kernels', () => {
+  for (const host of ['auto', 'js'] as const) {
+    it(`16 channels, ${host === 'js' ? 'JavaScript' : 'default'} kernels`, async () => {
+      const { setHostKernels } = await import('../../../src/runtime/kernels/host_ops.js');
+      setHostKernels(host);
+      try {
+        const x = tf.randomNormal([2, 6, 5, 4, 8], 0, 1, 'float32', 41);
+        const w = tf.randomNormal([3, 3, 3, 8, 16], 0, 0.3, 'float32', 42);
+        const b = tf.randomNormal([16], 0, 1, 'float32', 43);
+        const s = tf.randomNormal([16], 1, 0.2, 'float32', 44);
+        const o = tf.randomNormal([16], 0, 0.5, 'float32', 45);
+        expectSame(([xi, wi, bi, si, oi]) => convUnit(xi as tf.Tensor5D, wi as tf.Tensor5D, bi as tf.Tensor1D, si as tf.Tensor1D, oi as tf.Tensor1D, [1, 1, 1]), [x, w, b, s, o], 5e-4);
+      } finally {
+        setHostKernels('auto');
+      }
+    });
+  }
+});

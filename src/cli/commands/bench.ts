@@ -1,0 +1,226 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { benchConv3d } from '../../runtime/kernels/bench.js';
+import { nativeConv3dInfo } from '../../runtime/kernels/registry.js';
+import { initRuntime, type BackendChoice } from '../../runtime/setup.js';
+import { measureStep, median } from '../../runtime/train/measure-step.js';
+import { unetStepFlops } from '../../runtime/train/step-flops.js';
+import type { Vec3 } from '../../graph/types.js';
+import { UserError, type CliIO } from '../io.js';
+
+/** Options of `mtc bench conv3d|step` as commander passes them (strings, flags). */
+export interface BenchOptions {
+  /** conv3d: B,D,H,W,C */
+  shape?: string;
+  filters?: string;
+  kernel?: string;
+  stride?: string;
+  /** step */
+  arch?: string;
+  patch?: string;
+  batch?: string;
+  classes?: string;
+  features?: string;
+  backend?: string;
+  json?: boolean;
+  compare?: boolean;
+  /** Timed repetitions per round (default 5) and interleaved rounds (default 1, 3 with --compare). */
+  repeats?: string;
+  rounds?: string;
+}
+
+/** One benchmark figure; the JSON form of a result line. */
+export interface BenchResult {
+  name: string;
+  backend: string;
+  /** Median milliseconds. */
+  ms: number;
+  gflops: number;
+  parameters?: number;
+  /** tfjs ms / PyTorch ms, with --compare. */
+  ratio_to_pytorch?: number;
+}
+
+const BACKENDS = ['auto', 'cpu', 'wasm', 'tensorflow'] as const;
+
+function ints(text: string | undefined, what: string, count?: number): number[] {
+  const parts = (text ?? '').split(',').map((s) => s.trim());
+  const values = parts.map(Number);
+  if (!text || values.some((v) => !Number.isInteger(v) || v <= 0) || (count !== undefined && values.length !== count)) {
+    throw new UserError(`--${what} must be ${count ?? 'a list of'} comma-separated positive integers, got '${text ?? ''}'`);
+  }
+  return values;
+}
+
+function int(text: string | undefined, what: string, fallback?: number): number {
+  if (text === undefined) {
+    if (fallback === undefined) throw new UserError(`--${what} is required`);
+    return fallback;
+  }
+  return ints(text, what, 1)[0];
+}
+
+function backendOf(options: BenchOptions): BackendChoice {
+  const b = options.backend ?? 'cpu';
+  if (!(BACKENDS as readonly string[]).includes(b)) throw new UserError(`--backend must be one of ${BACKENDS.join(', ')}, got '${b}'`);
+  return b as BackendChoice;
+}
+
+/** bench/pytorch_reference.py: two levels above dist/cli/commands and src/cli/commands. */
+export function pytorchReferencePath(): string {
+  return fileURLToPath(new URL('../../../bench/pytorch_reference.py', import.meta.url));
+}
+
+/** The Python interpreter with torch, or why there is none. */
+function findTorch(io: CliIO): { python: string } | { reason: string } {
+  const python = io.env.MTC_PYTHON ?? '/usr/bin/python3';
+  if (!existsSync(pytorchReferencePath())) return { reason: `${pytorchReferencePath()} is missing` };
+  const r = spawnSync(python, ['-c', 'import torch'], { stdio: 'ignore' });
+  return r.status === 0 ? { python } : { reason: `${python} has no torch (apt-get install -y python3-torch)` };
+}
+
+function runPytorch(python: string, args: string[]): BenchResult {
+  const r = spawnSync(python, [pytorchReferencePath(), ...args], { encoding: 'utf8', maxBuffer: 1 << 20 });
+  if (r.status !== 0) throw new UserError(`bench/pytorch_reference.py failed: ${(r.stderr || r.error?.message || '').trim().split('\n').pop()}`);
+  const line = r.stdout.trim().split('\n').pop() ?? '';
+  return JSON.parse(line) as BenchResult;
+}
+
+/** Threads the native kernels use (PyTorch gets the same). */
+function threadCount(io: CliIO): number {
+  return nativeConv3dInfo()?.threads ?? (Number(io.env.MTC_CONV3D_THREADS) || 2);
+}
+
+interface Plan {
+  /** One tfjs measurement (median ms of `repeats`). */
+  tfjs: (repeats: number) => Promise<BenchResult>;
+  /** Arguments of bench/pytorch_reference.py for the same case. */
+  pytorchArgs: string[];
+}
+
+function conv3dPlan(options: BenchOptions): Plan {
+  const shape = ints(options.shape, 'shape', 5) as [number, number, number, number, number];
+  const filters = int(options.filters, 'filters');
+  const kernel = int(options.kernel, 'kernel', 3);
+  const stride = int(options.stride, 'stride', 1);
+  return {
+    tfjs: (repeats) => benchConv3d({ shape, filters, kernel, stride, repeats, warmup: 1 }),
+    pytorchArgs: ['conv3d', '--shape', shape.join(','), '--filters', String(filters), '--kernel', String(kernel), '--stride', String(stride)],
+  };
+}
+
+function stepPlan(options: BenchOptions): Plan {
+  const arch = options.arch ?? 'unet';
+  if (arch !== 'unet') throw new UserError(`--arch ${arch} is not implemented yet (only 'unet')`);
+  const patch = ints(options.patch ?? '32,32,32', 'patch', 3) as Vec3;
+  const batch = int(options.batch, 'batch', 2);
+  const classes = int(options.classes, 'classes');
+  const features = ints(options.features ?? '16,32,64,128', 'features');
+  const flops = unetStepFlops(features, classes, batch, patch);
+  return {
+    tfjs: async (repeats) => {
+      const m = await measureStep({ mode: 'train', patch, features, batch, heads: classes, repeats, warmup: 1 });
+      const native = m.backend === 'cpu' && nativeConv3dInfo();
+      return {
+        name: `step unet patch ${patch.join('x')} batch ${batch} features [${features.join(',')}] classes ${classes}`,
+        backend: native ? `tfjs-cpu+mtc-native(${native.isa},${native.threads}t)` : `tfjs-${m.backend}`,
+        ms: m.medianMs,
+        gflops: flops / (m.medianMs * 1e6),
+        parameters: m.parameters,
+      };
+    },
+    pytorchArgs: ['step', '--patch', patch.join(','), '--batch', String(batch), '--classes', String(classes), '--features', features.join(',')],
+  };
+}
+
+/** Runs a plan for `rounds` interleaved rounds (tfjs, then PyTorch) and takes medians of the round medians. */
+async function execute(plan: Plan, options: BenchOptions, io: CliIO): Promise<{ tfjs: BenchResult; pytorch?: BenchResult; note?: string }> {
+  const repeats = int(options.repeats, 'repeats', 5);
+  let python: string | undefined;
+  let note: string | undefined;
+  if (options.compare) {
+    const t = findTorch(io);
+    if ('python' in t) python = t.python;
+    else note = `--compare skipped: ${t.reason}`;
+  }
+  const rounds = int(options.rounds, 'rounds', python ? 3 : 1);
+  const ours: BenchResult[] = [];
+  const theirs: BenchResult[] = [];
+  for (let r = 0; r < rounds; r++) {
+    ours.push(await plan.tfjs(repeats));
+    if (python) {
+      const args = [...plan.pytorchArgs, '--repeats', String(repeats), '--threads', String(threadCount(io))];
+      theirs.push(runPytorch(python, args));
+    }
+  }
+  const merge = (rs: BenchResult[]): BenchResult => {
+    const ms = median(rs.map((x) => x.ms));
+    return { ...rs[0], ms, gflops: (rs[0].gflops * rs[0].ms) / ms };
+  };
+  const tfjs = merge(ours);
+  const pytorch = theirs.length > 0 ? merge(theirs) : undefined;
+  if (pytorch) tfjs.ratio_to_pytorch = tfjs.ms / pytorch.ms;
+  return { tfjs, pytorch, note };
+}
+
+function line(r: BenchResult): string {
+  const ratio = r.ratio_to_pytorch !== undefined ? `  ${r.ratio_to_pytorch.toFixed(2)}x PyTorch` : '';
+  const params = r.parameters !== undefined ? `  ${r.parameters} params` : '';
+  return `${r.name}  ${r.backend}  ${r.ms.toFixed(1)} ms  ${r.gflops.toFixed(1)} GFLOP/s${params}${ratio}`;
+}
+
+function print(results: { tfjs: BenchResult; pytorch?: BenchResult; note?: string }, options: BenchOptions, io: CliIO): void {
+  if (results.note) io.err(results.note);
+  for (const r of [results.tfjs, results.pytorch]) {
+    if (r) io.out(options.json ? JSON.stringify(r) : line(r));
+  }
+  if (results.pytorch && results.tfjs.parameters !== undefined && results.pytorch.parameters !== undefined && results.tfjs.parameters !== results.pytorch.parameters) {
+    io.err(`warning: parameter counts differ (tfjs ${results.tfjs.parameters}, PyTorch ${results.pytorch.parameters})`);
+  }
+}
+
+/**
+ * `mtc bench conv3d --shape B,D,H,W,C --filters F [--kernel 3] [--stride 1]` and
+ * `mtc bench step --arch unet --patch D,H,W --batch B --classes C [--features 16,32,64,128]`,
+ * both with [--backend cpu|wasm] [--json] [--compare] [--repeats N] [--rounds N].
+ */
+export async function benchCommand(kind: 'conv3d' | 'step', options: BenchOptions, io: CliIO): Promise<number> {
+  const plan = kind === 'conv3d' ? conv3dPlan(options) : stepPlan(options);
+  await initRuntime(backendOf(options));
+  print(await execute(plan, options, io), options, io);
+  return 0;
+}
+
+/** The default suite (`mtc bench`, `npm run bench`): the issue's cases with --compare, as a markdown table. */
+export const SUITE: { kind: 'conv3d' | 'step'; options: BenchOptions }[] = [
+  { kind: 'conv3d', options: { shape: '2,32,32,32,16', filters: '16' } },
+  { kind: 'step', options: { patch: '32,32,32', batch: '2', classes: '8', features: '16,32,64,128' } },
+  { kind: 'step', options: { patch: '32,32,32', batch: '2', classes: '8', features: '8,16,32,64' } },
+];
+
+export async function benchSuite(options: BenchOptions, io: CliIO): Promise<number> {
+  await initRuntime(backendOf(options));
+  const rows: string[] = [];
+  const backends = new Set<string>();
+  for (const c of SUITE) {
+    const plan = c.kind === 'conv3d' ? conv3dPlan(c.options) : stepPlan(c.options);
+    const r = await execute(plan, { compare: options.compare ?? true, repeats: options.repeats, rounds: options.rounds }, io);
+    if (options.json) print(r, options, io);
+    if (r.note && rows.length === 0) io.err(r.note);
+    const p = r.pytorch;
+    backends.add(r.tfjs.backend);
+    if (p) backends.add(p.backend);
+    rows.push(
+      `| ${r.tfjs.name} | ${r.tfjs.ms.toFixed(1)} | ${r.tfjs.gflops.toFixed(1)} | ${p ? p.ms.toFixed(1) : '-'} | ${p ? p.gflops.toFixed(1) : '-'} | ${r.tfjs.ratio_to_pytorch?.toFixed(2) ?? '-'} |`,
+    );
+    if (!options.json) io.err(`done: ${r.tfjs.name}`);
+  }
+  if (!options.json) {
+    io.out(`backends: ${[...backends].join(', ')}; ratio = tfjs ms / PyTorch ms, medians of interleaved rounds`);
+    io.out('| benchmark | tfjs ms | tfjs GFLOP/s | PyTorch ms | PyTorch GFLOP/s | ratio |');
+    io.out('|---|---|---|---|---|---|');
+    for (const row of rows) io.out(row);
+  }
+  return 0;
+}

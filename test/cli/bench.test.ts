@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import { benchCommand } from '../../src/cli/commands/bench.js';
+import { UserError, type CliIO } from '../../src/cli/io.js';
+import { unetStepFlops } from '../../src/runtime/train/step-flops.js';
+
+function captureIO(env: NodeJS.ProcessEnv = {}): { io: CliIO; out: string[]; err: string[] } {
+  const out: string[] = [];
+  const err: string[] = [];
+  return { io: { out: (t) => out.push(t), err: (t) => err.push(t), isTTY: false, cwd: process.cwd(), env }, out, err };
+}
+
+describe('mtc bench', () => {
+  it('conv3d --json prints one object with name, backend, ms and gflops', async () => {
+    const { io, out } = captureIO();
+    const code = await benchCommand('conv3d', { shape: '1,4,4,4,2', filters: '3', json: true, repeats: '1', backend: 'cpu' }, io);
+    expect(code).toBe(0);
+    expect(out).toHaveLength(1);
+    const r = JSON.parse(out[0]) as Record<string, unknown>;
+    expect(r.name).toBe('conv3d [1,4,4,4,2]->3 k3 s1 same');
+    expect(typeof r.backend).toBe('string');
+    expect(r.ms).toBeGreaterThan(0);
+    expect(r.gflops).toBeGreaterThan(0);
+  });
+
+  it('step measures a training step of the project U-Net; --compare without torch says why and still reports', async () => {
+    const { io, out, err } = captureIO({ MTC_PYTHON: '/nonexistent/python3' });
+    const code = await benchCommand(
+      'step',
+      { arch: 'unet', patch: '8,8,8', batch: '1', classes: '2', features: '2,4', json: true, compare: true, repeats: '1', backend: 'cpu' },
+      io,
+    );
+    expect(code).toBe(0);
+    expect(err.join('\n')).toMatch(/--compare skipped/);
+    const r = JSON.parse(out[0]) as Record<string, unknown>;
+    expect(r.name).toBe('step unet patch 8x8x8 batch 1 features [2,4] classes 2');
+    expect(r.ms).toBeGreaterThan(0);
+    expect(r.parameters).toBeGreaterThan(0);
+    expect(r.gflops).toBeCloseTo(unetStepFlops([2, 4], 2, 1, [8, 8, 8]) / ((r.ms as number) * 1e6), 6);
+  });
+
+  it('rejects malformed options with a user error', async () => {
+    const { io } = captureIO();
+    await expect(benchCommand('conv3d', { shape: '2,32,32', filters: '16' }, io)).rejects.toBeInstanceOf(UserError);
+    await expect(benchCommand('step', { patch: '8,8,8' }, io)).rejects.toThrow(/--classes is required/);
+    await expect(benchCommand('step', { arch: 'resenc_unet', classes: '2' }, io)).rejects.toThrow(/not implemented/);
+  });
+});
+
+describe('step FLOPs', () => {
+  it('counts every conv, transposed conv and the head (forward + both gradients)', () => {
+    // features [2]: two 3x3x3 convs at 8^3 (1->2, 2->2) and the 1x1x1 head (2->3).
+    const vox = 8 * 8 * 8;
+    expect(unetStepFlops([2], 3, 1, [8, 8, 8])).toBe(6 * vox * (1 * 2 * 27 + 2 * 2 * 27 + 2 * 3));
+  });
+});
