@@ -74,7 +74,7 @@ dataset synth_vessel {
 dataset synth_kidney {
   root      "quickstart/Dataset905_SynthKidney"
   modality  CT
-  cases     10
+  cases     20
   synthetic quickstart seed 2026
   classes {
     kidney        [1, 2]                 // the kidney region includes its tumour
@@ -97,13 +97,13 @@ architecture quickstart_unet {
 
 // ---------------------------------------------------------------------------------------------
 // Schedules. Omitted fields take nnU-Net's defaults (SGD momentum 0.99 Nesterov, weight decay
-// 3e-5, gradient clip 12). The paper pre-trains 2000 epochs x 250 iterations; this is a toy run.
+// 3e-5, gradient clip 12). The paper pre-trains 2000 epochs x 250 iterations; this runs 15 x 25.
 // ---------------------------------------------------------------------------------------------
 
 schedule short_pretrain {
   optimizer  sgd(momentum: 0.99, nesterov: true, weight_decay: 3e-5)
   lr         poly(0.01, 0.9)             // lr = 0.01 * (1 - epoch / epochs)^0.9
-  epochs     20
+  epochs     15
   iterations 25                          // training iterations (batches) per epoch
 }
 
@@ -112,10 +112,10 @@ schedule short_pretrain {
 // `multitalent_finetune` in stdlib/schedules.mt (10 + 50 + rest of 1000 epochs).
 schedule short_finetune {
   optimizer  sgd(momentum: 0.99, nesterov: true, weight_decay: 3e-5)
-  epochs     10
+  epochs     60
   iterations 25
   phase heads { epochs 2     lr linear(0, 0.01) }
-  phase all   { epochs rest  lr poly(0.01, 0.9) }   // the remaining 8 epochs
+  phase all   { epochs rest  lr poly(0.01, 0.9) }   // the remaining 58 epochs
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -71,7 +71,7 @@ describe('mtc run (tiny end to end)', () => {
     };
     const classes = metrics.evaluations[0].classes;
     expect(classes.map((c) => c.name)).toEqual(['kidney', 'kidney_tumour']);
-    expect(Object.keys(classes[0].perCase).length).toBe(2); // 20 % of 10 cases held out
+    expect(Object.keys(classes[0].perCase).length).toBe(4); // 20 % of the 20 synthetic kidney cases held out
     for (const exp of ['tiny_pre', 'tiny_ft']) {
       expect(existsSync(join(runDir, 'checkpoints', exp, 'model.json'))).toBe(true);
       expect(existsSync(join(runDir, 'checkpoints', exp, 'weights.bin'))).toBe(true);

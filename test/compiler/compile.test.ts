@@ -69,14 +69,14 @@ describe('compile: the quickstart', async () => {
     expect(train.architecture).toEqual({
       name: 'quickstart_unet', kind: 'unet', patch: [32, 32, 32], features: [8, 16, 32, 64],
       strides: [[1, 1, 1], [2, 2, 2], [2, 2, 2], [2, 2, 2]], convsPerStage: 2,
-      kernels: [[3, 3, 3], [3, 3, 3], [3, 3, 3], [3, 3, 3]], deepSupervision: true, spacing: [4, 4, 4],
+      kernels: [[3, 3, 3], [3, 3, 3], [3, 3, 3], [3, 3, 3]], deepSupervision: false, spacing: [4, 4, 4],
     });
     expect(train.augmentation).toEqual({ name: 'none', transforms: [] });
     expect([train.folds, train.precision, train.checkpoint, train.targets]).toEqual([[0], 'fp32', null, null]);
     expect(train.batch).toBe(2);
     expect(train.schedule).toEqual({
       name: 'short_pretrain', optimizer: { kind: 'sgd', momentum: 0.99, nesterov: true, weightDecay: 3e-5 },
-      epochs: 20, iterationsPerEpoch: 25, clipNorm: 12, phases: [{ trains: 'all', epochs: 20, lr: { kind: 'poly', initial: 0.01, exponent: 0.9 } }],
+      epochs: 15, iterationsPerEpoch: 25, clipNorm: 12, phases: [{ trains: 'all', epochs: 15, lr: { kind: 'poly', initial: 0.01, exponent: 0.9 } }],
     });
     expect(train.loss).toBe('multitalent');
   });
@@ -92,7 +92,7 @@ describe('compile: the quickstart', async () => {
     expect(ft.sampling.shares).toEqual({ synth_kidney: 1 });
     expect(ft.schedule.phases).toEqual([
       { trains: 'heads', epochs: 2, lr: { kind: 'linear', from: 0, to: 0.01 } },
-      { trains: 'all', epochs: 8, lr: { kind: 'poly', initial: 0.01, exponent: 0.9 } },
+      { trains: 'all', epochs: 58, lr: { kind: 'poly', initial: 0.01, exponent: 0.9 } },
     ]);
     expect(ft.schedule.epochs).toBe(10);
   });
