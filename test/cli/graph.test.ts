@@ -17,7 +17,7 @@ describe('mtc graph', () => {
     expect(await graphCommand('experiments/quickstart.mt', { format: 'mermaid' }, cli)).toBe(0);
     const text = out.join('\n');
     expect(text.startsWith('flowchart TD\n')).toBe(true);
-    expect(text).toContain('s2["<b>train:quickstart_pretrain</b><br/>unet quickstart_unet, 8 heads, 20 epochs, batch 2, multitalent"]');
+    expect(text).toContain('s2["<b>train:quickstart_pretrain</b><br/>unet quickstart_unet, 8 heads, 15 epochs, batch 2, multitalent"]');
     expect(text).toContain('  s2 --> s3');
     expect(text.match(/-->/g)!.length).toBe(6);
   });

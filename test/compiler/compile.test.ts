@@ -94,7 +94,7 @@ describe('compile: the quickstart', async () => {
       { trains: 'heads', epochs: 2, lr: { kind: 'linear', from: 0, to: 0.01 } },
       { trains: 'all', epochs: 58, lr: { kind: 'poly', initial: 0.01, exponent: 0.9 } },
     ]);
-    expect(ft.schedule.epochs).toBe(10);
+    expect(ft.schedule.epochs).toBe(60);
   });
 
   it('can compile the pre-training experiment alone', () => {
