@@ -1,13 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { explainCommand } from '../../src/cli/commands/explain.js';
-import type { CliIO } from '../../src/cli/io.js';
+import { ioParts } from './helpers.js';
 
-function io() {
-  const out: string[] = [];
-  const err: string[] = [];
-  const cli: CliIO = { out: (t) => out.push(t), err: (t) => err.push(t), isTTY: false, cwd: process.cwd(), env: {} };
-  return { cli, out, err };
-}
+const io = () => ioParts();
 
 describe('mtc explain', () => {
   it('prints the explanation with an example and its fix', async () => {

@@ -3,14 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fmtCommand } from '../../src/cli/commands/fmt.js';
-import type { CliIO } from '../../src/cli/io.js';
-
-function io(cwd: string) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const cli: CliIO = { out: (t) => out.push(t), err: (t) => err.push(t), isTTY: false, cwd, env: {} };
-  return { cli, out, err };
-}
+import { ioParts as io } from './helpers.js';
 
 describe('mtc fmt', () => {
   const dir = mkdtempSync(join(tmpdir(), 'mtfmt-'));

@@ -2,14 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { graphCommand } from '../../src/cli/commands/graph.js';
 import { checkCommand } from '../../src/cli/commands/check.js';
 import { compileCommand } from '../../src/cli/commands/compile.js';
-import type { CliIO } from '../../src/cli/io.js';
+import { ioParts } from './helpers.js';
 
-function io() {
-  const out: string[] = [];
-  const err: string[] = [];
-  const cli: CliIO = { out: (t) => out.push(t), err: (t) => err.push(t), isTTY: false, cwd: process.cwd(), env: {} };
-  return { cli, out, err };
-}
+const io = () => ioParts();
 
 describe('mtc graph', () => {
   it('prints the stage graph as Mermaid', async () => {

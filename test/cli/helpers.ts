@@ -10,3 +10,9 @@ export function captureIO(cwd = process.cwd(), env: NodeJS.ProcessEnv = {}): Cap
   const stderr: string[] = [];
   return { stdout, stderr, out: (t) => stdout.push(t), err: (t) => stderr.push(t), isTTY: false, cwd, env };
 }
+
+/** The same capture, shaped as `{ cli, out, err }` for tests that call command functions directly. */
+export function ioParts(cwd = process.cwd()): { cli: CliIO; out: string[]; err: string[] } {
+  const cli = captureIO(cwd);
+  return { cli, out: cli.stdout, err: cli.stderr };
+}
