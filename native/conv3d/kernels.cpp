@@ -458,14 +458,22 @@ void BackpropFilter(const ConvParams& p, const float* x, const float* dy, float*
   const int rows_per_chunk = (p.Ho + chunks_per_plane - 1) / chunks_per_plane;
   const int64_t items = planes * chunks_per_plane;
 
+  // Determinism: the items are cut into a fixed number of contiguous groups, each summed in order
+  // into its own partial and the partials added in group order, so the result does not depend on
+  // which thread ran what, nor on the thread count (up to kFilterGroups threads share the work).
+  constexpr int kFilterGroups = 4;
+  const int64_t groups = std::min<int64_t>(kFilterGroups, items);
   const int64_t dw_size = static_cast<int64_t>(taps) * p.Ci * CoP;
-  std::vector<float> partial(static_cast<size_t>(nthreads) * dw_size, 0.f);
+  std::vector<float> partial(static_cast<size_t>(groups) * dw_size, 0.f);
   std::vector<const float*> scratch(static_cast<size_t>(pool.size()) * 2 * p.Ho);
 
-  pool.ParallelFor(items, 1, nthreads, [&](int64_t i0, int64_t i1, int tid) {
-    float* acc = &partial[static_cast<size_t>(tid) * dw_size];
+  pool.ParallelFor(groups, 1, std::min<int>(nthreads, static_cast<int>(groups)), [&](int64_t g0, int64_t g1, int tid) {
+   for (int64_t g = g0; g < g1; ++g) {
+    float* acc = &partial[static_cast<size_t>(g) * dw_size];
     const float** xr = &scratch[static_cast<size_t>(tid) * 2 * p.Ho];
     const float** dr = xr + p.Ho;
+    const int64_t i0 = items * g / groups;
+    const int64_t i1 = items * (g + 1) / groups;
     for (int64_t item = i0; item < i1; ++item) {
       const int64_t plane = item / chunks_per_plane;
       const int chunk = static_cast<int>(item % chunks_per_plane);
@@ -513,15 +521,16 @@ void BackpropFilter(const ConvParams& p, const float* x, const float* dy, float*
         }
       }
     }
+   }
   });
 
-  // Reduce per-thread partials into dw [tap][ci][co].
+  // Reduce the group partials, in group order, into dw [tap][ci][co].
   const int64_t out_rows = static_cast<int64_t>(taps) * p.Ci;
   for (int64_t r = 0; r < out_rows; ++r) {
     float* d = dw + r * p.Co;
     for (int c = 0; c < p.Co; ++c) {
       float s = 0.f;
-      for (int t = 0; t < nthreads; ++t) s += partial[static_cast<size_t>(t) * dw_size + r * CoP + c];
+      for (int64_t g = 0; g < groups; ++g) s += partial[static_cast<size_t>(g) * dw_size + r * CoP + c];
       d[c] = s;
     }
   }

@@ -7,6 +7,7 @@ import type { EvaluationResult, RunEvents } from './events.js';
 import { writeFileAtomic } from './io/atomic.js';
 import { UnsupportedFeatureError, unsupportedFeatures } from './preflight.js';
 import { stageHandlers, type RunState, type StageContext } from './stages/index.js';
+import { missingDatasetsMessage } from './stages/prepare.js';
 
 export interface RunOptions {
   /** Folder that relative dataset roots resolve against. */
@@ -49,13 +50,23 @@ function errorMessage(err: unknown): string {
 }
 
 /**
+ * Throws UnsupportedFeatureError when the graph uses what the runtime cannot execute yet, naming
+ * missing data folders in the same message so that one attempt shows everything in the way.
+ */
+export function assertExecutable(graph: RuntimeGraph, dataRoot: string): void {
+  const unsupported = unsupportedFeatures(graph);
+  if (unsupported.length === 0) return;
+  const names = graph.datasets.map((d) => d.name);
+  throw new UnsupportedFeatureError(unsupported, missingDatasetsMessage(graph, dataRoot, names, { synthesisable: true }));
+}
+
+/**
  * Executes a compiled graph stage by stage, in the order given (the graph validator guarantees
  * dependencies come first). Emits events for every transition; never prints.
  */
 export async function runGraph(graphInput: unknown, options: RunOptions): Promise<RunOutcome> {
   const graph: RuntimeGraph = validateGraph(graphInput);
-  const unsupported = unsupportedFeatures(graph);
-  if (unsupported.length > 0) throw new UnsupportedFeatureError(unsupported);
+  assertExecutable(graph, options.dataRoot);
   const started = performance.now();
   await mkdir(options.runDir, { recursive: true });
   await writeFileAtomic(join(options.runDir, 'graph.yaml'), toYaml(graph));

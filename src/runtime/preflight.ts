@@ -39,8 +39,15 @@ export function unsupportedFeatures(graph: RuntimeGraph): string[] {
 }
 
 export class UnsupportedFeatureError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`this experiment uses features the runtime cannot execute yet:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  constructor(
+    readonly problems: string[],
+    /** Also in the way: missing dataset folders, already formatted (see stages/prepare.ts). */
+    readonly missingData: string | null = null,
+  ) {
+    super(
+      `this experiment uses features the runtime cannot execute yet:\n${problems.map((p) => `  - ${p}`).join('\n')}` +
+        (missingData ? `\n${missingData}` : ''),
+    );
     this.name = 'UnsupportedFeatureError';
   }
 }

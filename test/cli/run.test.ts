@@ -80,6 +80,19 @@ describe('mtc run (tiny end to end)', () => {
     expect(leftovers).toEqual([]);
   });
 
+  it('is reproducible: the same file and data give bit-identical weights and metrics', async () => {
+    const again = captureIO(dir);
+    expect(await main(['run', 'tiny.mt', '--no-tui', '--data', 'data', '--runs', 'runs-again', '--backend', 'cpu'], again)).toBe(0);
+    const [second] = await readdir(join(dir, 'runs-again'));
+    for (const exp of ['tiny_pre', 'tiny_ft']) {
+      const a = await readFile(join(runDir, 'checkpoints', exp, 'weights.bin'));
+      const b = await readFile(join(dir, 'runs-again', second, 'checkpoints', exp, 'weights.bin'));
+      expect(b.equals(a)).toBe(true);
+    }
+    const evals = async (d: string) => (JSON.parse(await readFile(join(d, 'metrics.json'), 'utf8')) as { evaluations: unknown }).evaluations;
+    expect(await evals(join(dir, 'runs-again', second))).toEqual(await evals(runDir));
+  }, 120_000);
+
   it('names the missing folder and the expected layout when data is absent and not synthetic', async () => {
     const src = TINY.replace(/\n\s*synthetic quickstart seed 5/g, '');
     await writeFile(join(dir, 'nodata.mt'), src);
@@ -90,6 +103,18 @@ describe('mtc run (tiny end to end)', () => {
     expect(out).toContain(join(dir, 'elsewhere', 'quickstart', 'Dataset901_SynthLiver'));
     expect(out).toContain('imagesTr/CASE_0000.nii.gz');
     expect(out).toContain('[train:tiny_pre] skipped');
+  });
+
+  it('refuses what the runtime cannot execute yet before running anything, and names missing data too', async () => {
+    const io4 = captureIO();
+    const code4 = await main(['run', 'experiments/kits_finetune.mt', '--no-tui', '--data', join(dir, 'no-data'), '--runs', join(dir, 'runs4')], io4);
+    expect(code4).toBe(1);
+    const err = io4.stderr.join('\n');
+    expect(err).toContain('cannot execute yet');
+    expect(err).toContain('deep supervision');
+    expect(err).toContain(`folder ${join(dir, 'no-data')}`);
+    expect(err).toContain('imagesTr/CASE_0000.nii.gz');
+    expect(existsSync(join(dir, 'runs4'))).toBe(false);
   });
 
   it('--dry-run prints the plan without running anything', async () => {
