@@ -2,7 +2,7 @@ import { join, relative, resolve } from 'node:path';
 import type { RuntimeGraph } from '../../graph/types.js';
 import { initRuntime, type BackendChoice } from '../../runtime/setup.js';
 import { RunEvents } from '../../runtime/events.js';
-import { runGraph } from '../../runtime/executor.js';
+import { assertExecutable, runGraph } from '../../runtime/executor.js';
 import { unsupportedFeatures } from '../../runtime/preflight.js';
 import { writeFileAtomic } from '../../runtime/io/atomic.js';
 import { attachJsonRenderer, attachPlainRenderer } from '../../ui/plain.js';
@@ -46,6 +46,7 @@ export async function runCommand(file: string, options: RunCommandOptions, io: C
     return 0;
   }
   const dataRoot = resolve(io.cwd, options.data ?? io.env.MT_DATA ?? 'data');
+  assertExecutable(graph, dataRoot); // before anything is written
   const runDir = resolve(io.cwd, options.runs, `${graph.source.experiment}-${timestamp()}`);
   for (const [path, text] of sources) {
     const rel = relative(io.cwd, path);
