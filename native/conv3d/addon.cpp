@@ -20,6 +20,7 @@
 #include <string>
 
 #include "conv3d.h"
+#include "isa.h"
 #include "normact_addon.h"
 
 namespace mtc {
@@ -41,16 +42,7 @@ const char* ValidateParams(const ConvParams& p) {
 namespace {
 
 const KernelSet& Kernels() {
-  static const KernelSet* set = [] {
-    // MTC_CONV3D_ISA=generic forces the portable kernels (for testing).
-    const char* force = std::getenv("MTC_CONV3D_ISA");
-    if (force && std::string(force) == "generic") return &generic::kKernels;
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return &avx2::kKernels;
-#endif
-    return &generic::kKernels;
-  }();
+  static const KernelSet* set = UseAvx2Kernels() ? &avx2::kKernels : &generic::kKernels;
   return *set;
 }
 

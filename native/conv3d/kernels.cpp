@@ -34,14 +34,7 @@ namespace mtc {
 namespace MTC_ISA_NS {
 namespace {
 
-typedef float v8 __attribute__((vector_size(32)));
-
-inline v8 Load(const float* p) {
-  v8 v;
-  std::memcpy(&v, p, sizeof(v));
-  return v;
-}
-inline void Store(float* p, v8 v) { std::memcpy(p, &v, sizeof(v)); }
+#include "simd.h"
 
 constexpr int kMR = 6;  // rows per micro-tile (broadcast side)
 

@@ -22,15 +22,7 @@ namespace mtc {
 namespace MTC_ISA_NS {
 namespace {
 
-typedef float v8 __attribute__((vector_size(32)));
-
-inline v8 Load(const float* p) {
-  v8 v;
-  std::memcpy(&v, p, sizeof(v));
-  return v;
-}
-inline void Store(float* p, v8 v) { std::memcpy(p, &v, sizeof(v)); }
-inline v8 Splat(float f) { return v8{f, f, f, f, f, f, f, f}; }
+#include "simd.h"
 // lrelu'(z) * d, selecting on the sign of the output y (same sign as z).
 inline v8 LeakyGrad(v8 y, v8 d, float slope) {
   return y > Splat(0.f) ? d : d * slope;

@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "isa.h"
 #include "normact.h"
 #include "normact_addon.h"
 
@@ -18,15 +19,7 @@ namespace mtc {
 namespace {
 
 const NormActKernelSet& Set() {
-  static const NormActKernelSet* set = [] {
-    const char* force = std::getenv("MTC_CONV3D_ISA");
-    if (force && std::string(force) == "generic") return &generic::kNormActKernels;
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return &avx2::kNormActKernels;
-#endif
-    return &generic::kNormActKernels;
-  }();
+  static const NormActKernelSet* set = UseAvx2Kernels() ? &avx2::kNormActKernels : &generic::kNormActKernels;
   return *set;
 }
 
