@@ -21,7 +21,7 @@ dataset vessel {
 dataset kidney {
   root "quickstart/Dataset905_SynthKidney"
   synthetic quickstart seed 5
-  classes { kidney [1, 2]  kidney_tumour [2] }
+  classes { kidney [1, 2]  kidney_tumour [2] tags [cancer] }
 }
 architecture tiny { kind unet  patch [16, 16, 16]  features [4, 8]  deep_supervision false }
 schedule pre { lr poly(0.01, 0.9)  epochs 2  iterations 3 }
@@ -68,7 +68,9 @@ describe('mtc run (tiny end to end)', () => {
     expect(await readFile(join(runDir, 'spec', 'tiny.mt'), 'utf8')).toBe(TINY);
     const metrics = JSON.parse(await readFile(join(runDir, 'metrics.json'), 'utf8')) as {
       evaluations: { classes: { name: string; dice: number | null; perCase: Record<string, number | null> }[] }[];
+      summaries: { groups: { name: string; dice: number | null; classes: number }[] }[];
     };
+    expect(metrics.summaries[0].groups.map((g) => g.name)).toEqual(['tag:cancer']);
     const classes = metrics.evaluations[0].classes;
     expect(classes.map((c) => c.name)).toEqual(['kidney', 'kidney_tumour']);
     expect(Object.keys(classes[0].perCase).length).toBe(4); // 20 % of the 20 synthetic kidney cases held out
