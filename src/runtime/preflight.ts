@@ -21,12 +21,6 @@ export function unsupportedFeatures(graph: RuntimeGraph): string[] {
     if (p.loss !== 'multitalent') {
       say(`experiment '${p.experiment}': loss '${p.loss}' is not trained by the runtime yet; use loss multitalent`);
     }
-    if (arch.deepSupervision) {
-      say(
-        `architecture '${arch.name}': deep supervision is not implemented in the runtime yet; ` +
-          `set 'deep_supervision false' in it (or run with --set ${arch.name}.deep_supervision=false)`,
-      );
-    }
     const unsupported = (p.augmentation?.transforms ?? []).filter((t) => t.kind !== 'mirror' && t.p > 0).map((t) => t.kind);
     if (unsupported.length > 0) {
       say(

@@ -113,7 +113,7 @@ describe('mtc run (tiny end to end)', () => {
     expect(code4).toBe(1);
     const err = io4.stderr.join('\n');
     expect(err).toContain('cannot execute yet');
-    expect(err).toContain('deep supervision');
+    expect(err).toContain("augmentation 'nnunet_augmentation' uses");
     expect(err).toContain(`folder ${join(dir, 'no-data')}`);
     expect(err).toContain('imagesTr/CASE_0000.nii.gz');
     expect(existsSync(join(dir, 'runs4'))).toBe(false);

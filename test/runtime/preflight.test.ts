@@ -23,8 +23,8 @@ describe('runtime preflight', () => {
       }
     }
     const problems = unsupportedFeatures(g);
-    expect(problems).toHaveLength(3); // deep supervision once (shared architecture), augmentation per experiment
-    expect(problems[0]).toContain("--set tiny.deep_supervision=false");
+    expect(problems).toHaveLength(2); // augmentation once per experiment; deep supervision is supported
+    expect(problems.join('\n')).not.toContain('deep supervision');
     expect(problems.filter((p) => p.includes("augmentation 'heavy' uses rotation,"))).toHaveLength(2);
     expect(problems.join('\n')).not.toContain('elastic'); // p = 0 is off
   });

@@ -11,13 +11,17 @@ import { Prng } from './prng.js';
  * stage i+1) to `features[i]` channels, concatenation with the encoder skip, `convsPerStage` conv units.
  * Output: 1x1x1 conv from `features[0]` to one channel per head.
  *
- * Deep supervision is not implemented in this version; it would add a 1x1x1 head per decoder stage
- * (`dec{i}.seg.*`), which the per-stage structure below leaves room for.
+ * Deep supervision (`architecture.deepSupervision`): every decoder stage i >= 1 gets its own 1x1x1
+ * output conv `head.ds{i}.*` from `features[i]` to one channel per head (logits at the resolution of
+ * encoder stage i, i.e. the input divided by `outputStrides(arch)[i]`). They are output heads
+ * (trained in `heads` phases, fresh when fine-tuning); `applyAll` returns every output, full
+ * resolution first, while `apply` (inference) returns the full-resolution output only.
  *
  * Parameter names (stable; checkpoints and fine-tuning rely on them):
  *   enc{i}.conv{j}.weight [kz,ky,kx,in,out] (kernel of the stage, 3x3x3 unless `kernels` says 1 on an axis), enc{i}.conv{j}.bias [out], enc{i}.norm{j}.scale/offset [out]
  *   dec{i}.up.weight [sz,sy,sx,out,in], dec{i}.up.bias [out], dec{i}.conv{j}.*, dec{i}.norm{j}.*
  *   head.weight [1,1,1,features[0],heads], head.bias [heads]
+ *   head.ds{i}.weight [1,1,1,features[i],heads], head.ds{i}.bias [heads]   (deep supervision, i = 1 .. n-2)
  */
 
 export type ParamRole = 'weight' | 'bias' | 'scale' | 'offset';
@@ -77,6 +81,33 @@ export function totalStride(arch: ArchitectureSpec): Vec3 {
   return t;
 }
 
+/**
+ * Number of outputs: one per decoder stage (n - 1 for n stages; 1 for a single-stage network)
+ * with deep supervision, else 1.
+ */
+export function outputCount(arch: ArchitectureSpec): number {
+  return arch.deepSupervision ? Math.max(1, arch.features.length - 1) : 1;
+}
+
+/**
+ * Per output k (k = 0 full resolution), the cumulative stride of its resolution relative to the input:
+ * the product of `strides[0..k]` per axis.
+ */
+export function outputStrides(arch: ArchitectureSpec): Vec3[] {
+  const out: Vec3[] = [];
+  const t: Vec3 = [1, 1, 1];
+  for (let k = 0; k < outputCount(arch); k++) {
+    for (let a = 0; a < 3; a++) t[a] *= arch.strides[k][a];
+    out.push([...t] as Vec3);
+  }
+  return out;
+}
+
+/** Parameter name prefix of output k's 1x1x1 conv (`head.` for k = 0, `head.ds{k}.` otherwise). */
+export function outputHeadPrefix(k: number): string {
+  return k === 0 ? HEAD_PREFIX : `${HEAD_PREFIX}ds${k}.`;
+}
+
 /** Convolution kernel of stage i: the architecture's `kernels[i]`, else 3x3x3. */
 export function stageKernel(arch: ArchitectureSpec, i: number): Vec3 {
   return arch.kernels?.[i] ?? [3, 3, 3];
@@ -114,6 +145,13 @@ export function parameterSpecs(arch: ArchitectureSpec, numHeads: number): ParamS
   }
   specs.push({ name: `${HEAD_PREFIX}weight`, shape: [1, 1, 1, arch.features[0], numHeads], role: 'weight', fanIn: arch.features[0] });
   specs.push({ name: `${HEAD_PREFIX}bias`, shape: [numHeads], role: 'bias', fanIn: 0 });
+  // Deep-supervision heads come last, so the other parameters (and their seeded initial values) are
+  // the same with and without deep supervision.
+  for (let k = 1; k < outputCount(arch); k++) {
+    const f = arch.features[k];
+    specs.push({ name: `${outputHeadPrefix(k)}weight`, shape: [1, 1, 1, f, numHeads], role: 'weight', fanIn: f });
+    specs.push({ name: `${outputHeadPrefix(k)}bias`, shape: [numHeads], role: 'bias', fanIn: 0 });
+  }
   return specs;
 }
 
@@ -208,6 +246,19 @@ export class UNet {
    * [B, z, y, x, heads]. Call inside tf.tidy or dispose the result.
    */
   apply(x: tf.Tensor5D): tf.Tensor5D {
+    return this.forward(x, false)[0];
+  }
+
+  /**
+   * Forward pass returning every output (`outputCount(arch)` of them): full-resolution logits first,
+   * then deep-supervision logits [B, z/s_z, y/s_y, x/s_x, heads] with s = `outputStrides(arch)[k]`.
+   * Without deep supervision, just [apply(x)]. Call inside tf.tidy or dispose the results.
+   */
+  applyAll(x: tf.Tensor5D): tf.Tensor5D[] {
+    return this.forward(x, true);
+  }
+
+  private forward(x: tf.Tensor5D, all: boolean): tf.Tensor5D[] {
     if (this.disposed) throw new Error('model has been disposed');
     const arch = this.architecture;
     const total = totalStride(arch);
@@ -225,16 +276,28 @@ export class UNet {
         h = this.stage(h, `enc${i}`, arch.strides[i]);
         skips.push(h);
       }
+      const outputs = all ? outputCount(arch) : 1;
+      const extra: tf.Tensor5D[] = [];
       for (let i = n - 2; i >= 0; i--) {
         const up = upsample(h, this.p(`dec${i}.up.weight`), this.p(`dec${i}.up.bias`), arch.strides[i + 1]);
         h = this.stage(concatChannels(up, skips[i]), `dec${i}`, [1, 1, 1]);
+        if (i >= 1 && i < outputs) extra.unshift(pointwise(h, this.p(`${outputHeadPrefix(i)}weight`), this.p(`${outputHeadPrefix(i)}bias`)));
       }
-      return pointwise(h, this.p(`${HEAD_PREFIX}weight`), this.p(`${HEAD_PREFIX}bias`));
+      return [pointwise(h, this.p(`${HEAD_PREFIX}weight`), this.p(`${HEAD_PREFIX}bias`)), ...extra];
     });
   }
 
   variables(): tf.Variable[] {
     return [...this.params.values()];
+  }
+
+  /** The [weight, bias] variables of output k's 1x1x1 conv (k = 0: the full-resolution head). */
+  outputHeadVariables(k: number): tf.Variable[] {
+    return [`${outputHeadPrefix(k)}weight`, `${outputHeadPrefix(k)}bias`].map((name) => {
+      const v = this.params.get(name);
+      if (!v) throw new Error(`model has no output ${k} (parameter '${name}')`);
+      return v;
+    });
   }
 
   headVariables(): tf.Variable[] {

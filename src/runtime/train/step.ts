@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
+import { deepSupervisionLoss, deepSupervisionWeights, downsampleTargets } from '../loss/deep-supervision.js';
 import { multiTalentLoss } from '../loss/multitalent.js';
-import type { UNet } from '../model/unet.js';
+import { outputCount, outputStrides, type UNet } from '../model/unet.js';
 import { clipByGlobalNorm, type Optimizer } from './optimizer.js';
 
 /** One training batch, channels-last; see train/batch.ts for how it is assembled. */
@@ -14,7 +15,25 @@ export interface TrainBatch {
 }
 
 /**
- * One optimisation step: forward, MultiTalent loss, backward (w.r.t. `vars` only), global-norm clip,
+ * With deep supervision: the targets per output (nearest-downsampled to each output's resolution,
+ * full resolution first), the loss weights, and the variables of zero-weight outputs (which get no
+ * gradient and are left untouched, as in nnU-Net). Null without deep supervision.
+ */
+function deepSupervisionPlan(model: UNet, batch: TrainBatch): { targets: tf.Tensor5D[]; weights: number[]; unused: Set<tf.Variable> } | null {
+  const n = outputCount(model.architecture);
+  if (n === 1) return null;
+  const weights = deepSupervisionWeights(n);
+  const targets = outputStrides(model.architecture).map((s) => downsampleTargets(batch.targets, s));
+  const unused = new Set<tf.Variable>();
+  weights.forEach((w, k) => {
+    if (w === 0) for (const v of model.outputHeadVariables(k)) unused.add(v);
+  });
+  return { targets, weights, unused };
+}
+
+/**
+ * One optimisation step: forward, MultiTalent loss (with deep supervision: the weighted multi-scale
+ * MultiTalent loss, see loss/deep-supervision.ts), backward (w.r.t. `vars` only), global-norm clip,
  * optimiser update. Returns the loss value. All intermediates are disposed.
  */
 export function trainStep(
@@ -27,10 +46,20 @@ export function trainStep(
   /** Throw when the loss is not finite (benchmarks of numerically unsound backends turn it off). */
   checkFinite = true,
 ): number {
-  const { value, grads } = tf.variableGrads(
-    () => multiTalentLoss(model.apply(batch.image), batch.targets, batch.mask),
-    vars as tf.Variable[],
-  );
+  const ds = deepSupervisionPlan(model, batch);
+  if (ds) vars = vars.filter((v) => !ds.unused.has(v));
+  let result: { value: tf.Scalar; grads: tf.NamedTensorMap };
+  try {
+    result = tf.variableGrads(
+      ds
+        ? () => deepSupervisionLoss(model.applyAll(batch.image), ds.targets, batch.mask, ds.weights)
+        : () => multiTalentLoss(model.apply(batch.image), batch.targets, batch.mask),
+      vars as tf.Variable[],
+    );
+  } finally {
+    if (ds) tf.dispose(ds.targets);
+  }
+  const { value, grads } = result;
   try {
     const ordered = vars.map((v) => {
       const g = grads[v.name];

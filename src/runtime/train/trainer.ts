@@ -2,9 +2,10 @@ import * as tf from '@tensorflow/tfjs';
 import type { TrainParams } from '../../graph/types.js';
 import { trainingUnsupportedReason } from '../backend.js';
 import type { PreprocessedDataset } from '../data/types.js';
+import { deepSupervisionWeights } from '../loss/deep-supervision.js';
 import { initFromPretrained, type PretrainedInit } from '../model/checkpoint.js';
 import { Prng } from '../model/prng.js';
-import { UNet } from '../model/unet.js';
+import { outputCount, UNet } from '../model/unet.js';
 import { augmenterFor } from './augment.js';
 import { batchToTensors, regionTables, sampleBatchArrays } from './batch.js';
 import { learningRate } from './lr.js';
@@ -130,8 +131,9 @@ export async function trainModel(opts: TrainOptions): Promise<TrainedModel> {
     if (unsupported.length > 0) {
       log(`augmentation '${params.augmentation?.name}': ${unsupported.join(', ')} not implemented in this runtime yet; applying mirroring only`);
     }
-    if (params.architecture.deepSupervision) {
-      log('deep supervision is not implemented in this runtime yet; training with the full-resolution output only');
+    if (outputCount(params.architecture) > 1) {
+      const w = deepSupervisionWeights(outputCount(params.architecture));
+      log(`deep supervision: ${w.length} outputs, loss weights ${w.map((v) => v.toFixed(3)).join(', ')} (full resolution first)`);
     }
     if (params.precision === 'mixed') log('mixed precision is not available on tfjs; training in fp32');
     const tables = regionTables(params.heads);
