@@ -6,6 +6,8 @@ import { explainCommand } from './commands/explain.js';
 import { fmtCommand } from './commands/fmt.js';
 import { graphCommand } from './commands/graph.js';
 import type { BenchOptions } from './commands/bench.js';
+import type { VerifyOptions } from './commands/verify.js';
+import type { BackendChoice } from '../runtime/backend.js';
 import { processIO, UserError, type CliIO } from './io.js';
 
 function intArg(value: string): number {
@@ -96,14 +98,14 @@ export function buildProgram(io: CliIO, setExitCode: (code: number) => void): Co
     .option('--runs <dir>', 'where run folders are created', 'runs')
     .option('--cache <dir>', 'preprocessing cache (default: <data root>/.mtc-cache)')
     .option('--no-cache', 'preprocess without reading or writing the cache')
-    .addOption(new Option('--backend <name>', 'tfjs backend').choices(['auto', 'cpu', 'wasm', 'tensorflow']).default('auto'))
+    .addOption(new Option('--backend <name>', 'tfjs backend').choices(['auto', 'cpu', 'wasm', 'tensorflow', 'webgpu']).default('auto'))
     .option('--no-tui', 'plain progress lines instead of the terminal UI')
     .option('--json', 'one JSON event per line on stdout')
     .option('--dry-run', 'print the plan and stop')
     .action(
       async (
         file: string,
-        opts: { experiment?: string; set: string[]; data?: string; runs: string; cache?: string | false; backend: 'auto' | 'cpu' | 'wasm' | 'tensorflow'; tui: boolean; json?: boolean; dryRun?: boolean },
+        opts: { experiment?: string; set: string[]; data?: string; runs: string; cache?: string | false; backend: BackendChoice; tui: boolean; json?: boolean; dryRun?: boolean },
       ) => {
         // Imported on use: the runtime loads TensorFlow.js, which costs a second that check/compile need not pay.
         const { runCommand } = await import('./commands/run.js');
@@ -151,7 +153,7 @@ export function buildProgram(io: CliIO, setExitCode: (code: number) => void): Co
     });
   const benchOptions = (c: Command): Command =>
     c
-      .addOption(new Option('--backend <name>', 'tfjs backend').choices(['auto', 'cpu', 'wasm', 'tensorflow']).default('cpu'))
+      .addOption(new Option('--backend <name>', 'tfjs backend').choices(['auto', 'cpu', 'wasm', 'tensorflow', 'webgpu']).default('cpu'))
       .option('--json', 'one JSON object per result (name, backend, ms, gflops)')
       .option('--compare', 'also run bench/pytorch_reference.py when /usr/bin/python3 has torch, and print the ratio')
       .option('--repeats <n>', 'timed repetitions per round (default 5)')
@@ -181,6 +183,20 @@ export function buildProgram(io: CliIO, setExitCode: (code: number) => void): Co
     const { benchCommand } = await import('./commands/bench.js');
     setExitCode(await benchCommand('step', opts, io));
   });
+  bench
+    .command('verify')
+    .description("checks a backend's kernels and a whole training step (loss, gradients) against the cpu backend")
+    .addOption(new Option('--backend <name>', 'backend to check').choices(['webgpu', 'wasm', 'tensorflow']).default('webgpu'))
+    .option('--large', 'also network-sized convolutions (for a real GPU)')
+    .option('--step-patch <D,H,W|none>', 'patch of the compared training step', '16,32,32')
+    .option('--step-features <list>', 'features per stage of that step', '8,16,32')
+    .option('--step-batch <n>', 'batch of that step', '2')
+    .option('--tolerance <x>', 'largest error, relative to the largest value', '1e-4')
+    .option('--json', 'one JSON object per comparison')
+    .action(async (opts: VerifyOptions) => {
+      const { verifyCommand } = await import('./commands/verify.js');
+      setExitCode(await verifyCommand(opts, io));
+    });
   benchOptions(bench.command('suite').description('the standard suite (as `mtc bench`), with these options')).action(
     async (opts: BenchOptions) => {
       const { benchSuite } = await import('./commands/bench.js');

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { prepareWebGpu, watchDeviceErrors } from './webgpu/dawn.js';
 
 /**
  * Selects and initialises the TensorFlow.js backend every runtime module computes on.
@@ -9,14 +10,16 @@ import * as tf from '@tensorflow/tfjs';
  *   optional packages, absent in the default install.
  * - `wasm`: `@tensorflow/tfjs-backend-wasm` (SIMD when the runtime supports it).
  * - `cpu`: tfjs's JavaScript backend; native conv3d kernels from src/runtime/kernels register into it.
+ * - `webgpu`: tfjs-backend-webgpu on Dawn (the optional `webgpu` package), with the project's WGSL
+ *   kernels (src/runtime/webgpu). Never chosen by `auto`: ask for it explicitly.
  * - `auto`: `tensorflow` when installed, else `cpu`. On this project's 3D U-Nets the cpu backend measured
  *   faster than wasm for a full training step (wasm's Conv3D and its gradients are not vectorised and run
  *   single-threaded in Node); see bench/step-tfjs.ts to re-measure.
  */
-export type BackendChoice = 'auto' | 'cpu' | 'wasm' | 'tensorflow';
+export type BackendChoice = 'auto' | 'cpu' | 'wasm' | 'tensorflow' | 'webgpu';
 
 /** Order `auto` tries backends in, fastest first, by measurement on bench/step-tfjs.ts. */
-const AUTO_ORDER: readonly Exclude<BackendChoice, 'auto'>[] = ['tensorflow', 'cpu', 'wasm'];
+const AUTO_ORDER: readonly Exclude<BackendChoice, 'auto' | 'webgpu'>[] = ['tensorflow', 'cpu', 'wasm'];
 
 let quieted = false;
 
@@ -77,6 +80,28 @@ async function initWasm(): Promise<string | null> {
   return 'wasm';
 }
 
+let webgpuFailure = '';
+
+async function initWebgpu(): Promise<string | null> {
+  const probe = await prepareWebGpu();
+  if (!probe.ok) {
+    webgpuFailure = probe.reason;
+    return null;
+  }
+  try {
+    if (!(await tf.setBackend('webgpu'))) {
+      webgpuFailure = 'tfjs could not create its webgpu backend on this adapter';
+      return null;
+    }
+    await tf.ready();
+    watchDeviceErrors((tf.backend() as unknown as { device?: unknown }).device);
+  } catch (e) {
+    webgpuFailure = (e as Error).message;
+    return null;
+  }
+  return 'webgpu';
+}
+
 async function initCpu(): Promise<string | null> {
   if (!(await tf.setBackend('cpu'))) return null;
   await tf.ready();
@@ -87,6 +112,7 @@ const INSTALL_HINT: Record<Exclude<BackendChoice, 'auto'>, string> = {
   tensorflow:
     "backend 'tensorflow' needs the native TensorFlow binding: install it with `npm install --save-exact @tensorflow/tfjs-node@4.22.0` (or @tensorflow/tfjs-node-gpu@4.22.0 for CUDA GPUs)",
   wasm: "backend 'wasm' needs @tensorflow/tfjs-backend-wasm: install it with `npm install --save-exact @tensorflow/tfjs-backend-wasm@4.22.0`",
+  webgpu: "backend 'webgpu' is unavailable",
   cpu: "backend 'cpu' could not be initialised: reinstall @tensorflow/tfjs (`npm install --save-exact @tensorflow/tfjs@4.22.0`)",
 };
 
@@ -98,6 +124,8 @@ async function tryInit(name: Exclude<BackendChoice, 'auto'>): Promise<string | n
       return initWasm();
     case 'cpu':
       return initCpu();
+    case 'webgpu':
+      return initWebgpu();
   }
 }
 
@@ -115,7 +143,7 @@ export async function initBackend(preferred: BackendChoice): Promise<string> {
     throw new Error(`no TensorFlow.js backend could be initialised; ${INSTALL_HINT.cpu}`);
   }
   const got = await tryInit(preferred);
-  if (!got) throw new Error(INSTALL_HINT[preferred]);
+  if (!got) throw new Error(preferred === 'webgpu' ? `${INSTALL_HINT.webgpu}: ${webgpuFailure}` : INSTALL_HINT[preferred]);
   return got;
 }
 

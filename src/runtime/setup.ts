@@ -1,7 +1,9 @@
-import { initBackend, quietTfjs } from './backend.js';
+import { type BackendChoice, initBackend, quietTfjs } from './backend.js';
 import { registerFastCpuKernels } from './kernels/index.js';
+import { prepareWebGpu } from './webgpu/dawn.js';
+import { registerWebGpuKernels } from './webgpu/register.js';
 
-export type BackendChoice = 'auto' | 'cpu' | 'wasm' | 'tensorflow';
+export type { BackendChoice };
 
 export interface RuntimeInfo {
   backend: string;
@@ -12,17 +14,24 @@ export interface RuntimeInfo {
 
 /**
  * Prepares TensorFlow.js for a run: silences its console banner, registers the project's native
- * conv3d kernels for the cpu backend when the addon was built, and initialises the backend.
+ * conv3d kernels for the cpu backend when the addon was built (and its WGSL kernels for webgpu),
+ * and initialises the backend.
  */
 export async function initRuntime(choice: BackendChoice): Promise<RuntimeInfo> {
   quietTfjs();
   const kernels = registerFastCpuKernels();
   const backend = await initBackend(choice);
   const nativeKernels = backend === 'cpu' && kernels.native;
-  const description = backend === 'cpu'
-    ? kernels.native
+  let description = backend;
+  if (backend === 'cpu') {
+    description = kernels.native
       ? 'cpu + native conv3d kernels'
-      : `cpu (tfjs kernels only: ${kernels.reason ?? 'native addon unavailable'})`
-    : backend;
+      : `cpu (tfjs kernels only: ${kernels.reason ?? 'native addon unavailable'})`;
+  } else if (backend === 'webgpu') {
+    registerWebGpuKernels();
+    const probe = await prepareWebGpu();
+    const adapter = probe.ok ? probe.adapter : undefined;
+    description = `webgpu + WGSL kernels on ${adapter?.description ?? 'an unknown adapter'}${adapter?.software ? ' (software emulation: for correctness only, not speed)' : ''}`;
+  }
   return { backend, description, nativeKernels };
 }
