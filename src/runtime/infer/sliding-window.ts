@@ -70,21 +70,40 @@ function padVolume(image: Float32Array, shape: Vec3, minShape: Vec3): { data: Fl
   return { data, shape: padded, offset };
 }
 
+/**
+ * `t` [n, z, y, x, c] mirrored along the spatial `axes` (1, 2, 3), one axis at a time as a rank-3
+ * reverse of a reshaped view (tfjs-webgpu 4.22 has no rank-5 Reverse).
+ */
+export function reverseSpatial(t: tf.Tensor5D, axes: readonly number[]): tf.Tensor5D {
+  return tf.tidy(() => {
+    let y: tf.Tensor = t;
+    const s = t.shape;
+    for (const axis of axes) {
+      if (axis < 1 || axis > 3) throw new Error(`reverseSpatial: axis ${axis} is not spatial`);
+      const before = s.slice(0, axis).reduce((a, b) => a * b, 1);
+      const after = s.slice(axis + 1).reduce((a, b) => a * b, 1);
+      y = tf.reverse(tf.reshape(y, [before, s[axis], after]), 1);
+    }
+    return tf.reshape(y, s) as tf.Tensor5D;
+  });
+}
+
 /** Sigmoid probabilities of a batch of tiles [n, tz, ty, tx, 1] -> [n, tz, ty, tx, heads], mirror-averaged if asked. */
-function predictTiles(model: UNet, tiles: tf.Tensor5D, mirror: boolean, headIdx: tf.Tensor1D | null): Float32Array {
+async function predictTiles(model: UNet, tiles: tf.Tensor5D, mirror: boolean, headIdx: tf.Tensor1D | null): Promise<Float32Array> {
   const probs = tf.tidy(() => {
     const pick = (t: tf.Tensor5D): tf.Tensor5D => (headIdx ? (tf.gather(t, headIdx, 4) as tf.Tensor5D) : t);
     if (!mirror) return tf.sigmoid(pick(model.apply(tiles)));
     let acc: tf.Tensor | null = null;
     for (const axes of MIRROR_AXES) {
-      const input = axes.length > 0 ? tf.reverse(tiles, axes) : tiles;
-      let p: tf.Tensor = tf.sigmoid(pick(model.apply(input as tf.Tensor5D)));
-      if (axes.length > 0) p = tf.reverse(p, axes);
+      const input = axes.length > 0 ? reverseSpatial(tiles, axes) : tiles;
+      let p = tf.sigmoid(pick(model.apply(input))) as tf.Tensor5D;
+      if (axes.length > 0) p = reverseSpatial(p, axes);
       acc = acc ? tf.add(acc, p) : p;
     }
-    return tf.div(acc as tf.Tensor, MIRROR_AXES.length);
+    // Flat view for the scalar division (tfjs-webgpu 4.22 miscompiles rank-5 broadcasting).
+    return tf.div(tf.reshape(acc as tf.Tensor, [(acc as tf.Tensor).size]), MIRROR_AXES.length);
   });
-  const values = probs.dataSync() as Float32Array;
+  const values = (await probs.data()) as Float32Array;
   probs.dispose();
   return values;
 }
@@ -127,7 +146,7 @@ export async function slidingWindowPredict(model: UNet, image: Float32Array, sha
       const input = tf.tensor5d(buf, [group.length, tz, ty, tx, 1]);
       let probs: Float32Array;
       try {
-        probs = predictTiles(model, input, opts.mirror, headIdx);
+        probs = await predictTiles(model, input, opts.mirror, headIdx);
       } finally {
         input.dispose();
       }

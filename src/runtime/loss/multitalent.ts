@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { useFusedOps } from '../model/fused.js';
+import { useFusedOps, useGpuFusedOps } from '../model/fused.js';
+import { gpuMultiTalentLoss } from '../webgpu/fused.js';
 import { DICE_DENOMINATOR_MIN } from './constants.js';
 import { fusedMultiTalentLoss } from './fused.js';
 
@@ -63,12 +64,16 @@ export function multiTalentLossParts(logits: tf.Tensor5D, targets: tf.Tensor5D, 
 
 /**
  * The scalar MultiTalent loss; see `multiTalentLossParts`. On backends with host-memory tensors
- * (cpu, wasm) it is the single fused op of ./fused.ts (same value and gradient).
+ * (cpu, wasm) it is the single fused op of ./fused.ts, on webgpu its WGSL twin (same value and gradient).
  */
 export function multiTalentLoss(logits: tf.Tensor5D, targets: tf.Tensor5D, mask: tf.Tensor2D): tf.Scalar {
   if (useFusedOps()) {
     checkShapes(logits, targets, mask);
     return fusedMultiTalentLoss(logits, targets, mask);
+  }
+  if (useGpuFusedOps()) {
+    checkShapes(logits, targets, mask);
+    return gpuMultiTalentLoss(logits, targets, mask);
   }
   return tf.tidy(() => multiTalentLossParts(logits, targets, mask).loss);
 }

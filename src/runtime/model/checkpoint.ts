@@ -44,7 +44,7 @@ export async function saveCheckpoint(model: UNet, dir: string): Promise<void> {
   const all = new Float32Array(total);
   for (const [name, v] of model.params) {
     const e = entries.find((x) => x.name === name);
-    if (e) all.set(v.dataSync() as Float32Array, e.offset);
+    if (e) all.set((await v.data()) as Float32Array, e.offset);
   }
   const bytes = new Uint8Array(all.buffer, all.byteOffset, all.byteLength);
   if (!littleEndian()) throw new Error('checkpoints are little-endian; big-endian hosts are not supported');

@@ -23,9 +23,18 @@ export function setFusedOps(mode: 'auto' | 'on' | 'off'): void {
 
 /** True when the fused JavaScript implementations are the faster choice on the active backend. */
 export function useFusedOps(): boolean {
-  if (fusedMode !== 'auto') return fusedMode === 'on';
   const b = tf.getBackend();
+  if (b === 'webgpu') return false;
+  if (fusedMode !== 'auto') return fusedMode === 'on';
   return b === 'cpu' || b === 'wasm';
+}
+
+/**
+ * True on the webgpu backend, where the same fused ops run as WGSL programs (src/runtime/webgpu/fused.ts)
+ * and the tensors never leave the GPU; 'off' selects the plain tfjs composition there too.
+ */
+export function useGpuFusedOps(): boolean {
+  return tf.getBackend() === 'webgpu' && fusedMode !== 'off';
 }
 
 /** The tensor's float32 values (a copy only when the backend stores another array type). */

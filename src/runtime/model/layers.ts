@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Vec3 } from '../../graph/types.js';
-import { fusedAddBias, fusedBiasNormAct, fusedConcatChannels, fusedDepthToSpaceBias, fusedUpsampleFilter, useFusedOps } from './fused.js';
+import { gpuAddBias, gpuBiasNormAct, gpuConcatChannels, gpuDepthToSpaceBias, gpuUpsampleFilter } from '../webgpu/fused.js';
+import { fusedAddBias, fusedBiasNormAct, fusedConcatChannels, fusedDepthToSpaceBias, fusedUpsampleFilter, useFusedOps, useGpuFusedOps } from './fused.js';
 
 /**
  * Differentiable building blocks of the 3D U-Net, written with plain tfjs ops only so that kernels
@@ -39,6 +40,7 @@ export function convUnit(
   return tf.tidy(() => {
     const raw = tf.conv3d(x, weight, stride, 'same');
     if (useFusedOps()) return fusedBiasNormAct(raw, bias, scale, offset, INSTANCE_NORM_EPS, LEAKY_RELU_SLOPE);
+    if (useGpuFusedOps()) return gpuBiasNormAct(raw, bias, scale, offset, INSTANCE_NORM_EPS, LEAKY_RELU_SLOPE);
     const conv = tf.add(raw, bias) as tf.Tensor5D;
     return tf.leakyRelu(instanceNorm(conv, scale, offset), LEAKY_RELU_SLOPE);
   });
@@ -46,12 +48,16 @@ export function convUnit(
 
 /** Concatenation along the channel axis (decoder skip connections). */
 export function concatChannels(a: tf.Tensor5D, b: tf.Tensor5D): tf.Tensor5D {
-  return useFusedOps() ? fusedConcatChannels(a, b) : (tf.concat([a, b], 4) as tf.Tensor5D);
+  if (useFusedOps()) return fusedConcatChannels(a, b);
+  if (useGpuFusedOps()) return gpuConcatChannels(a, b);
+  return tf.concat([a, b], 4) as tf.Tensor5D;
 }
 
 /** x [N, C] + bias [C]. */
 function addBias(x: tf.Tensor2D, bias: tf.Tensor1D): tf.Tensor2D {
-  return useFusedOps() ? fusedAddBias(x, bias) : (tf.add(x, bias) as tf.Tensor2D);
+  if (useFusedOps()) return fusedAddBias(x, bias);
+  if (useGpuFusedOps()) return gpuAddBias(x, bias);
+  return tf.add(x, bias) as tf.Tensor2D;
 }
 
 /**
@@ -70,7 +76,7 @@ function project(x: tf.Tensor5D, filter: tf.Tensor5D): tf.Tensor5D {
 /** y [B, z, y, x, C] + bias [C] as one fused pass. */
 function pointwiseBias(y: tf.Tensor5D, bias: tf.Tensor1D): tf.Tensor5D {
   const [b, d, h, w, c] = y.shape;
-  return tf.reshape(fusedAddBias(tf.reshape(y, [b * d * h * w, c]) as tf.Tensor2D, bias), y.shape) as tf.Tensor5D;
+  return tf.reshape(addBias(tf.reshape(y, [b * d * h * w, c]) as tf.Tensor2D, bias), y.shape) as tf.Tensor5D;
 }
 
 /**
@@ -80,7 +86,7 @@ function pointwiseBias(y: tf.Tensor5D, bias: tf.Tensor1D): tf.Tensor5D {
 export function pointwise(x: tf.Tensor5D, weight: tf.Tensor5D, bias: tf.Tensor1D): tf.Tensor5D {
   return tf.tidy(() => {
     const [b, d, h, w, cin] = x.shape;
-    if (useFusedOps()) {
+    if (useFusedOps() || useGpuFusedOps()) {
       return pointwiseBias(project(x, weight), bias);
     }
     const cout = weight.shape[4];
@@ -112,6 +118,12 @@ export function upsample(x: tf.Tensor5D, weight: tf.Tensor5D, bias: tf.Tensor1D,
       const proj5 = project(x, fusedUpsampleFilter(weight));
       if (k === 1) return pointwiseBias(proj5, bias);
       return fusedDepthToSpaceBias(proj5, bias, [sz, sy, sx]);
+    }
+    if (useGpuFusedOps()) {
+      // The same on the GPU: no rank-8 transpose (tfjs-webgpu caps Transpose at rank 6).
+      const proj5 = project(x, gpuUpsampleFilter(weight));
+      if (k === 1) return pointwiseBias(proj5, bias);
+      return gpuDepthToSpaceBias(proj5, bias, [sz, sy, sx]);
     }
     // [sz, sy, sx, out, in] -> [in, sz, sy, sx, out] -> [in, k*out]
     const mat = tf.reshape(tf.transpose(weight, [4, 0, 1, 2, 3]), [cin, k * cout]) as tf.Tensor2D;

@@ -72,7 +72,7 @@ export async function measureStep(config: StepMeasureConfig): Promise<StepMeasur
       const t0 = performance.now();
       if (config.mode === 'train') {
         // Timing only: the wasm backend's conv3d gradients are wrong (see backend.ts), so no finiteness check.
-        trainStep(model, vars, optimizer, { image, targets, mask }, 1e-2, 12, false);
+        await trainStep(model, vars, optimizer, { image, targets, mask }, 1e-2, 12, false);
       } else {
         const probs = tf.tidy(() => tf.sigmoid(model.apply(image)));
         await probs.data();

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { deepSupervisionLoss, deepSupervisionWeights, downsampleTargets } from '../loss/deep-supervision.js';
 import { multiTalentLoss } from '../loss/multitalent.js';
 import { outputCount, outputStrides, type UNet } from '../model/unet.js';
+import { takeDeviceErrors } from '../webgpu/dawn.js';
 import { clipByGlobalNorm, type Optimizer } from './optimizer.js';
 
 /** One training batch, channels-last; see train/batch.ts for how it is assembled. */
@@ -34,9 +35,10 @@ function deepSupervisionPlan(model: UNet, batch: TrainBatch): { targets: tf.Tens
 /**
  * One optimisation step: forward, MultiTalent loss (with deep supervision: the weighted multi-scale
  * MultiTalent loss, see loss/deep-supervision.ts), backward (w.r.t. `vars` only), global-norm clip,
- * optimiser update. Returns the loss value. All intermediates are disposed.
+ * optimiser update. Resolves to the loss value (read back asynchronously: GPU backends have no
+ * synchronous read). All intermediates are disposed.
  */
-export function trainStep(
+export async function trainStep(
   model: UNet,
   vars: readonly tf.Variable[],
   optimizer: Optimizer,
@@ -45,7 +47,7 @@ export function trainStep(
   clipNorm: number,
   /** Throw when the loss is not finite (benchmarks of numerically unsound backends turn it off). */
   checkFinite = true,
-): number {
+): Promise<number> {
   const ds = deepSupervisionPlan(model, batch);
   if (ds) vars = vars.filter((v) => !ds.unused.has(v));
   let result: { value: tf.Scalar; grads: tf.NamedTensorMap };
@@ -71,8 +73,13 @@ export function trainStep(
       optimizer.apply(vars, clipped.grads, lr);
     } finally {
       tf.dispose(clipped.grads);
+      if (typeof clipped.norm !== 'number') clipped.norm.dispose();
     }
-    const loss = value.dataSync()[0];
+    const loss = (await value.data())[0];
+    const gpuErrors = takeDeviceErrors();
+    if (gpuErrors.length > 0) {
+      throw new Error(`the GPU rejected work of this training step, so its results are wrong: ${gpuErrors.join('; ')}`);
+    }
     if (checkFinite && !Number.isFinite(loss)) throw new Error(`training diverged: loss is ${loss}`);
     return loss;
   } finally {

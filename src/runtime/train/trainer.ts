@@ -158,7 +158,7 @@ export async function trainModel(opts: TrainOptions): Promise<TrainedModel> {
           const batch = batchToTensors(arrays, patch, params.heads.length);
           let loss: number;
           try {
-            loss = trainStep(model, vars, optimizer, batch, lr, s.clipNorm);
+            loss = await trainStep(model, vars, optimizer, batch, lr, s.clipNorm);
           } finally {
             tf.dispose([batch.image, batch.targets, batch.mask]);
           }

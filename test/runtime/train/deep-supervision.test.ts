@@ -126,7 +126,7 @@ describe('deep supervision', () => {
     p.dispose();
   });
 
-  it('the multi-scale loss is the hand-weighted sum of per-scale MultiTalent losses', () => {
+  it('the multi-scale loss is the hand-weighted sum of per-scale MultiTalent losses', async () => {
     const m = UNet.create(dsArch(), heads(3), 3);
     const { image, targets, mask } = randomBatch(2, [4, 8, 8], 3, 11);
     const logits = m.applyAll(image);
@@ -141,7 +141,7 @@ describe('deep supervision', () => {
     // trainStep computes exactly this loss (before its update); the zero-weight head stays untouched.
     const opt = createOptimizer({ kind: 'sgd', momentum: 0.99, nesterov: true, weightDecay: 3e-5 });
     const before = m.weights();
-    const stepLoss = trainStep(m, m.variables(), opt, { image, targets, mask }, 0.01, 12);
+    const stepLoss = await trainStep(m, m.variables(), opt, { image, targets, mask }, 0.01, 12);
     expect(stepLoss).toBeCloseTo(got, 5);
     const after = m.weights();
     expect(maxAbsDiff(before.get('head.ds2.weight')!, after.get('head.ds2.weight')!)).toBe(0);
@@ -220,7 +220,7 @@ describe('deep supervision', () => {
     // A heads-only step updates head.weight and head.ds1, nothing in the backbone.
     const { image, targets, mask } = randomBatch(1, [4, 8, 8], 2, 5);
     const opt = createOptimizer({ kind: 'sgd', momentum: 0.99, nesterov: true, weightDecay: 3e-5 });
-    trainStep(dst, dst.headVariables(), opt, { image, targets, mask: tf.onesLike(mask) as tf.Tensor2D }, 0.01, 12);
+    await trainStep(dst, dst.headVariables(), opt, { image, targets, mask: tf.onesLike(mask) as tf.Tensor2D }, 0.01, 12);
     const wa = dst.weights();
     for (const [name, v] of wa) {
       const changed = maxAbsDiff(v, wd.get(name)!) > 0;

@@ -1,0 +1,301 @@
+// Data-movement parts of the U-Net on the GPU (WGSL), counterparts of fusedConcatChannels,
+// fusedAddBias, fusedDepthToSpaceBias and fusedUpsampleFilter in ../model/fused.ts (same values
+// and gradients). Each is one gather pass: a thread per output element, or per 4 consecutive
+// channels (vec4 loads and stores) when every channel count involved is a multiple of 4. Bias
+// gradients are the channel sums of dy through the deterministic two-stage reduction.
+import * as tf from '@tensorflow/tfjs';
+import { columnSums } from './fused_reduce.js';
+import { ELEMENTWISE_WORKGROUP, WORKGROUP_INDEX_WGSL, elementAlias, i32, runKernel, vectorWidth } from './fused_program.js';
+
+type OpResult = { value: tf.Tensor; gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor[] };
+
+/** tf.customGrad with a fixed number of tensor inputs (tfjs types the inputs loosely). */
+function customOp(body: (inputs: tf.Tensor[]) => OpResult): (...inputs: tf.Tensor[]) => tf.Tensor {
+  return tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) =>
+    body(args.filter((a): a is tf.Tensor => a instanceof tf.Tensor)),
+  );
+}
+
+/** out [n, Ca + Cb] = [a | b] along the channel axis. */
+function concatKernel(a: tf.Tensor, b: tf.Tensor, n: number, Ca: number, Cb: number, shape: number[]): tf.Tensor {
+  const C = Ca + Cb;
+  const v = vectorWidth(Ca, Cb);
+  const code = `
+${elementAlias(v)}
+fn main(index : i32) {
+  if (index < uniforms.size) {
+    let e = index * ${v};
+    let i = e / uniforms.nC;
+    let c = e % uniforms.nC;
+    if (c < uniforms.nA) {
+      result[index] = A[(i * uniforms.nA + c) / ${v}];
+    } else {
+      result[index] = Bv[(i * (uniforms.nC - uniforms.nA) + c - uniforms.nA) / ${v}];
+    }
+  }
+}
+`;
+  return runKernel(
+    {
+      key: `concat_v${v}`,
+      inputs: ['A', 'Bv'],
+      components: [v, v],
+      outputComponent: v,
+      outputSize: n * C,
+      workgroupSize: [ELEMENTWISE_WORKGROUP, 1, 1],
+      uniforms: 'nC : i32, nA : i32,',
+      code,
+    },
+    [a, b],
+    [i32(C), i32(Ca)],
+    shape,
+  );
+}
+
+/** out [n, Cs] = channels [first, first + Cs) of x [n, C]. */
+function channelSlice(x: tf.Tensor, n: number, C: number, first: number, Cs: number, shape: number[]): tf.Tensor {
+  const v = vectorWidth(C, first, Cs);
+  const code = `
+${elementAlias(v)}
+fn main(index : i32) {
+  if (index < uniforms.size) {
+    let e = index * ${v};
+    let i = e / uniforms.nS;
+    let c = e % uniforms.nS;
+    result[index] = x[(i * uniforms.nC + uniforms.first + c) / ${v}];
+  }
+}
+`;
+  return runKernel(
+    {
+      key: `channel_slice_v${v}`,
+      inputs: ['x'],
+      components: [v],
+      outputComponent: v,
+      outputSize: n * Cs,
+      workgroupSize: [ELEMENTWISE_WORKGROUP, 1, 1],
+      uniforms: 'nC : i32, first : i32, nS : i32,',
+      code,
+    },
+    [x],
+    [i32(C), i32(first), i32(Cs)],
+    shape,
+  );
+}
+
+/** Concatenation of two channels-last tensors along the last axis; gradient: the two channel slices of dy. */
+export function gpuConcatChannels(a: tf.Tensor5D, b: tf.Tensor5D): tf.Tensor5D {
+  const op = customOp(([ai, bi]) => {
+    const Ca = ai.shape[4] as number;
+    const Cb = bi.shape[4] as number;
+    if (ai.shape.slice(0, 4).join(',') !== bi.shape.slice(0, 4).join(',')) {
+      throw new Error(`concat: shapes [${ai.shape.join(', ')}] and [${bi.shape.join(', ')}] differ outside the channel axis`);
+    }
+    const n = ai.size / Ca;
+    const C = Ca + Cb;
+    const aShape = ai.shape;
+    const bShape = bi.shape;
+    const value = concatKernel(ai, bi, n, Ca, Cb, [...aShape.slice(0, 4), C]);
+    const gradFunc = (dy: tf.Tensor): tf.Tensor[] => [
+      channelSlice(dy, n, C, 0, Ca, aShape),
+      channelSlice(dy, n, C, Ca, Cb, bShape),
+    ];
+    return { value, gradFunc };
+  });
+  return op(a, b) as tf.Tensor5D;
+}
+
+function addBiasKernel(x: tf.Tensor, bias: tf.Tensor, C: number): tf.Tensor {
+  const v = vectorWidth(C);
+  const code = `
+${elementAlias(v)}
+fn main(index : i32) {
+  if (index < uniforms.size) {
+    result[index] = x[index] + bias[((index * ${v}) % uniforms.nC) / ${v}];
+  }
+}
+`;
+  return runKernel(
+    {
+      key: `add_bias_v${v}`,
+      inputs: ['x', 'bias'],
+      components: [v, v],
+      outputComponent: v,
+      outputSize: x.size,
+      workgroupSize: [ELEMENTWISE_WORKGROUP, 1, 1],
+      uniforms: 'nC : i32,',
+      code,
+    },
+    [x, bias],
+    [i32(C)],
+    x.shape,
+  );
+}
+
+/** x [N, C] + bias [C] (row-broadcast add); gradients dy and its column sums. */
+export function gpuAddBias(x: tf.Tensor2D, bias: tf.Tensor1D): tf.Tensor2D {
+  const op = customOp(([xi, bi]) => {
+    const [N, C] = xi.shape;
+    if (bi.size !== C) throw new Error(`add-bias: ${bi.size} bias values for ${C} channels`);
+    const value = addBiasKernel(xi, bi, C);
+    const gradFunc = (dy: tf.Tensor): tf.Tensor[] => [tf.clone(dy), columnSums(dy, N, C)];
+    return { value, gradFunc };
+  });
+  return op(x, bias) as tf.Tensor2D;
+}
+
+/**
+ * The depth-to-space index map, shared by both directions: for the element (b, d, h, w, t, c) of
+ * x [B, D, H, W, taps*C], t = (kz, ky, kx), the flat index of its place in
+ * [B, D*sz, H*sy, W*sx, C]. `toOut` true: gather x (+ bias) into the output; false: gather dy back.
+ */
+function depthToSpaceKernel(src: tf.Tensor, bias: tf.Tensor | undefined, dims: number[], stride: [number, number, number], toOut: boolean, shape: number[]): tf.Tensor {
+  const [B, D, H, W, C] = dims;
+  const [sz, sy, sx] = stride;
+  const v = vectorWidth(C);
+  const size = B * D * H * W * sz * sy * sx * C;
+  // Decompose the flat index of the array being written; compute the index of the one read.
+  const body = toOut
+    ? `
+    // e indexes the output [B, OD, OH, OW, C].
+    let c = e % uniforms.nC;
+    var r = e / uniforms.nC;
+    let ow = r % (uniforms.nW * uniforms.sx); r = r / (uniforms.nW * uniforms.sx);
+    let oh = r % (uniforms.nH * uniforms.sy); r = r / (uniforms.nH * uniforms.sy);
+    let od = r % (uniforms.nD * uniforms.sz);
+    let b = r / (uniforms.nD * uniforms.sz);
+    let t = ((od % uniforms.sz) * uniforms.sy + oh % uniforms.sy) * uniforms.sx + ow % uniforms.sx;
+    let voxel = ((b * uniforms.nD + od / uniforms.sz) * uniforms.nH + oh / uniforms.sy) * uniforms.nW + ow / uniforms.sx;
+    let taps = uniforms.sz * uniforms.sy * uniforms.sx;
+    result[index] = src[((voxel * taps + t) * uniforms.nC + c) / ${v}] + bias[c / ${v}];`
+    : `
+    // e indexes dx [B, D, H, W, taps * C].
+    let c = e % uniforms.nC;
+    var r = e / uniforms.nC;
+    let taps = uniforms.sz * uniforms.sy * uniforms.sx;
+    let t = r % taps; r = r / taps;
+    let w = r % uniforms.nW; r = r / uniforms.nW;
+    let h = r % uniforms.nH; r = r / uniforms.nH;
+    let d = r % uniforms.nD;
+    let b = r / uniforms.nD;
+    let kx = t % uniforms.sx;
+    let ky = (t / uniforms.sx) % uniforms.sy;
+    let kz = t / (uniforms.sx * uniforms.sy);
+    let od = (b * uniforms.nD + d) * uniforms.sz + kz;
+    let oh = od * uniforms.nH * uniforms.sy + h * uniforms.sy + ky;
+    let ow = oh * uniforms.nW * uniforms.sx + w * uniforms.sx + kx;
+    result[index] = src[(ow * uniforms.nC + c) / ${v}];`;
+  const code = `
+${elementAlias(v)}
+fn main(index : i32) {
+  if (index < uniforms.size) {
+    let e = index * ${v};${body}
+  }
+}
+`;
+  const inputs = bias ? [src, bias] : [src];
+  return runKernel(
+    {
+      key: `depth_to_space_${toOut ? 'fwd' : 'bwd'}_v${v}`,
+      inputs: bias ? ['src', 'bias'] : ['src'],
+      components: inputs.map(() => v),
+      outputComponent: v,
+      outputSize: size,
+      workgroupSize: [ELEMENTWISE_WORKGROUP, 1, 1],
+      uniforms: 'nD : i32, nH : i32, nW : i32, nC : i32, sz : i32, sy : i32, sx : i32,',
+      code,
+    },
+    inputs,
+    [i32(D), i32(H), i32(W), i32(C), i32(sz), i32(sy), i32(sx)],
+    shape,
+  );
+}
+
+/**
+ * Depth-to-space plus a per-channel bias, for a kernel=stride transposed conv: `x`
+ * [B, D, H, W, sz*sy*sx*C] laid out as [..., sz, sy, sx, C] becomes [B, D*sz, H*sy, W*sx, C] + bias.
+ * Gradient: the inverse rearrangement, and the channel sums for the bias.
+ */
+export function gpuDepthToSpaceBias(x: tf.Tensor5D, bias: tf.Tensor1D, stride: [number, number, number]): tf.Tensor5D {
+  const [sz, sy, sx] = stride;
+  const op = customOp(([xi, bi]) => {
+    const [B, D, H, W, K] = xi.shape;
+    const C = K / (sz * sy * sx);
+    if (!Number.isInteger(C) || bi.shape[0] !== C) {
+      throw new Error(`depth-to-space: ${K} channels do not split into [${stride.join(', ')}] blocks of ${bi.shape[0]}`);
+    }
+    const dims = [B, D, H, W, C];
+    const outShape = [B, D * sz, H * sy, W * sx, C];
+    const xShape = xi.shape;
+    const value = depthToSpaceKernel(xi, bi, dims, stride, true, outShape);
+    const gradFunc = (dy: tf.Tensor): tf.Tensor[] => [
+      depthToSpaceKernel(dy, undefined, dims, stride, false, xShape),
+      columnSums(dy, dy.size / C, C),
+    ];
+    return { value, gradFunc };
+  });
+  return op(x, bias) as tf.Tensor5D;
+}
+
+/** Transposes a [rows, cols] matrix through 32 x 32 tiles in workgroup memory (coalesced both ways). */
+function transpose2d(x: tf.Tensor, rows: number, cols: number, shape: number[]): tf.Tensor {
+  const tilesX = Math.ceil(cols / 32);
+  const tilesY = Math.ceil(rows / 32);
+  const code = `
+${WORKGROUP_INDEX_WGSL}
+var<workgroup> tile : array<f32, ${32 * 33}>;
+fn main(index : i32) {
+  let wg = mt_workgroupIndex();
+  let tx = wg % uniforms.tilesX;
+  let ty = wg / uniforms.tilesX;
+  let lx = i32(localId.x);
+  let ly = i32(localId.y);
+  for (var j = 0; j < 32; j = j + 8) {
+    let r = ty * 32 + ly + j;
+    let c = tx * 32 + lx;
+    if (r < uniforms.nR && c < uniforms.nK) {
+      tile[(ly + j) * 33 + lx] = x[r * uniforms.nK + c];
+    }
+  }
+  workgroupBarrier();
+  for (var j = 0; j < 32; j = j + 8) {
+    let c = tx * 32 + ly + j;
+    let r = ty * 32 + lx;
+    if (r < uniforms.nR && c < uniforms.nK) {
+      result[c * uniforms.nR + r] = tile[lx * 33 + ly + j];
+    }
+  }
+}
+`;
+  return runKernel(
+    {
+      key: 'transpose2d',
+      inputs: ['x'],
+      outputSize: rows * cols,
+      workgroupSize: [32, 8, 1],
+      workgroups: tilesX * tilesY,
+      uniforms: 'nR : i32, nK : i32, tilesX : i32,',
+      code,
+    },
+    [x],
+    [i32(rows), i32(cols), i32(tilesX)],
+    shape,
+  );
+}
+
+/**
+ * The transposed-conv weight [sz, sy, sx, out, in] rearranged as the 1x1x1 conv filter
+ * [1, 1, 1, in, sz*sy*sx*out] of the projection (a [taps*out, in] -> [in, taps*out] transpose);
+ * gradient: the inverse transpose.
+ */
+export function gpuUpsampleFilter(weight: tf.Tensor5D): tf.Tensor5D {
+  const op = customOp(([wi]) => {
+    const [sz, sy, sx, cout, cin] = wi.shape;
+    const kc = sz * sy * sx * cout;
+    const wShape = wi.shape;
+    const value = transpose2d(wi, kc, cin, [1, 1, 1, cin, kc]);
+    const gradFunc = (dy: tf.Tensor): tf.Tensor[] => [transpose2d(dy, cin, kc, wShape)];
+    return { value, gradFunc };
+  });
+  return op(weight) as tf.Tensor5D;
+}

@@ -1,0 +1,240 @@
+// Bias + InstanceNorm + LeakyReLU on the GPU (WGSL), the counterpart of fusedBiasNormAct in
+// ../model/fused.ts: same value, same gradients (see normActForward / normActBackward in
+// ../kernels/host_ops.ts for the math).
+//
+// Forward, for x viewed as [B, N, C] (N voxels, channels last):
+//   1. partial Welford statistics per (b, 32-channel tile, chunk of rows)      (reads x once)
+//   2. combine: mean and rstd = 1 / sqrt(M2 / N + eps) per (b, c)        -> stats [B, 2, C]
+//   3. element-wise y = LeakyReLU((x - mean) * (rstd * scale) + offset)        (reads x, writes y)
+// Backward, with z recomputed from x exactly as in 3 (so y need not be read) and
+// dz = dy where z > 0 else slope * dy, h = (x - mean) * rstd:
+//   1./2. per (b, c) sums  sd = sum dz,  sdh = sum dz h,  sxm = sum (x - mean)  -> [B, 3, C]
+//   3. dscale = sum_b sdh, doffset = sum_b sd, and dbias = sum of dx in closed form:
+//      sum_i dx = -rstd * scale * sdh / N * sum_i h = -rstd^2 * scale * sdh * sxm / N
+//      (the other two terms of dx cancel exactly), summed over b
+//   4. element-wise dx = rstd * (scale dz - scale sd / N - h scale sdh / N)      (reads x, dy)
+// The bias cancels out of the value (it shifts x and its mean alike); it is an input for the tape.
+import * as tf from '@tensorflow/tfjs';
+import { combineChunks, chunkPlan, partialReduce, reduceSums, type Dims, type PartialSpec } from './fused_reduce.js';
+import { ELEMENTWISE_WORKGROUP, elementAlias, f32, i32, runKernel, vectorWidth } from './fused_program.js';
+
+/** The pre-activation, shared verbatim by the forward and backward shaders (same rounding). */
+const NORM_Z_WGSL = `
+fn mt_normZ(xv : T, mu : T, a : T, off : T) -> T {
+  return (xv - mu) * a + off;
+}
+`;
+
+function normStats(x: tf.Tensor, d: Dims, eps: number): tf.Tensor {
+  const plan = chunkPlan(d.N);
+  const spec: PartialSpec = {
+    name: 'normstats',
+    inputs: ['x'],
+    mode: 'welford',
+    q: 2,
+    code: `
+struct TP { unused : i32, };
+fn mt_params(b : i32, c : i32) -> TP { return TP(0); }
+fn mt_elem(o : i32, p : TP) -> vec4<f32> { return vec4<f32>(x[o], 0.0, 0.0, 0.0); }
+`,
+  };
+  const partial = partialReduce(spec, [x], d, plan);
+  const stats = combineChunks(partial, 'welford', 2, d, plan, eps);
+  partial.dispose();
+  return stats;
+}
+
+/** Per-element index helpers of the element-wise norm shaders (V = vector width). */
+function channelIndexWgsl(v: 1 | 4): string {
+  return `
+  let e = index * ${v};
+  let c = e % uniforms.nC;
+  let b = e / (uniforms.nN * uniforms.nC);
+  let sIdx = (b * 2 * uniforms.nC + c) / ${v};
+  let cIdx = c / ${v};`;
+}
+
+function normApply(x: tf.Tensor, stats: tf.Tensor, scale: tf.Tensor, offset: tf.Tensor, d: Dims, slope: number): tf.Tensor {
+  const v = vectorWidth(d.C);
+  const size = d.B * d.N * d.C;
+  const code = `
+${elementAlias(v)}
+${NORM_Z_WGSL}
+fn main(index : i32) {
+  if (index < uniforms.size) {${channelIndexWgsl(v)}
+    let mu = stats[sIdx];
+    let a = stats[sIdx + uniforms.nC / ${v}] * scale[cIdx];
+    let z = mt_normZ(x[index], mu, a, offset[cIdx]);
+    result[index] = select(uniforms.slope * z, z, z > T(0.0));
+  }
+}
+`;
+  return runKernel(
+    {
+      key: `normact_fwd_v${v}`,
+      inputs: ['x', 'stats', 'scale', 'offset'],
+      components: [v, v, v, v],
+      outputComponent: v,
+      outputSize: size,
+      workgroupSize: [ELEMENTWISE_WORKGROUP, 1, 1],
+      uniforms: 'nN : i32, nC : i32, slope : f32,',
+      code,
+    },
+    [x, stats, scale, offset],
+    [i32(d.N), i32(d.C), f32(slope)],
+    x.shape,
+  );
+}
+
+function normBackwardSums(x: tf.Tensor, dy: tf.Tensor, stats: tf.Tensor, scale: tf.Tensor, offset: tf.Tensor, d: Dims, slope: number): tf.Tensor {
+  const spec: PartialSpec = {
+    name: 'normact_bwd',
+    inputs: ['x', 'dy', 'stats', 'scale', 'offset'],
+    mode: 'sum',
+    q: 3,
+    uniforms: 'slope : f32,',
+    code: `
+alias T = f32;
+${NORM_Z_WGSL}
+struct TP { mu : f32, rstd : f32, a : f32, off : f32, };
+fn mt_params(b : i32, c : i32) -> TP {
+  let s = b * 2 * uniforms.nC + c;
+  let rstd = stats[s + uniforms.nC];
+  return TP(stats[s], rstd, rstd * scale[c], offset[c]);
+}
+fn mt_elem(o : i32, p : TP) -> vec4<f32> {
+  let xv = x[o];
+  let g = dy[o];
+  let z = mt_normZ(xv, p.mu, p.a, p.off);
+  let dz = select(uniforms.slope * g, g, z > 0.0);
+  let xm = xv - p.mu;
+  return vec4<f32>(dz, dz * (xm * p.rstd), xm, 0.0);
+}
+`,
+  };
+  return reduceSums(spec, [x, dy, stats, scale, offset], d, [f32(slope)]);
+}
+
+/** One of dbias (which = 0), dscale (1), doffset (2), each [C], from the per-(b, c) sums. */
+function normParamGrad(which: 0 | 1 | 2, sums: tf.Tensor, stats: tf.Tensor, scale: tf.Tensor, d: Dims): tf.Tensor {
+  const code = `
+fn main(index : i32) {
+  let c = index;
+  if (c < uniforms.size) {
+    var acc = 0.0;
+    for (var b = 0; b < uniforms.nB; b = b + 1) {
+      let sd = sums[(b * 3) * uniforms.nC + c];
+      let sdh = sums[(b * 3 + 1) * uniforms.nC + c];
+      let sxm = sums[(b * 3 + 2) * uniforms.nC + c];
+      let rstd = stats[(b * 2 + 1) * uniforms.nC + c];
+      if (uniforms.which == 0) {
+        acc = acc - rstd * rstd * scale[c] * sdh * sxm / f32(uniforms.nN);
+      } else if (uniforms.which == 1) {
+        acc = acc + sdh;
+      } else {
+        acc = acc + sd;
+      }
+    }
+    result[c] = acc;
+  }
+}
+`;
+  return runKernel(
+    {
+      key: 'normact_params',
+      inputs: ['sums', 'stats', 'scale'],
+      outputSize: d.C,
+      workgroupSize: [64, 1, 1],
+      uniforms: 'nB : i32, nN : i32, nC : i32, which : i32,',
+      code,
+    },
+    [sums, stats, scale],
+    [i32(d.B), i32(d.N), i32(d.C), i32(which)],
+    [d.C],
+  );
+}
+
+function normInputGrad(
+  x: tf.Tensor, dy: tf.Tensor, stats: tf.Tensor, sums: tf.Tensor, scale: tf.Tensor, offset: tf.Tensor, d: Dims, slope: number,
+): tf.Tensor {
+  const v = vectorWidth(d.C);
+  const size = d.B * d.N * d.C;
+  const code = `
+${elementAlias(v)}
+${NORM_Z_WGSL}
+fn main(index : i32) {
+  if (index < uniforms.size) {${channelIndexWgsl(v)}
+    let mu = stats[sIdx];
+    let rstd = stats[sIdx + uniforms.nC / ${v}];
+    let s = scale[cIdx];
+    let xv = x[index];
+    let g = dy[index];
+    let z = mt_normZ(xv, mu, rstd * s, offset[cIdx]);
+    let dz = select(uniforms.slope * g, g, z > T(0.0));
+    let q = (b * 3 * uniforms.nC + c) / ${v};
+    let n = f32(uniforms.nN);
+    let sd = s * sums[q] / n;
+    let sdh = s * sums[q + uniforms.nC / ${v}] / n;
+    let h = (xv - mu) * rstd;
+    result[index] = rstd * (dz * s - sd - h * sdh);
+  }
+}
+`;
+  return runKernel(
+    {
+      key: `normact_dx_v${v}`,
+      inputs: ['x', 'dy', 'stats', 'sums', 'scale', 'offset'],
+      components: [v, v, v, v, v, v],
+      outputComponent: v,
+      outputSize: size,
+      workgroupSize: [ELEMENTWISE_WORKGROUP, 1, 1],
+      uniforms: 'nN : i32, nC : i32, slope : f32,',
+      code,
+    },
+    [x, dy, stats, sums, scale, offset],
+    [i32(d.N), i32(d.C), f32(slope)],
+    x.shape,
+  );
+}
+
+/**
+ * y = LeakyReLU(InstanceNorm(x + bias) * scale + offset), per sample and channel over the spatial
+ * axes of channels-last `x` [B, z, y, x, C]; biased variance, `eps` inside the square root. WGSL
+ * programs on the webgpu backend, gradients for all four inputs (bias: the channel sums of dx).
+ */
+export function gpuBiasNormAct(
+  x: tf.Tensor5D,
+  bias: tf.Tensor1D,
+  scale: tf.Tensor1D,
+  offset: tf.Tensor1D,
+  eps: number,
+  slope: number,
+): tf.Tensor5D {
+  const C = x.shape[4];
+  for (const [name, t] of [['bias', bias], ['scale', scale], ['offset', offset]] as const) {
+    if (t.size !== C) throw new Error(`bias-norm-act: ${name} has ${t.size} values for ${C} channels`);
+  }
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [xi, , si, oi] = args as tf.Tensor[];
+    const save = args[4] as tf.GradSaveFunc;
+    const [B, D, H, W] = xi.shape;
+    const d: Dims = { B, N: D * H * W, C };
+    const stats = normStats(xi, d, eps);
+    const value = normApply(xi, stats, si, oi, d, slope);
+    save([xi, si, oi, stats]);
+    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
+      const [xs, ss, os, st] = saved;
+      const sums = normBackwardSums(xs, dy, st, ss, os, d, slope);
+      const grads = [
+        normInputGrad(xs, dy, st, sums, ss, os, d, slope),
+        normParamGrad(0, sums, st, ss, d),
+        normParamGrad(1, sums, st, ss, d),
+        normParamGrad(2, sums, st, ss, d),
+      ];
+      sums.dispose();
+      return grads;
+    };
+    return { value, gradFunc };
+  });
+  return op(x, bias, scale, offset) as tf.Tensor5D;
+}
