@@ -7,6 +7,9 @@ step: one training step (forward, MultiTalent loss, backward, grad-norm clip 12,
 weight decay 3e-5) of the same plain 3D U-Net as src/runtime/model/unet.ts:
   python3 bench/pytorch_reference.py step --patch 32,32,32 --batch 2 --classes 8 --features 16,32,64,128
 
+--device cuda runs the same on the GPU in fp32 with TF32 off (cuDNN autotuning on, as nnU-Net), timed
+with torch.cuda.synchronize(); --tf32 allows TF32 (reported in the backend name).
+
 Prints one JSON line {name, backend, ms, gflops, ...}. FLOPs follow src/runtime/kernels/bench.ts
 (conv3d: 3 * 2*B*Do*Ho*Wo*F*Cin*k^3) and src/runtime/train/step-flops.ts (step: the same formula
 summed over every convolution, transposed convolution and the head). Shapes are NDHWC as in tfjs
@@ -29,14 +32,25 @@ def same_pads(size, k, s):
     return total // 2, total - total // 2
 
 
+DEVICE = torch.device("cpu")
+
+
 def backend_name(threads):
+    if DEVICE.type == "cuda":
+        tf32 = "tf32" if torch.backends.cudnn.allow_tf32 else "fp32"
+        return f"pytorch-{torch.__version__}-cuda({torch.cuda.get_device_name(0)}, {tf32})"
     return f"pytorch-{torch.__version__}-cpu({threads}t)"
+
+
+def sync():
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize()
 
 
 def conv3d(a):
     b, d, h, w, c = (int(v) for v in a.shape.split(","))
     k, s = a.kernel, a.stride
-    x = torch.empty(b, c, d, h, w).uniform_(-1, 1)
+    x = torch.empty(b, c, d, h, w, device=DEVICE).uniform_(-1, 1)
     if a.pad == "same":
         pads = [same_pads(n, k, s) for n in (d, h, w)]
         if all(lo == hi for lo, hi in pads):
@@ -47,15 +61,17 @@ def conv3d(a):
     else:
         padding = 0
     x.requires_grad_(True)
-    wt = torch.empty(a.filters, c, k, k, k).uniform_(-1, 1).requires_grad_(True)
+    wt = torch.empty(a.filters, c, k, k, k, device=DEVICE).uniform_(-1, 1).requires_grad_(True)
     with torch.no_grad():
         y0 = F.conv3d(x, wt, stride=s, padding=padding)
     dy = torch.empty_like(y0).uniform_(-1, 1)
 
     def step():
+        sync()
         t0 = time.perf_counter()
         y = F.conv3d(x, wt, stride=s, padding=padding)
         torch.autograd.grad(y, (x, wt), dy)
+        sync()
         return (time.perf_counter() - t0) * 1e3
 
     for _ in range(a.warmup):
@@ -160,14 +176,15 @@ def step(a):
     features = [int(v) for v in a.features.split(",")]
     d, h, w = (int(v) for v in a.patch.split(","))
     b, c = a.batch, a.classes
-    net = UNet(features, c)
+    net = UNet(features, c).to(DEVICE)
     params = sum(p.numel() for p in net.parameters())
     opt = torch.optim.SGD(net.parameters(), lr=1e-2, momentum=0.99, nesterov=True, weight_decay=3e-5)
-    x = torch.randn(b, 1, d, h, w)
-    g = (torch.rand(b, c, d, h, w) < 0.1).float()
-    m = torch.tensor([[1.0 if (j % 4) == (i % 4) else 0.0 for j in range(c)] for i in range(b)])
+    x = torch.randn(b, 1, d, h, w, device=DEVICE)
+    g = (torch.rand(b, c, d, h, w, device=DEVICE) < 0.1).float()
+    m = torch.tensor([[1.0 if (j % 4) == (i % 4) else 0.0 for j in range(c)] for i in range(b)], device=DEVICE)
 
     def one():
+        sync()
         t0 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
         loss = multitalent_loss(net(x), g, m)
@@ -205,7 +222,17 @@ def main():
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    ap.add_argument("--tf32", action="store_true", help="cuda: allow TF32 (default: strict fp32)")
     a = ap.parse_args()
+    global DEVICE
+    DEVICE = torch.device(a.device)
+    if a.device == "cuda":
+        if not torch.cuda.is_available():
+            ap.error("--device cuda: torch sees no CUDA device")
+        torch.backends.cuda.matmul.allow_tf32 = a.tf32
+        torch.backends.cudnn.allow_tf32 = a.tf32
+        torch.backends.cudnn.benchmark = True
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     if a.op == "conv3d":

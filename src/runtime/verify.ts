@@ -70,10 +70,10 @@ export function scaledError(got: ArrayLike<number>, want: ArrayLike<number>): nu
   let scale = 0;
   for (let i = 0; i < want.length; i++) {
     const d = Math.abs(got[i] - want[i]);
-    if (!(d <= diff)) diff = d; // NaN propagates
+    if (Number.isNaN(d)) return Number.NaN; // a NaN anywhere is a failure, never averaged away
+    diff = Math.max(diff, d);
     scale = Math.max(scale, Math.abs(want[i]));
   }
-  if (Number.isNaN(diff)) return Number.NaN;
   return scale === 0 ? diff : diff / scale;
 }
 
@@ -185,11 +185,11 @@ export async function verifyStep(backend: string, s: StepCase, tolerance: number
     let scale = 1e-3 * globalMax;
     for (let k = 0; k < w.length; k++) {
       const d = Math.abs(got.grads[i][k] - w[k]);
-      if (!(d <= diff)) diff = d;
+      diff = Number.isNaN(d) || Number.isNaN(diff) ? Number.NaN : Math.max(diff, d);
       scale = Math.max(scale, Math.abs(w[k]));
     }
     const e = scale === 0 ? diff : diff / scale;
-    if (!(e <= gradError)) gradError = e;
+    gradError = Number.isNaN(e) || Number.isNaN(gradError) ? Number.NaN : Math.max(gradError, e);
   });
   const allError = scaledError(flat(got.grads), flat(want.grads));
   return [

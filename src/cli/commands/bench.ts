@@ -42,7 +42,7 @@ export interface BenchResult {
   ratio_to_pytorch?: number;
 }
 
-const BACKENDS = ['auto', 'cpu', 'wasm', 'tensorflow'] as const;
+const BACKENDS = ['auto', 'cpu', 'wasm', 'tensorflow', 'webgpu'] as const;
 
 function ints(text: string | undefined, what: string, count?: number): number[] {
   const parts = (text ?? '').split(',').map((s) => s.trim());
@@ -135,7 +135,7 @@ function stepPlan(options: BenchOptions): Plan {
 }
 
 /** Runs a plan for `rounds` interleaved rounds (tfjs, then PyTorch) and takes medians of the round medians. */
-async function execute(plan: Plan, options: BenchOptions, io: CliIO): Promise<{ tfjs: BenchResult; pytorch?: BenchResult; note?: string }> {
+async function execute(plan: Plan, options: BenchOptions, io: CliIO, backend: string): Promise<{ tfjs: BenchResult; pytorch?: BenchResult; note?: string }> {
   const repeats = int(options.repeats, 'repeats', 5);
   let python: string | undefined;
   let note: string | undefined;
@@ -150,7 +150,9 @@ async function execute(plan: Plan, options: BenchOptions, io: CliIO): Promise<{ 
   for (let r = 0; r < rounds; r++) {
     ours.push(await plan.tfjs(repeats));
     if (python) {
-      const args = [...plan.pytorchArgs, '--repeats', String(repeats), '--threads', String(threadCount(io))];
+      // A GPU backend is compared with PyTorch on CUDA in strict fp32 (TF32 off).
+      const device = backend === 'webgpu' ? ['--device', 'cuda'] : [];
+      const args = [...plan.pytorchArgs, '--repeats', String(repeats), '--threads', String(threadCount(io)), ...device];
       theirs.push(runPytorch(python, args));
     }
   }
@@ -187,8 +189,8 @@ function print(results: { tfjs: BenchResult; pytorch?: BenchResult; note?: strin
  */
 export async function benchCommand(kind: 'conv3d' | 'step', options: BenchOptions, io: CliIO): Promise<number> {
   const plan = kind === 'conv3d' ? conv3dPlan(options) : stepPlan(options);
-  await initRuntime(backendOf(options));
-  print(await execute(plan, options, io), options, io);
+  const runtime = await initRuntime(backendOf(options));
+  print(await execute(plan, options, io, runtime.backend), options, io);
   return 0;
 }
 
@@ -199,13 +201,29 @@ export const SUITE: { kind: 'conv3d' | 'step'; options: BenchOptions }[] = [
   { kind: 'step', options: { patch: '32,32,32', batch: '2', classes: '8', features: '8,16,32,64' } },
 ];
 
+/**
+ * The GPU suite (`mtc bench suite --backend webgpu`): the issue's GPU table, compared with PyTorch on
+ * CUDA in fp32: the CPU cases, nnU-Net-sized convolutions, and the full-resolution step (patch
+ * 64x128x128, features 32-320, batch 2).
+ */
+export const GPU_SUITE: { kind: 'conv3d' | 'step'; options: BenchOptions }[] = [
+  // The acceptance cases first, so that a run cut short still has them.
+  { kind: 'conv3d', options: { shape: '2,32,32,32,16', filters: '16' } },
+  { kind: 'step', options: { patch: '64,128,128', batch: '2', classes: '8', features: '32,64,128,256,320,320' } },
+  { kind: 'conv3d', options: { shape: '2,64,128,128,32', filters: '32' } },
+  { kind: 'conv3d', options: { shape: '2,64,128,128,32', filters: '64', stride: '2' } },
+  { kind: 'conv3d', options: { shape: '2,8,8,8,320', filters: '320' } },
+  ...SUITE.slice(1),
+];
+
 export async function benchSuite(options: BenchOptions, io: CliIO): Promise<number> {
-  await initRuntime(backendOf(options));
+  const runtime = await initRuntime(backendOf(options));
   const rows: string[] = [];
-  const backends = new Set<string>();
-  for (const c of SUITE) {
+  const backends = new Set<string>([runtime.description]);
+  const suite = runtime.backend === 'webgpu' ? GPU_SUITE : SUITE;
+  for (const c of suite) {
     const plan = c.kind === 'conv3d' ? conv3dPlan(c.options) : stepPlan(c.options);
-    const r = await execute(plan, { compare: options.compare ?? true, repeats: options.repeats, rounds: options.rounds }, io);
+    const r = await execute(plan, { compare: options.compare ?? true, repeats: options.repeats, rounds: options.rounds }, io, runtime.backend);
     if (options.json) print(r, options, io);
     if (r.note && rows.length === 0) io.err(r.note);
     const p = r.pytorch;

@@ -1,5 +1,6 @@
 import { initRuntime, type BackendChoice } from '../../runtime/setup.js';
 import { CONV_CASES, LARGE_CONV_CASES, type StepCase, type VerifyCase, verifyConv, verifyStep } from '../../runtime/verify.js';
+import { takeDeviceErrors } from '../../runtime/webgpu/dawn.js';
 import { UserError, type CliIO } from '../io.js';
 
 export interface VerifyOptions {
@@ -53,6 +54,11 @@ export async function verifyCommand(options: VerifyOptions, io: CliIO): Promise<
   // Large reductions (27 * 320 taps, or millions of voxels for a filter gradient) sum in another order.
   for (const c of convCases) report(await verifyConv(runtime.backend, c, tolerance * (c.x[1] * c.x[2] * c.x[3] > 10000 ? 10 : 1)));
   if (step) report(await verifyStep(runtime.backend, step, tolerance));
+  // Work the device rejected is skipped without an exception: any such error fails the check.
+  const deviceErrors = takeDeviceErrors();
+  if (deviceErrors.length > 0) {
+    report([{ name: `device errors: ${deviceErrors.join('; ')}`, error: deviceErrors.length, tolerance: 0, ok: false }]);
+  }
   const failed = results.filter((r) => !r.ok).length;
   if (!options.json) io.out(failed === 0 ? `all ${results.length} comparisons within tolerance` : `${failed} of ${results.length} comparisons outside tolerance`);
   return failed === 0 ? 0 : 1;

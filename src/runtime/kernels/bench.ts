@@ -63,9 +63,13 @@ export async function benchConv3d(opts: BenchConv3dOptions): Promise<BenchConv3d
       engine.runKernel('Conv3DBackpropInputV2', { dy, filter: w }, { strides, pad, inputShape: shape }),
       engine.runKernel('Conv3DBackpropFilterV2', { x, dy }, { strides, pad, filterShape: w.shape }),
     ] as tf.Tensor[];
-    await Promise.all(outs.map((t) => t.data())); // sync on cpu; forces async backends
+    // Waits for the results: on cpu the values are there; on a GPU a one-element read of each
+    // output waits for its kernel without timing a full download (PyTorch's side only synchronises).
+    const probes = tf.getBackend() === 'cpu' ? outs : outs.map((t) => tf.slice(t, t.shape.map(() => 0), t.shape.map(() => 1)));
+    await Promise.all(probes.map((t) => t.data()));
     const ms = performance.now() - t0;
     tf.dispose(outs);
+    if (probes !== outs) tf.dispose(probes);
     // Untimed: let Node-API finalizers run so the addon's output buffers are recycled, as they
     // are in a training loop (which yields to the event loop every step).
     await new Promise<void>((resolve) => setImmediate(resolve));
