@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
+import { webgpuSkipReason } from '../runtime/webgpu/helpers.js';
 import { captureIO } from './helpers.js';
 
 /** The quickstart's shape at toy size: two source datasets, one fine-tune target, a few iterations. */
@@ -94,6 +95,26 @@ describe('mtc run (tiny end to end)', () => {
     const evals = async (d: string) => (JSON.parse(await readFile(join(d, 'metrics.json'), 'utf8')) as { evaluations: unknown }).evaluations;
     expect(await evals(join(dir, 'runs-again', second))).toEqual(await evals(runDir));
   }, 120_000);
+
+  it.skipIf(webgpuSkipReason)('runs the same experiment on --backend webgpu with the cpu run\'s results', async () => {
+    const gpu = captureIO(dir);
+    expect(await main(['run', 'tiny.mt', '--no-tui', '--data', 'data', '--runs', 'runs-webgpu', '--backend', 'webgpu'], gpu)).toBe(0);
+    expect(gpu.stdout.join('\n')).toMatch(/backend webgpu \+ WGSL kernels on /);
+    const [g] = await readdir(join(dir, 'runs-webgpu'));
+    for (const exp of ['tiny_pre', 'tiny_ft']) {
+      const a = new Float32Array(new Uint8Array(await readFile(join(runDir, 'checkpoints', exp, 'weights.bin'))).buffer);
+      const b = new Float32Array(new Uint8Array(await readFile(join(dir, 'runs-webgpu', g, 'checkpoints', exp, 'weights.bin'))).buffer);
+      expect(b.length).toBe(a.length);
+      let worst = 0;
+      for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]) / (1 + Math.abs(a[i])));
+      // 12 SGD steps (momentum 0.99) from the same start, float32 sums in another order
+      expect(worst, exp).toBeLessThan(1e-3);
+    }
+    const dice = async (d: string): Promise<(number | null)[]> =>
+      (JSON.parse(await readFile(join(d, 'metrics.json'), 'utf8')) as { evaluations: { classes: { dice: number | null }[] }[] }).evaluations[0].classes.map((c) => c.dice);
+    const [want, got] = [await dice(runDir), await dice(join(dir, 'runs-webgpu', g))];
+    got.forEach((d, i) => (d === null ? expect(want[i]).toBeNull() : expect(Math.abs(d - (want[i] ?? Number.NaN))).toBeLessThan(0.02)));
+  }, 600_000);
 
   it('names the missing folder and the expected layout when data is absent and not synthetic', async () => {
     const src = TINY.replace(/\n\s*synthetic quickstart seed 5/g, '');
