@@ -44,8 +44,8 @@ function batchArrays(seed: number): { image: Float32Array; targets: Float32Array
 }
 
 /** Losses of `steps` SGD steps from the same seeded network, on the active backend. */
-async function trainLosses(steps: number): Promise<number[]> {
-  const model = UNet.create(arch, heads, 3);
+async function trainLosses(steps: number, spec: ArchitectureSpec = arch): Promise<number[]> {
+  const model = UNet.create(spec, heads, 3);
   const opt = createOptimizer({ kind: 'sgd', momentum: 0.99, nesterov: true, weightDecay: 3e-5 });
   const losses: number[] = [];
   try {
@@ -85,6 +85,17 @@ describe.skipIf(webgpuSkipReason)('training and inference on webgpu equal the cp
     expect(maxRelErr(gpu, cpu)).toBeLessThan(1e-4);
     expect(cpu[3]).not.toBeCloseTo(cpu[0], 3);
   });
+
+  it('deep supervision: the multi-scale loss and its steps match too', async () => {
+    // 4 stages: 3 outputs with weights 2/3, 1/3, 0 (with 3 stages the second output's weight is 0)
+    const four: ArchitectureSpec = { ...arch, features: [4, 8, 8, 12], strides: [...arch.strides, [2, 2, 2]] };
+    const ds: ArchitectureSpec = { ...four, deepSupervision: true };
+    const cpu = await onBackend('cpu', () => trainLosses(2, ds));
+    const gpu = await onBackend('webgpu', () => trainLosses(2, ds));
+    expect(maxRelErr(gpu, cpu)).toBeLessThan(1e-4);
+    const plain = await onBackend('cpu', () => trainLosses(1, four));
+    expect(cpu[0]).not.toBeCloseTo(plain[0], 4); // the extra outputs do enter the loss
+  }, 300_000);
 
   it('sliding-window inference with mirroring and a head subset', async () => {
     const rng = new Prng(9);

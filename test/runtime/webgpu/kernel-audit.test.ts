@@ -1,0 +1,140 @@
+// A guard against tfjs-webgpu 4.22's known defects: the tfjs kernels a webgpu training step and an
+// inference pass invoke must avoid every configuration that generates invalid WGSL, exceeds the
+// device's binding limits or is unsupported. On NVIDIA these silently skip the work, and the
+// software adapter used in the tests tolerates some of them, so equality with the cpu backend
+// alone would not catch them: this audits the kernel calls themselves.
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+import type { ArchitectureSpec, HeadSpec } from '../../../src/graph/types.js';
+import { slidingWindowPredict } from '../../../src/runtime/infer/sliding-window.js';
+import { Prng } from '../../../src/runtime/model/prng.js';
+import { UNet } from '../../../src/runtime/model/unet.js';
+import { createOptimizer } from '../../../src/runtime/train/optimizer.js';
+import { trainStep } from '../../../src/runtime/train/step.js';
+import { registerWebGpuKernels } from '../../../src/runtime/webgpu/register.js';
+import { onBackend, webgpuSkipReason } from './helpers.js';
+
+const BINARY = new Set([
+  'Add', 'Sub', 'Multiply', 'RealDiv', 'Maximum', 'Minimum', 'SquaredDifference', 'Pow', 'FloorDiv', 'Mod',
+  'Greater', 'GreaterEqual', 'Less', 'LessEqual', 'Equal', 'NotEqual', 'LogicalAnd', 'LogicalOr', 'Atan2', 'Prelu',
+]);
+/** WebGPU's default maxStorageBuffersPerShaderStage, which tfjs does not raise: inputs + output. */
+const MAX_STORAGE_BUFFERS = 8;
+
+interface KernelCall {
+  name: string;
+  inputShapes: number[][];
+  outputShapes: number[][];
+}
+
+/** Why a kernel call is known to break on tfjs-webgpu 4.22, or null. */
+function brokenOnWebGpu(k: KernelCall): string | null {
+  const shapes = k.inputShapes.filter((s): s is number[] => Array.isArray(s));
+  const outRank = Math.max(0, ...k.outputShapes.map((s) => s.length));
+  if (BINARY.has(k.name) && outRank >= 5 && shapes.some((s) => s.join(',') !== k.outputShapes[0].join(','))) {
+    return `rank-${outRank} broadcasting ${k.name}`;
+  }
+  if (k.name === 'Transpose' && outRank > 6) return `rank-${outRank} Transpose`;
+  if (k.name === 'Select' && outRank > 4) return `rank-${outRank} Select/Where`;
+  if (k.name === 'Reverse' && outRank > 4) return `rank-${outRank} Reverse`;
+  if (k.name === 'StridedSlice' && outRank >= 5) return `rank-${outRank} StridedSlice`;
+  if (outRank > 6 && k.name !== 'Reshape') return `rank-${outRank} ${k.name}`; // shaders index at most rank 6
+  if (k.name === 'AddN' && shapes.length + 1 > MAX_STORAGE_BUFFERS) return `AddN of ${shapes.length} inputs`;
+  return null;
+}
+
+const heads: HeadSpec[] = [
+  { dataset: 'a', name: 'x', labels: [1] },
+  { dataset: 'a', name: 'y', labels: [2] },
+  { dataset: 'b', name: 'z', labels: [1] },
+];
+
+function arch(deepSupervision: boolean): ArchitectureSpec {
+  return {
+    name: 'audit',
+    kind: 'unet',
+    patch: [8, 16, 16],
+    features: [4, 8, 8, 12],
+    strides: [
+      [1, 1, 1],
+      [1, 2, 2],
+      [2, 2, 2],
+      [2, 2, 2],
+    ],
+    convsPerStage: 2,
+    deepSupervision,
+  };
+}
+
+async function audit(fn: () => Promise<unknown>): Promise<{ calls: KernelCall[]; broken: string[] }> {
+  const info = await tf.profile(async () => {
+    await fn();
+    return [];
+  });
+  const calls = info.kernels.map((k) => ({ name: k.name, inputShapes: k.inputShapes, outputShapes: k.outputShapes }));
+  const broken = calls.map((k) => brokenOnWebGpu(k)).filter((r): r is string => r !== null);
+  return { calls, broken };
+}
+
+describe('the audit rule', () => {
+  it('flags the known-broken configurations and passes safe ones', () => {
+    expect(brokenOnWebGpu({ name: 'Add', inputShapes: [[2, 4, 4, 4, 8], [8]], outputShapes: [[2, 4, 4, 4, 8]] })).toMatch(/broadcasting Add/);
+    expect(brokenOnWebGpu({ name: 'Multiply', inputShapes: [[2, 4, 4, 4, 8], []], outputShapes: [[2, 4, 4, 4, 8]] })).toMatch(/Multiply/);
+    expect(brokenOnWebGpu({ name: 'Add', inputShapes: [[2, 4, 4, 4, 8], [2, 4, 4, 4, 8]], outputShapes: [[2, 4, 4, 4, 8]] })).toBeNull();
+    expect(brokenOnWebGpu({ name: 'Add', inputShapes: [[512, 8], [8]], outputShapes: [[512, 8]] })).toBeNull();
+    expect(brokenOnWebGpu({ name: 'Transpose', inputShapes: [[1, 1, 1, 1, 1, 1, 1, 1]], outputShapes: [[1, 1, 1, 1, 1, 1, 1, 1]] })).toMatch(/Transpose/);
+    expect(brokenOnWebGpu({ name: 'Select', inputShapes: [[1, 2, 2, 2, 1], [1, 2, 2, 2, 1], [1, 2, 2, 2, 1]], outputShapes: [[1, 2, 2, 2, 1]] })).toMatch(/Select/);
+    expect(brokenOnWebGpu({ name: 'AddN', inputShapes: Array.from({ length: 9 }, () => []), outputShapes: [[]] })).toMatch(/AddN of 9/);
+    expect(brokenOnWebGpu({ name: 'AddN', inputShapes: [[], []], outputShapes: [[]] })).toBeNull();
+    expect(brokenOnWebGpu({ name: 'StridedSlice', inputShapes: [[2, 4, 4, 4, 1]], outputShapes: [[2, 2, 2, 2, 1]] })).toMatch(/StridedSlice/);
+    expect(brokenOnWebGpu({ name: 'Tile', inputShapes: [[1, 2, 2, 2, 2, 2, 1]], outputShapes: [[2, 2, 2, 2, 2, 2, 1]] })).toMatch(/rank-7 Tile/);
+    expect(brokenOnWebGpu({ name: 'Reshape', inputShapes: [[64]], outputShapes: [[2, 2, 2, 2, 2, 2, 1]] })).toBeNull(); // metadata only
+  });
+});
+
+describe.skipIf(webgpuSkipReason)('tfjs kernels used on webgpu avoid tfjs-webgpu 4.22 defects', () => {
+  beforeAll(() => registerWebGpuKernels());
+
+  for (const ds of [false, true]) {
+    it(`a training step (deep supervision ${ds ? 'on' : 'off'}) including clipping and the optimiser`, async () => {
+      const result = await onBackend('webgpu', async () => {
+        const model = UNet.create(arch(ds), heads, 1);
+        const opt = createOptimizer({ kind: 'sgd', momentum: 0.99, nesterov: true, weightDecay: 3e-5 });
+        const rng = new Prng(2);
+        const image = tf.tensor5d(new Float32Array(2 * 8 * 16 * 16).map(() => rng.normal()), [2, 8, 16, 16, 1]);
+        const targets = tf.tensor5d(new Float32Array(2 * 8 * 16 * 16 * 3).map(() => (rng.next() < 0.3 ? 1 : 0)), [2, 8, 16, 16, 3]);
+        const mask = tf.tensor2d([1, 1, 0, 0, 0, 1], [2, 3]);
+        try {
+          // two steps: the first creates the momentum buffers, the second takes the steady-state path
+          return await audit(async () => {
+            await trainStep(model, model.variables(), opt, { image, targets, mask }, 0.01, 1);
+            await trainStep(model, model.variables(), opt, { image, targets, mask }, 0.01, 1);
+          });
+        } finally {
+          tf.dispose([image, targets, mask]);
+          opt.dispose();
+          model.dispose();
+        }
+      });
+      expect(result.calls.length).toBeGreaterThan(20);
+      expect(result.calls.some((c) => c.name === 'Conv3D')).toBe(true);
+      expect(result.broken).toEqual([]);
+    }, 300_000);
+  }
+
+  it('sliding-window inference with mirroring', async () => {
+    const result = await onBackend('webgpu', async () => {
+      const model = UNet.create(arch(false), heads, 1);
+      const rng = new Prng(3);
+      const image = new Float32Array(9 * 17 * 16).map(() => rng.normal());
+      try {
+        return await audit(() => slidingWindowPredict(model, image, [9, 17, 16], { stepFraction: 0.5, gaussian: true, mirror: true, heads: [1] }));
+      } finally {
+        model.dispose();
+      }
+    });
+    expect(result.calls.some((c) => c.name === 'Reverse')).toBe(true);
+    expect(result.broken).toEqual([]);
+  }, 300_000);
+});
