@@ -88,16 +88,23 @@ export function fusedBiasNormAct(
   return op(x, bias, scale, offset) as tf.Tensor5D;
 }
 
+/**
+ * Sizes of the channel concatenation [a | b] of two channels-last 5-D tensors: voxels n and channels
+ * Ca, Cb, C = Ca + Cb. Throws when a and b differ outside the channel axis.
+ */
+export function concatDims(a: tf.Tensor, b: tf.Tensor): { n: number; Ca: number; Cb: number; C: number } {
+  const Ca = a.shape[4] as number;
+  const Cb = b.shape[4] as number;
+  if (a.shape.slice(0, 4).join(',') !== b.shape.slice(0, 4).join(',')) {
+    throw new Error(`concat: shapes [${a.shape.join(', ')}] and [${b.shape.join(', ')}] differ outside the channel axis`);
+  }
+  return { n: a.size / Ca, Ca, Cb, C: Ca + Cb };
+}
+
 /** Concatenation of two channels-last tensors along the last axis, with a single-pass split as gradient. */
 export function fusedConcatChannels(a: tf.Tensor5D, b: tf.Tensor5D): tf.Tensor5D {
   const op = customOp(([ai, bi]) => {
-    const Ca = ai.shape[4] as number;
-    const Cb = bi.shape[4] as number;
-    if (ai.shape.slice(0, 4).join(',') !== bi.shape.slice(0, 4).join(',')) {
-      throw new Error(`concat: shapes [${ai.shape.join(', ')}] and [${bi.shape.join(', ')}] differ outside the channel axis`);
-    }
-    const n = ai.size / Ca;
-    const C = Ca + Cb;
+    const { n, Ca, Cb, C } = concatDims(ai, bi);
     const av = values(ai);
     const bv = values(bi);
     const out = hostAlloc(n * C);
@@ -231,4 +238,34 @@ export function fusedUpsampleFilter(weight: tf.Tensor5D): tf.Tensor5D {
     return { value: tf.tensor(f, [1, 1, 1, cin, kc], 'float32'), gradFunc };
   });
   return op(weight) as tf.Tensor5D;
+}
+
+/**
+ * LeakyReLU(a + b) of same-shape tensors (the end of a residual block) as one pass, with the
+ * gradient dy * (a + b > 0 ? 1 : slope) for both inputs computed in one pass too.
+ */
+export function fusedResidualAct(a: tf.Tensor5D, b: tf.Tensor5D, slope: number): tf.Tensor5D {
+  const op = customOp(([ai, bi]) => {
+    if (ai.shape.join(',') !== bi.shape.join(',')) {
+      throw new Error(`residual sum: shapes [${ai.shape.join(', ')}] and [${bi.shape.join(', ')}] differ`);
+    }
+    const av = values(ai);
+    const bv = values(bi);
+    const n = av.length;
+    const out = hostAlloc(n);
+    for (let i = 0; i < n; i++) {
+      const z = av[i] + bv[i];
+      out[i] = z > 0 ? z : slope * z;
+    }
+    const gradFunc = (dy: tf.Tensor): tf.Tensor[] => {
+      const g = values(dy);
+      const dz = hostAlloc(n);
+      for (let i = 0; i < n; i++) dz[i] = out[i] > 0 ? g[i] : slope * g[i];
+      // both inputs receive the same gradient: one tensor, cloned for the second slot
+      const t = tf.tensor(dz, ai.shape, 'float32');
+      return [t, tf.clone(t)];
+    };
+    return { value: tf.tensor(out, ai.shape, 'float32'), gradFunc };
+  });
+  return op(a, b) as tf.Tensor5D;
 }

@@ -75,47 +75,53 @@ function runGemm(
   return out;
 }
 
-function conv3d(args: KernelArgs): tf.TensorInfo {
-  const { x, filter } = args.inputs as unknown as { x: tf.TensorInfo; filter: tf.TensorInfo };
-  const attrs = args.attrs as unknown as tf.Conv3DAttrs;
-  const backend = args.backend as WebGPUBackend;
-  if (!isFloat32(x, filter) || !nonEmpty(x.shape, filter.shape) || (attrs.dataFormat ?? 'NDHWC') !== 'NDHWC') {
-    return fallback(tf.Conv3D, args);
-  }
+/**
+ * A kernel function over the inputs named `aName` and `bName`: `run` gets them when both are float32
+ * and non-empty 5-D; tfjs's own kernel runs instead when they are not or when `run` returns null.
+ */
+function ownKernel<Attrs>(
+  name: string,
+  aName: string,
+  bName: string,
+  run: (a: tf.TensorInfo, b: tf.TensorInfo, attrs: Attrs, backend: WebGPUBackend) => tf.TensorInfo | null,
+): tf.KernelFunc {
+  return (args: KernelArgs): tf.TensorInfo => {
+    const inputs = args.inputs as unknown as Record<string, tf.TensorInfo>;
+    const [ta, tb] = [inputs[aName], inputs[bName]];
+    const inScope = isFloat32(ta, tb) && nonEmpty(ta.shape, tb.shape);
+    const out = inScope ? run(ta, tb, args.attrs as unknown as Attrs, args.backend as WebGPUBackend) : null;
+    return out ?? fallback(name, args);
+  };
+}
+
+const conv3d = ownKernel<tf.Conv3DAttrs>(tf.Conv3D, 'x', 'filter', (x, filter, attrs, backend) => {
+  if ((attrs.dataFormat ?? 'NDHWC') !== 'NDHWC') return null;
   const info = tf.backend_util.computeConv3DInfo(
     x.shape as Shape5, filter.shape as Shape5, attrs.strides, attrs.dilations, attrs.pad);
-  if (!unitDilation(info) || !nonEmpty(info.outShape)) return fallback(tf.Conv3D, args);
+  if (!unitDilation(info) || !nonEmpty(info.outShape)) return null;
   return runGemm(backend, forwardSource(geometryOf(info)), [x, filter], info.outShape);
-}
+});
 
-function conv3dBackpropInput(args: KernelArgs): tf.TensorInfo {
-  const { dy, filter } = args.inputs as unknown as { dy: tf.TensorInfo; filter: tf.TensorInfo };
-  const attrs = args.attrs as unknown as tf.Conv3DBackpropInputV2Attrs;
-  const backend = args.backend as WebGPUBackend;
-  if (!isFloat32(dy, filter) || !nonEmpty(dy.shape, filter.shape, attrs.inputShape)) {
-    return fallback(tf.Conv3DBackpropInputV2, args);
-  }
-  const info = tf.backend_util.computeConv3DInfo(attrs.inputShape, filter.shape as Shape5, attrs.strides, 1, attrs.pad);
-  const filterT = backend.runWebGPUProgram(new FilterTransposeProgram(filter.shape), [filter], 'float32');
-  const dx = backend.makeTensorInfo(attrs.inputShape, 'float32');
-  // Each stride phase writes its own voxels of dx; together they cover all of it (stride 1: one phase).
-  for (const src of inputGradSources(geometryOf(info))) {
-    runGemm(backend, src, [dy, filterT], attrs.inputShape, dx);
-  }
-  backend.disposeData(filterT.dataId);
-  return dx;
-}
+const conv3dBackpropInput = ownKernel<tf.Conv3DBackpropInputV2Attrs>(
+  tf.Conv3DBackpropInputV2, 'dy', 'filter', (dy, filter, attrs, backend) => {
+    if (!nonEmpty(attrs.inputShape)) return null;
+    const info = tf.backend_util.computeConv3DInfo(attrs.inputShape, filter.shape as Shape5, attrs.strides, 1, attrs.pad);
+    const filterT = backend.runWebGPUProgram(new FilterTransposeProgram(filter.shape), [filter], 'float32');
+    const dx = backend.makeTensorInfo(attrs.inputShape, 'float32');
+    // Each stride phase writes its own voxels of dx; together they cover all of it (stride 1: one phase).
+    for (const src of inputGradSources(geometryOf(info))) {
+      runGemm(backend, src, [dy, filterT], attrs.inputShape, dx);
+    }
+    backend.disposeData(filterT.dataId);
+    return dx;
+  });
 
-function conv3dBackpropFilter(args: KernelArgs): tf.TensorInfo {
-  const { x, dy } = args.inputs as unknown as { x: tf.TensorInfo; dy: tf.TensorInfo };
-  const attrs = args.attrs as unknown as tf.Conv3DBackpropFilterV2Attrs;
-  const backend = args.backend as WebGPUBackend;
-  if (!isFloat32(x, dy) || !nonEmpty(x.shape, dy.shape, attrs.filterShape)) {
-    return fallback(tf.Conv3DBackpropFilterV2, args);
-  }
-  const info = tf.backend_util.computeConv3DInfo(x.shape as Shape5, attrs.filterShape, attrs.strides, 1, attrs.pad);
-  return runGemm(backend, filterGradSource(geometryOf(info)), [x, dy], attrs.filterShape);
-}
+const conv3dBackpropFilter = ownKernel<tf.Conv3DBackpropFilterV2Attrs>(
+  tf.Conv3DBackpropFilterV2, 'x', 'dy', (x, dy, attrs, backend) => {
+    if (!nonEmpty(attrs.filterShape)) return null;
+    const info = tf.backend_util.computeConv3DInfo(x.shape as Shape5, attrs.filterShape, attrs.strides, 1, attrs.pad);
+    return runGemm(backend, filterGradSource(geometryOf(info)), [x, dy], attrs.filterShape);
+  });
 
 /** Kernel configs for backend 'webgpu' replacing tfjs's Conv3D and its two gradients. */
 export function makeWebGpuConv3dKernels(): tf.KernelConfig[] {

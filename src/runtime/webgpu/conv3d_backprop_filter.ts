@@ -4,7 +4,7 @@
 // The A tile is `outervec`: consecutive k are consecutive channels of one voxel of x.
 
 import type { GemmSource } from './conv3d_gemm.js';
-import { geometryConsts, geometryKey, im2colSource, rowMajorLoadB, type ConvGeometry } from './conv3d_geometry.js';
+import { geometryKey, identityRowHeader, im2colSource, rowMajorLoadB, type ConvGeometry } from './conv3d_geometry.js';
 
 export function filterGradSource(g: ConvGeometry): GemmSource {
   const rows = g.kD * g.kH * g.kW * g.inC;
@@ -19,10 +19,7 @@ export function filterGradSource(g: ConvGeometry): GemmSource {
     aLayout: 'outervec',
     variableNames: ['x', 'dy'],
     variableComponents: [xVec4 ? 4 : 1, dyVec4 ? 4 : 1],
-    header: `
-${geometryConsts(g)}
-fn gemmOutRow(row: i32) -> i32 { return row; }
-`,
+    header: identityRowHeader(g),
     loaders: `${im2colSource(g, 'x', xVec4)}
 fn gemmLoadA(row: i32, k: i32) -> vec4<f32> { return im2col4(im2colInfo(k), row); }
 ${rowMajorLoadB('dy', 'C_IM2COL_ROWS', g.outC)}

@@ -11,7 +11,9 @@
 // filter transposed to [taps, Cout, Cin] (conv3d_aux.ts) so that it is row-major along Cin.
 
 import type { GemmSource } from './conv3d_gemm.js';
-import { geometryConsts, geometryKey, rowMajorLoadB, type ConvGeometry } from './conv3d_geometry.js';
+import {
+  geometryConsts, geometryKey, rowMajorLoadB, unflattenWgsl, vec4GatherWgsl, type ConvGeometry,
+} from './conv3d_geometry.js';
 
 interface AxisClass {
   /** First input coordinate of the class, count of its coordinates, count of its taps, o offset. */
@@ -61,35 +63,20 @@ function classSource(g: ConvGeometry, c: number[], d: AxisClass, h: AxisClass, w
     k('QD', d.q), k('QH', h.q), k('QW', w.q),
     k('ROWS', rows), k('DEPTH', depth),
   ].join('\n');
-  const decomposeK = `
-  let co = k % C_CO;
-  let tap = k / C_CO;
-  let tw = tap % K_NTW;
-  let t1 = tap / K_NTW;
-  let th = t1 % K_NTH;
-  let td = t1 / K_NTH;`;
-  const dyAt = (idx: string, zero: string) => `
+  const decomposeK = unflattenWgsl('k', [['co', 'C_CO'], ['tw', 'K_NTW'], ['th', 'K_NTH']], 'td', ['tap', 't1']);
+  // (b, jd, jh, jw): the class voxel of GEMM row `row`, for the output row and for the dy gather.
+  const decomposeRow = unflattenWgsl('row', [['jw', 'K_NIW'], ['jh', 'K_NIH'], ['jd', 'K_NID']], 'b');
+  const dyIndex = '(info.x + (od * C_OH + oh) * C_OW + ow) * C_CO + co';
+  const loadA = vec4GatherWgsl('gemmLoadA', 'dyAt1', dyVec4, (zero, at) => `
   if (info.x < 0 || k >= K_DEPTH) { return ${zero}; }
   ${decomposeK}
   let od = info.y - td;
   let oh = info.z - th;
   let ow = info.w - tw;
   if (u32(od) < u32(C_OD) && u32(oh) < u32(C_OH) && u32(ow) < u32(C_OW)) {
-    return dy[${idx}];
+    return dy[${at(dyIndex)}];
   }
-  return ${zero};`;
-  const dyIndex = '(info.x + (od * C_OH + oh) * C_OW + ow) * C_CO + co';
-  const loadA = dyVec4
-    ? `
-fn gemmLoadA(info: vec4<i32>, k: i32) -> vec4<f32> {${dyAt(`(${dyIndex}) / 4`, 'vec4<f32>(0.0)')}
-}`
-    : `
-fn dyAt1(info: vec4<i32>, k: i32) -> f32 {${dyAt(dyIndex, '0.0')}
-}
-
-fn gemmLoadA(info: vec4<i32>, k: i32) -> vec4<f32> {
-  return vec4<f32>(dyAt1(info, k), dyAt1(info, k + 1), dyAt1(info, k + 2), dyAt1(info, k + 3));
-}`;
+  return ${zero};`);
   return {
     key: `dx_${geometryKey(g)}_c${c.join('')}`,
     rows,
@@ -102,25 +89,13 @@ fn gemmLoadA(info: vec4<i32>, k: i32) -> vec4<f32> {
 ${geometryConsts(g)}
 ${consts}
 
-fn gemmOutRow(row: i32) -> i32 {
-  let jw = row % K_NIW;
-  let r1 = row / K_NIW;
-  let jh = r1 % K_NIH;
-  let r2 = r1 / K_NIH;
-  let jd = r2 % K_NID;
-  let b = r2 / K_NID;
+fn gemmOutRow(row: i32) -> i32 {${decomposeRow}
   return ((b * C_D + K_I0D + jd * C_SD) * C_H + K_I0H + jh * C_SH) * C_W + K_I0W + jw * C_SW;
 }
 `,
     loaders: `
 fn gemmRowInfo(row: i32) -> vec4<i32> {
-  if (row >= K_ROWS) { return vec4<i32>(-1, 0, 0, 0); }
-  let jw = row % K_NIW;
-  let r1 = row / K_NIW;
-  let jh = r1 % K_NIH;
-  let r2 = r1 / K_NIH;
-  let jd = r2 % K_NID;
-  let b = r2 / K_NID;
+  if (row >= K_ROWS) { return vec4<i32>(-1, 0, 0, 0); }${decomposeRow}
   return vec4<i32>(b * C_OUT_VOX, K_QD + jd, K_QH + jh, K_QW + jw);
 }
 ${loadA}

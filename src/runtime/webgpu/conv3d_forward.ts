@@ -2,7 +2,7 @@
 // m = output voxel (B*oD*oH*oW rows), k = (kd, kh, kw, ci) and the filter already [K, Cout] row-major.
 
 import type { GemmSource } from './conv3d_gemm.js';
-import { geometryConsts, geometryKey, im2colSource, rowMajorLoadB, type ConvGeometry } from './conv3d_geometry.js';
+import { geometryKey, identityRowHeader, im2colSource, rowMajorLoadB, type ConvGeometry } from './conv3d_geometry.js';
 
 export function forwardSource(g: ConvGeometry): GemmSource {
   const rows = g.batch * g.outD * g.outH * g.outW;
@@ -17,10 +17,7 @@ export function forwardSource(g: ConvGeometry): GemmSource {
     aLayout: 'redvec',
     variableNames: ['x', 'W'],
     variableComponents: [xVec4 ? 4 : 1, wVec4 ? 4 : 1],
-    header: `
-${geometryConsts(g)}
-fn gemmOutRow(row: i32) -> i32 { return row; }
-`,
+    header: identityRowHeader(g),
     loaders: `${im2colSource(g, 'x', xVec4)}
 fn gemmRowInfo(row: i32) -> vec4<i32> { return im2colInfo(row); }
 fn gemmLoadA(info: vec4<i32>, k: i32) -> vec4<f32> { return im2col4(info, k); }

@@ -48,6 +48,62 @@ export function geometryConsts(g: ConvGeometry): string {
   ].join('\n');
 }
 
+/** GemmSource header of a GEMM whose rows are the output rows: the geometry constants and an identity gemmOutRow. */
+export function identityRowHeader(g: ConvGeometry): string {
+  return `
+${geometryConsts(g)}
+fn gemmOutRow(row: i32) -> i32 { return row; }
+`;
+}
+
+/**
+ * WGSL `let`s splitting the row-major index `flat` into coordinates: `digits` [name, size] innermost
+ * first, then `outer` (the rest); `quotients` name the partial quotients (default r1, r2, ...).
+ */
+export function unflattenWgsl(
+  flat: string,
+  digits: [string, string][],
+  outer: string,
+  quotients: string[] = digits.slice(1).map((_, i) => `r${i + 1}`),
+): string {
+  let wgsl = '';
+  let rest = flat;
+  digits.forEach(([name, size], i) => {
+    const next = i === digits.length - 1 ? outer : quotients[i];
+    wgsl += `
+  let ${name} = ${rest} % ${size};
+  let ${next} = ${rest} / ${size};`;
+    rest = next;
+  });
+  return wgsl;
+}
+
+/**
+ * WGSL `fn ${name}(info: vec4<i32>, k: i32) -> vec4<f32>` gathering elements k..k+3: `body(zero, at)`
+ * is the code of one read (`at` turns an element index into the array index, `zero` is the value
+ * outside), done once as a vec4 read when `vec4`, else in a scalar `fn ${scalarName}` called 4 times.
+ */
+export function vec4GatherWgsl(
+  name: string,
+  scalarName: string,
+  vec4: boolean,
+  body: (zero: string, at: (index: string) => string) => string,
+): string {
+  if (vec4) {
+    return `
+fn ${name}(info: vec4<i32>, k: i32) -> vec4<f32> {${body('vec4<f32>(0.0)', (i) => `(${i}) / 4`)}
+}`;
+  }
+  const s = scalarName;
+  return `
+fn ${s}(info: vec4<i32>, k: i32) -> f32 {${body('0.0', (i) => i)}
+}
+
+fn ${name}(info: vec4<i32>, k: i32) -> vec4<f32> {
+  return vec4<f32>(${s}(info, k), ${s}(info, k + 1), ${s}(info, k + 2), ${s}(info, k + 3));
+}`;
+}
+
 /**
  * WGSL for the im2col matrix of x: row m = output voxel (b, od, oh, ow), column k = (kd, kh, kw, ci).
  *   fn im2colInfo(m) -> vec4<i32>: (b * inVoxels, od*sD - pD, oh*sH - pH, ow*sW - pW), x = -1 past the end
@@ -55,48 +111,23 @@ export function geometryConsts(g: ConvGeometry): string {
  * x is read as vec4s when Cin % 4 == 0 (then k..k+3 share one voxel, k a multiple of 4).
  */
 export function im2colSource(g: ConvGeometry, xName: string, xVec4: boolean): string {
-  const decompose = `
-  let ci = k % C_CI;
-  let tap = k / C_CI;
-  let kw = tap % C_KW;
-  let t1 = tap / C_KW;
-  let kh = t1 % C_KH;
-  let kd = t1 / C_KH;
+  const decompose = `${unflattenWgsl('k', [['ci', 'C_CI'], ['kw', 'C_KW'], ['kh', 'C_KH']], 'kd', ['tap', 't1'])}
   let id = info.y + kd;
   let ih = info.z + kh;
   let iw = info.w + kw;`;
   const inside = 'u32(id) < u32(C_D) && u32(ih) < u32(C_H) && u32(iw) < u32(C_W)';
   const offset = '(info.x + (id * C_H + ih) * C_W + iw) * C_CI + ci';
-  const fourScalars = `
-fn im2col1(info: vec4<i32>, k: i32) -> f32 {
-  if (info.x < 0 || k >= C_IM2COL_COLS) { return 0.0; }
+  const gather = vec4GatherWgsl('im2col4', 'im2col1', xVec4, (zero, at) => `
+  if (info.x < 0 || k >= C_IM2COL_COLS) { return ${zero}; }
   ${decompose}
-  if (${inside}) { return ${xName}[${offset}]; }
-  return 0.0;
-}
-
-fn im2col4(info: vec4<i32>, k: i32) -> vec4<f32> {
-  return vec4<f32>(im2col1(info, k), im2col1(info, k + 1), im2col1(info, k + 2), im2col1(info, k + 3));
-}`;
-  const vec4Load = `
-fn im2col4(info: vec4<i32>, k: i32) -> vec4<f32> {
-  if (info.x < 0 || k >= C_IM2COL_COLS) { return vec4<f32>(0.0); }
-  ${decompose}
-  if (${inside}) { return ${xName}[(${offset}) / 4]; }
-  return vec4<f32>(0.0);
-}`;
+  if (${inside}) { return ${xName}[${at(offset)}]; }
+  return ${zero};`);
   return `
 fn im2colInfo(m: i32) -> vec4<i32> {
-  if (m >= C_IM2COL_ROWS) { return vec4<i32>(-1, 0, 0, 0); }
-  let ow = m % C_OW;
-  let r1 = m / C_OW;
-  let oh = r1 % C_OH;
-  let r2 = r1 / C_OH;
-  let od = r2 % C_OD;
-  let b = r2 / C_OD;
+  if (m >= C_IM2COL_ROWS) { return vec4<i32>(-1, 0, 0, 0); }${unflattenWgsl('m', [['ow', 'C_OW'], ['oh', 'C_OH'], ['od', 'C_OD']], 'b')}
   return vec4<i32>(b * C_IN_VOX, od * C_SD - C_PD, oh * C_SH - C_PH, ow * C_SW - C_PW);
 }
-${xVec4 ? vec4Load : fourScalars}`;
+${gather}`;
 }
 
 /**

@@ -5,7 +5,8 @@
 // gradients are the channel sums of dy through the deterministic two-stage reduction.
 import * as tf from '@tensorflow/tfjs';
 import { columnSums } from './fused_reduce.js';
-import { ELEMENTWISE_WORKGROUP, WORKGROUP_INDEX_WGSL, elementAlias, i32, runKernel, vectorWidth } from './fused_program.js';
+import { concatDims } from '../model/fused.js';
+import { WORKGROUP_INDEX_WGSL, i32, runElementwise, runKernel, vectorWidth } from './fused_program.js';
 
 type OpResult = { value: tf.Tensor; gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor[] };
 
@@ -20,10 +21,14 @@ function customOp(body: (inputs: tf.Tensor[]) => OpResult): (...inputs: tf.Tenso
 function concatKernel(a: tf.Tensor, b: tf.Tensor, n: number, Ca: number, Cb: number, shape: number[]): tf.Tensor {
   const C = Ca + Cb;
   const v = vectorWidth(Ca, Cb);
-  const code = `
-${elementAlias(v)}
-fn main(index : i32) {
-  if (index < uniforms.size) {
+  return runElementwise(
+    {
+      key: 'concat',
+      inputs: ['A', 'Bv'],
+      v,
+      outputSize: n * C,
+      uniforms: 'nC : i32, nA : i32,',
+      body: `
     let e = index * ${v};
     let i = e / uniforms.nC;
     let c = e % uniforms.nC;
@@ -31,20 +36,7 @@ fn main(index : i32) {
       result[index] = A[(i * uniforms.nA + c) / ${v}];
     } else {
       result[index] = Bv[(i * (uniforms.nC - uniforms.nA) + c - uniforms.nA) / ${v}];
-    }
-  }
-}
-`;
-  return runKernel(
-    {
-      key: `concat_v${v}`,
-      inputs: ['A', 'Bv'],
-      components: [v, v],
-      outputComponent: v,
-      outputSize: n * C,
-      workgroupSize: [ELEMENTWISE_WORKGROUP, 1, 1],
-      uniforms: 'nC : i32, nA : i32,',
-      code,
+    }`,
     },
     [a, b],
     [i32(C), i32(Ca)],
@@ -55,27 +47,18 @@ fn main(index : i32) {
 /** out [n, Cs] = channels [first, first + Cs) of x [n, C]. */
 function channelSlice(x: tf.Tensor, n: number, C: number, first: number, Cs: number, shape: number[]): tf.Tensor {
   const v = vectorWidth(C, first, Cs);
-  const code = `
-${elementAlias(v)}
-fn main(index : i32) {
-  if (index < uniforms.size) {
+  return runElementwise(
+    {
+      key: 'channel_slice',
+      inputs: ['x'],
+      v,
+      outputSize: n * Cs,
+      uniforms: 'nC : i32, first : i32, nS : i32,',
+      body: `
     let e = index * ${v};
     let i = e / uniforms.nS;
     let c = e % uniforms.nS;
-    result[index] = x[(i * uniforms.nC + uniforms.first + c) / ${v}];
-  }
-}
-`;
-  return runKernel(
-    {
-      key: `channel_slice_v${v}`,
-      inputs: ['x'],
-      components: [v],
-      outputComponent: v,
-      outputSize: n * Cs,
-      workgroupSize: [ELEMENTWISE_WORKGROUP, 1, 1],
-      uniforms: 'nC : i32, first : i32, nS : i32,',
-      code,
+    result[index] = x[(i * uniforms.nC + uniforms.first + c) / ${v}];`,
     },
     [x],
     [i32(C), i32(first), i32(Cs)],
@@ -86,13 +69,7 @@ fn main(index : i32) {
 /** Concatenation of two channels-last tensors along the last axis; gradient: the two channel slices of dy. */
 export function gpuConcatChannels(a: tf.Tensor5D, b: tf.Tensor5D): tf.Tensor5D {
   const op = customOp(([ai, bi]) => {
-    const Ca = ai.shape[4] as number;
-    const Cb = bi.shape[4] as number;
-    if (ai.shape.slice(0, 4).join(',') !== bi.shape.slice(0, 4).join(',')) {
-      throw new Error(`concat: shapes [${ai.shape.join(', ')}] and [${bi.shape.join(', ')}] differ outside the channel axis`);
-    }
-    const n = ai.size / Ca;
-    const C = Ca + Cb;
+    const { n, Ca, Cb, C } = concatDims(ai, bi);
     const aShape = ai.shape;
     const bShape = bi.shape;
     const value = concatKernel(ai, bi, n, Ca, Cb, [...aShape.slice(0, 4), C]);
@@ -107,24 +84,15 @@ export function gpuConcatChannels(a: tf.Tensor5D, b: tf.Tensor5D): tf.Tensor5D {
 
 function addBiasKernel(x: tf.Tensor, bias: tf.Tensor, C: number): tf.Tensor {
   const v = vectorWidth(C);
-  const code = `
-${elementAlias(v)}
-fn main(index : i32) {
-  if (index < uniforms.size) {
-    result[index] = x[index] + bias[((index * ${v}) % uniforms.nC) / ${v}];
-  }
-}
-`;
-  return runKernel(
+  return runElementwise(
     {
-      key: `add_bias_v${v}`,
+      key: 'add_bias',
       inputs: ['x', 'bias'],
-      components: [v, v],
-      outputComponent: v,
+      v,
       outputSize: x.size,
-      workgroupSize: [ELEMENTWISE_WORKGROUP, 1, 1],
       uniforms: 'nC : i32,',
-      code,
+      body: `
+    result[index] = x[index] + bias[((index * ${v}) % uniforms.nC) / ${v}];`,
     },
     [x, bias],
     [i32(C)],
@@ -185,27 +153,17 @@ function depthToSpaceKernel(src: tf.Tensor, bias: tf.Tensor | undefined, dims: n
     let oh = od * uniforms.nH * uniforms.sy + h * uniforms.sy + ky;
     let ow = oh * uniforms.nW * uniforms.sx + w * uniforms.sx + kx;
     result[index] = src[(ow * uniforms.nC + c) / ${v}];`;
-  const code = `
-${elementAlias(v)}
-fn main(index : i32) {
-  if (index < uniforms.size) {
-    let e = index * ${v};${body}
-  }
-}
-`;
-  const inputs = bias ? [src, bias] : [src];
-  return runKernel(
+  return runElementwise(
     {
-      key: `depth_to_space_${toOut ? 'fwd' : 'bwd'}_v${v}`,
+      key: `depth_to_space_${toOut ? 'fwd' : 'bwd'}`,
       inputs: bias ? ['src', 'bias'] : ['src'],
-      components: inputs.map(() => v),
-      outputComponent: v,
+      v,
       outputSize: size,
-      workgroupSize: [ELEMENTWISE_WORKGROUP, 1, 1],
       uniforms: 'nD : i32, nH : i32, nW : i32, nC : i32, sz : i32, sy : i32, sx : i32,',
-      code,
+      body: `
+    let e = index * ${v};${body}`,
     },
-    inputs,
+    bias ? [src, bias] : [src],
     [i32(D), i32(H), i32(W), i32(C), i32(sz), i32(sy), i32(sx)],
     shape,
   );

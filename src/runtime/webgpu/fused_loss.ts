@@ -14,8 +14,8 @@
 // rounding error grows with log(N) rather than N.
 import * as tf from '@tensorflow/tfjs';
 import { DICE_DENOMINATOR_MIN } from '../loss/constants.js';
-import { reduceSums, type Dims, type PartialSpec } from './fused_reduce.js';
-import { ELEMENTWISE_WORKGROUP, elementAlias, f32, i32, runKernel, toFloat32, vectorWidth } from './fused_program.js';
+import { NO_PARAMS_WGSL, reduceSums, type Dims, type PartialSpec } from './fused_reduce.js';
+import { f32, i32, runElementwise, runKernel, sampleChannelWgsl, toFloat32, vectorWidth } from './fused_program.js';
 
 /** Numerically stable sigmoid and log(1 + e) for e in [0, 1] (works on f32 and vec4). */
 const SIGMOID_WGSL = `
@@ -30,9 +30,7 @@ const LOSS_STATS: PartialSpec = {
   inputs: ['z', 'g'],
   mode: 'sum',
   q: 4,
-  code: `
-struct TP { unused : i32, };
-fn mt_params(b : i32, c : i32) -> TP { return TP(0); }
+  code: `${NO_PARAMS_WGSL}
 fn mt_log1p(e : f32) -> f32 {
   // log(1 + e) accurate for small e (Goldberg): log(u) * e / (u - 1) with u = 1 + e rounded.
   let u = 1.0 + e;
@@ -149,33 +147,20 @@ fn main(index : i32) {
 
 function lossLogitGrad(z: tf.Tensor, g: tf.Tensor, coef: tf.Tensor, d: Dims): tf.Tensor {
   const v = vectorWidth(d.C);
-  const size = d.B * d.N * d.C;
-  const code = `
-${elementAlias(v)}
-${SIGMOID_WGSL}
-fn main(index : i32) {
-  if (index < uniforms.size) {
-    let e = index * ${v};
-    let c = e % uniforms.nC;
-    let b = e / (uniforms.nN * uniforms.nC);
+  return runElementwise(
+    {
+      key: 'multitalent_grad',
+      inputs: ['z', 'g', 'coef'],
+      v,
+      outputSize: d.B * d.N * d.C,
+      uniforms: 'nB : i32, nN : i32, nC : i32,',
+      decls: [SIGMOID_WGSL],
+      body: `${sampleChannelWgsl(v)}
     let k = (b * uniforms.nC + c) / ${v};
     let BC = uniforms.nB * uniforms.nC / ${v};
     let p = mt_sigmoid(z[index]);
     let gv = g[index];
-    result[index] = coef[k] * (p - gv) - p * (1.0 - p) * (coef[k + BC] * gv - coef[k + 2 * BC]);
-  }
-}
-`;
-  return runKernel(
-    {
-      key: `multitalent_grad_v${v}`,
-      inputs: ['z', 'g', 'coef'],
-      components: [v, v, v],
-      outputComponent: v,
-      outputSize: size,
-      workgroupSize: [ELEMENTWISE_WORKGROUP, 1, 1],
-      uniforms: 'nB : i32, nN : i32, nC : i32,',
-      code,
+    result[index] = coef[k] * (p - gv) - p * (1.0 - p) * (coef[k + BC] * gv - coef[k + 2 * BC]);`,
     },
     [z, g, coef],
     [i32(d.B), i32(d.N), i32(d.C)],

@@ -15,8 +15,8 @@
 //   4. element-wise dx = rstd * (scale dz - scale sd / N - h scale sdh / N)      (reads x, dy)
 // The bias cancels out of the value (it shifts x and its mean alike); it is an input for the tape.
 import * as tf from '@tensorflow/tfjs';
-import { combineChunks, chunkPlan, partialReduce, reduceSums, type Dims, type PartialSpec } from './fused_reduce.js';
-import { ELEMENTWISE_WORKGROUP, elementAlias, f32, i32, runKernel, vectorWidth } from './fused_program.js';
+import { X_ELEM_WGSL, combineChunks, chunkPlan, partialReduce, reduceSums, type Dims, type PartialSpec } from './fused_reduce.js';
+import { f32, i32, runElementwise, runKernel, sampleChannelWgsl, vectorWidth } from './fused_program.js';
 
 /** The pre-activation, shared verbatim by the forward and backward shaders (same rounding). */
 const NORM_Z_WGSL = `
@@ -27,63 +27,46 @@ fn mt_normZ(xv : T, mu : T, a : T, off : T) -> T {
 
 function normStats(x: tf.Tensor, d: Dims, eps: number): tf.Tensor {
   const plan = chunkPlan(d.N);
-  const spec: PartialSpec = {
-    name: 'normstats',
-    inputs: ['x'],
-    mode: 'welford',
-    q: 2,
-    code: `
-struct TP { unused : i32, };
-fn mt_params(b : i32, c : i32) -> TP { return TP(0); }
-fn mt_elem(o : i32, p : TP) -> vec4<f32> { return vec4<f32>(x[o], 0.0, 0.0, 0.0); }
-`,
-  };
+  const spec: PartialSpec = { name: 'normstats', inputs: ['x'], mode: 'welford', q: 2, code: X_ELEM_WGSL };
   const partial = partialReduce(spec, [x], d, plan);
   const stats = combineChunks(partial, 'welford', 2, d, plan, eps);
   partial.dispose();
   return stats;
 }
 
-/** Per-element index helpers of the element-wise norm shaders (V = vector width). */
-function channelIndexWgsl(v: 1 | 4): string {
-  return `
-  let e = index * ${v};
-  let c = e % uniforms.nC;
-  let b = e / (uniforms.nN * uniforms.nC);
-  let sIdx = (b * 2 * uniforms.nC + c) / ${v};
-  let cIdx = c / ${v};`;
+/**
+ * Runs an element-wise norm program over the [B, N, C] elements of `inputs[0]` (x) into its shape:
+ * `body(v)` follows the lets of sampleChannelWgsl, sIdx / cIdx (this vector's stats / channel
+ * vector) and mu, with NORM_Z_WGSL and the uniforms nN, nC, slope.
+ */
+function runNormElementwise(
+  key: string, names: string[], inputs: tf.Tensor[], d: Dims, slope: number, body: (v: 1 | 4) => string,
+): tf.Tensor {
+  const v = vectorWidth(d.C);
+  return runElementwise(
+    {
+      key,
+      inputs: names,
+      v,
+      outputSize: d.B * d.N * d.C,
+      uniforms: 'nN : i32, nC : i32, slope : f32,',
+      decls: [NORM_Z_WGSL],
+      body: `${sampleChannelWgsl(v)}
+    let sIdx = (b * 2 * uniforms.nC + c) / ${v};
+    let cIdx = c / ${v};
+    let mu = stats[sIdx];${body(v)}`,
+    },
+    inputs,
+    [i32(d.N), i32(d.C), f32(slope)],
+    inputs[0].shape,
+  );
 }
 
 function normApply(x: tf.Tensor, stats: tf.Tensor, scale: tf.Tensor, offset: tf.Tensor, d: Dims, slope: number): tf.Tensor {
-  const v = vectorWidth(d.C);
-  const size = d.B * d.N * d.C;
-  const code = `
-${elementAlias(v)}
-${NORM_Z_WGSL}
-fn main(index : i32) {
-  if (index < uniforms.size) {${channelIndexWgsl(v)}
-    let mu = stats[sIdx];
+  return runNormElementwise('normact_fwd', ['x', 'stats', 'scale', 'offset'], [x, stats, scale, offset], d, slope, (v) => `
     let a = stats[sIdx + uniforms.nC / ${v}] * scale[cIdx];
     let z = mt_normZ(x[index], mu, a, offset[cIdx]);
-    result[index] = select(uniforms.slope * z, z, z > T(0.0));
-  }
-}
-`;
-  return runKernel(
-    {
-      key: `normact_fwd_v${v}`,
-      inputs: ['x', 'stats', 'scale', 'offset'],
-      components: [v, v, v, v],
-      outputComponent: v,
-      outputSize: size,
-      workgroupSize: [ELEMENTWISE_WORKGROUP, 1, 1],
-      uniforms: 'nN : i32, nC : i32, slope : f32,',
-      code,
-    },
-    [x, stats, scale, offset],
-    [i32(d.N), i32(d.C), f32(slope)],
-    x.shape,
-  );
+    result[index] = select(uniforms.slope * z, z, z > T(0.0));`);
 }
 
 function normBackwardSums(x: tf.Tensor, dy: tf.Tensor, stats: tf.Tensor, scale: tf.Tensor, offset: tf.Tensor, d: Dims, slope: number): tf.Tensor {
@@ -157,14 +140,8 @@ fn main(index : i32) {
 function normInputGrad(
   x: tf.Tensor, dy: tf.Tensor, stats: tf.Tensor, sums: tf.Tensor, scale: tf.Tensor, offset: tf.Tensor, d: Dims, slope: number,
 ): tf.Tensor {
-  const v = vectorWidth(d.C);
-  const size = d.B * d.N * d.C;
-  const code = `
-${elementAlias(v)}
-${NORM_Z_WGSL}
-fn main(index : i32) {
-  if (index < uniforms.size) {${channelIndexWgsl(v)}
-    let mu = stats[sIdx];
+  const names = ['x', 'dy', 'stats', 'sums', 'scale', 'offset'];
+  return runNormElementwise('normact_dx', names, [x, dy, stats, sums, scale, offset], d, slope, (v) => `
     let rstd = stats[sIdx + uniforms.nC / ${v}];
     let s = scale[cIdx];
     let xv = x[index];
@@ -176,25 +153,7 @@ fn main(index : i32) {
     let sd = s * sums[q] / n;
     let sdh = s * sums[q + uniforms.nC / ${v}] / n;
     let h = (xv - mu) * rstd;
-    result[index] = rstd * (dz * s - sd - h * sdh);
-  }
-}
-`;
-  return runKernel(
-    {
-      key: `normact_dx_v${v}`,
-      inputs: ['x', 'dy', 'stats', 'sums', 'scale', 'offset'],
-      components: [v, v, v, v, v, v],
-      outputComponent: v,
-      outputSize: size,
-      workgroupSize: [ELEMENTWISE_WORKGROUP, 1, 1],
-      uniforms: 'nN : i32, nC : i32, slope : f32,',
-      code,
-    },
-    [x, dy, stats, sums, scale, offset],
-    [i32(d.N), i32(d.C), f32(slope)],
-    x.shape,
-  );
+    result[index] = rstd * (dz * s - sd - h * sdh);`);
 }
 
 /**

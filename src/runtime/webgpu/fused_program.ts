@@ -147,3 +147,59 @@ export function vectorWidth(...counts: number[]): 1 | 4 {
 export function elementAlias(v: 1 | 4): string {
   return v === 4 ? 'alias T = vec4<f32>;' : 'alias T = f32;';
 }
+
+/** An element-wise program: one thread per output vector of width `v`, every input read at width `v`. */
+export interface ElementwiseSpec {
+  /** Pipeline-cache key (the vector width is appended). */
+  key: string;
+  inputs: string[];
+  v: 1 | 4;
+  /** Output elements (scalars). */
+  outputSize: number;
+  uniforms: string;
+  /** WGSL helpers placed before main. */
+  decls?: string[];
+  /** main's code for one vector `index` < uniforms.size (`T` is its element type). */
+  body: string;
+}
+
+/** WGSL of an element-wise program: `T` for its vector width, its helpers, and main guarding `body`. */
+function elementwiseWgsl(spec: ElementwiseSpec): string {
+  return `
+${[elementAlias(spec.v), ...(spec.decls ?? [])].join('\n')}
+fn main(index : i32) {
+  if (index < uniforms.size) {${spec.body}
+  }
+}
+`;
+}
+
+/** runKernel for an element-wise program (see ElementwiseSpec). */
+export function runElementwise(spec: ElementwiseSpec, inputs: tf.Tensor[], uniforms: Uniform[], shape: number[]): tf.Tensor {
+  return runKernel(
+    {
+      key: `${spec.key}_v${spec.v}`,
+      inputs: spec.inputs,
+      components: spec.inputs.map(() => spec.v),
+      outputComponent: spec.v,
+      outputSize: spec.outputSize,
+      workgroupSize: [ELEMENTWISE_WORKGROUP, 1, 1],
+      uniforms: spec.uniforms,
+      code: elementwiseWgsl(spec),
+    },
+    inputs,
+    uniforms,
+    shape,
+  );
+}
+
+/**
+ * WGSL `let`s of an element-wise program over [B, N, C] (uniforms nN, nC): `e`, the first element
+ * of the thread's vector of width `v`, its channel `c` and its sample `b`.
+ */
+export function sampleChannelWgsl(v: 1 | 4): string {
+  return `
+    let e = index * ${v};
+    let c = e % uniforms.nC;
+    let b = e / (uniforms.nN * uniforms.nC);`;
+}

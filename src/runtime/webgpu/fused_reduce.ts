@@ -69,6 +69,16 @@ export interface PartialSpec {
   uniforms?: string;
 }
 
+/** PartialSpec code without per-thread constants (`TP` unused, for specs that need none). */
+export const NO_PARAMS_WGSL = `
+struct TP { unused : i32, };
+fn mt_params(b : i32, c : i32) -> TP { return TP(0); }`;
+
+/** PartialSpec code whose quantity is the element of the input `x` itself. */
+export const X_ELEM_WGSL = `${NO_PARAMS_WGSL}
+fn mt_elem(o : i32, p : TP) -> vec4<f32> { return vec4<f32>(x[o], 0.0, 0.0, 0.0); }
+`;
+
 const ROW_UNIFORMS = 'nB : i32, nN : i32, nC : i32, rows : i32, chunks : i32, tiles : i32,';
 
 function chanWgsl(): string {
@@ -279,16 +289,6 @@ export function reduceSums(spec: PartialSpec, inputs: tf.Tensor[], d: Dims, extr
 
 /** Per-column sums of a [rows, C] array: [C]. */
 export function columnSums(x: tf.Tensor, rows: number, C: number): tf.Tensor {
-  const spec: PartialSpec = {
-    name: 'colsum',
-    inputs: ['x'],
-    mode: 'sum',
-    q: 1,
-    code: `
-struct TP { unused : i32, };
-fn mt_params(b : i32, c : i32) -> TP { return TP(0); }
-fn mt_elem(o : i32, p : TP) -> vec4<f32> { return vec4<f32>(x[o], 0.0, 0.0, 0.0); }
-`,
-  };
+  const spec: PartialSpec = { name: 'colsum', inputs: ['x'], mode: 'sum', q: 1, code: X_ELEM_WGSL };
   return reduceSums(spec, [x], { B: 1, N: rows, C });
 }
