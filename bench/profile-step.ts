@@ -3,7 +3,7 @@
  *   npx tsc -p tsconfig.json --outDir node_modules/.cache/mt-bench && \
  *     MTC_NATIVE_CONV3D=$PWD/native/build/mtc_conv3d.node \
  *     node node_modules/.cache/mt-bench/bench/profile-step.js [features=8,16,32,64] [heads=8] [batch=2]
- * (MTC_NATIVE_CONV3D: the addon's default path is relative to the compiled file.) MTC_PROFILE_DETAIL=1
+ * MTC_PROFILE_ARCH=resenc_unet profiles the residual-encoder U-Net. (MTC_NATIVE_CONV3D: the addon's default path is relative to the compiled file.) MTC_PROFILE_DETAIL=1
  * adds a per-input-shape table. tf.profile times kernels and the forward of custom ops, not the
  * custom ops' gradient functions; use `node --cpu-prof` or `perf record` for those.
  */
@@ -15,7 +15,8 @@ const features = (process.argv[2] ?? '8,16,32,64').split(',').map(Number);
 const heads = Number(process.argv[3] ?? 8);
 const batch = Number(process.argv[4] ?? 2);
 await initRuntime('cpu');
-const cfg = { mode: 'train' as const, patch: [32, 32, 32] as [number, number, number], features, batch, heads, warmup: 1, repeats: 3 };
+const arch = (process.env.MTC_PROFILE_ARCH ?? 'unet') as 'unet' | 'resenc_unet';
+const cfg = { mode: 'train' as const, arch, patch: [32, 32, 32] as [number, number, number], features, batch, heads, warmup: 1, repeats: 3 };
 const m = await measureStep(cfg);
 console.log(`median ${m.medianMs.toFixed(0)} ms (${m.samples.map((s) => s.toFixed(0)).join(' ')}), params ${m.parameters}`);
 const info = await tf.profile(async () => {

@@ -4,7 +4,8 @@
 conv3d: forward + input grad + filter grad of one 3D convolution.
   python3 bench/pytorch_reference.py conv3d --shape 2,32,32,32,16 --filters 16 --kernel 3 --stride 1
 step: one training step (forward, MultiTalent loss, backward, grad-norm clip 12, SGD Nesterov 0.99,
-weight decay 3e-5) of the same plain 3D U-Net as src/runtime/model/unet.ts:
+weight decay 3e-5) of the same plain 3D U-Net as src/runtime/model/unet.ts (or, with --arch
+resenc_unet [--blocks 1,2,3,4], its residual-encoder U-Net):
   python3 bench/pytorch_reference.py step --patch 32,32,32 --batch 2 --classes 8 --features 16,32,64,128
 
 --device cuda runs the same on the GPU in fp32 with TF32 off (cuDNN autotuning on, as nnU-Net), timed
@@ -131,6 +132,91 @@ class UNet(nn.Module):
         return self.head(x)
 
 
+class ConvNorm(nn.Module):
+    """conv + bias -> InstanceNorm3d(eps 1e-5, affine), no activation."""
+
+    def __init__(self, cin, cout, k, stride):
+        super().__init__()
+        self.conv = nn.Conv3d(cin, cout, k, stride=stride, padding=k // 2, bias=True)
+        self.norm = nn.InstanceNorm3d(cout, eps=1e-5, affine=True)
+
+    def forward(self, x):
+        return self.norm(self.conv(x))
+
+
+class ResidualBlock(nn.Module):
+    """src/runtime/model/unet.ts's residual block: conv-IN-LReLU-conv-IN (last IN scale 0) plus the
+    skip (identity, or strided 1x1x1 conv + IN when stride or width change), then LeakyReLU."""
+
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.unit1 = ConvUnit(cin, cout, stride)
+        self.unit2 = ConvNorm(cout, cout, 3, 1)
+        nn.init.zeros_(self.unit2.norm.weight)
+        self.skip = ConvNorm(cin, cout, 1, stride) if (cin != cout or stride != 1) else None
+        self.act = nn.LeakyReLU(0.01)
+
+    def forward(self, x):
+        s = self.skip(x) if self.skip is not None else x
+        return self.act(self.unit2(self.unit1(x)) + s)
+
+
+class ResEncUNet(nn.Module):
+    """The resenc_unet of src/runtime/model/unet.ts: stem conv unit, residual blocks per encoder stage
+    (the first strided: stage 0 stride 1, then 2), plain decoder with one conv unit per stage."""
+
+    def __init__(self, features, blocks, classes):
+        super().__init__()
+        self.stem = ConvUnit(1, features[0], 1)
+        self.enc = nn.ModuleList()
+        for i, f in enumerate(features):
+            cin = features[0] if i == 0 else features[i - 1]
+            stride = 1 if i == 0 else 2
+            self.enc.append(nn.Sequential(*[ResidualBlock(cin if j == 0 else f, f, stride if j == 0 else 1) for j in range(blocks[i])]))
+        self.up = nn.ModuleList()
+        self.dec = nn.ModuleList()
+        for i in range(len(features) - 2, -1, -1):
+            f = features[i]
+            self.up.append(nn.ConvTranspose3d(features[i + 1], f, 2, stride=2, bias=True))
+            self.dec.append(ConvUnit(2 * f, f, 1))
+        self.head = nn.Conv3d(features[0], classes, 1, bias=True)
+
+    def forward(self, x):
+        x = self.stem(x)
+        skips = []
+        for stage in self.enc:
+            x = stage(x)
+            skips.append(x)
+        for k, (up, dec) in enumerate(zip(self.up, self.dec)):
+            x = dec(torch.cat([up(x), skips[-2 - k]], 1))
+        return self.head(x)
+
+
+def resenc_step_flops(features, blocks, classes, batch, patch):
+    """Same formula as src/runtime/train/step-flops.ts resencStepFlops."""
+    total = 0
+    size = list(patch)
+    sizes = []
+    for i, f in enumerate(features):
+        if i > 0:
+            size = [s // 2 for s in size]
+        vox = batch * size[0] * size[1] * size[2]
+        sizes.append(vox)
+        if i == 0:
+            total += conv_flops(vox, 1, f, 27)
+        for j in range(blocks[i]):
+            cin = f if j > 0 else (features[0] if i == 0 else features[i - 1])
+            total += conv_flops(vox, cin, f, 27) + conv_flops(vox, f, f, 27)
+            if j == 0 and (cin != f or i > 0):
+                total += conv_flops(vox, cin, f, 1)
+    for i in range(len(features) - 2, -1, -1):
+        f = features[i]
+        total += conv_flops(sizes[i + 1], features[i + 1], 8 * f, 1)
+        total += conv_flops(sizes[i], 2 * f, f, 27)
+    total += conv_flops(sizes[0], features[0], classes, 1)
+    return total
+
+
 def multitalent_loss(z, g, m):
     """src/runtime/loss/multitalent.ts: z, g [B, C, D, H, W]; m [B, C]."""
     spatial = (2, 3, 4)
@@ -176,7 +262,12 @@ def step(a):
     features = [int(v) for v in a.features.split(",")]
     d, h, w = (int(v) for v in a.patch.split(","))
     b, c = a.batch, a.classes
-    net = UNet(features, c).to(DEVICE)
+    if a.arch == "resenc_unet":
+        blocks = [int(v) for v in a.blocks.split(",")] if a.blocks else [[1, 2, 3, 4][min(i, 3)] for i in range(len(features))]
+        net = ResEncUNet(features, blocks, c).to(DEVICE)
+    else:
+        blocks = None
+        net = UNet(features, c).to(DEVICE)
     params = sum(p.numel() for p in net.parameters())
     opt = torch.optim.SGD(net.parameters(), lr=1e-2, momentum=0.99, nesterov=True, weight_decay=3e-5)
     x = torch.randn(b, 1, d, h, w, device=DEVICE)
@@ -197,9 +288,14 @@ def step(a):
     for _ in range(a.warmup):
         one()
     ms = statistics.median(one() for _ in range(a.repeats))
-    flops = step_flops(features, c, b, (d, h, w))
+    if blocks:
+        flops = resenc_step_flops(features, blocks, c, b, (d, h, w))
+        label = f"step resenc_unet patch {d}x{h}x{w} batch {b} features [{a.features}] blocks [{','.join(map(str, blocks))}] classes {c}"
+    else:
+        flops = step_flops(features, c, b, (d, h, w))
+        label = f"step unet patch {d}x{h}x{w} batch {b} features [{a.features}] classes {c}"
     return {
-        "name": f"step unet patch {d}x{h}x{w} batch {b} features [{a.features}] classes {c}",
+        "name": label,
         "backend": backend_name(a.threads),
         "ms": ms,
         "gflops": flops / (ms * 1e6),
@@ -219,6 +315,8 @@ def main():
     ap.add_argument("--batch", type=int, default=2)
     ap.add_argument("--classes", type=int, default=8)
     ap.add_argument("--features", default="16,32,64,128")
+    ap.add_argument("--arch", choices=["unet", "resenc_unet"], default="unet")
+    ap.add_argument("--blocks", help="resenc_unet: residual blocks per encoder stage (default 1,2,3,4,4,4)")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)

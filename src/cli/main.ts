@@ -174,7 +174,8 @@ export function buildProgram(io: CliIO, setExitCode: (code: number) => void): Co
     bench
       .command('step')
       .description("one training step of the project's network: forward, MultiTalent loss, backward, SGD (median ms)")
-      .option('--arch <name>', 'architecture (unet)', 'unet')
+      .option('--arch <name>', 'architecture (unet or resenc_unet)', 'unet')
+      .option('--blocks <list>', 'resenc_unet: residual blocks per encoder stage (default 1,2,3,4,4,4)')
       .option('--patch <D,H,W>', 'patch size', '32,32,32')
       .option('--batch <n>', 'batch size', '2')
       .requiredOption('--classes <n>', 'output heads')
@@ -191,6 +192,7 @@ export function buildProgram(io: CliIO, setExitCode: (code: number) => void): Co
     .option('--step-patch <D,H,W|none>', 'patch of the compared training step', '16,32,32')
     .option('--step-features <list>', 'features per stage of that step', '8,16,32')
     .option('--step-batch <n>', 'batch of that step', '2')
+    .option('--step-arch <name>', 'architecture of that step (unet or resenc_unet)', 'unet')
     .option('--tolerance <x>', 'largest error, relative to the largest value', '1e-4')
     .option('--json', 'one JSON object per comparison')
     .action(async (opts: VerifyOptions) => {

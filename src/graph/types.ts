@@ -74,7 +74,7 @@ export interface SwinSpec {
 
 export interface ArchitectureSpec {
   name: string;
-  /** The runtime trains `unet` today; the others are compiled and described but not yet executed. */
+  /** The runtime trains `unet` and `resenc_unet`; `swin_unetr` is compiled and described but not yet executed. */
   kind: ArchitectureKind;
   /** Patch size [z, y, x] in voxels at the experiment's spacing. */
   patch: Vec3;

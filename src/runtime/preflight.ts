@@ -15,8 +15,8 @@ export function unsupportedFeatures(graph: RuntimeGraph): string[] {
       if (!seen.has(msg)) problems.push(msg);
       seen.add(msg);
     };
-    if (arch.kind !== 'unet') {
-      say(`experiment '${p.experiment}': architecture '${arch.name}' is a ${arch.kind}; the runtime trains only 'unet' so far (mtc compile and run --dry-run accept it)`);
+    if (arch.kind !== 'unet' && arch.kind !== 'resenc_unet') {
+      say(`experiment '${p.experiment}': architecture '${arch.name}' is a ${arch.kind}; the runtime trains 'unet' and 'resenc_unet' so far (mtc compile and run --dry-run accept it)`);
     }
     if (p.loss !== 'multitalent') {
       say(`experiment '${p.experiment}': loss '${p.loss}' is not trained by the runtime yet; use loss multitalent`);

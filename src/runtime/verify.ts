@@ -3,7 +3,7 @@ import type { ArchitectureSpec, HeadSpec, Vec3 } from '../graph/types.js';
 import { multiTalentLoss } from './loss/multitalent.js';
 import { Prng } from './model/prng.js';
 import { UNet } from './model/unet.js';
-import { isotropicStrides } from './train/measure-step.js';
+import { benchArchitecture } from './train/measure-step.js';
 
 /**
  * Checks a backend against the cpu backend (whose native kernels are themselves tested against
@@ -38,6 +38,9 @@ export const CONV_CASES: readonly ConvCase[] = [
   { x: [2, 6, 5, 7, 5], filters: 3, kernel: [1, 1, 1], stride: [1, 1, 1], pad: 'valid' },
   { x: [1, 9, 6, 6, 2], filters: 4, kernel: [1, 3, 3], stride: [1, 1, 1], pad: 'valid' },
   { x: [1, 4, 4, 4, 33], filters: 17, kernel: [3, 3, 3], stride: [1, 1, 1], pad: 'same' },
+  // tfjs pads a strided 1x1x1 'same' conv by -1 (the residual skip uses 'valid'; this checks the edge)
+  { x: [1, 6, 6, 6, 3], filters: 4, kernel: [1, 1, 1], stride: [2, 2, 2], pad: 'same' },
+  { x: [2, 6, 8, 8, 4], filters: 8, kernel: [1, 1, 1], stride: [1, 2, 2], pad: 'valid' },
 ];
 
 /** Network-sized cases for a real GPU (`--large`): nnU-Net's first and deepest stages. */
@@ -48,6 +51,8 @@ export const LARGE_CONV_CASES: readonly ConvCase[] = [
 ];
 
 export interface StepCase {
+  /** 'unet' (default) or 'resenc_unet' (with the released plans' blocks per stage). */
+  arch?: 'unet' | 'resenc_unet';
   patch: Vec3;
   features: number[];
   batch: number;
@@ -128,14 +133,7 @@ interface StepOutputs {
 
 /** Loss and gradients of every parameter for one batch, on the active backend. */
 async function stepOutputs(s: StepCase): Promise<StepOutputs> {
-  const arch: ArchitectureSpec = {
-    name: 'verify',
-    kind: 'unet',
-    patch: s.patch,
-    features: s.features,
-    strides: isotropicStrides(s.features.length),
-    convsPerStage: 2,
-  };
+  const arch: ArchitectureSpec = { ...benchArchitecture({ arch: s.arch, patch: s.patch, features: s.features }), name: 'verify' };
   const heads: HeadSpec[] = Array.from({ length: s.heads }, (_, i) => ({ dataset: `d${i % 3}`, name: `c${i}`, labels: [1] }));
   const model = UNet.create(arch, heads, 11);
   const rng = new Prng(5);
@@ -163,7 +161,7 @@ async function stepOutputs(s: StepCase): Promise<StepOutputs> {
 export async function verifyStep(backend: string, s: StepCase, tolerance: number): Promise<VerifyCase[]> {
   const want = await onBackend('cpu', () => stepOutputs(s));
   const got = await onBackend(backend, () => stepOutputs(s));
-  const label = `step patch ${s.patch.join('x')} batch ${s.batch} features [${s.features.join(',')}] heads ${s.heads}`;
+  const label = `step ${s.arch ?? 'unet'} patch ${s.patch.join('x')} batch ${s.batch} features [${s.features.join(',')}] heads ${s.heads}`;
   const lossError = Math.abs(got.loss - want.loss) / Math.max(Math.abs(want.loss), 1e-12);
   const flat = (gs: Float32Array[]): Float32Array => {
     const out = new Float32Array(gs.reduce((n, g) => n + g.length, 0));

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { benchCommand } from '../../src/cli/commands/bench.js';
 import { UserError, type CliIO } from '../../src/cli/io.js';
-import { unetStepFlops } from '../../src/runtime/train/step-flops.js';
+import { resencStepFlops, unetStepFlops } from '../../src/runtime/train/step-flops.js';
 
 function captureIO(env: NodeJS.ProcessEnv = {}): { io: CliIO; out: string[]; err: string[] } {
   const out: string[] = [];
@@ -38,11 +38,26 @@ describe('mtc bench', () => {
     expect(r.gflops).toBeCloseTo(unetStepFlops([2, 4], 2, 1, [8, 8, 8]) / ((r.ms as number) * 1e6), 6);
   });
 
+  it('step --arch resenc_unet measures the residual-encoder U-Net, blocks per stage in the name', async () => {
+    const { io, out } = captureIO();
+    const code = await benchCommand(
+      'step',
+      { arch: 'resenc_unet', blocks: '1,2', patch: '8,8,8', batch: '1', classes: '2', features: '2,4', json: true, repeats: '1', backend: 'cpu' },
+      io,
+    );
+    expect(code).toBe(0);
+    const r = JSON.parse(out[0]) as Record<string, unknown>;
+    expect(r.name).toBe('step resenc_unet patch 8x8x8 batch 1 features [2,4] blocks [1,2] classes 2');
+    expect(r.gflops).toBeCloseTo(resencStepFlops([2, 4], [1, 2], 2, 1, [8, 8, 8]) / ((r.ms as number) * 1e6), 6);
+    expect(resencStepFlops([2, 4], [1, 2], 2, 1, [8, 8, 8])).toBeGreaterThan(0);
+  });
+
   it('rejects malformed options with a user error', async () => {
     const { io } = captureIO();
     await expect(benchCommand('conv3d', { shape: '2,32,32', filters: '16' }, io)).rejects.toBeInstanceOf(UserError);
     await expect(benchCommand('step', { patch: '8,8,8' }, io)).rejects.toThrow(/--classes is required/);
-    await expect(benchCommand('step', { arch: 'resenc_unet', classes: '2' }, io)).rejects.toThrow(/not implemented/);
+    await expect(benchCommand('step', { arch: 'swin_unetr', classes: '2' }, io)).rejects.toThrow(/not implemented/);
+    await expect(benchCommand('step', { arch: 'resenc_unet', classes: '2', features: '2,4', blocks: '1' }, io)).rejects.toThrow(/--blocks must be 2/);
   });
 });
 

@@ -27,7 +27,7 @@ describe('mtc bench verify', () => {
     const code = await verifyCommand({ backend: 'webgpu', stepPatch: 'none', json: true }, io);
     expect(code).toBe(0);
     const rows = io.stdout.map((l) => JSON.parse(l) as { name: string; ok: boolean; error: number; backend: string });
-    expect(rows.length).toBe(18);
+    expect(rows.length).toBe(24);
     expect(rows.every((r) => r.ok && r.backend === 'webgpu' && r.error < 1e-4)).toBe(true);
     expect(new Set(rows.map((r) => r.name.split(' ')[0]))).toEqual(new Set(['Conv3D', 'Conv3DBackpropInputV2', 'Conv3DBackpropFilterV2']));
   }, 300_000);

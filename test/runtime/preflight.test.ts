@@ -7,6 +7,20 @@ describe('runtime preflight', () => {
     expect(unsupportedFeatures(sampleGraph())).toEqual([]);
   });
 
+  it('accepts resenc_unet and refuses swin_unetr, naming the architecture', () => {
+    const g = sampleGraph();
+    for (const s of g.stages) {
+      if (s.kind === 'train' || s.kind === 'finetune') s.architecture = { ...s.architecture, kind: 'resenc_unet', convsPerStage: 1, blocksPerStage: s.architecture.features.map(() => 1) };
+    }
+    expect(unsupportedFeatures(g)).toEqual([]);
+    for (const s of g.stages) {
+      if (s.kind === 'train' || s.kind === 'finetune') s.architecture = { ...s.architecture, kind: 'swin_unetr' };
+    }
+    const problems = unsupportedFeatures(g);
+    expect(problems.length).toBeGreaterThan(0);
+    expect(problems[0]).toMatch(/is a swin_unetr; the runtime trains 'unet' and 'resenc_unet'/);
+  });
+
   it('names each unsupported feature once, with a way out', () => {
     const g = sampleGraph();
     for (const s of g.stages) {

@@ -4,8 +4,8 @@ import { fileURLToPath } from 'node:url';
 import { benchConv3d } from '../../runtime/kernels/bench.js';
 import { nativeConv3dInfo } from '../../runtime/kernels/registry.js';
 import { initRuntime, type BackendChoice } from '../../runtime/setup.js';
-import { measureStep, median } from '../../runtime/train/measure-step.js';
-import { unetStepFlops } from '../../runtime/train/step-flops.js';
+import { defaultResidualBlocks, measureStep, median } from '../../runtime/train/measure-step.js';
+import { resencStepFlops, unetStepFlops } from '../../runtime/train/step-flops.js';
 import type { Vec3 } from '../../graph/types.js';
 import { UserError, type CliIO } from '../io.js';
 
@@ -18,6 +18,8 @@ export interface BenchOptions {
   stride?: string;
   /** step */
   arch?: string;
+  /** resenc_unet: residual blocks per encoder stage, comma-separated. */
+  blocks?: string;
   patch?: string;
   batch?: string;
   classes?: string;
@@ -112,25 +114,31 @@ function conv3dPlan(options: BenchOptions): Plan {
 
 function stepPlan(options: BenchOptions): Plan {
   const arch = options.arch ?? 'unet';
-  if (arch !== 'unet') throw new UserError(`--arch ${arch} is not implemented yet (only 'unet')`);
+  if (arch !== 'unet' && arch !== 'resenc_unet') throw new UserError(`--arch ${arch} is not implemented (the runtime trains 'unet' and 'resenc_unet')`);
   const patch = ints(options.patch ?? '32,32,32', 'patch', 3) as Vec3;
   const batch = int(options.batch, 'batch', 2);
   const classes = int(options.classes, 'classes');
   const features = ints(options.features ?? '16,32,64,128', 'features');
-  const flops = unetStepFlops(features, classes, batch, patch);
+  const residual = arch === 'resenc_unet';
+  const blocks = residual ? (options.blocks ? ints(options.blocks, 'blocks', features.length) : defaultResidualBlocks(features.length)) : undefined;
+  const flops = blocks ? resencStepFlops(features, blocks, classes, batch, patch) : unetStepFlops(features, classes, batch, patch);
+  const blockText = blocks ? ` blocks [${blocks.join(',')}]` : '';
   return {
     tfjs: async (repeats) => {
-      const m = await measureStep({ mode: 'train', patch, features, batch, heads: classes, repeats, warmup: 1 });
+      const m = await measureStep({ mode: 'train', arch, blocks, patch, features, batch, heads: classes, repeats, warmup: 1 });
       const native = m.backend === 'cpu' && nativeConv3dInfo();
       return {
-        name: `step unet patch ${patch.join('x')} batch ${batch} features [${features.join(',')}] classes ${classes}`,
+        name: `step ${arch} patch ${patch.join('x')} batch ${batch} features [${features.join(',')}]${blockText} classes ${classes}`,
         backend: native ? `tfjs-cpu+mtc-native(${native.isa},${native.threads}t)` : `tfjs-${m.backend}`,
         ms: m.medianMs,
         gflops: flops / (m.medianMs * 1e6),
         parameters: m.parameters,
       };
     },
-    pytorchArgs: ['step', '--patch', patch.join(','), '--batch', String(batch), '--classes', String(classes), '--features', features.join(',')],
+    pytorchArgs: [
+      'step', '--arch', arch, '--patch', patch.join(','), '--batch', String(batch), '--classes', String(classes), '--features', features.join(','),
+      ...(blocks ? ['--blocks', blocks.join(',')] : []),
+    ],
   };
 }
 

@@ -12,6 +12,8 @@ export interface VerifyOptions {
   stepPatch?: string;
   stepFeatures?: string;
   stepBatch?: string;
+  /** Architecture of that step: unet (default) or resenc_unet. */
+  stepArch?: string;
   tolerance?: string;
 }
 
@@ -37,7 +39,9 @@ export async function verifyCommand(options: VerifyOptions, io: CliIO): Promise<
     if (patch.length !== 3) throw new UserError(`--step-patch needs D,H,W, got '${options.stepPatch}'`);
     const features = ints(options.stepFeatures ?? '8,16,32', 'step-features');
     const [batch] = ints(options.stepBatch ?? '2', 'step-batch');
-    step = { patch: patch as [number, number, number], features, batch, heads: 5 };
+    const arch = options.stepArch ?? 'unet';
+    if (arch !== 'unet' && arch !== 'resenc_unet') throw new UserError(`--step-arch must be unet or resenc_unet, got '${arch}'`);
+    step = { arch, patch: patch as [number, number, number], features, batch, heads: 5 };
   }
   const runtime = await initRuntime(backendChoice);
   // The cpu side must be initialised too (its native kernels registered): initRuntime did that.

@@ -1,7 +1,16 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Vec3 } from '../../graph/types.js';
 import { gpuAddBias, gpuBiasNormAct, gpuConcatChannels, gpuDepthToSpaceBias, gpuUpsampleFilter } from '../webgpu/fused.js';
-import { fusedAddBias, fusedBiasNormAct, fusedConcatChannels, fusedDepthToSpaceBias, fusedUpsampleFilter, useFusedOps, useGpuFusedOps } from './fused.js';
+import {
+  fusedAddBias,
+  fusedBiasNormAct,
+  fusedConcatChannels,
+  fusedDepthToSpaceBias,
+  fusedResidualAct,
+  fusedUpsampleFilter,
+  useFusedOps,
+  useGpuFusedOps,
+} from './fused.js';
 
 /**
  * Differentiable building blocks of the 3D U-Net, written with plain tfjs ops only so that kernels
@@ -36,14 +45,29 @@ export function convUnit(
   scale: tf.Tensor1D,
   offset: tf.Tensor1D,
   stride: Vec3,
+  /** LeakyReLU's negative slope; 1 gives conv + norm without activation (a residual block's end). */
+  slope = LEAKY_RELU_SLOPE,
 ): tf.Tensor5D {
   return tf.tidy(() => {
-    const raw = tf.conv3d(x, weight, stride, 'same');
-    if (useFusedOps()) return fusedBiasNormAct(raw, bias, scale, offset, INSTANCE_NORM_EPS, LEAKY_RELU_SLOPE);
-    if (useGpuFusedOps()) return gpuBiasNormAct(raw, bias, scale, offset, INSTANCE_NORM_EPS, LEAKY_RELU_SLOPE);
+    // A 1x1x1 kernel needs no padding; 'same' with a stride would make tfjs pad by -1 (sampling odd
+    // voxels, unlike PyTorch's padding 0, and outside what the native kernels take).
+    const pad = weight.shape[0] === 1 && weight.shape[1] === 1 && weight.shape[2] === 1 ? 'valid' : 'same';
+    const raw = tf.conv3d(x, weight, stride, pad);
+    if (useFusedOps()) return fusedBiasNormAct(raw, bias, scale, offset, INSTANCE_NORM_EPS, slope);
+    if (useGpuFusedOps()) return gpuBiasNormAct(raw, bias, scale, offset, INSTANCE_NORM_EPS, slope);
     const conv = tf.add(raw, bias) as tf.Tensor5D;
-    return tf.leakyRelu(instanceNorm(conv, scale, offset), LEAKY_RELU_SLOPE);
+    const normed = instanceNorm(conv, scale, offset);
+    return slope === 1 ? normed : tf.leakyRelu(normed, slope);
   });
+}
+
+/**
+ * LeakyReLU(a + b) for same-shape tensors (a residual block's sum). Computed on a rank-1 view:
+ * tfjs-webgpu 4.22 cannot run LeakyReLU's gradient (a Where) past rank 4.
+ */
+export function residualAct(a: tf.Tensor5D, b: tf.Tensor5D): tf.Tensor5D {
+  if (useFusedOps()) return fusedResidualAct(a, b, LEAKY_RELU_SLOPE);
+  return tf.tidy(() => tf.reshape(tf.leakyRelu(tf.reshape(tf.add(a, b), [a.size]), LEAKY_RELU_SLOPE), a.shape) as tf.Tensor5D);
 }
 
 /** Concatenation along the channel axis (decoder skip connections). */

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ArchitectureSpec, HeadSpec, Vec3 } from '../../graph/types.js';
-import { concatChannels, convUnit, LEAKY_RELU_SLOPE, pointwise, upsample } from './layers.js';
+import { concatChannels, convUnit, LEAKY_RELU_SLOPE, pointwise, residualAct, upsample } from './layers.js';
 import { Prng } from './prng.js';
 
 /**
@@ -17,11 +17,20 @@ import { Prng } from './prng.js';
  * (trained in `heads` phases, fresh when fine-tuning); `applyAll` returns every output, full
  * resolution first, while `apply` (inference) returns the full-resolution output only.
  *
+ * Residual encoder (`kind: resenc_unet`, nnU-Net's ResEnc U-Net as the method reference describes it):
+ * a stem conv unit (stage 0's kernel, 1 -> features[0]), then per encoder stage i `blocksPerStage[i]`
+ * residual blocks: conv unit (the first strided by `strides[i]`), conv + InstanceNorm (its scale
+ * zero-initialised, so a fresh block passes its skip through), plus the skip (identity, or a strided
+ * 1x1x1 conv + InstanceNorm when the stride or channel count changes), then LeakyReLU. The decoder is
+ * the plain one with `convsPerStage` (1) conv units per stage.
+ *
  * Parameter names (stable; checkpoints and fine-tuning rely on them):
  *   enc{i}.conv{j}.weight [kz,ky,kx,in,out] (kernel of the stage, 3x3x3 unless `kernels` says 1 on an axis), enc{i}.conv{j}.bias [out], enc{i}.norm{j}.scale/offset [out]
  *   dec{i}.up.weight [sz,sy,sx,out,in], dec{i}.up.bias [out], dec{i}.conv{j}.*, dec{i}.norm{j}.*
  *   head.weight [1,1,1,features[0],heads], head.bias [heads]
  *   head.ds{i}.weight [1,1,1,features[i],heads], head.ds{i}.bias [heads]   (deep supervision, i = 1 .. n-2)
+ *   resenc_unet encoder instead of enc{i}.conv{j}: stem.conv.*, stem.norm.*,
+ *     enc{i}.block{j}.conv1.* / norm1.* / conv2.* / norm2.*, and enc{i}.block{j}.skip.* / skip_norm.* where needed
  */
 
 export type ParamRole = 'weight' | 'bias' | 'scale' | 'offset';
@@ -32,6 +41,8 @@ export interface ParamSpec {
   role: ParamRole;
   /** Fan-in used by He initialisation (weights only). */
   fanIn: number;
+  /** A norm scale initialised to 0 instead of 1 (the last norm of a residual block). */
+  zeroInit?: boolean;
 }
 
 const HEAD_PREFIX = 'head.';
@@ -44,7 +55,15 @@ export function isHeadParam(name: string): boolean {
 /** Checks an architecture for what this implementation needs; throws a readable error otherwise. */
 export function validateArchitecture(arch: ArchitectureSpec): void {
   const where = `architecture '${arch.name}'`;
-  if (arch.kind !== 'unet') throw new Error(`${where}: kind '${String(arch.kind)}' is not supported (only 'unet')`);
+  if (arch.kind !== 'unet' && arch.kind !== 'resenc_unet') {
+    throw new Error(`${where}: kind '${String(arch.kind)}' is not supported (only 'unet' and 'resenc_unet')`);
+  }
+  if (arch.kind === 'resenc_unet') {
+    const b = arch.blocksPerStage;
+    if (!b || b.length !== arch.features.length || b.some((v) => !Number.isInteger(v) || v < 1)) {
+      throw new Error(`${where}: a resenc_unet needs blocksPerStage with a positive integer per stage (${arch.features.length} stages)`);
+    }
+  }
   if (arch.features.length < 1) throw new Error(`${where}: needs at least one stage`);
   if (arch.strides.length !== arch.features.length) {
     throw new Error(`${where}: ${arch.features.length} feature stages but ${arch.strides.length} strides`);
@@ -122,16 +141,45 @@ function convParams(prefix: string, normPrefix: string, cin: number, cout: numbe
   ];
 }
 
+/** True when residual block j of stage i needs a projection skip (stride or channel change). */
+export function blockNeedsSkip(arch: ArchitectureSpec, i: number, j: number): boolean {
+  if (j > 0) return false;
+  const cin = i === 0 ? arch.features[0] : arch.features[i - 1];
+  return cin !== arch.features[i] || arch.strides[i].some((s) => s !== 1);
+}
+
+function residualEncoderParams(arch: ArchitectureSpec): ParamSpec[] {
+  const specs = convParams('stem.conv', 'stem.norm', 1, arch.features[0], stageKernel(arch, 0));
+  arch.features.forEach((f, i) => {
+    const k = stageKernel(arch, i);
+    const blocks = arch.blocksPerStage?.[i] ?? 1;
+    for (let j = 0; j < blocks; j++) {
+      const p = `enc${i}.block${j}`;
+      const cin = j > 0 ? f : i === 0 ? arch.features[0] : arch.features[i - 1];
+      specs.push(...convParams(`${p}.conv1`, `${p}.norm1`, cin, f, k));
+      const second = convParams(`${p}.conv2`, `${p}.norm2`, f, f, k);
+      second[2].zeroInit = true;
+      specs.push(...second);
+      if (blockNeedsSkip(arch, i, j)) specs.push(...convParams(`${p}.skip`, `${p}.skip_norm`, cin, f, [1, 1, 1]));
+    }
+  });
+  return specs;
+}
+
 /** The network's parameters in a fixed order (initialisation and checkpoints follow it). */
 export function parameterSpecs(arch: ArchitectureSpec, numHeads: number): ParamSpec[] {
   const specs: ParamSpec[] = [];
   const n = arch.features.length;
-  let cin = 1;
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j < arch.convsPerStage; j++) {
-      specs.push(...convParams(`enc${i}.conv${j}`, `enc${i}.norm${j}`, j === 0 ? cin : arch.features[i], arch.features[i], stageKernel(arch, i)));
+  if (arch.kind === 'resenc_unet') {
+    specs.push(...residualEncoderParams(arch));
+  } else {
+    let cin = 1;
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < arch.convsPerStage; j++) {
+        specs.push(...convParams(`enc${i}.conv${j}`, `enc${i}.norm${j}`, j === 0 ? cin : arch.features[i], arch.features[i], stageKernel(arch, i)));
+      }
+      cin = arch.features[i];
     }
-    cin = arch.features[i];
   }
   for (let i = n - 2; i >= 0; i--) {
     const s = arch.strides[i + 1];
@@ -155,7 +203,10 @@ export function parameterSpecs(arch: ArchitectureSpec, numHeads: number): ParamS
   return specs;
 }
 
-/** He normal initialisation (kaiming_normal_, a = 0.01, fan_in), biases 0, norm scale 1 / offset 0. */
+/**
+ * He normal initialisation (kaiming_normal_, a = 0.01, fan_in), biases 0, norm scale 1 (0 for a
+ * residual block's last norm) / offset 0.
+ */
 export function initialValue(spec: ParamSpec, rng: Prng): Float32Array {
   const size = spec.shape.reduce((a, b) => a * b, 1);
   const out = new Float32Array(size);
@@ -167,7 +218,7 @@ export function initialValue(spec: ParamSpec, rng: Prng): Float32Array {
       break;
     }
     case 'scale':
-      out.fill(1);
+      out.fill(spec.zeroInit ? 0 : 1);
       break;
     case 'bias':
     case 'offset':
@@ -224,6 +275,35 @@ export class UNet {
     return v as unknown as tf.Tensor<R>;
   }
 
+  /** conv (prefix.weight/bias) + InstanceNorm (normPrefix.scale/offset) + LeakyReLU with `slope` (1: none). */
+  private unit(x: tf.Tensor5D, prefix: string, normPrefix: string, stride: Vec3, slope = LEAKY_RELU_SLOPE): tf.Tensor5D {
+    return convUnit(
+      x,
+      this.p(`${prefix}.weight`),
+      this.p(`${prefix}.bias`),
+      this.p(`${normPrefix}.scale`),
+      this.p(`${normPrefix}.offset`),
+      stride,
+      slope,
+    );
+  }
+
+  /** Encoder stage i of the residual encoder: its residual blocks, the first strided. */
+  private residualStage(x: tf.Tensor5D, i: number): tf.Tensor5D {
+    const arch = this.architecture;
+    let h = x;
+    for (let j = 0; j < (arch.blocksPerStage?.[i] ?? 1); j++) {
+      const p = `enc${i}.block${j}`;
+      const stride: Vec3 = j === 0 ? arch.strides[i] : [1, 1, 1];
+      const inner = this.unit(this.unit(h, `${p}.conv1`, `${p}.norm1`, stride), `${p}.conv2`, `${p}.norm2`, [1, 1, 1], 1);
+      const skip = blockNeedsSkip(arch, i, j) ? this.unit(h, `${p}.skip`, `${p}.skip_norm`, stride, 1) : h;
+      const next = residualAct(inner, skip);
+      if (h !== x) h.dispose();
+      h = next;
+    }
+    return h;
+  }
+
   private stage(x: tf.Tensor5D, prefix: string, firstStride: Vec3): tf.Tensor5D {
     let y = x;
     for (let j = 0; j < this.architecture.convsPerStage; j++) {
@@ -272,8 +352,9 @@ export class UNet {
       const n = arch.features.length;
       const skips: tf.Tensor5D[] = [];
       let h = x;
+      if (arch.kind === 'resenc_unet') h = this.unit(h, 'stem.conv', 'stem.norm', [1, 1, 1]);
       for (let i = 0; i < n; i++) {
-        h = this.stage(h, `enc${i}`, arch.strides[i]);
+        h = arch.kind === 'resenc_unet' ? this.residualStage(h, i) : this.stage(h, `enc${i}`, arch.strides[i]);
         skips.push(h);
       }
       const outputs = all ? outputCount(arch) : 1;

@@ -7,6 +7,10 @@ import { trainStep } from './step.js';
 
 /** Sizes one training step or one inference forward pass on the active backend (see bench/step-tfjs.ts). */
 export interface StepMeasureConfig {
+  /** 'unet' (2 conv units per stage) or 'resenc_unet' (residual encoder, 1 conv unit per decoder stage). */
+  arch?: 'unet' | 'resenc_unet';
+  /** Residual blocks per encoder stage (resenc_unet; default: the released plans' 1, 2, 3, 4, 4, 4). */
+  blocks?: number[];
   patch: Vec3;
   features: number[];
   batch: number;
@@ -43,15 +47,27 @@ export function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
-export async function measureStep(config: StepMeasureConfig): Promise<StepMeasurement> {
-  const arch: ArchitectureSpec = {
+/** Residual blocks per encoder stage of nnU-Net's released ResEnc plans (1, 2, 3, 4, 4, 4, then 4). */
+export function defaultResidualBlocks(stages: number): number[] {
+  return Array.from({ length: stages }, (_, i) => [1, 2, 3, 4][Math.min(i, 3)]);
+}
+
+/** The benchmarked network: isotropic strides (stage 0: 1, then 2), as bench/pytorch_reference.py builds it. */
+export function benchArchitecture(config: Pick<StepMeasureConfig, 'arch' | 'blocks' | 'patch' | 'features'>): ArchitectureSpec {
+  const residual = config.arch === 'resenc_unet';
+  return {
     name: 'measure',
-    kind: 'unet',
+    kind: residual ? 'resenc_unet' : 'unet',
     patch: config.patch,
     features: config.features,
     strides: isotropicStrides(config.features.length),
-    convsPerStage: 2,
+    convsPerStage: residual ? 1 : 2,
+    ...(residual ? { blocksPerStage: config.blocks ?? defaultResidualBlocks(config.features.length) } : {}),
   };
+}
+
+export async function measureStep(config: StepMeasureConfig): Promise<StepMeasurement> {
+  const arch = benchArchitecture(config);
   const heads: HeadSpec[] = Array.from({ length: config.heads }, (_, i) => ({ dataset: `d${i % 4}`, name: `c${i}`, labels: [1] }));
   const model = UNet.create(arch, heads, 1);
   const sgd: OptimizerSpec = { kind: 'sgd', momentum: 0.99, nesterov: true, weightDecay: 3e-5 };

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../../src/runtime/backend.js';
-import { concatChannels, convUnit, pointwise, upsample } from '../../../src/runtime/model/layers.js';
+import { concatChannels, convUnit, pointwise, residualAct, upsample } from '../../../src/runtime/model/layers.js';
 import { setFusedOps } from '../../../src/runtime/model/fused.js';
 import type { Vec3 } from '../../../src/graph/types.js';
 import { maxAbsDiff } from './helpers.js';
@@ -35,6 +35,13 @@ function expectSame(f: (xs: tf.Tensor[]) => tf.Tensor, inputs: tf.Tensor[], tol 
 }
 
 describe('fused ops equal the plain tfjs composition (values and gradients)', () => {
+  it('residual block end: LeakyReLU(a + b)', () => {
+    const a = tf.randomNormal([2, 3, 4, 5, 6], 0, 1, 'float32', 11);
+    const b = tf.randomNormal([2, 3, 4, 5, 6], 0, 1, 'float32', 12);
+    expectSame(([x, y]) => residualAct(x as tf.Tensor5D, y as tf.Tensor5D), [a, b]);
+    tf.dispose([a, b]);
+  });
+
   it('conv unit: conv + bias + InstanceNorm + LeakyReLU, strided', () => {
     const x = tf.randomNormal([2, 4, 6, 4, 3], 0, 1, 'float32', 1);
     const w = tf.randomNormal([3, 3, 3, 3, 5], 0, 0.3, 'float32', 2);

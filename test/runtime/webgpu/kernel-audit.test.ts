@@ -50,10 +50,11 @@ const heads: HeadSpec[] = [
   { dataset: 'b', name: 'z', labels: [1] },
 ];
 
-function arch(deepSupervision: boolean): ArchitectureSpec {
+function arch(deepSupervision: boolean, residual = false): ArchitectureSpec {
   return {
     name: 'audit',
-    kind: 'unet',
+    kind: residual ? 'resenc_unet' : 'unet',
+    ...(residual ? { blocksPerStage: [1, 2, 1, 1] } : {}),
     patch: [8, 16, 16],
     features: [4, 8, 8, 12],
     strides: [
@@ -62,7 +63,7 @@ function arch(deepSupervision: boolean): ArchitectureSpec {
       [2, 2, 2],
       [2, 2, 2],
     ],
-    convsPerStage: 2,
+    convsPerStage: residual ? 1 : 2,
     deepSupervision,
   };
 }
@@ -96,10 +97,10 @@ describe('the audit rule', () => {
 describe.skipIf(webgpuSkipReason)('tfjs kernels used on webgpu avoid tfjs-webgpu 4.22 defects', () => {
   beforeAll(() => registerWebGpuKernels());
 
-  for (const ds of [false, true]) {
-    it(`a training step (deep supervision ${ds ? 'on' : 'off'}) including clipping and the optimiser`, async () => {
+  for (const [ds, residual] of [[false, false], [true, false], [true, true]]) {
+    it(`a ${residual ? 'resenc_unet' : 'unet'} training step (deep supervision ${ds ? 'on' : 'off'}) including clipping and the optimiser`, async () => {
       const result = await onBackend('webgpu', async () => {
-        const model = UNet.create(arch(ds), heads, 1);
+        const model = UNet.create(arch(ds, residual), heads, 1);
         const opt = createOptimizer({ kind: 'sgd', momentum: 0.99, nesterov: true, weightDecay: 3e-5 });
         const rng = new Prng(2);
         const image = tf.tensor5d(new Float32Array(2 * 8 * 16 * 16).map(() => rng.normal()), [2, 8, 16, 16, 1]);

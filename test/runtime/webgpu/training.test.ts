@@ -78,6 +78,11 @@ describe.skipIf(webgpuSkipReason)('training and inference on webgpu equal the cp
     // The first step compiles every pipeline; on a software adapter that alone takes tens of seconds.
   }, 300_000);
 
+  it('resenc_unet: one step, loss and every gradient', async () => {
+    const cases = await verifyStep('webgpu', { arch: 'resenc_unet', patch: [8, 16, 16], features: [4, 8, 16], batch: 2, heads: 3 }, 1e-4);
+    for (const c of cases) expect(c.error, c.name).toBeLessThanOrEqual(c.tolerance);
+  }, 300_000);
+
   it('four SGD steps with clipping give the same losses', async () => {
     const cpu = await onBackend('cpu', () => trainLosses(4));
     const gpu = await onBackend('webgpu', () => trainLosses(4));
