@@ -207,6 +207,7 @@ export const SUITE: { kind: 'conv3d' | 'step'; options: BenchOptions }[] = [
   { kind: 'conv3d', options: { shape: '2,32,32,32,16', filters: '16' } },
   { kind: 'step', options: { patch: '32,32,32', batch: '2', classes: '8', features: '16,32,64,128' } },
   { kind: 'step', options: { patch: '32,32,32', batch: '2', classes: '8', features: '8,16,32,64' } },
+  { kind: 'step', options: { arch: 'resenc_unet', patch: '32,32,32', batch: '2', classes: '8', features: '16,32,64,128' } },
 ];
 
 /**
@@ -218,6 +219,7 @@ export const GPU_SUITE: { kind: 'conv3d' | 'step'; options: BenchOptions }[] = [
   // The acceptance cases first, so that a run cut short still has them.
   { kind: 'conv3d', options: { shape: '2,32,32,32,16', filters: '16' } },
   { kind: 'step', options: { patch: '64,128,128', batch: '2', classes: '8', features: '32,64,128,256,320,320' } },
+  { kind: 'step', options: { arch: 'resenc_unet', patch: '64,128,128', batch: '2', classes: '8', features: '32,64,128,256,320,320' } },
   { kind: 'conv3d', options: { shape: '2,64,128,128,32', filters: '32' } },
   { kind: 'conv3d', options: { shape: '2,64,128,128,32', filters: '64', stride: '2' } },
   { kind: 'conv3d', options: { shape: '2,8,8,8,320', filters: '320' } },
