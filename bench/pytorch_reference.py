@@ -192,31 +192,6 @@ class ResEncUNet(nn.Module):
         return self.head(x)
 
 
-def resenc_step_flops(features, blocks, classes, batch, patch):
-    """Same formula as src/runtime/train/step-flops.ts resencStepFlops."""
-    total = 0
-    size = list(patch)
-    sizes = []
-    for i, f in enumerate(features):
-        if i > 0:
-            size = [s // 2 for s in size]
-        vox = batch * size[0] * size[1] * size[2]
-        sizes.append(vox)
-        if i == 0:
-            total += conv_flops(vox, 1, f, 27)
-        for j in range(blocks[i]):
-            cin = f if j > 0 else (features[0] if i == 0 else features[i - 1])
-            total += conv_flops(vox, cin, f, 27) + conv_flops(vox, f, f, 27)
-            if j == 0 and (cin != f or i > 0):
-                total += conv_flops(vox, cin, f, 1)
-    for i in range(len(features) - 2, -1, -1):
-        f = features[i]
-        total += conv_flops(sizes[i + 1], features[i + 1], 8 * f, 1)
-        total += conv_flops(sizes[i], 2 * f, f, 27)
-    total += conv_flops(sizes[0], features[0], classes, 1)
-    return total
-
-
 def multitalent_loss(z, g, m):
     """src/runtime/loss/multitalent.ts: z, g [B, C, D, H, W]; m [B, C]."""
     spatial = (2, 3, 4)
@@ -235,20 +210,33 @@ def conv_flops(out_vox, cin, cout, taps):
     return 3 * 2 * out_vox * cin * cout * taps
 
 
-def step_flops(features, classes, batch, patch, convs=2):
-    """Same formula as src/runtime/train/step-flops.ts."""
-    total = 0
+def stage_voxels(stages, batch, patch):
     size = list(patch)
-    cin = 1
-    sizes = []
-    for i, f in enumerate(features):
+    out = []
+    for i in range(stages):
         if i > 0:
             size = [s // 2 for s in size]
-        vox = batch * size[0] * size[1] * size[2]
-        sizes.append(vox)
-        for j in range(convs):
-            total += conv_flops(vox, cin if j == 0 else f, f, 27)
-        cin = f
+        out.append(batch * size[0] * size[1] * size[2])
+    return out
+
+
+def step_flops(features, classes, batch, patch, convs=2, blocks=None):
+    """Same formulas as src/runtime/train/step-flops.ts: unetStepFlops, or with blocks
+    resencStepFlops (stem, residual blocks with projection skips, convs = 1 decoder unit)."""
+    sizes = stage_voxels(len(features), batch, patch)
+    total = 0
+    if blocks is None:
+        for i, f in enumerate(features):
+            for j in range(convs):
+                total += conv_flops(sizes[i], (1 if i == 0 else features[i - 1]) if j == 0 else f, f, 27)
+    else:
+        total += conv_flops(sizes[0], 1, features[0], 27)
+        for i, f in enumerate(features):
+            for j in range(blocks[i]):
+                cin = f if j > 0 else (features[0] if i == 0 else features[i - 1])
+                total += conv_flops(sizes[i], cin, f, 27) + conv_flops(sizes[i], f, f, 27)
+                if j == 0 and (cin != f or i > 0):
+                    total += conv_flops(sizes[i], cin, f, 1)
     for i in range(len(features) - 2, -1, -1):
         f = features[i]
         total += conv_flops(sizes[i + 1], features[i + 1], 8 * f, 1)  # kernel = stride 2: 8 taps per input voxel
@@ -289,7 +277,7 @@ def step(a):
         one()
     ms = statistics.median(one() for _ in range(a.repeats))
     if blocks:
-        flops = resenc_step_flops(features, blocks, c, b, (d, h, w))
+        flops = step_flops(features, c, b, (d, h, w), convs=1, blocks=blocks)
         label = f"step resenc_unet patch {d}x{h}x{w} batch {b} features [{a.features}] blocks [{','.join(map(str, blocks))}] classes {c}"
     else:
         flops = step_flops(features, c, b, (d, h, w))
