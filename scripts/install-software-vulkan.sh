@@ -6,9 +6,10 @@
 # Idempotent; exits 0 without doing anything when a new enough lavapipe is already there.
 set -euo pipefail
 have_lvp() {
-  local v
+  local status v
+  status=$(dpkg-query -W -f='${db:Status-Status}' mesa-vulkan-drivers 2>/dev/null || true)
   v=$(dpkg-query -W -f='${Version}' mesa-vulkan-drivers 2>/dev/null || true)
-  [ -n "$v" ] && dpkg --compare-versions "$v" ge 24
+  [ "$status" = installed ] && dpkg --compare-versions "$v" ge 24
 }
 if have_lvp; then exit 0; fi
 if ! command -v apt-get >/dev/null || [ "$(id -u)" != 0 ]; then
@@ -16,18 +17,22 @@ if ! command -v apt-get >/dev/null || [ "$(id -u)" != 0 ]; then
   exit 1
 fi
 . /etc/os-release
-if [ "${VERSION_CODENAME:-}" = bookworm ]; then
-  cat > /etc/apt/sources.list.d/mtc-bookworm-backports.sources <<SRC
+added=""
+if [ "${VERSION_CODENAME:-}" = bookworm ] && [ ! -f /etc/apt/sources.list.d/mtc-bookworm-backports.sources ]; then
+  added=/etc/apt/sources.list.d/mtc-bookworm-backports.sources
+  # taken out again if the install fails, so that apt's configuration is left as it was
+  trap '[ -n "$added" ] && rm -f "$added"' ERR
+  cat > "$added" <<SRC
 Types: deb
 URIs: http://deb.debian.org/debian
 Suites: bookworm-backports
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 SRC
-  target=(-t bookworm-backports)
-else
-  target=()
 fi
+target=()
+[ "${VERSION_CODENAME:-}" = bookworm ] && target=(-t bookworm-backports)
 apt-get update -qq
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${target[@]}" mesa-vulkan-drivers libvulkan1 >/dev/null
+added=""
 have_lvp

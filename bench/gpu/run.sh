@@ -13,8 +13,14 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-gpu-results}
 mkdir -p "$OUT"
+: > "$OUT/summary.txt"
 # shellcheck disable=SC1091
-source .gpu/setup.sh > "$OUT/setup.log" 2>&1 || { cat "$OUT/setup.log"; exit 1; }
+source .gpu/setup.sh > "$OUT/setup.log" 2>&1
+if ! command -v node >/dev/null || [ ! -f dist/cli/main.js ]; then
+  echo "setup failed: no node or no dist/ (bundle with EXTRA=\"dist native/build\")" | tee -a "$OUT/summary.txt"
+  cat "$OUT/setup.log"
+  exit 1
+fi
 {
   date -u
   nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv 2>&1

@@ -175,7 +175,7 @@ export function buildProgram(io: CliIO, setExitCode: (code: number) => void): Co
       .command('step')
       .description("one training step of the project's network: forward, MultiTalent loss, backward, SGD (median ms)")
       .option('--arch <name>', 'architecture (unet or resenc_unet)', 'unet')
-      .option('--blocks <list>', 'resenc_unet: residual blocks per encoder stage (default 1,2,3,4,4,4)')
+      .option('--blocks <list>', "resenc_unet: residual blocks per encoder stage (default MultiTalent's plan 1,2,3,4,4,4)")
       .option('--patch <D,H,W>', 'patch size', '32,32,32')
       .option('--batch <n>', 'batch size', '2')
       .requiredOption('--classes <n>', 'output heads')
@@ -186,7 +186,7 @@ export function buildProgram(io: CliIO, setExitCode: (code: number) => void): Co
   });
   bench
     .command('verify')
-    .description("checks a backend's kernels and a whole training step (loss, gradients) against the cpu backend")
+    .description("checks a backend's conv kernels and a training step's loss and every gradient against the cpu backend")
     .addOption(new Option('--backend <name>', 'backend to check').choices(['webgpu', 'wasm', 'tensorflow']).default('webgpu'))
     .option('--large', 'also network-sized convolutions (for a real GPU)')
     .option('--step-patch <D,H,W|none>', 'patch of the compared training step', '16,32,32')

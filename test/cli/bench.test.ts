@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { benchCommand } from '../../src/cli/commands/bench.js';
 import { UserError, type CliIO } from '../../src/cli/io.js';
 import { resencStepFlops, unetStepFlops } from '../../src/runtime/train/step-flops.js';
+import { webgpuSkipReason } from '../runtime/webgpu/helpers.js';
 
 function captureIO(env: NodeJS.ProcessEnv = {}): { io: CliIO; out: string[]; err: string[] } {
   const out: string[] = [];
@@ -51,6 +52,14 @@ describe('mtc bench', () => {
     expect(r.gflops).toBeCloseTo(resencStepFlops([2, 4], [1, 2], 2, 1, [8, 8, 8]) / ((r.ms as number) * 1e6), 6);
     expect(resencStepFlops([2, 4], [1, 2], 2, 1, [8, 8, 8])).toBeGreaterThan(0);
   });
+
+  it.skipIf(webgpuSkipReason)('webgpu --compare needs PyTorch with CUDA: without it the row still comes, with the reason', async () => {
+    const { io, out, err } = captureIO();
+    const code = await benchCommand('conv3d', { shape: '1,4,4,4,2', filters: '3', json: true, compare: true, repeats: '1', backend: 'webgpu' }, io);
+    expect(code).toBe(0);
+    expect(err.join('\n')).toMatch(/--compare skipped: .*(no torch|no CUDA device)/);
+    expect((JSON.parse(out[0]) as { backend: string }).backend).toBe('tfjs-webgpu');
+  }, 300_000);
 
   it('rejects malformed options with a user error', async () => {
     const { io } = captureIO();

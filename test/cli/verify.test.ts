@@ -11,8 +11,9 @@ describe('mtc bench verify', () => {
   it('rejects bad options before touching a backend', async () => {
     await expect(verifyCommand({ backend: 'cpu' }, captureIO())).rejects.toBeInstanceOf(UserError);
     await expect(verifyCommand({ tolerance: '0' }, captureIO())).rejects.toThrow(/--tolerance/);
-    await expect(verifyCommand({ stepPatch: '8,8' }, captureIO())).rejects.toThrow(/D,H,W/);
+    await expect(verifyCommand({ stepPatch: '8,8' }, captureIO())).rejects.toThrow(/--step-patch must be 3/);
     await expect(verifyCommand({ stepFeatures: '4,x' }, captureIO())).rejects.toThrow(/--step-features/);
+    await expect(verifyCommand({ stepBatch: '2,3' }, captureIO())).rejects.toThrow(/--step-batch/);
   });
 
   it('scaledError is max |difference| over max |reference|, and NaN-sensitive', () => {

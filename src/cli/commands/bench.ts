@@ -46,7 +46,8 @@ export interface BenchResult {
 
 const BACKENDS = ['auto', 'cpu', 'wasm', 'tensorflow', 'webgpu'] as const;
 
-function ints(text: string | undefined, what: string, count?: number): number[] {
+/** A comma-separated list of positive integers (exactly `count` when given), else a UserError. */
+export function ints(text: string | undefined, what: string, count?: number): number[] {
   const parts = (text ?? '').split(',').map((s) => s.trim());
   const values = parts.map(Number);
   if (!text || values.some((v) => !Number.isInteger(v) || v <= 0) || (count !== undefined && values.length !== count)) {
@@ -55,7 +56,8 @@ function ints(text: string | undefined, what: string, count?: number): number[] 
   return values;
 }
 
-function int(text: string | undefined, what: string, fallback?: number): number {
+/** One positive integer, `fallback` when absent (required when there is none). */
+export function int(text: string | undefined, what: string, fallback?: number): number {
   if (text === undefined) {
     if (fallback === undefined) throw new UserError(`--${what} is required`);
     return fallback;
@@ -74,12 +76,16 @@ export function pytorchReferencePath(): string {
   return fileURLToPath(new URL('../../../bench/pytorch_reference.py', import.meta.url));
 }
 
-/** The Python interpreter with torch, or why there is none. */
-function findTorch(io: CliIO): { python: string } | { reason: string } {
+/** The Python interpreter with torch (and a CUDA device when `cuda`), or why there is none. */
+function findTorch(io: CliIO, cuda: boolean): { python: string } | { reason: string } {
   const python = io.env.MTC_PYTHON ?? '/usr/bin/python3';
   if (!existsSync(pytorchReferencePath())) return { reason: `${pytorchReferencePath()} is missing` };
   const r = spawnSync(python, ['-c', 'import torch'], { stdio: 'ignore' });
-  return r.status === 0 ? { python } : { reason: `${python} has no torch (apt-get install -y python3-torch)` };
+  if (r.status !== 0) return { reason: `${python} has no torch (apt-get install -y python3-torch)` };
+  if (cuda && spawnSync(python, ['-c', 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)'], { stdio: 'ignore' }).status !== 0) {
+    return { reason: `${python}'s torch sees no CUDA device to compare the GPU backend with (set MTC_PYTHON to a CUDA build)` };
+  }
+  return { python };
 }
 
 function runPytorch(python: string, args: string[]): BenchResult {
@@ -148,7 +154,7 @@ async function execute(plan: Plan, options: BenchOptions, io: CliIO, backend: st
   let python: string | undefined;
   let note: string | undefined;
   if (options.compare) {
-    const t = findTorch(io);
+    const t = findTorch(io, backend === 'webgpu');
     if ('python' in t) python = t.python;
     else note = `--compare skipped: ${t.reason}`;
   }

@@ -2,6 +2,7 @@ import { initRuntime, type BackendChoice } from '../../runtime/setup.js';
 import { CONV_CASES, LARGE_CONV_CASES, type StepCase, type VerifyCase, verifyConv, verifyStep } from '../../runtime/verify.js';
 import { takeDeviceErrors } from '../../runtime/webgpu/dawn.js';
 import { UserError, type CliIO } from '../io.js';
+import { int, ints } from './bench.js';
 
 export interface VerifyOptions {
   backend?: string;
@@ -17,12 +18,6 @@ export interface VerifyOptions {
   tolerance?: string;
 }
 
-function ints(text: string, what: string): number[] {
-  const v = text.split(',').map((s) => Number(s.trim()));
-  if (v.length === 0 || v.some((n) => !Number.isInteger(n) || n <= 0)) throw new UserError(`--${what} must be positive integers separated by commas, got '${text}'`);
-  return v;
-}
-
 /**
  * `mtc bench verify --backend webgpu`: the backend's conv3d kernels on awkward shapes and a whole
  * training step (loss and every gradient), each against the cpu backend. Exit code 1 when any
@@ -35,10 +30,9 @@ export async function verifyCommand(options: VerifyOptions, io: CliIO): Promise<
   if (!(tolerance > 0)) throw new UserError(`--tolerance must be a positive number, got '${options.tolerance}'`);
   let step: StepCase | undefined;
   if (options.stepPatch !== 'none') {
-    const patch = ints(options.stepPatch ?? '16,32,32', 'step-patch');
-    if (patch.length !== 3) throw new UserError(`--step-patch needs D,H,W, got '${options.stepPatch}'`);
+    const patch = ints(options.stepPatch ?? '16,32,32', 'step-patch', 3);
     const features = ints(options.stepFeatures ?? '8,16,32', 'step-features');
-    const [batch] = ints(options.stepBatch ?? '2', 'step-batch');
+    const batch = int(options.stepBatch, 'step-batch', 2);
     const arch = options.stepArch ?? 'unet';
     if (arch !== 'unet' && arch !== 'resenc_unet') throw new UserError(`--step-arch must be unet or resenc_unet, got '${arch}'`);
     step = { arch, patch: patch as [number, number, number], features, batch, heads: 5 };

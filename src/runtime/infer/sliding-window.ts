@@ -103,9 +103,11 @@ async function predictTiles(model: UNet, tiles: tf.Tensor5D, mirror: boolean, he
     // Flat view for the scalar division (tfjs-webgpu 4.22 miscompiles rank-5 broadcasting).
     return tf.div(tf.reshape(acc as tf.Tensor, [(acc as tf.Tensor).size]), MIRROR_AXES.length);
   });
-  const values = (await probs.data()) as Float32Array;
-  probs.dispose();
-  return values;
+  try {
+    return (await probs.data()) as Float32Array;
+  } finally {
+    probs.dispose();
+  }
 }
 
 export async function slidingWindowPredict(model: UNet, image: Float32Array, shape: Vec3, opts: SlidingWindowOptions): Promise<Float32Array[]> {

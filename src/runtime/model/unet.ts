@@ -307,14 +307,7 @@ export class UNet {
   private stage(x: tf.Tensor5D, prefix: string, firstStride: Vec3): tf.Tensor5D {
     let y = x;
     for (let j = 0; j < this.architecture.convsPerStage; j++) {
-      const next = convUnit(
-        y,
-        this.p(`${prefix}.conv${j}.weight`),
-        this.p(`${prefix}.conv${j}.bias`),
-        this.p(`${prefix}.norm${j}.scale`),
-        this.p(`${prefix}.norm${j}.offset`),
-        j === 0 ? firstStride : [1, 1, 1],
-      );
+      const next = this.unit(y, `${prefix}.conv${j}`, `${prefix}.norm${j}`, j === 0 ? firstStride : [1, 1, 1]);
       if (y !== x) y.dispose();
       y = next;
     }

@@ -9,7 +9,7 @@ import { trainStep } from './step.js';
 export interface StepMeasureConfig {
   /** 'unet' (2 conv units per stage) or 'resenc_unet' (residual encoder, 1 conv unit per decoder stage). */
   arch?: 'unet' | 'resenc_unet';
-  /** Residual blocks per encoder stage (resenc_unet; default: the released plans' 1, 2, 3, 4, 4, 4). */
+  /** Residual blocks per encoder stage (resenc_unet; default: MultiTalent's released ResEnc plan, 1, 2, 3, 4, 4, 4). */
   blocks?: number[];
   patch: Vec3;
   features: number[];
@@ -47,7 +47,11 @@ export function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
-/** Residual blocks per encoder stage of nnU-Net's released ResEnc plans (1, 2, 3, 4, 4, 4, then 4). */
+/**
+ * Residual blocks per encoder stage of MultiTalent's released ResEnc plan (1, 2, 3, 4, 4, 4, then 4;
+ * stdlib's multitalent_resenc). nnU-Net v2's own default, which the compiler uses when an
+ * architecture gives no `blocks`, is 1, 3, 4, 6, 6, 6.
+ */
 export function defaultResidualBlocks(stages: number): number[] {
   return Array.from({ length: stages }, (_, i) => [1, 2, 3, 4][Math.min(i, 3)]);
 }

@@ -187,7 +187,7 @@ function clipOnDevice(grads: readonly tf.Tensor[], maxNorm: number): { grads: tf
   return tf.tidy(() => {
     // Flat views: scalar-broadcasting ops on rank-5 tensors are miscompiled by tfjs-webgpu 4.22.
     const norm = tf.sqrt(pairwiseSum(grads.map((g) => tf.sum(tf.square(tf.reshape(g, [g.size])))))) as tf.Scalar;
-    if (maxNorm <= 0) return { grads: grads.map((g) => tf.clone(g)), norm };
+    if (maxNorm <= 0) return { grads: grads.map((g) => tf.clone(g)), norm }; // clones share the data: no copy
     const coef = tf.where(tf.greater(norm, maxNorm), tf.div(maxNorm, tf.add(norm, 1e-6)), tf.onesLike(norm)) as tf.Scalar;
     return { grads: grads.map((g) => tf.reshape(tf.mul(tf.reshape(g, [g.size]), coef), g.shape)), norm };
   });

@@ -69,10 +69,12 @@ function runGemm(
   const partialShape = [split.splits, src.rows, src.cols];
   const program = new Conv3dGemmProgram(src, { tiles, ...split, outputShape: partialShape, outRows: src.rows, scatterRows: false });
   const partial = backend.runWebGPUProgram(program, inputs, 'float32');
-  const sum = new SplitSumProgram(outputShape, split.splits, src.rows, src.cols, src.header, src.key);
-  const out = backend.runWebGPUProgram(sum, [partial], 'float32', undefined, output);
-  backend.disposeData(partial.dataId);
-  return out;
+  try {
+    const sum = new SplitSumProgram(outputShape, split.splits, src.rows, src.cols, src.header, src.key);
+    return backend.runWebGPUProgram(sum, [partial], 'float32', undefined, output);
+  } finally {
+    backend.disposeData(partial.dataId);
+  }
 }
 
 /**
@@ -108,11 +110,17 @@ const conv3dBackpropInput = ownKernel<tf.Conv3DBackpropInputV2Attrs>(
     const info = tf.backend_util.computeConv3DInfo(attrs.inputShape, filter.shape as Shape5, attrs.strides, 1, attrs.pad);
     const filterT = backend.runWebGPUProgram(new FilterTransposeProgram(filter.shape), [filter], 'float32');
     const dx = backend.makeTensorInfo(attrs.inputShape, 'float32');
-    // Each stride phase writes its own voxels of dx; together they cover all of it (stride 1: one phase).
-    for (const src of inputGradSources(geometryOf(info))) {
-      runGemm(backend, src, [dy, filterT], attrs.inputShape, dx);
+    try {
+      // Each stride phase writes its own voxels of dx; together they cover all of it (stride 1: one phase).
+      for (const src of inputGradSources(geometryOf(info))) {
+        runGemm(backend, src, [dy, filterT], attrs.inputShape, dx);
+      }
+    } catch (e) {
+      backend.disposeData(dx.dataId);
+      throw e;
+    } finally {
+      backend.disposeData(filterT.dataId);
     }
-    backend.disposeData(filterT.dataId);
     return dx;
   });
 

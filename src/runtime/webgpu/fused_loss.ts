@@ -173,13 +173,8 @@ function lossLogitGrad(z: tf.Tensor, g: tf.Tensor, coef: tf.Tensor, d: Dims): tf
  * value and gradient w.r.t. `logits` as fusedMultiTalentLoss; `targets` and `mask` get none.
  */
 export function gpuMultiTalentLoss(logits: tf.Tensor5D, targets: tf.Tensor5D, mask: tf.Tensor2D): tf.Scalar {
+  // Shapes are checked by the caller, multiTalentLoss (../loss/multitalent.ts).
   const [B, D, H, W, C] = logits.shape;
-  if (targets.shape.join(',') !== logits.shape.join(',')) {
-    throw new Error(`loss: targets [${targets.shape.join(', ')}] do not match logits [${logits.shape.join(', ')}]`);
-  }
-  if (mask.shape[0] !== B || mask.shape[1] !== C) {
-    throw new Error(`loss: mask [${mask.shape.join(', ')}] must be [${B}, ${C}]`);
-  }
   const d: Dims = { B, N: D * H * W, C };
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const zi = args[0] as tf.Tensor;
