@@ -70,24 +70,6 @@ function padVolume(image: Float32Array, shape: Vec3, minShape: Vec3): { data: Fl
   return { data, shape: padded, offset };
 }
 
-/**
- * `t` [n, z, y, x, c] mirrored along the spatial `axes` (1, 2, 3), one axis at a time as a rank-3
- * reverse of a reshaped view (tfjs-webgpu 4.22 has no rank-5 Reverse).
- */
-export function reverseSpatial(t: tf.Tensor5D, axes: readonly number[]): tf.Tensor5D {
-  return tf.tidy(() => {
-    let y: tf.Tensor = t;
-    const s = t.shape;
-    for (const axis of axes) {
-      if (axis < 1 || axis > 3) throw new Error(`reverseSpatial: axis ${axis} is not spatial`);
-      const before = s.slice(0, axis).reduce((a, b) => a * b, 1);
-      const after = s.slice(axis + 1).reduce((a, b) => a * b, 1);
-      y = tf.reverse(tf.reshape(y, [before, s[axis], after]), 1);
-    }
-    return tf.reshape(y, s) as tf.Tensor5D;
-  });
-}
-
 /** Sigmoid probabilities of a batch of tiles [n, tz, ty, tx, 1] -> [n, tz, ty, tx, heads], mirror-averaged if asked. */
 async function predictTiles(model: UNet, tiles: tf.Tensor5D, mirror: boolean, headIdx: tf.Tensor1D | null): Promise<Float32Array> {
   const probs = tf.tidy(() => {
@@ -95,13 +77,12 @@ async function predictTiles(model: UNet, tiles: tf.Tensor5D, mirror: boolean, he
     if (!mirror) return tf.sigmoid(pick(model.apply(tiles)));
     let acc: tf.Tensor | null = null;
     for (const axes of MIRROR_AXES) {
-      const input = axes.length > 0 ? reverseSpatial(tiles, axes) : tiles;
+      const input = axes.length > 0 ? (tf.reverse(tiles, axes) as tf.Tensor5D) : tiles;
       let p = tf.sigmoid(pick(model.apply(input))) as tf.Tensor5D;
-      if (axes.length > 0) p = reverseSpatial(p, axes);
+      if (axes.length > 0) p = tf.reverse(p, axes);
       acc = acc ? tf.add(acc, p) : p;
     }
-    // Flat view for the scalar division (tfjs-webgpu 4.22 miscompiles rank-5 broadcasting).
-    return tf.div(tf.reshape(acc as tf.Tensor, [(acc as tf.Tensor).size]), MIRROR_AXES.length);
+    return tf.div(acc as tf.Tensor, MIRROR_AXES.length);
   });
   try {
     return (await probs.data()) as Float32Array;

@@ -24,25 +24,7 @@ export function deepSupervisionWeights(outputs: number): number[] {
 export function downsampleTargets(targets: tf.Tensor5D, stride: Vec3): tf.Tensor5D {
   const [B, Z, Y, X, C] = targets.shape;
   if (stride.every((s) => s === 1)) return tf.clone(targets);
-  if ([Z, Y, X].some((n, a) => n % stride[a] !== 0)) {
-    return tf.stridedSlice(targets, [0, 0, 0, 0, 0], [B, Z, Y, X, C], [1, stride[0], stride[1], stride[2], 1]) as tf.Tensor5D;
-  }
-  // Sizes divisible by the stride (always so for a U-Net's outputs): per axis, a rank-3 view
-  // [before, n/s, s * after] keeps its first `after` columns. tfjs-webgpu 4.22 cannot compile a
-  // rank-5 StridedSlice (invalid WGSL: it indexes its 'vec5' coordinates).
-  return tf.tidy(() => {
-    let y: tf.Tensor = targets;
-    for (let axis = 1; axis <= 3; axis++) {
-      const s = stride[axis - 1];
-      if (s === 1) continue;
-      const shape = y.shape;
-      const before = shape.slice(0, axis).reduce((a, b) => a * b, 1);
-      const after = shape.slice(axis + 1).reduce((a, b) => a * b, 1);
-      const kept = tf.slice(tf.reshape(y, [before, shape[axis] / s, s * after]), [0, 0, 0], [before, shape[axis] / s, after]);
-      y = tf.reshape(kept, shape.map((d, i) => (i === axis ? d / s : d)));
-    }
-    return y as tf.Tensor5D;
-  });
+  return tf.stridedSlice(targets, [0, 0, 0, 0, 0], [B, Z, Y, X, C], [1, stride[0], stride[1], stride[2], 1]) as tf.Tensor5D;
 }
 
 /**

@@ -61,13 +61,10 @@ export function convUnit(
   });
 }
 
-/**
- * LeakyReLU(a + b) for same-shape tensors (a residual block's sum). Computed on a rank-1 view:
- * tfjs-webgpu 4.22 cannot run LeakyReLU's gradient (a Where) past rank 4.
- */
+/** LeakyReLU(a + b) for same-shape tensors (a residual block's sum). */
 export function residualAct(a: tf.Tensor5D, b: tf.Tensor5D): tf.Tensor5D {
   if (useFusedOps()) return fusedResidualAct(a, b, LEAKY_RELU_SLOPE);
-  return tf.tidy(() => tf.reshape(tf.leakyRelu(tf.reshape(tf.add(a, b), [a.size]), LEAKY_RELU_SLOPE), a.shape) as tf.Tensor5D);
+  return tf.tidy(() => tf.leakyRelu(tf.add(a, b), LEAKY_RELU_SLOPE) as tf.Tensor5D);
 }
 
 /** Concatenation along the channel axis (decoder skip connections). */

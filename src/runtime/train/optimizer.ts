@@ -41,10 +41,8 @@ class Sgd implements Optimizer {
     }
     tf.tidy(() => {
       vars.forEach((w, i) => {
-        // Flat views: scalar-broadcasting ops on rank-5 tensors are miscompiled by tfjs-webgpu 4.22.
-        const wf = flat(w);
-        let g: tf.Tensor = flat(grads[i]);
-        if (this.weightDecay !== 0) g = tf.add(g, tf.mul(wf, this.weightDecay));
+        let g = grads[i];
+        if (this.weightDecay !== 0) g = tf.add(g, tf.mul(w, this.weightDecay));
         let step = g;
         if (this.momentum !== 0) {
           const buf = this.buffers.get(w.name);
@@ -58,7 +56,7 @@ class Sgd implements Optimizer {
           }
           step = this.nesterov ? tf.add(g, tf.mul(next, this.momentum)) : next;
         }
-        w.assign(tf.reshape(tf.sub(wf, tf.mul(step, lr)), w.shape));
+        w.assign(tf.sub(w, tf.mul(step, lr)));
       });
     });
   }
@@ -98,11 +96,6 @@ class Sgd implements Optimizer {
   }
 }
 
-/** A rank-1 view of `t` (a reshape: no copy). */
-function flat(t: tf.Tensor): tf.Tensor1D {
-  return tf.reshape(t, [t.size]);
-}
-
 class AdamW implements Optimizer {
   private readonly state = new Map<string, { m: tf.Variable; v: tf.Variable; t: number }>();
 
@@ -115,11 +108,10 @@ class AdamW implements Optimizer {
   apply(vars: readonly tf.Variable[], grads: readonly tf.Tensor[], lr: number): void {
     tf.tidy(() => {
       vars.forEach((w, i) => {
-        const g = flat(grads[i]);
-        const wf = flat(w);
+        const g = grads[i];
         let s = this.state.get(w.name);
         if (!s) {
-          s = { m: tf.variable(tf.zerosLike(g), false), v: tf.variable(tf.zerosLike(g), false), t: 0 };
+          s = { m: tf.variable(tf.zerosLike(w), false), v: tf.variable(tf.zerosLike(w), false), t: 0 };
           this.state.set(w.name, s);
         }
         s.t += 1;
@@ -129,8 +121,8 @@ class AdamW implements Optimizer {
         s.v.assign(v);
         const mHat = tf.div(m, 1 - this.beta1 ** s.t);
         const vHat = tf.div(v, 1 - this.beta2 ** s.t);
-        const decayed = this.weightDecay !== 0 ? tf.mul(wf, 1 - lr * this.weightDecay) : wf;
-        w.assign(tf.reshape(tf.sub(decayed, tf.mul(tf.div(mHat, tf.add(tf.sqrt(vHat), ADAM_EPS)), lr)), w.shape));
+        const decayed = this.weightDecay !== 0 ? tf.mul(w, 1 - lr * this.weightDecay) : w;
+        w.assign(tf.sub(decayed, tf.mul(tf.div(mHat, tf.add(tf.sqrt(vHat), ADAM_EPS)), lr)));
       });
     });
   }
@@ -168,28 +160,12 @@ export function clipByGlobalNorm(grads: readonly tf.Tensor[], maxNorm: number): 
   return { grads: tf.tidy(() => grads.map((g) => tf.mul(g, coef))), norm };
 }
 
-/**
- * Sum of same-shape tensors as a tree of two-input adds. (tfjs-webgpu's AddN binds every input as a
- * storage buffer; past the device's per-stage limit the pipeline is invalid and the sum silently 0.)
- */
-function pairwiseSum(ts: tf.Tensor[]): tf.Tensor {
-  if (ts.length === 0) return tf.scalar(0);
-  let level = ts;
-  while (level.length > 1) {
-    const next: tf.Tensor[] = [];
-    for (let i = 0; i < level.length; i += 2) next.push(i + 1 < level.length ? tf.add(level[i], level[i + 1]) : level[i]);
-    level = next;
-  }
-  return level[0];
-}
-
 function clipOnDevice(grads: readonly tf.Tensor[], maxNorm: number): { grads: tf.Tensor[]; norm: tf.Scalar } {
   return tf.tidy(() => {
-    // Flat views: scalar-broadcasting ops on rank-5 tensors are miscompiled by tfjs-webgpu 4.22.
-    const norm = tf.sqrt(pairwiseSum(grads.map((g) => tf.sum(tf.square(tf.reshape(g, [g.size])))))) as tf.Scalar;
+    const norm = tf.sqrt(tf.addN(grads.map((g) => tf.sum(tf.square(g))))) as tf.Scalar;
     if (maxNorm <= 0) return { grads: grads.map((g) => tf.clone(g)), norm }; // clones share the data: no copy
     const coef = tf.where(tf.greater(norm, maxNorm), tf.div(maxNorm, tf.add(norm, 1e-6)), tf.onesLike(norm)) as tf.Scalar;
-    return { grads: grads.map((g) => tf.reshape(tf.mul(tf.reshape(g, [g.size]), coef), g.shape)), norm };
+    return { grads: grads.map((g) => tf.mul(g, coef)), norm };
   });
 }
 

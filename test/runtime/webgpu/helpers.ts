@@ -8,6 +8,9 @@ import { prepareWebGpu } from '../../../src/runtime/webgpu/dawn.js';
 const probe = await prepareWebGpu();
 // As the runtime does (device error watch included), then back to cpu: tests choose explicitly.
 if (probe.ok) await initBackend('webgpu');
+// Small tensors would otherwise be computed on the CPU by tfjs-webgpu (its 'CPU hand-off' of inputs
+// still in host memory): the tests must exercise the GPU programs.
+tf.env().set('WEBGPU_CPU_HANDOFF_SIZE_THRESHOLD', 0);
 await tf.setBackend('cpu');
 
 /** Why the WebGPU tests cannot run here, or undefined when they can. */

@@ -1,46 +1,52 @@
-// A guard against tfjs-webgpu 4.22's known defects: the tfjs kernels a webgpu training step and an
-// inference pass invoke must avoid every configuration that generates invalid WGSL, exceeds the
-// device's binding limits or is unsupported. On NVIDIA these silently skip the work, and the
-// software adapter used in the tests tolerates some of them, so equality with the cpu backend
-// alone would not catch them: this audits the kernel calls themselves.
+// A guard against tfjs-webgpu 4.22's known defects: what a webgpu training step and an inference
+// pass hand to tfjs's own kernels must avoid every configuration that generates invalid WGSL,
+// exceeds the device's binding limits or is unsupported. On NVIDIA these silently skip the work, and
+// the software adapter used in the tests tolerates some of them, so equality with the cpu backend
+// alone would not catch them. Kernels that src/runtime/webgpu/safe_kernels.ts wraps are audited at
+// what the wrappers forward; all others as the engine runs them.
 import * as tf from '@tensorflow/tfjs';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import type { ArchitectureSpec, HeadSpec } from '../../../src/graph/types.js';
 import { slidingWindowPredict } from '../../../src/runtime/infer/sliding-window.js';
+import { setFusedOps } from '../../../src/runtime/model/fused.js';
 import { Prng } from '../../../src/runtime/model/prng.js';
 import { UNet } from '../../../src/runtime/model/unet.js';
 import { createOptimizer } from '../../../src/runtime/train/optimizer.js';
 import { trainStep } from '../../../src/runtime/train/step.js';
 import { registerWebGpuKernels } from '../../../src/runtime/webgpu/register.js';
+import { mergeBroadcastAxes, mergeTransposeAxes, observeForwardedKernels } from '../../../src/runtime/webgpu/safe_kernels.js';
 import { onBackend, webgpuSkipReason } from './helpers.js';
 
 const BINARY = new Set([
   'Add', 'Sub', 'Multiply', 'RealDiv', 'Maximum', 'Minimum', 'SquaredDifference', 'Pow', 'FloorDiv', 'Mod',
   'Greater', 'GreaterEqual', 'Less', 'LessEqual', 'Equal', 'NotEqual', 'LogicalAnd', 'LogicalOr', 'Atan2', 'Prelu',
 ]);
+const WRAPPED = new Set([...BINARY, 'Select', 'Reverse', 'StridedSlice', 'AddN', 'Transpose']);
 /** WebGPU's default maxStorageBuffersPerShaderStage, which tfjs does not raise: inputs + output. */
 const MAX_STORAGE_BUFFERS = 8;
+/** Kernels that only relabel the data's shape (no shader runs). */
+const METADATA_ONLY = new Set(['Reshape', 'Identity']);
 
 interface KernelCall {
   name: string;
   inputShapes: number[][];
-  outputShapes: number[][];
 }
 
-/** Why a kernel call is known to break on tfjs-webgpu 4.22, or null. */
+/** Why a call of tfjs's own webgpu kernel is known to break on tfjs-webgpu 4.22, or null. */
 function brokenOnWebGpu(k: KernelCall): string | null {
   const shapes = k.inputShapes.filter((s): s is number[] => Array.isArray(s));
-  const outRank = Math.max(0, ...k.outputShapes.map((s) => s.length));
-  if (BINARY.has(k.name) && outRank >= 5 && shapes.some((s) => s.join(',') !== k.outputShapes[0].join(','))) {
-    return `rank-${outRank} broadcasting ${k.name}`;
+  const rank = Math.max(0, ...shapes.map((s) => s.length));
+  if (BINARY.has(k.name) && rank >= 5) {
+    const out = tf.backend_util.assertAndGetBroadcastShape(shapes[0], shapes[1]);
+    if (shapes.some((s) => s.join(',') !== out.join(','))) return `rank-${rank} broadcasting ${k.name}`;
   }
-  if (k.name === 'Transpose' && outRank > 6) return `rank-${outRank} Transpose`;
-  if (k.name === 'Select' && outRank > 4) return `rank-${outRank} Select/Where`;
-  if (k.name === 'Reverse' && outRank > 4) return `rank-${outRank} Reverse`;
-  if (k.name === 'StridedSlice' && outRank >= 5) return `rank-${outRank} StridedSlice`;
-  if (outRank > 6 && k.name !== 'Reshape') return `rank-${outRank} ${k.name}`; // shaders index at most rank 6
+  if (k.name === 'Transpose' && rank > 6) return `rank-${rank} Transpose`;
+  if (k.name === 'Select' && rank > 4) return `rank-${rank} Select/Where`;
+  if (k.name === 'Reverse' && rank > 4) return `rank-${rank} Reverse`;
+  if (k.name === 'StridedSlice' && rank >= 5) return `rank-${rank} StridedSlice`;
   if (k.name === 'AddN' && shapes.length + 1 > MAX_STORAGE_BUFFERS) return `AddN of ${shapes.length} inputs`;
+  if (rank > 6 && !METADATA_ONLY.has(k.name)) return `rank-${rank} ${k.name}`; // shaders index at most rank 6
   return null;
 }
 
@@ -69,36 +75,60 @@ function arch(deepSupervision: boolean, residual = false): ArchitectureSpec {
 }
 
 async function audit(fn: () => Promise<unknown>): Promise<{ calls: KernelCall[]; broken: string[] }> {
-  const info = await tf.profile(async () => {
-    await fn();
-    return [];
-  });
-  const calls = info.kernels.map((k) => ({ name: k.name, inputShapes: k.inputShapes, outputShapes: k.outputShapes }));
-  const broken = calls.map((k) => brokenOnWebGpu(k)).filter((r): r is string => r !== null);
-  return { calls, broken };
+  const forwarded: KernelCall[] = [];
+  observeForwardedKernels((name, inputs) => forwarded.push({ name, inputShapes: inputs.map((t) => [...t.shape]) }));
+  try {
+    const info = await tf.profile(async () => {
+      await fn();
+      return [];
+    });
+    const direct = info.kernels.filter((k) => !WRAPPED.has(k.name)).map((k) => ({ name: k.name, inputShapes: k.inputShapes }));
+    const calls = [...direct, ...forwarded];
+    return { calls, broken: calls.map(brokenOnWebGpu).filter((r): r is string => r !== null) };
+  } finally {
+    observeForwardedKernels(undefined);
+  }
 }
 
-describe('the audit rule', () => {
+describe('the audit rule and the axis merging of safe_kernels.ts', () => {
+  it('merges axes that broadcast alike, and axes a transpose keeps together', () => {
+    expect(mergeBroadcastAxes([[2, 4, 4, 4, 8], [8]], [2, 4, 4, 4, 8])).toEqual({ inputs: [[128, 8], [1, 8]], out: [128, 8] });
+    expect(mergeBroadcastAxes([[2, 4, 4, 4, 8], []], [2, 4, 4, 4, 8])).toEqual({ inputs: [[1024], [1]], out: [1024] });
+    expect(mergeBroadcastAxes([[2, 4, 4, 4, 8], [2, 1, 1, 1, 8]], [2, 4, 4, 4, 8])).toEqual({ inputs: [[2, 64, 8], [2, 1, 8]], out: [2, 64, 8] });
+    expect(mergeBroadcastAxes([[1, 1], [1]], [1, 1])).toEqual({ inputs: [[1], [1]], out: [1] });
+    expect(mergeTransposeAxes([2, 3, 4, 5, 6, 7, 8], [0, 1, 4, 5, 2, 3, 6])).toEqual({ shape: [6, 20, 42, 8], perm: [0, 2, 1, 3] });
+    expect(mergeTransposeAxes([2, 3], [1, 0])).toEqual({ shape: [2, 3], perm: [1, 0] });
+  });
+
   it('flags the known-broken configurations and passes safe ones', () => {
-    expect(brokenOnWebGpu({ name: 'Add', inputShapes: [[2, 4, 4, 4, 8], [8]], outputShapes: [[2, 4, 4, 4, 8]] })).toMatch(/broadcasting Add/);
-    expect(brokenOnWebGpu({ name: 'Multiply', inputShapes: [[2, 4, 4, 4, 8], []], outputShapes: [[2, 4, 4, 4, 8]] })).toMatch(/Multiply/);
-    expect(brokenOnWebGpu({ name: 'Add', inputShapes: [[2, 4, 4, 4, 8], [2, 4, 4, 4, 8]], outputShapes: [[2, 4, 4, 4, 8]] })).toBeNull();
-    expect(brokenOnWebGpu({ name: 'Add', inputShapes: [[512, 8], [8]], outputShapes: [[512, 8]] })).toBeNull();
-    expect(brokenOnWebGpu({ name: 'Transpose', inputShapes: [[1, 1, 1, 1, 1, 1, 1, 1]], outputShapes: [[1, 1, 1, 1, 1, 1, 1, 1]] })).toMatch(/Transpose/);
-    expect(brokenOnWebGpu({ name: 'Select', inputShapes: [[1, 2, 2, 2, 1], [1, 2, 2, 2, 1], [1, 2, 2, 2, 1]], outputShapes: [[1, 2, 2, 2, 1]] })).toMatch(/Select/);
-    expect(brokenOnWebGpu({ name: 'AddN', inputShapes: Array.from({ length: 9 }, () => []), outputShapes: [[]] })).toMatch(/AddN of 9/);
-    expect(brokenOnWebGpu({ name: 'AddN', inputShapes: [[], []], outputShapes: [[]] })).toBeNull();
-    expect(brokenOnWebGpu({ name: 'StridedSlice', inputShapes: [[2, 4, 4, 4, 1]], outputShapes: [[2, 2, 2, 2, 1]] })).toMatch(/StridedSlice/);
-    expect(brokenOnWebGpu({ name: 'Tile', inputShapes: [[1, 2, 2, 2, 2, 2, 1]], outputShapes: [[2, 2, 2, 2, 2, 2, 1]] })).toMatch(/rank-7 Tile/);
-    expect(brokenOnWebGpu({ name: 'Reshape', inputShapes: [[64]], outputShapes: [[2, 2, 2, 2, 2, 2, 1]] })).toBeNull(); // metadata only
+    expect(brokenOnWebGpu({ name: 'Add', inputShapes: [[2, 4, 4, 4, 8], [8]] })).toMatch(/broadcasting Add/);
+    expect(brokenOnWebGpu({ name: 'Multiply', inputShapes: [[2, 4, 4, 4, 8], []] })).toMatch(/Multiply/);
+    expect(brokenOnWebGpu({ name: 'Add', inputShapes: [[2, 4, 4, 4, 8], [2, 4, 4, 4, 8]] })).toBeNull();
+    expect(brokenOnWebGpu({ name: 'Add', inputShapes: [[512, 8], [8]] })).toBeNull();
+    expect(brokenOnWebGpu({ name: 'Transpose', inputShapes: [[1, 1, 1, 1, 1, 1, 1, 1]] })).toMatch(/Transpose/);
+    expect(brokenOnWebGpu({ name: 'Select', inputShapes: [[1, 2, 2, 2, 1], [1, 2, 2, 2, 1], [1, 2, 2, 2, 1]] })).toMatch(/Select/);
+    expect(brokenOnWebGpu({ name: 'AddN', inputShapes: Array.from({ length: 9 }, () => []) })).toMatch(/AddN of 9/);
+    expect(brokenOnWebGpu({ name: 'AddN', inputShapes: [[], []] })).toBeNull();
+    expect(brokenOnWebGpu({ name: 'StridedSlice', inputShapes: [[2, 4, 4, 4, 1]] })).toMatch(/StridedSlice/);
+    expect(brokenOnWebGpu({ name: 'Tile', inputShapes: [[1, 2, 2, 2, 2, 2, 1]] })).toMatch(/rank-7 Tile/);
+    expect(brokenOnWebGpu({ name: 'Reshape', inputShapes: [[64]] })).toBeNull(); // metadata only
   });
 });
 
 describe.skipIf(webgpuSkipReason)('tfjs kernels used on webgpu avoid tfjs-webgpu 4.22 defects', () => {
   beforeAll(() => registerWebGpuKernels());
 
-  for (const [ds, residual] of [[false, false], [true, false], [true, true]]) {
-    it(`a ${residual ? 'resenc_unet' : 'unet'} training step (deep supervision ${ds ? 'on' : 'off'}) including clipping and the optimiser`, async () => {
+  afterEach(() => setFusedOps('auto'));
+
+  for (const [ds, residual, fused] of [
+    [false, false, true],
+    [true, false, true],
+    [true, true, true],
+    [false, false, false],
+    [true, true, false],
+  ]) {
+    it(`a ${residual ? 'resenc_unet' : 'unet'} training step (deep supervision ${ds ? 'on' : 'off'}, ${fused ? 'fused WGSL ops' : 'plain tfjs ops'}) with clipping and the optimiser`, async () => {
+      setFusedOps(fused ? 'auto' : 'off');
       const result = await onBackend('webgpu', async () => {
         const model = UNet.create(arch(ds, residual), heads, 1);
         const opt = createOptimizer({ kind: 'sgd', momentum: 0.99, nesterov: true, weightDecay: 3e-5 });

@@ -6,7 +6,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 
 import type { ArchitectureSpec, HeadSpec } from '../../../src/graph/types.js';
 import { registerFastCpuKernels } from '../../../src/runtime/kernels/index.js';
-import { reverseSpatial, slidingWindowPredict } from '../../../src/runtime/infer/sliding-window.js';
+import { slidingWindowPredict } from '../../../src/runtime/infer/sliding-window.js';
+import { setFusedOps } from '../../../src/runtime/model/fused.js';
 import { Prng } from '../../../src/runtime/model/prng.js';
 import { UNet } from '../../../src/runtime/model/unet.js';
 import { createOptimizer } from '../../../src/runtime/train/optimizer.js';
@@ -91,6 +92,17 @@ describe.skipIf(webgpuSkipReason)('training and inference on webgpu equal the cp
     expect(cpu[3]).not.toBeCloseTo(cpu[0], 3);
   });
 
+  it('the plain tfjs composition (fused ops off) on webgpu matches too, through the safe kernels', async () => {
+    const cpu = await onBackend('cpu', () => trainLosses(2));
+    setFusedOps('off');
+    try {
+      const gpu = await onBackend('webgpu', () => trainLosses(2));
+      expect(maxRelErr(gpu, cpu)).toBeLessThan(1e-4);
+    } finally {
+      setFusedOps('auto');
+    }
+  }, 300_000);
+
   it('deep supervision: the multi-scale loss and its steps match too', async () => {
     // 4 stages: 3 outputs with weights 2/3, 1/3, 0 (with 3 stages the second output's weight is 0)
     const four: ArchitectureSpec = { ...arch, features: [4, 8, 8, 12], strides: [...arch.strides, [2, 2, 2]] };
@@ -121,11 +133,32 @@ describe.skipIf(webgpuSkipReason)('training and inference on webgpu equal the cp
     gpu.forEach((p, i) => expect(maxRelErr(p, cpu[i])).toBeLessThan(1e-4));
   });
 
-  it('reverseSpatial mirrors each spatial axis like tf.reverse', async () => {
+  it('rank-5 reverse, strided slice, broadcasting and AddN give the cpu results (safe_kernels.ts)', async () => {
     const v = new Float32Array(2 * 3 * 4 * 5 * 2).map((_, i) => i);
-    for (const axes of [[1], [2], [3], [1, 3], [1, 2, 3]]) {
+    const cases: [string, () => tf.Tensor][] = [
+      ['reverse 1', () => tf.reverse(tf.tensor5d(v, [2, 3, 4, 5, 2]), [1])],
+      ['reverse 1,3', () => tf.reverse(tf.tensor5d(v, [2, 3, 4, 5, 2]), [1, 3])],
+      ['reverse 1,2,3', () => tf.reverse(tf.tensor5d(v, [2, 3, 4, 5, 2]), [1, 2, 3])],
+      ['strided slice', () => tf.stridedSlice(tf.tensor5d(v, [2, 3, 4, 5, 2]), [0, 0, 1, 0, 0], [2, 3, 4, 5, 2], [1, 2, 2, 3, 1])],
+      ['channel bias', () => tf.add(tf.tensor5d(v, [2, 3, 4, 5, 2]), tf.tensor1d([0.5, -2]))],
+      ['scalar product', () => tf.mul(tf.tensor5d(v, [2, 3, 4, 5, 2]), 0.25)],
+      ['per-sample scale', () => tf.mul(tf.tensor5d(v, [2, 3, 4, 5, 2]), tf.tensor5d([2, 3], [2, 1, 1, 1, 1]))],
+      ['addN of 20', () => tf.addN(Array.from({ length: 20 }, (_, i) => tf.tensor1d([i, 2 * i])))],
+      ['leaky relu gradient', () => tf.grad((x: tf.Tensor) => tf.sum(tf.mul(tf.leakyRelu(x, 0.1), x)))(tf.tensor5d(v.map((a) => a - 100), [2, 3, 4, 5, 2]))],
+    ];
+    for (const [name, f] of cases) {
+      const want = await onBackend('cpu', () => f().data());
+      const got = await onBackend('webgpu', () => f().data());
+      expect(got.length, name).toBe(want.length);
+      expect(maxRelErr(got, want), name).toBeLessThan(1e-6); // data movement exact; arithmetic to rounding
+    }
+  });
+
+  it('reverse over each set of spatial axes matches', async () => {
+    const v = new Float32Array(2 * 3 * 4 * 5 * 2).map((_, i) => i);
+    for (const axes of [[2], [3], [2, 3]]) {
       const want = await onBackend('cpu', () => tf.reverse(tf.tensor5d(v, [2, 3, 4, 5, 2]), axes).data());
-      const got = await onBackend('webgpu', () => reverseSpatial(tf.tensor5d(v, [2, 3, 4, 5, 2]), axes).data());
+      const got = await onBackend('webgpu', () => tf.reverse(tf.tensor5d(v, [2, 3, 4, 5, 2]), axes).data());
       expect(Array.from(got), `axes ${axes.join(',')}`).toEqual(Array.from(want));
     }
   });
