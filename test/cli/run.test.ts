@@ -116,6 +116,22 @@ describe('mtc run (tiny end to end)', () => {
     got.forEach((d, i) => (d === null ? expect(want[i]).toBeNull() : expect(Math.abs(d - (want[i] ?? Number.NaN))).toBeLessThan(0.02)));
   }, 600_000);
 
+  it('trains a resenc_unet experiment end to end (blocks from the source reach the runtime)', async () => {
+    const src = TINY.replace('architecture tiny { kind unet  patch [16, 16, 16]  features [4, 8]  deep_supervision false }', 'architecture tiny { kind resenc_unet  patch [16, 16, 16]  features [4, 8]  blocks [1, 2]  deep_supervision false }');
+    expect(src).not.toBe(TINY);
+    await writeFile(join(dir, 'resenc.mt'), src);
+    const io5 = captureIO(dir);
+    expect(await main(['run', 'resenc.mt', '--no-tui', '--data', 'data', '--runs', 'runs-resenc', '--backend', 'cpu'], io5)).toBe(0);
+    const [r] = await readdir(join(dir, 'runs-resenc'));
+    const manifest = JSON.parse(await readFile(join(dir, 'runs-resenc', r, 'checkpoints', 'tiny_ft', 'model.json'), 'utf8')) as {
+      architecture: { kind: string; blocksPerStage: number[]; convsPerStage: number };
+      weights: { name: string }[];
+    };
+    expect(manifest.architecture).toMatchObject({ kind: 'resenc_unet', blocksPerStage: [1, 2], convsPerStage: 1 });
+    expect(manifest.weights.map((w) => w.name)).toContain('enc1.block1.conv2.weight');
+    expect(io5.stdout.join('\n')).toMatch(/mean Dice \(tiny_ft, \d classes\): /);
+  }, 240_000);
+
   it('names the missing folder and the expected layout when data is absent and not synthetic', async () => {
     const src = TINY.replace(/\n\s*synthetic quickstart seed 5/g, '');
     await writeFile(join(dir, 'nodata.mt'), src);
