@@ -144,6 +144,11 @@ export async function trainModel(opts: TrainOptions): Promise<TrainedModel> {
     const durations: number[] = [];
     let iteration = 0;
     let epoch = 0;
+    // Batches are drawn one step ahead: while a GPU backend runs step k, the host samples batch k+1
+    // (on the cpu backend the step has finished by then; the order of draws is the same either way,
+    // so results do not change).
+    const draw = () => sampleBatchArrays(sampler, params.heads, tables, patch, params.batch, params.sampling.foregroundFraction, augmenter, rng);
+    let next = total > 0 ? draw() : null;
     for (let pi = 0; pi < s.phases.length; pi++) {
       const phase = s.phases[pi];
       const vars = phase.trains === 'heads' ? model.headVariables() : model.variables();
@@ -154,11 +159,18 @@ export async function trainModel(opts: TrainOptions): Promise<TrainedModel> {
         for (let it = 0; it < s.iterationsPerEpoch; it++) {
           signal?.throwIfAborted();
           const ts = performance.now();
-          const arrays = sampleBatchArrays(sampler, params.heads, tables, patch, params.batch, params.sampling.foregroundFraction, augmenter, rng);
-          const batch = batchToTensors(arrays, patch, params.heads.length);
+          if (!next) throw new Error('internal: no batch drawn');
+          const batch = batchToTensors(next, patch, params.heads.length);
           let loss: number;
           try {
-            loss = await trainStep(model, vars, optimizer, batch, lr, s.clipNorm);
+            const pending = trainStep(model, vars, optimizer, batch, lr, s.clipNorm);
+            try {
+              next = iteration + 1 < total ? draw() : null;
+            } catch (err) {
+              await pending.catch(() => undefined); // the step's own outcome no longer matters
+              throw err;
+            }
+            loss = await pending;
           } finally {
             tf.dispose([batch.image, batch.targets, batch.mask]);
           }
