@@ -108,6 +108,7 @@ class UNet(nn.Module):
 
     def __init__(self, features, classes, convs=2):
         super().__init__()
+        self.stem = nn.Identity()
         self.enc = nn.ModuleList()
         cin = 1
         for i, f in enumerate(features):
@@ -123,6 +124,7 @@ class UNet(nn.Module):
         self.head = nn.Conv3d(features[0], classes, 1, bias=True)
 
     def forward(self, x):
+        x = self.stem(x)
         skips = []
         for stage in self.enc:
             x = stage(x)
@@ -181,15 +183,7 @@ class ResEncUNet(nn.Module):
             self.dec.append(ConvUnit(2 * f, f, 1))
         self.head = nn.Conv3d(features[0], classes, 1, bias=True)
 
-    def forward(self, x):
-        x = self.stem(x)
-        skips = []
-        for stage in self.enc:
-            x = stage(x)
-            skips.append(x)
-        for k, (up, dec) in enumerate(zip(self.up, self.dec)):
-            x = dec(torch.cat([up(x), skips[-2 - k]], 1))
-        return self.head(x)
+    forward = UNet.forward  # stem, encoder stages, decoder with skips, head
 
 
 def multitalent_loss(z, g, m):
