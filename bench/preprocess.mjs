@@ -30,10 +30,10 @@ const opt = (name, dflt) => {
 };
 
 async function one(image, label, repeat) {
-  const d = await import(join(dist, 'runtime/data/nifti.js'));
-  const crop = await import(join(dist, 'runtime/data/crop.js'));
-  const norm = await import(join(dist, 'runtime/data/normalize.js'));
-  const rs = await import(join(dist, 'runtime/data/resample.js'));
+  const d = await import(join(dist, 'runtime/data/nifti/index.js'));
+  const crop = await import(join(dist, 'runtime/data/preprocess/crop.js'));
+  const norm = await import(join(dist, 'runtime/data/preprocess/normalize.js'));
+  const rs = await import(join(dist, 'runtime/data/preprocess/resample.js'));
   const { makeRng } = await import(join(dist, 'runtime/data/rng.js'));
   const times = [];
   let voxels = 0;

@@ -17,8 +17,8 @@ export {
 export { runGraph, type RunOptions, type RunOutcome } from './runtime/executor.js';
 export { RunEvents, type RunEvent, type RunListener, type EvaluationResult, type ClassMetric } from './runtime/events.js';
 export { initRuntime, type BackendChoice, type RuntimeInfo } from './runtime/setup.js';
-export { synthesizeCollection } from './runtime/data/synth.js';
-export { readNifti, writeNifti } from './runtime/data/nifti.js';
+export { synthesizeCollection } from './runtime/data/synth/collection.js';
+export { readNifti, writeNifti } from './runtime/data/nifti/index.js';
 export { MtDataError } from './runtime/data/errors.js';
 export { attachPlainRenderer, attachJsonRenderer } from './ui/plain.js';
 export { main as mtc } from './cli/main.js';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dataCheckCommand, dataFingerprintCommand, dataInspectCommand, type InspectReport } from '../../src/cli/commands/data.js';
-import { writeNifti } from '../../src/runtime/data/nifti.js';
+import { writeNifti } from '../../src/runtime/data/nifti/index.js';
 import { FIXTURE_AFFINE, SHAPE, SPACING, writeDataset } from '../runtime/data/fixtures.js';
 import { captureIO } from './helpers.js';
 

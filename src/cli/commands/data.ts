@@ -3,11 +3,11 @@
  * `mtc data fingerprint DATASET_DIR [--cache DIR] [--json]`.
  */
 import { resolve } from 'node:path';
-import { PreprocessCache, defaultCacheDir } from '../../runtime/data/cache.js';
-import { loadRawDataset } from '../../runtime/data/dataset.js';
+import { PreprocessCache, defaultCacheDir } from '../../runtime/data/cache/cache.js';
+import { loadRawDataset } from '../../runtime/data/raw/dataset.js';
 import { MtDataError } from '../../runtime/data/errors.js';
-import { datasetFingerprint } from '../../runtime/data/fingerprint.js';
-import { readNifti } from '../../runtime/data/nifti-read.js';
+import { datasetFingerprint } from '../../runtime/data/raw/fingerprint.js';
+import { readNifti } from '../../runtime/data/nifti/read.js';
 import { type CliIO, argPath } from '../io.js';
 
 export interface InspectReport {

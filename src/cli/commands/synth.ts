@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { synthesizeCollection } from '../../runtime/data/synth.js';
+import { synthesizeCollection } from '../../runtime/data/synth/collection.js';
 import type { CliIO } from '../io.js';
 
 /** `mtc synth DIR [--seed N]`: writes the synthetic nnU-Net raw collection. */

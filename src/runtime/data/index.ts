@@ -1,6 +1,6 @@
 /** The data layer's public surface: NIfTI I/O, raw datasets, the synthetic collection, preprocessing. */
 export { MtDataError, isMtDataError } from './errors.js';
-export * from './nifti.js';
+export * from './nifti/index.js';
 export {
   type DatasetJson,
   type LoadRawDatasetOptions,
@@ -10,7 +10,7 @@ export {
   expectedLayout,
   loadRawCase,
   loadRawDataset,
-} from './dataset.js';
+} from './raw/dataset.js';
 export {
   QUICKSTART_DATASETS,
   type QuickstartDataset,
@@ -21,7 +21,7 @@ export {
   type SynthResult,
   synthesizeCase,
   synthesizeCollection,
-} from './synth.js';
+} from './synth/collection.js';
 export {
   type PreprocessInput,
   type PreprocessOptions,
@@ -30,8 +30,8 @@ export {
   preprocessCollection,
   preprocessCollectionDetailed,
   regionMask,
-} from './preprocess.js';
-export type { CtStats } from './normalize.js';
+} from './preprocess/collection.js';
+export type { CtStats } from './preprocess/normalize.js';
 export {
   ANISOTROPY_THRESHOLD,
   type InterpolationOrder,
@@ -41,8 +41,8 @@ export {
   resampleImage,
   resampleLabel,
   targetShape,
-} from './resample.js';
-export { CACHE_CODE_VERSION, PreprocessCache, defaultCacheDir } from './cache.js';
+} from './preprocess/resample.js';
+export { CACHE_CODE_VERSION, PreprocessCache, defaultCacheDir } from './cache/cache.js';
 export {
   type CaseFingerprint,
   type DatasetFingerprint,
@@ -52,7 +52,7 @@ export {
   DEFAULT_FOREGROUND_SAMPLES,
   datasetFingerprint,
   pooledStats,
-} from './fingerprint.js';
-export { splitCases } from './split.js';
-export { sampleClassVoxels } from './class-voxels.js';
+} from './raw/fingerprint.js';
+export { splitCases } from './raw/split.js';
+export { sampleClassVoxels } from './preprocess/class-voxels.js';
 export type { CaseSource, PreprocessedCase, PreprocessedDataset, Volume } from './types.js';

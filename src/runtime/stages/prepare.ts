@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { PrepareStage, RuntimeGraph } from '../../graph/types.js';
 import { MtDataError } from '../data/errors.js';
-import { synthesizeCollection } from '../data/synth.js';
+import { synthesizeCollection } from '../data/synth/collection.js';
 import { datasetDir, datasetSpec, type StageContext } from './context.js';
 
 const LAYOUT = [

@@ -1,6 +1,6 @@
 import type { PreprocessStage } from '../../graph/types.js';
-import { defaultCacheDir } from '../data/cache.js';
-import { preprocessCollectionDetailed } from '../data/preprocess.js';
+import { defaultCacheDir } from '../data/cache/cache.js';
+import { preprocessCollectionDetailed } from '../data/preprocess/collection.js';
 import { datasetDir, datasetSpec, type StageContext } from './context.js';
 
 /**

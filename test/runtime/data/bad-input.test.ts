@@ -8,10 +8,10 @@ import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Vec3 } from '../../../src/graph/types.js';
-import { diagonalAffine } from '../../../src/runtime/data/affine.js';
+import { diagonalAffine } from '../../../src/runtime/data/nifti/affine.js';
 import { MtDataError } from '../../../src/runtime/data/errors.js';
-import { writeNifti } from '../../../src/runtime/data/nifti.js';
-import { preprocessCollectionDetailed } from '../../../src/runtime/data/preprocess.js';
+import { writeNifti } from '../../../src/runtime/data/nifti/index.js';
+import { preprocessCollectionDetailed } from '../../../src/runtime/data/preprocess/collection.js';
 import { CLASSES, DATASET_JSON, FIXTURE_AFFINE, SHAPE, SPACING, caseArrays, writeDataset } from './fixtures.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'mt-bad-'));

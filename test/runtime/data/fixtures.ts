@@ -2,8 +2,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ClassSpec, Vec3 } from '../../../src/graph/types.js';
-import { type Affine, diagonalAffine } from '../../../src/runtime/data/affine.js';
-import { writeNifti } from '../../../src/runtime/data/nifti.js';
+import { type Affine, diagonalAffine } from '../../../src/runtime/data/nifti/affine.js';
+import { writeNifti } from '../../../src/runtime/data/nifti/index.js';
 
 export const SHAPE: Vec3 = [6, 8, 10];
 export const SPACING: Vec3 = [3, 1, 1];
