@@ -34,7 +34,7 @@ async function one(image, label, repeat) {
   const crop = await import(join(dist, 'runtime/data/preprocess/crop.js'));
   const norm = await import(join(dist, 'runtime/data/preprocess/normalize.js'));
   const rs = await import(join(dist, 'runtime/data/preprocess/resample.js'));
-  const { makeRng } = await import(join(dist, 'runtime/data/rng.js'));
+  const { makeRng } = await import(join(dist, 'runtime/rng.js'));
   const times = [];
   let voxels = 0;
   let outShape = null;

@@ -5,6 +5,7 @@
  * The pre-training chain is followed through `pretrained`; every experiment in it shares the
  * root's spacing and architecture (resolved by the checker at the root's patch and spacing).
  */
+import { datasetShares } from '../graph/sampling.js';
 import {
   GRAPH_SCHEMA_VERSION,
   type ClassSetSpec, type DatasetSpec, type HeadSpec, type RuntimeGraph, type SamplingKind, type Stage, type TrainParams,
@@ -17,22 +18,12 @@ export const HOLDOUT_FRACTION = 0.2;
 export const INFERENCE = { stepFraction: 0.5, gaussian: true, mirror: false } as const;
 
 /**
- * Share of draws per dataset. With n_k cases in dataset k:
- * - inverse_sqrt: each case weighs 1/sqrt(n_k), so dataset k gets a share proportional to sqrt(n_k);
- * - proportional: every case equally likely, share proportional to n_k;
- * - uniform: every dataset equally likely.
- * When any n_k is unknown all datasets are treated as equally large.
+ * Share of draws per dataset, by the sampling law of graph/sampling.ts. When any dataset's case
+ * count is unknown, all datasets are treated as equally large.
  */
 export function samplingShares(kind: SamplingKind, datasets: ReadonlyArray<{ name: string; cases: number | null }>): Record<string, number> {
   const known = datasets.every((d) => d.cases !== null && d.cases > 0);
-  const weight = (n: number) => (kind === 'inverse_sqrt' ? Math.sqrt(n) : kind === 'proportional' ? n : 1);
-  const raw = datasets.map((d) => weight(known ? (d.cases as number) : 1));
-  const sum = raw.reduce((a, b) => a + b, 0);
-  const out: Record<string, number> = {};
-  datasets.forEach((d, i) => {
-    out[d.name] = raw[i] / sum;
-  });
-  return out;
+  return datasetShares(kind, Object.fromEntries(datasets.map((d) => [d.name, known ? (d.cases as number) : 1])));
 }
 
 /** One head per class of the datasets, in order; with targets (`dataset.class` ids), only those. */

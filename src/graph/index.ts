@@ -1,3 +1,4 @@
 export * from './types.js';
 export { graphSchema } from './schema.js';
 export { validateGraph, GraphValidationError } from './validate.js';
+export { caseWeight, datasetShares, datasetWeight } from './sampling.js';

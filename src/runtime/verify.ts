@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ArchitectureSpec, HeadSpec, Vec3 } from '../graph/types.js';
 import { multiTalentLoss } from './loss/multitalent.js';
-import { Prng } from './model/prng.js';
+import { Prng } from './rng.js';
 import { UNet } from './model/unet.js';
 import { benchArchitecture } from './train/measure-step.js';
 

@@ -1,5 +1,6 @@
 import type { HeadSpec, InferenceSpec } from '../../graph/types.js';
 import type { PreprocessedCase } from '../data/types.js';
+import { regionMask } from '../data/regions.js';
 import type { ClassMetric } from '../events.js';
 import { slidingWindowPredict, threshold } from '../infer/sliding-window.js';
 import type { UNet } from '../model/unet.js';
@@ -27,15 +28,6 @@ export function dice(pred: Uint8Array, ref: Uint8Array): number | null {
 export function meanDefined(values: readonly (number | null)[]): number | null {
   const d = values.filter((v): v is number => v !== null);
   return d.length === 0 ? null : d.reduce((a, b) => a + b, 0) / d.length;
-}
-
-/** Binary region mask: 1 where the label value is one of `labels`. */
-export function regionMask(label: Uint8Array, labels: readonly number[]): Uint8Array {
-  const table = new Uint8Array(256);
-  for (const l of labels) table[l] = 1;
-  const out = new Uint8Array(label.length);
-  for (let i = 0; i < label.length; i++) out[i] = table[label[i]];
-  return out;
 }
 
 /**

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ArchitectureSpec, HeadSpec, Vec3 } from '../../graph/types.js';
 import { concatChannels, convUnit, LEAKY_RELU_SLOPE, pointwise, residualAct, upsample } from './layers.js';
-import { Prng } from './prng.js';
+import { Prng } from '../rng.js';
 
 /**
  * nnU-Net "plain" 3D U-Net with one sigmoid output channel per head (logits out; no softmax).

@@ -1,5 +1,5 @@
 import type { AugmentationSpec, Vec3 } from '../../graph/types.js';
-import type { Prng } from '../model/prng.js';
+import type { Prng } from '../rng.js';
 
 /**
  * Training-time augmentation of one patch (image and label together, in place).

@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { HeadSpec, Vec3 } from '../../graph/types.js';
+import { regionLut } from '../data/regions.js';
 import type { PreprocessedCase } from '../data/types.js';
-import type { Prng } from '../model/prng.js';
+import type { Prng } from '../rng.js';
 import type { PatchAugmenter } from './augment.js';
 import { choosePatchStart, extractPatch, isForcedForeground, type CaseSampler } from './sampler.js';
 import type { TrainBatch } from './step.js';
@@ -20,12 +21,11 @@ export interface BatchArrays {
 /** Per head, a lookup table label value -> 1 when the value belongs to the head's region. */
 export function regionTables(heads: readonly HeadSpec[]): Uint8Array[] {
   return heads.map((h) => {
-    const t = new Uint8Array(256);
-    for (const l of h.labels) {
-      if (!Number.isInteger(l) || l < 0 || l > 255) throw new Error(`head '${h.dataset}/${h.name}': label ${l} is not in 0..255`);
-      t[l] = 1;
+    try {
+      return regionLut(h.labels);
+    } catch (err) {
+      throw new Error(`head '${h.dataset}/${h.name}': ${(err as Error).message}`);
     }
-    return t;
   });
 }
 

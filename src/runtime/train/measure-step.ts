@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ArchitectureSpec, HeadSpec, OptimizerSpec, Vec3 } from '../../graph/types.js';
 import { UNet } from '../model/unet.js';
-import { Prng } from '../model/prng.js';
+import { Prng } from '../rng.js';
 import { createOptimizer } from './optimizer.js';
 import { trainStep } from './step.js';
 

@@ -1,41 +1,14 @@
+import { caseWeight } from '../../graph/sampling.js';
 import type { SamplingKind, Vec3 } from '../../graph/types.js';
 import type { PreprocessedCase, PreprocessedDataset } from '../data/types.js';
-import type { Prng } from '../model/prng.js';
+import type { Prng } from '../rng.js';
 
 /**
- * Case and patch sampling for multi-dataset training.
- *
- * Case probabilities (n_k = training cases of the case's dataset k, K datasets):
- * - inverse_sqrt: P(case) proportional to 1/sqrt(n_k), so dataset k gets a share proportional to sqrt(n_k)
- * - uniform:      every dataset gets 1/K, uniform over its cases
- * - proportional: uniform over all cases, so dataset k gets a share proportional to n_k
+ * Case and patch sampling for multi-dataset training. The case law (inverse_sqrt, uniform,
+ * proportional) is defined once, in graph/sampling.ts.
  */
 
-/** Per-case sampling weight (unnormalised) of a case in a dataset with `n` training cases among K datasets. */
-function caseWeight(kind: SamplingKind, n: number): number {
-  switch (kind) {
-    case 'inverse_sqrt':
-      return 1 / Math.sqrt(n);
-    case 'uniform':
-      return 1 / n;
-    case 'proportional':
-      return 1;
-  }
-}
-
-/** Expected share of draws per dataset, from its number of training cases. */
-export function datasetShares(kind: SamplingKind, trainCounts: Record<string, number>): Record<string, number> {
-  const raw: Record<string, number> = {};
-  let total = 0;
-  for (const [name, n] of Object.entries(trainCounts)) {
-    if (n <= 0) continue;
-    raw[name] = n * caseWeight(kind, n);
-    total += raw[name];
-  }
-  const out: Record<string, number> = {};
-  for (const [name, w] of Object.entries(raw)) out[name] = w / total;
-  return out;
-}
+export { datasetShares } from '../../graph/sampling.js';
 
 /** Draws training cases with the configured law, from each dataset's `train` ids only. */
 export class CaseSampler {

@@ -4,7 +4,7 @@ import { trainingUnsupportedReason } from '../backend.js';
 import type { PreprocessedDataset } from '../data/types.js';
 import { deepSupervisionWeights } from '../loss/deep-supervision.js';
 import { initFromPretrained, type PretrainedInit } from '../model/checkpoint.js';
-import { Prng } from '../model/prng.js';
+import { Prng } from '../rng.js';
 import { outputCount, UNet } from '../model/unet.js';
 import { augmenterFor } from './augment.js';
 import { batchToTensors, regionTables, sampleBatchArrays } from './batch.js';

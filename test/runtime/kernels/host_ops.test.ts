@@ -8,7 +8,7 @@ import {
   setHostKernels,
 } from '../../../src/runtime/kernels/host_ops.js';
 import { loadNativeConv3d } from '../../../src/runtime/kernels/native_addon.js';
-import { Prng } from '../../../src/runtime/model/prng.js';
+import { Prng } from '../../../src/runtime/rng.js';
 
 const load = loadNativeConv3d();
 const skipReason = load.addon ? (load.addon.normActForward ? undefined : 'the addon lacks the element-wise kernels (rebuild it)') : load.reason;

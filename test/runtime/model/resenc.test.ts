@@ -7,7 +7,7 @@ import type { ArchitectureSpec, HeadSpec } from '../../../src/graph/types.js';
 import { initBackend } from '../../../src/runtime/backend.js';
 import { multiTalentLoss } from '../../../src/runtime/loss/multitalent.js';
 import { setFusedOps } from '../../../src/runtime/model/fused.js';
-import { Prng } from '../../../src/runtime/model/prng.js';
+import { Prng } from '../../../src/runtime/rng.js';
 import { blockNeedsSkip, parameterSpecs, UNet, validateArchitecture } from '../../../src/runtime/model/unet.js';
 import { createOptimizer } from '../../../src/runtime/train/optimizer.js';
 import { trainStep } from '../../../src/runtime/train/step.js';

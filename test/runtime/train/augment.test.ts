@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Prng } from '../../../src/runtime/model/prng.js';
+import { Prng } from '../../../src/runtime/rng.js';
 import { augmenterFor, flipInPlace, MirrorAugmenter } from '../../../src/runtime/train/augment.js';
 
 describe('mirroring', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { HeadSpec } from '../../../src/graph/types.js';
-import { Prng } from '../../../src/runtime/model/prng.js';
+import { Prng } from '../../../src/runtime/rng.js';
 import { regionTables, sampleBatchArrays } from '../../../src/runtime/train/batch.js';
 import { CaseSampler } from '../../../src/runtime/train/sampler.js';
 import { blobCase } from './helpers.js';

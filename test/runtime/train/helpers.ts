@@ -1,6 +1,6 @@
 import type { HeadSpec, TrainParams, Vec3 } from '../../../src/graph/types.js';
 import type { PreprocessedCase, PreprocessedDataset } from '../../../src/runtime/data/types.js';
-import { Prng } from '../../../src/runtime/model/prng.js';
+import { Prng } from '../../../src/runtime/rng.js';
 
 /**
  * A synthetic case: noise background, a bright sphere labelled `value` (radius r, random centre).

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { SamplingKind } from '../../../src/graph/types.js';
-import { Prng } from '../../../src/runtime/model/prng.js';
+import { Prng } from '../../../src/runtime/rng.js';
 import { CaseSampler, choosePatchStart, datasetShares, extractPatch, isForcedForeground, roundHalfEven } from '../../../src/runtime/train/sampler.js';
 import { blobCase } from './helpers.js';
 import type { PreprocessedDataset } from '../../../src/runtime/data/types.js';

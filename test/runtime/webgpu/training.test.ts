@@ -8,7 +8,7 @@ import type { ArchitectureSpec, HeadSpec } from '../../../src/graph/types.js';
 import { registerFastCpuKernels } from '../../../src/runtime/kernels/index.js';
 import { slidingWindowPredict } from '../../../src/runtime/infer/sliding-window.js';
 import { setFusedOps } from '../../../src/runtime/model/fused.js';
-import { Prng } from '../../../src/runtime/model/prng.js';
+import { Prng } from '../../../src/runtime/rng.js';
 import { UNet } from '../../../src/runtime/model/unet.js';
 import { createOptimizer } from '../../../src/runtime/train/optimizer.js';
 import { trainStep } from '../../../src/runtime/train/step.js';

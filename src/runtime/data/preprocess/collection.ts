@@ -27,7 +27,7 @@ import {
 } from '../raw/fingerprint.js';
 import { type CtStats, applyCtNormalization } from './normalize.js';
 import { type InterpolationOrder, planResampling, resampleImage, resampleLabel } from './resample.js';
-import { makeRng } from '../rng.js';
+import { makeRng } from '../../rng.js';
 import { splitCases } from '../raw/split.js';
 import type { PreprocessedCase, PreprocessedDataset } from '../types.js';
 

@@ -3,7 +3,7 @@
  * pooled, summarised (mean, std, 0.5 and 99.5 percentiles); images are clipped to the percentiles and
  * z-scored with max(std, 1e-8).
  */
-import { type Rng, randInt } from '../rng.js';
+import { type Rng, randInt } from '../../rng.js';
 
 export interface CtStats {
   mean: number;

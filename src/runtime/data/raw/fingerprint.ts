@@ -15,7 +15,7 @@ import { fileContentHash } from '../cache/content-hash.js';
 import { boxShape, cropToBox, nonzeroBoundingBox } from '../preprocess/crop.js';
 import { type RawDataset, loadRawCase } from './dataset.js';
 import { type CtStats, ctStats, percentile, sampleForeground } from '../preprocess/normalize.js';
-import { makeRng } from '../rng.js';
+import { makeRng } from '../../rng.js';
 
 /** nnU-Net samples 1e8 foreground voxels per dataset; this project defaults to 1e7 (see docs/data.md). */
 export const DEFAULT_FOREGROUND_SAMPLES = 10_000_000;

@@ -1,6 +1,6 @@
 /** The fixed train/hold-out split of one dataset. */
 import { MtDataError } from '../errors.js';
-import { makeRng, shuffle } from '../rng.js';
+import { makeRng, shuffle } from '../../rng.js';
 
 export interface CaseSplit {
   train: string[];

@@ -13,7 +13,7 @@ import type { Affine } from '../nifti/affine.js';
 import { tempSibling } from '../../io/atomic.js';
 import { MtDataError } from '../errors.js';
 import { writeNifti } from '../nifti/write.js';
-import { makeRng } from '../rng.js';
+import { makeRng } from '../../rng.js';
 import { type Anatomy, anatomyAffine, renderImage, renderTissue, sampleAnatomy } from './phantom.js';
 import { QUICKSTART_DATASETS, type QuickstartDataset } from './protocols.js';
 

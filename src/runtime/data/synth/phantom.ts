@@ -9,7 +9,7 @@
  */
 import type { Vec3 } from '../../../graph/types.js';
 import { type Affine, diagonalAffine } from '../nifti/affine.js';
-import { type Rng, gaussianNoise, uniform } from '../rng.js';
+import { type Rng, gaussianNoise, uniform } from '../../rng.js';
 
 /** Tissue classes of the phantom: what each voxel is, whatever a protocol annotates. */
 export const Tissue = {

@@ -4,7 +4,7 @@ import { regionMask, sampleClassVoxels } from '../../../../src/runtime/data/prep
 import { boxShape, cropToBox, nonzeroBoundingBox } from '../../../../src/runtime/data/preprocess/crop.js';
 import { MtDataError } from '../../../../src/runtime/data/errors.js';
 import { applyCtNormalization, ctStats, percentile, sampleForeground, selectKth } from '../../../../src/runtime/data/preprocess/normalize.js';
-import { makeRng } from '../../../../src/runtime/data/rng.js';
+import { makeRng } from '../../../../src/runtime/rng.js';
 import { splitCases } from '../../../../src/runtime/data/raw/split.js';
 
 describe('CT normalisation statistics', () => {

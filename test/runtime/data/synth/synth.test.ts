@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadRawCase, loadRawDataset } from '../../../../src/runtime/data/raw/dataset.js';
 import { MtDataError } from '../../../../src/runtime/data/errors.js';
 import { readNifti } from '../../../../src/runtime/data/nifti/index.js';
-import { makeRng } from '../../../../src/runtime/data/rng.js';
+import { makeRng } from '../../../../src/runtime/rng.js';
 import { sampleAnatomy } from '../../../../src/runtime/data/synth/phantom.js';
 import { QUICKSTART_DATASETS, Tissue, synthesizeCase, synthesizeCollection } from '../../../../src/runtime/data/synth/collection.js';
 import { HAS_NIBABEL, NIBABEL_SKIP_REASON, runPython } from '../python.js';
