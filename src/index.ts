@@ -14,7 +14,7 @@ export {
   type Diagnostic,
   type Program,
 } from './compiler/index.js';
-export { runGraph, type RunOptions, type RunOutcome } from './runtime/executor.js';
+export { runGraph, type RunOptions, type RunOutcome } from './runtime/executor/index.js';
 export { RunEvents, type RunEvent, type RunListener, type EvaluationResult, type ClassMetric } from './runtime/events.js';
 export { initRuntime, type BackendChoice, type RuntimeInfo } from './runtime/setup.js';
 export { synthesizeCollection } from './runtime/data/synth/collection.js';

@@ -47,7 +47,7 @@ describe('mtc compile', () => {
     const yamlIO = captureIO();
     expect(await main(['compile', 'experiments/quickstart.mt'], yamlIO)).toBe(0);
     const graph = validateGraph(parseYaml(yamlIO.stdout.join('\n')));
-    expect(graph.stages.map((s) => s.kind)).toEqual(['prepare', 'preprocess', 'train', 'finetune', 'evaluate', 'report']);
+    expect(graph.stages.map((s) => s.kind)).toEqual(['prepare', 'prepare', 'prepare', 'prepare', 'prepare', 'preprocess', 'train', 'preprocess', 'finetune', 'evaluate', 'report']);
     const ft = graph.stages.find((s) => s.kind === 'finetune');
     expect(ft?.deps).toContain('train:quickstart_pretrain');
 

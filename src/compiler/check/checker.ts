@@ -46,7 +46,7 @@ export function emptyChecked(): CheckedProgram {
   return {
     symbols: new Map(), datasets: new Map(), classsets: new Map(), architectures: new Map(), schedules: new Map(),
     samplings: new Map(), augmentations: new Map(), experiments: new Map(), families: new Map(),
-    resolvedArchitectures: new Map(), resolvedSpacing: new Map(),
+    resolvedArchitectures: new Map(), resolvedSpacing: new Map(), experimentBlocks: new Map(),
   };
 }
 
@@ -216,6 +216,7 @@ export function checkLoadedProgram(program: Program, sink: DiagnosticSink): Chec
     };
     const m = checkExperiment(sink, sym.decl, bodies.get(sym.name) ?? null, sym.name, sym.file, ctx, sym.family ?? null);
     if (m) checked.experiments.set(sym.name, m);
+    checked.experimentBlocks.set(sym.name, bodies.get(sym.name) ?? null);
   }
 
   // 6. Rules across declarations.

@@ -9,7 +9,7 @@ export const BLOCK_FIELDS = {
   dataset: ['root', 'modality', 'cases', 'synthetic', 'seed', 'labels', 'classes', 'split'],
   classset: ['classes', 'exclude'],
   architecture: ['kind', 'patch', 'spacing', 'stages', 'features', 'blocks', 'kernels', 'strides', 'deep_supervision', 'feature_size'],
-  schedule: ['optimizer', 'lr', 'epochs', 'iterations', 'clip', 'phase'],
+  schedule: ['optimizer', 'lr', 'epochs', 'iterations', 'clip', 'validation', 'checkpoint_every', 'phase'],
   phase: ['epochs', 'lr'],
   sampling: ['kind', 'foreground'],
   augmentation: ['rotation', 'scaling', 'elastic', 'noise', 'blur', 'brightness', 'contrast', 'low_resolution', 'gamma_inverted', 'gamma', 'mirror'],

@@ -2,7 +2,7 @@
 import type {
   ArchitectureKind, ArchitectureSpec, AugmentationSpec, DatasetSpec, LossKind, Precision, SamplingKind, ScheduleSpec, Vec3,
 } from '../../graph/types.js';
-import type { Declaration } from '../ast.js';
+import type { Block, Declaration } from '../ast.js';
 import type { Span } from '../source.js';
 
 export type DeclKind = 'dataset' | 'classset' | 'architecture' | 'schedule' | 'sampling' | 'augmentation' | 'experiment' | 'family';
@@ -109,4 +109,6 @@ export interface CheckedProgram {
   resolvedArchitectures: Map<string, ArchitectureSpec>;
   /** Experiment name -> its effective spacing. */
   resolvedSpacing: Map<string, Vec3>;
+  /** Experiment name -> its block with inheritance merged and family values chosen (what was checked; resolved.mt prints it). */
+  experimentBlocks: Map<string, Block | null>;
 }

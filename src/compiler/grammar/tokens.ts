@@ -21,7 +21,7 @@ export const FIELD_WORDS = [
   // architecture
   'kind', 'patch', 'features', 'strides', 'stages', 'blocks', 'kernels', 'deep_supervision', 'feature_size',
   // schedule
-  'optimizer', 'lr', 'epochs', 'iterations', 'clip', 'phase',
+  'optimizer', 'lr', 'epochs', 'iterations', 'clip', 'phase', 'validation', 'checkpoint_every',
   // experiment
   'datasets', 'architecture', 'schedule', 'batch', 'sampling', 'foreground', 'spacing', 'pretrained',
   'augmentation', 'folds', 'precision', 'loss', 'evaluation', 'targets', 'allow_leakage', 'report',
