@@ -34,6 +34,22 @@ export function printValue(v: Value): string {
   }
 }
 
+/** `key [` + the items, as many to a line as fit in 100 columns, + `]`. */
+function wrappedList(indent: string, key: string, items: string[]): string[] {
+  const lines = [`${indent}${key} [`];
+  let line = '';
+  for (const item of items) {
+    const next = line === '' ? `${indent}  ${item},` : `${line} ${item},`;
+    if (next.length > 100 && line !== '') {
+      lines.push(line);
+      line = `${indent}  ${item},`;
+    } else line = next;
+  }
+  if (line !== '') lines.push(line);
+  lines.push(`${indent}]`);
+  return lines;
+}
+
 /** Fields that read as part of the field before them: a class's `tags`, a synthetic dataset's `seed`. */
 function trailsPrevious(prev: Entry | undefined, e: Entry): boolean {
   return prev !== undefined && prev.block === null && ((e.key.text === 'tags' && prev.key.text !== 'tags') || (e.key.text === 'seed' && prev.key.text === 'synthetic'));
@@ -47,7 +63,8 @@ function printEntries(entries: readonly Entry[], indent: string): string[] {
       out[out.length - 1] += `  ${head.trimStart()}`;
       return;
     }
-    if (e.block === null) out.push(head);
+    if (e.block === null && head.length > 100 && e.value?.kind === 'list') out.push(...wrappedList(indent, e.key.text, e.value.items.map(printValue)));
+    else if (e.block === null) out.push(head);
     else if (e.block.entries.length === 0) out.push(`${head} { }`);
     else out.push(`${head} {`, ...printEntries(e.block.entries, `${indent}  `), `${indent}}`);
   });

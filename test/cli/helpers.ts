@@ -1,3 +1,6 @@
+import { existsSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { CliIO } from '../../src/cli/io.js';
 
 export interface CapturedIO extends CliIO {
@@ -15,4 +18,16 @@ export function captureIO(cwd = process.cwd(), env: NodeJS.ProcessEnv = {}): Cap
 export function ioParts(cwd = process.cwd()): { cli: CliIO; out: string[]; err: string[] } {
   const cli = captureIO(cwd);
   return { cli, out: cli.stdout, err: cli.stderr };
+}
+
+/** The one run folder under `runs/<experiment>/` (run folders are named by their run key). */
+export async function runFolder(runs: string, experiment: string): Promise<string> {
+  const keys = existsSync(join(runs, experiment)) ? await readdir(join(runs, experiment)) : [];
+  if (keys.length !== 1) throw new Error(`expected one run folder under ${join(runs, experiment)}, found ${keys.length}`);
+  return join(runs, experiment, keys[0]);
+}
+
+/** The final weights of a training stage of a run folder (through its link to the store entry). */
+export function finalWeights(runDir: string, stageSlug: string): string {
+  return join(runDir, 'stages', stageSlug, 'checkpoints', 'final', 'weights.bin');
 }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { webgpuSkipReason } from '../runtime/webgpu/helpers.js';
-import { captureIO } from './helpers.js';
+import { captureIO, finalWeights, runFolder } from './helpers.js';
 
 /** The quickstart's shape at toy size: two source datasets, one fine-tune target, a few iterations. */
 const TINY = `
@@ -34,18 +34,6 @@ schedule ft {
 experiment tiny_pre { datasets [liver, vessel]  architecture tiny  schedule pre  spacing [8, 8, 8]  seed 3 }
 experiment tiny_ft  { pretrained tiny_pre  datasets [kidney]  schedule ft  seed 3 }
 `;
-
-/** The one run folder under `runs/<experiment>/` (run folders are named by their run key). */
-export async function runFolder(runs: string, experiment: string): Promise<string> {
-  const keys = existsSync(join(runs, experiment)) ? await readdir(join(runs, experiment)) : [];
-  if (keys.length !== 1) throw new Error(`expected one run folder under ${join(runs, experiment)}, found ${keys.length}`);
-  return join(runs, experiment, keys[0]);
-}
-
-/** The final weights of a training stage of a run folder (through its link to the store entry). */
-export function finalWeights(runDir: string, stageSlug: string): string {
-  return join(runDir, 'stages', stageSlug, 'checkpoints', 'final', 'weights.bin');
-}
 
 describe('mtc run (tiny end to end)', () => {
   let dir = '';

@@ -37,6 +37,21 @@ describe('run view reducer', () => {
     expect(etaSeconds(train)).toBeCloseTo(2);
   });
 
+  it('keeps the last epoch, checkpoint, cache explanation and summary of a stage', () => {
+    const record = { epoch: 2, phase: 0, lr: 0.01, meanLoss: 0.5, meanPseudoDice: 0.4, ema: 0.3, seconds: 1 };
+    const view = [
+      ...script(),
+      { type: 'stage-cache', stage: 'train:pre', key: 'c'.repeat(64), cached: false, changes: ['batch: 2 -> 4'] },
+      { type: 'epoch', stage: 'train:pre', record, best: true },
+      { type: 'checkpoint', stage: 'train:pre', kind: 'latest', epoch: 3 },
+      { type: 'stage-end', stage: 'train:pre', status: 'interrupted', seconds: 9, key: 'c'.repeat(64), error: 'interrupted at epoch 3' },
+      { type: 'run-end', status: 'interrupted', runDirs: { ft: '/tmp/run' }, seconds: 10, results: [] },
+    ].reduce((v, e) => reduceRunView(v, e as RunEvent), emptyRunView);
+    const train = view.stages.find((s) => s.id === 'train:pre')!;
+    expect(train).toMatchObject({ status: 'interrupted', lastEpoch: record, checkpoint: { kind: 'latest', epoch: 3 }, cacheChanges: ['batch: 2 -> 4'], error: 'interrupted at epoch 3' });
+    expect(view.finished).toEqual({ status: 'interrupted', seconds: 10 });
+  });
+
   it('formats durations and the Dice table with the mean line last', () => {
     expect(formatDuration(59.4)).toBe('59s');
     expect(formatDuration(125)).toBe('2m05s');

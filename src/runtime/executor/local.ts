@@ -11,6 +11,8 @@
  * The first abort of `signal` (Ctrl-C) lets running stages finish their current unit of work and save
  * a checkpoint; they end `interrupted`, and no new stage starts.
  */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { isGlob, matchesGlob } from '../../graph/glob.js';
 import type { RuntimeGraph, Stage } from '../../graph/types.js';
 import { validateGraph } from '../../graph/validate.js';
@@ -192,6 +194,16 @@ export class StageRunner {
   }
 }
 
+/** A cached evaluation is shown as if it had just run (its result comes from the store). */
+async function replayEvaluation(entry: StoreEntry, events: RunEvents): Promise<void> {
+  try {
+    const { folds: _folds, ...result } = JSON.parse(await readFile(join(entry.dir, 'evaluation.json'), 'utf8')) as EvaluationResult & { folds?: unknown };
+    events.emit({ type: 'evaluation', result });
+  } catch {
+    // an entry from an older layout: nothing to show
+  }
+}
+
 /** Whether a stage id matches any of the patterns (globs, or exact ids). */
 function matchesAny(id: string, patterns: readonly string[] | undefined): boolean {
   return (patterns ?? []).some((p) => (isGlob(p) ? matchesGlob(id, p) : p === id || id.startsWith(`${p}/`)));
@@ -256,6 +268,7 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
     if (cached) {
       runner.entries.set(stage.id, cached);
       events.emit({ type: 'stage-end', stage: stage.id, status: 'cached', seconds: 0, key: r.key, summary: cached.manifest.summary });
+      if (stage.kind === 'evaluate') await replayEvaluation(cached, events);
       finish(stage, 'cached');
       return;
     }
