@@ -151,10 +151,10 @@ export class StageRunner {
   }
 
   /** Runs the stage here and files its outputs; the returned status is done, interrupted or failed. */
-  async run(stage: Stage, r: ResolvedStage): Promise<{ status: 'done' | 'interrupted' | 'failed'; entry?: StoreEntry; error?: unknown; seconds: number }> {
+  async run(stage: Stage, r: ResolvedStage, startedAt = performance.now()): Promise<{ status: 'done' | 'interrupted' | 'failed'; entry?: StoreEntry; error?: unknown; seconds: number }> {
     const { events, signal } = this.options;
     const handler = handlerFor(stage);
-    const t0 = performance.now();
+    const t0 = startedAt;
     if (!this.announcesEarly(stage)) this.announce(stage, r.key);
     try {
       const workDir = await this.store.beginWork(r.key, handler.resumable === true);
@@ -250,12 +250,13 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
 
   const startStage = async (stage: Stage): Promise<void> => {
     let r: ResolvedStage;
+    const t0 = performance.now();
     if (runner.announcesEarly(stage)) runner.announce(stage);
     try {
       r = await runner.resolve(stage);
     } catch (err) {
       const interrupted = isInterruption(err, signal);
-      events.emit({ type: 'stage-end', stage: stage.id, status: interrupted ? 'interrupted' : 'failed', seconds: 0, error: errorMessage(err) });
+      events.emit({ type: 'stage-end', stage: stage.id, status: interrupted ? 'interrupted' : 'failed', seconds: (performance.now() - t0) / 1000, error: errorMessage(err) });
       finish(stage, interrupted ? 'interrupted' : 'failed', err);
       return;
     }
@@ -297,7 +298,7 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
       }
       return;
     }
-    const out = await runner.run(stage, r);
+    const out = await runner.run(stage, r, t0);
     finish(stage, out.status, out.error);
   };
 
