@@ -56,6 +56,25 @@ describe('mtc compile', () => {
     expect(JSON.parse(jsonIO.stdout.join('\n'))).toEqual(graph);
   });
 
+  it('--list lists the experiments of a file, family expansions included', async () => {
+    const io = captureIO();
+    expect(await main(['compile', 'experiments/baselines.mt', '--list'], io)).toBe(0);
+    expect(io.stdout[0]).toBe('baseline');
+    expect(io.stdout[1]).toMatch(/^baselines_msd_liver_multitalent_unet_fold0 +\(family baselines\)$/);
+    expect(io.stdout.at(-1)).toBe('196 experiments; -e baselines selects all of family baselines; the last one is the default of mtc run');
+    const q = captureIO();
+    expect(await main(['compile', 'experiments/quickstart.mt', '--list', '--format', 'json'], q)).toBe(0);
+    expect((JSON.parse(q.stdout.join('\n')) as Array<{ name: string; pretrained: string | null }>).map((e) => [e.name, e.pretrained])).toEqual([['quickstart_pretrain', null], ['quickstart', 'quickstart_pretrain']]);
+  });
+
+  it('-e FAMILY and --all compile every expansion into one graph', async () => {
+    const io = captureIO();
+    expect(await main(['compile', 'experiments/baselines.mt', '-e', 'baselines_swin', '--format', 'json'], io)).toBe(0);
+    const g = JSON.parse(io.stdout.join('\n')) as { source: { experiments: string[] }; stages: Array<{ id: string }> };
+    expect(g.source.experiments.length).toBe(65);
+    expect(g.stages.filter((s) => s.id.startsWith('prepare:')).length).toBe(13);
+  });
+
   it('exits 1 with diagnostics and no graph when the source has errors', async () => {
     const io = captureIO();
     expect(await main(['compile', 'test/compiler/fixtures/acceptance.mt'], io)).toBe(1);

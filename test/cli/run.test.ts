@@ -5,35 +5,9 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { webgpuSkipReason } from '../runtime/webgpu/helpers.js';
-import { captureIO, finalWeights, runFolder } from './helpers.js';
+import { captureIO, finalWeights, runFolder, tinyExperiment } from './helpers.js';
 
-/** The quickstart's shape at toy size: two source datasets, one fine-tune target, a few iterations. */
-const TINY = `
-dataset liver {
-  root "quickstart/Dataset901_SynthLiver"
-  synthetic quickstart seed 5
-  classes { liver [1, 2]  liver_tumour [2] }
-}
-dataset vessel {
-  root "quickstart/Dataset904_SynthVessel"
-  synthetic quickstart seed 5
-  classes { aorta [1]  spleen [2] }
-}
-dataset kidney {
-  root "quickstart/Dataset905_SynthKidney"
-  synthetic quickstart seed 5
-  classes { kidney [1, 2]  kidney_tumour [2] tags [cancer] }
-}
-architecture tiny { kind unet  patch [16, 16, 16]  features [4, 8]  deep_supervision false }
-schedule pre { lr poly(0.01, 0.9)  epochs 2  iterations 3  validation 2 }
-schedule ft {
-  epochs 2  iterations 3  validation 2
-  phase heads { epochs 1     lr linear(0, 0.01) }
-  phase all   { epochs rest  lr poly(0.01, 0.9) }
-}
-experiment tiny_pre { datasets [liver, vessel]  architecture tiny  schedule pre  spacing [8, 8, 8]  seed 3 }
-experiment tiny_ft  { pretrained tiny_pre  datasets [kidney]  schedule ft  seed 3 }
-`;
+const TINY = tinyExperiment({ pre: 'epochs 2  iterations 3  validation 2', ft: 'epochs 2  iterations 3  validation 2', headEpochs: 1 });
 
 describe('mtc run (tiny end to end)', () => {
   let dir = '';
@@ -205,6 +179,17 @@ describe('mtc run (tiny end to end)', () => {
     expect(text).toContain('patch [16, 16, 16] at [8, 8, 8] mm');
     expect(text).toMatch(/3 stage\(s\) would run, 6 cached/);
     expect((await readdir(join(dir, 'runs', 'tiny_ft'))).length).toBe(1);
+  });
+
+  it('--dry-run exits 1 when the runtime cannot execute the plan, saying why', async () => {
+    const io6 = captureIO(dir);
+    expect(await main(['run', join(process.cwd(), 'experiments', 'kits_finetune.mt'), '--dry-run', '--data', 'elsewhere', '--runs', 'runs6'], io6)).toBe(1);
+    const text = io6.stdout.join('\n');
+    expect(text).toContain('note: the runtime cannot execute this plan yet:');
+    expect(text).toMatch(/run +finetune:kits_finetune\/fold4/);
+    expect(text).toContain('1000 epochs x 250 iterations (heads 10 + all 50 + all 940), sgd, batch 2');
+    expect(io6.stderr.join('\n')).toContain('mtc run would stop before training');
+    expect(existsSync(join(dir, 'runs6'))).toBe(false);
   });
 
   it('--dry-run exits 1 when data folders are missing, and says which', async () => {

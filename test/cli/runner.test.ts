@@ -11,36 +11,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
-import { captureIO, finalWeights, runFolder } from './helpers.js';
+import { captureIO, finalWeights, runFolder, tinyExperiment } from './helpers.js';
 
 const BIN = join(process.cwd(), 'bin', 'mtc.js');
 
-const SRC = `
-dataset liver {
-  root "quickstart/Dataset901_SynthLiver"
-  synthetic quickstart seed 5
-  classes { liver [1, 2]  liver_tumour [2] }
-}
-dataset vessel {
-  root "quickstart/Dataset904_SynthVessel"
-  synthetic quickstart seed 5
-  classes { aorta [1]  spleen [2] }
-}
-dataset kidney {
-  root "quickstart/Dataset905_SynthKidney"
-  synthetic quickstart seed 5
-  classes { kidney [1, 2]  kidney_tumour [2] tags [cancer] }
-}
-architecture tiny { kind unet  patch [16, 16, 16]  features [4, 8]  deep_supervision false }
-schedule pre { lr poly(0.01, 0.9)  epochs 2  iterations 3  validation 2  checkpoint_every 1 }
-schedule ft {
-  epochs 6  iterations 4  validation 2  checkpoint_every 1
-  phase heads { epochs 2     lr linear(0, 0.01) }
-  phase all   { epochs rest  lr poly(0.01, 0.9) }
-}
-experiment tiny_pre { datasets [liver, vessel]  architecture tiny  schedule pre  spacing [8, 8, 8]  seed 3 }
-experiment tiny_ft  { pretrained tiny_pre  datasets [kidney]  schedule ft  seed 3 }
-`;
+const SRC = tinyExperiment({ pre: 'epochs 2  iterations 3  validation 2  checkpoint_every 1', ft: 'epochs 6  iterations 4  validation 2  checkpoint_every 1', headEpochs: 2 });
 
 /** Two experiments that share nothing but the data folder's collection. */
 const PAIR = `
@@ -166,6 +141,22 @@ describe('the runner', () => {
     expect(r.out).toContain('[finetune:tiny_ft] skipped: not selected by --only, and not in the store');
     expect(r.err).toContain('--only leaves out stages that are not in the store');
   }, 120_000);
+
+  it('folds all: one training per fold, and one cross-validation over every case, each evaluated once', async () => {
+    const r = await run(dir, ['tiny.mt', '-e', 'tiny_pre', '--set', 'tiny_pre.folds=all', '--data', 'data', '--runs', 'runs']);
+    expect(r.code).toBe(0);
+    const end = endings(r.out);
+    expect(end['preprocess:tiny_pre']).toBe('cached');
+    for (let k = 0; k < 5; k++) expect(end[`train:tiny_pre/fold${k}`]).toBe(k === 0 ? 'cached' : 'done'); // fold 0 is the chain's pre-training
+    const runDir = (await readdir(join(dir, 'runs', 'tiny_pre'))).map((k) => join(dir, 'runs', 'tiny_pre', k));
+    const metrics = JSON.parse(await readFile(join(runDir[0], 'metrics.json'), 'utf8')) as { evaluations: Array<{ classes: Array<{ dataset: string; perCase: Record<string, number | null> }>; folds: Array<{ fold: number }> }> };
+    const ev = metrics.evaluations[0];
+    expect(ev.folds.map((f) => f.fold)).toEqual([0, 1, 2, 3, 4]);
+    const liver = ev.classes.find((c) => c.dataset === 'liver')!;
+    const vessel = ev.classes.find((c) => c.dataset === 'vessel')!;
+    expect(Object.keys(liver.perCase).length).toBe(12); // every liver case, once
+    expect(Object.keys(vessel.perCase).length).toBe(10);
+  }, 300_000);
 
   it('resolved.mt of a run gives the same keys: everything cached, in the same run folder', async () => {
     const r = await run(dir, [join(reference, 'resolved.mt'), '--data', 'data', '--runs', 'runs']);

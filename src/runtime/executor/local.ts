@@ -44,7 +44,7 @@ export interface ExecuteOptions {
   jobs?: number;
   /** Stage id patterns to run even when cached. */
   force?: readonly string[];
-  /** Stage id patterns to run; every other stage must be cached (else what needs it is skipped). */
+  /** Stage id patterns to run; every other stage (but `prepare`, which only hashes its dataset) must be cached, else what needs it is skipped. */
   only?: readonly string[];
   /** Say, for every stage that is not cached, what changed since its last stored run. */
   explainCache?: boolean;
@@ -273,7 +273,8 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
       finish(stage, 'cached');
       return;
     }
-    if (options.only && options.only.length > 0 && !matchesAny(stage.id, options.only)) {
+    // prepare only checks and hashes a dataset (what every downstream key needs): --only never holds it back.
+    if (options.only && options.only.length > 0 && stage.kind !== 'prepare' && !matchesAny(stage.id, options.only)) {
       skip(stage, 'not selected by --only, and not in the store');
       return;
     }

@@ -17,6 +17,7 @@
  * Everything but the two append-only logs is written atomically; a reader skips a torn last line.
  */
 import { appendFile, mkdir, readFile, rm, symlink } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join, relative } from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import type { RuntimeGraph } from '../../graph/types.js';
@@ -64,8 +65,9 @@ export interface RunState {
   runKey: string;
   source: string;
   status: 'running' | RunStatus;
-  /** The process running it (to tell a live run from one killed with kill -9). */
+  /** The process running it and its host (to tell a live run from one killed with kill -9). */
   pid: number;
+  host: string;
   startedAt: string;
   updatedAt: string;
   stages: Record<string, StageState>;
@@ -123,7 +125,7 @@ export class RunRecorder {
       await writeFileAtomic(join(e.runDir, RUN_FILE), `${JSON.stringify(cfg, null, 2)}\n`);
       const stages: Record<string, StageState> = {};
       for (const id of e.stages) stages[id] = { kind: plan.graph.stages.find((s) => s.id === id)?.kind ?? '?', status: 'pending' };
-      r.states.set(e.name, { format: 'mtc-run-state', version: 1, experiment: e.name, runKey: e.runKey, source: plan.graph.source.file, status: 'running', pid: process.pid, startedAt: now, updatedAt: now, stages });
+      r.states.set(e.name, { format: 'mtc-run-state', version: 1, experiment: e.name, runKey: e.runKey, source: plan.graph.source.file, status: 'running', pid: process.pid, host: hostname(), startedAt: now, updatedAt: now, stages });
       await r.writeState(e);
     }
     return r;

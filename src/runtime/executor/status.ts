@@ -1,5 +1,6 @@
 /** Reading run folders back (`mtc status`, `mtc ls`): their state.json, with killed runs recognised. */
 import { readdir, readFile, stat } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { StageStatus } from '../events.js';
 import { STATE_FILE, type RunState, type StageState } from './run-folder.js';
@@ -35,7 +36,8 @@ export async function readRun(dir: string): Promise<RunRecord | null> {
     return null;
   }
   if (st.format !== 'mtc-run-state') return null;
-  const dead = st.status === 'running' && st.pid !== process.pid && !alive(st.pid);
+  // A process of another host cannot be checked from here: its run shows as running.
+  const dead = st.status === 'running' && (st.host === undefined || st.host === hostname()) && st.pid !== process.pid && !alive(st.pid);
   const stages: Record<string, StageState> = {};
   for (const [id, s] of Object.entries(st.stages)) {
     stages[id] = dead && s.status === 'running' ? { ...s, status: 'interrupted' as StageStatus, error: 'its process ended without finishing it (killed?)' } : s;

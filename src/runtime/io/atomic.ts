@@ -72,11 +72,11 @@ export async function recoverDir(dest: string, complete: string): Promise<boolea
   } catch {
     return false;
   }
-  let present = await exists(dest);
+  let present = await pathExists(dest);
   if (!present) {
     const ranked = [...siblings.filter((n) => n.includes('.tmp-')), ...siblings.filter((n) => n.includes('.old-'))];
     for (const n of ranked) {
-      if (await exists(join(parent, n, complete))) {
+      if (await pathExists(join(parent, n, complete))) {
         await rename(join(parent, n), dest);
         present = true;
         break;
@@ -87,7 +87,8 @@ export async function recoverDir(dest: string, complete: string): Promise<boolea
   return present;
 }
 
-async function exists(path: string): Promise<boolean> {
+/** Whether something exists at `path`. */
+export async function pathExists(path: string): Promise<boolean> {
   try {
     await stat(path);
     return true;
