@@ -18,6 +18,9 @@ export function unsupportedFeatures(graph: RuntimeGraph): string[] {
     if (arch.kind !== 'unet' && arch.kind !== 'resenc_unet') {
       say(`experiment '${p.experiment}': architecture '${arch.name}' is a ${arch.kind}; the runtime trains 'unet' and 'resenc_unet' so far (mtc compile and run --dry-run accept it)`);
     }
+    if (stage.kind === 'train' && p.checkpoint) {
+      say(`experiment '${p.experiment}': pretrained "${p.checkpoint}" (a checkpoint file) is not loaded by the runtime yet; pre-train with an experiment and write pretrained EXPERIMENT`);
+    }
     if (p.loss !== 'multitalent') {
       say(`experiment '${p.experiment}': loss '${p.loss}' is not trained by the runtime yet; use loss multitalent`);
     }

@@ -21,6 +21,14 @@ describe('runtime preflight', () => {
     expect(problems[0]).toMatch(/is a swin_unetr; the runtime trains 'unet' and 'resenc_unet'/);
   });
 
+  it('refuses a checkpoint file to start from, which the runtime does not load yet', () => {
+    const g = sampleGraph();
+    const t = g.stages.find((s) => s.kind === 'train');
+    if (t?.kind !== 'train') throw new Error('fixture changed');
+    t.checkpoint = 'ckpt/model.json';
+    expect(unsupportedFeatures(g)).toEqual([`experiment 'pre': pretrained "ckpt/model.json" (a checkpoint file) is not loaded by the runtime yet; pre-train with an experiment and write pretrained EXPERIMENT`]);
+  });
+
   it('names each unsupported feature once, with a way out', () => {
     const g = sampleGraph();
     for (const s of g.stages) {

@@ -90,14 +90,14 @@ describe('plain renderer', () => {
     events.emit({ type: 'epoch', stage: 'train:pre', best: true, record: { epoch: 3, phase: 0, lr: 0.005, meanLoss: 0.25, pseudoDice: { 'a/liver': 0.5 }, meanPseudoDice: 0.5, ema: 0.45, seconds: 2 } });
     events.emit({ type: 'checkpoint', stage: 'train:pre', kind: 'latest', epoch: 4 });
     events.emit({ type: 'stage-end', stage: 'train:pre', status: 'interrupted', seconds: 3, error: 'interrupted at epoch 4' });
-    events.emit({ type: 'stage-end', stage: 'evaluate:ft', status: 'skipped', seconds: 0, error: "needs 'train:pre', which interrupted" });
+    events.emit({ type: 'stage-end', stage: 'evaluate:ft', status: 'skipped', seconds: 0, error: "needs 'train:pre', which was interrupted" });
     events.emit({ type: 'run-end', status: 'interrupted', runDirs: { ft: '/tmp/run' }, seconds: 3, results: [] });
     expect(out).toEqual([
       '[train:pre] not cached (key dddddddddddd): schedule.epochs: 15 -> 30',
       '[train:pre] epoch 3  loss 0.2500  lr 5.00e-3  pseudo-Dice 0.5000 (ema 0.4500, best)  2s',
       '[train:pre] checkpoint written (resumes at epoch 4)',
       '[train:pre] interrupted in 3s: interrupted at epoch 4',
-      "[evaluate:ft] skipped: needs 'train:pre', which interrupted",
+      "[evaluate:ft] skipped: needs 'train:pre', which was interrupted",
       'mtc run: interrupted in 3s; results in /tmp/run',
     ]);
   });

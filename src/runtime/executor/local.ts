@@ -311,7 +311,7 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
         const depStates = stage.deps.map((d) => status.get(d));
         const blocked = stage.deps.find((d) => ['failed', 'interrupted', 'skipped'].includes(status.get(d) ?? ''));
         if (blocked) {
-          skip(stage, `needs '${blocked}', which ${status.get(blocked) === 'skipped' ? 'was skipped' : `${status.get(blocked)}`}`);
+          skip(stage, `needs '${blocked}', which ${status.get(blocked) === 'failed' ? 'failed' : `was ${status.get(blocked)}`}`);
           progressed = true;
           continue;
         }
@@ -323,7 +323,13 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
         }
         if (running.size >= jobs) break;
         status.set(stage.id, 'running');
-        const p = startStage(stage).finally(() => running.delete(stage.id));
+        const p = startStage(stage)
+          .catch((err: unknown) => {
+            // A failure of the executor itself (the store unwritable, a child that cannot start): the stage failed.
+            events.emit({ type: 'stage-end', stage: stage.id, status: 'failed', seconds: 0, error: errorMessage(err) });
+            finish(stage, 'failed', err);
+          })
+          .finally(() => running.delete(stage.id));
         running.set(stage.id, p);
         progressed = true;
       }
