@@ -2,7 +2,7 @@
  * `resolved.mt`: one experiment as a self-contained program. Every declaration it uses (through its
  * pre-training chain, datasets, class sets, architecture, schedule, sampling, augmentation),
  * wherever it was declared (imports and the stdlib included), printed as written after `--set`
- * overrides; experiments with `extends` and family expansions printed with their merged fields.
+ * overrides; declarations with `extends` and family expansions printed with their merged fields.
  * The experiment comes last, so `mtc run resolved.mt` compiles the same stages, with the same keys,
  * on any machine. Pure; the layout is `mtc fmt`'s.
  */
@@ -101,7 +101,8 @@ function namesInBlock(b: Block | null, out: Set<string>): void {
 export function resolvedSource(checked: CheckedProgram, experiment: string, header: readonly string[] = []): string {
   const chain = chainOf(checked, experiment);
   if (chain === null || chain.length === 0) throw new Error(`internal: experiment '${experiment}' has no checked pre-training chain`);
-  const blocks = chain.map((e) => ({ name: e.name, block: checked.experimentBlocks.get(e.name) ?? null }));
+  const blocks = chain.map((e) => ({ name: e.name, block: checked.blocks.get(e.name) ?? null }));
+  const blockOf = (name: string, own: Block | null) => (checked.blocks.has(name) ? (checked.blocks.get(name) ?? null) : own);
   // Every non-experiment declaration reachable from the chain's blocks.
   const used = new Set<string>();
   const queue: Array<Block | null> = blocks.map((b) => b.block);
@@ -112,13 +113,13 @@ export function resolvedSource(checked: CheckedProgram, experiment: string, head
       const sym = checked.symbols.get(n);
       if (sym === undefined || used.has(n) || sym.kind === 'experiment' || sym.kind === 'family') continue;
       used.add(n);
-      queue.push(sym.decl.body);
+      queue.push(blockOf(n, sym.decl.body));
     }
   }
   const parts: string[] = [];
   for (const kind of KIND_ORDER) {
     for (const sym of checked.symbols.values()) {
-      if (sym.kind === kind && used.has(sym.name)) parts.push(printDeclaration(kind, sym.name, sym.decl.body));
+      if (sym.kind === kind && used.has(sym.name)) parts.push(printDeclaration(kind, sym.name, blockOf(sym.name, sym.decl.body)));
     }
   }
   for (const b of blocks) parts.push(printDeclaration('experiment', b.name, b.block));

@@ -10,6 +10,7 @@ import type { DiagnosticSink } from './diagnostics.js';
 import type { Program } from './program.js';
 import { spanAt } from './source.js';
 import { closest } from './suggest.js';
+import { withArticle } from './words.js';
 
 export interface ExperimentListing {
   name: string;
@@ -77,12 +78,12 @@ export function selectExperiments(program: Program, checked: CheckedProgram, sel
     } else {
       const sym = checked.symbols.get(pattern);
       if (sym?.kind === 'family') names = [...(checked.families.get(pattern) ?? [])];
-      else if (sym?.kind === 'experiment' && checked.experiments.has(pattern)) names = [pattern];
+      else if (sym?.kind === 'experiment') names = [pattern]; // one with errors is reported by the checker; nothing is lowered then
       else {
         const all = every.map((e) => e.name);
         const families = [...checked.families.keys()];
         const s = closest(pattern, [...all, ...families]);
-        const what = sym === undefined ? `no experiment or family named '${pattern}' in ${program.entry} or its imports` : `'${pattern}' is a ${sym.kind}, not an experiment`;
+        const what = sym === undefined ? `no experiment or family named '${pattern}' in ${program.entry} or its imports` : `'${pattern}' is ${withArticle(sym.kind)}, not an experiment`;
         sink.error('MT0207', here, what, s ? `did you mean '${s}'?` : all.length > 0 ? `experiments: ${summarise(all)}` : undefined);
         ok = false;
         names = [];

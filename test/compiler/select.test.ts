@@ -108,6 +108,20 @@ describe('resolved.mt', () => {
     expect([...staticKeys(again, 'cpu').values()]).toEqual([...staticKeys(original, 'cpu').values()]);
   });
 
+  it('prints declarations that extend others with their merged fields', async () => {
+    const text = `${BASE}\nschedule longer extends short { epochs 30 }\narchitecture wide extends small { features [16, 32, 64, 128] }\nexperiment big extends demo { schedule longer  architecture wide }\n`;
+    const program = await programOf(text);
+    const original = compileProgram(program).graph!;
+    const [resolved] = resolvedSources(program, ['big']).values();
+    expect(resolved).not.toContain('extends');
+    expect(resolved).toMatch(/schedule longer \{\n {2}epochs +30\n {2}iterations 5\n\}/);
+    // The preprocessing stage is labelled after the first experiment that needs it (demo there, big
+    // here): ids are labels, the keys are equal.
+    const again = compileProgram(await programOf(resolved)).graph!;
+    expect(again.stages.map((s) => s.id)).toEqual(original.stages.map((s) => s.id.replace('preprocess:demo', 'preprocess:big')));
+    expect([...staticKeys(again, 'cpu').values()]).toEqual([...staticKeys(original, 'cpu').values()]);
+  });
+
   it('prints a family member as a plain experiment', async () => {
     const program = await loadProgram('experiments/baselines.mt');
     const name = 'baselines_kits19_multitalent_resenc_fold3';

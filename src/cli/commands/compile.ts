@@ -1,5 +1,5 @@
 import { stringify as toYaml } from 'yaml';
-import { applyOverrides, compileProgram, hasErrors, listExperiments, loadProgram, renderDiagnostics, type Program } from '../../compiler/index.js';
+import { applyOverrides, compileProgram, hasErrors, listExperiments, loadProgram, renderDiagnostics, summarize, type Program } from '../../compiler/index.js';
 import type { RuntimeGraph } from '../../graph/types.js';
 import { isGlob } from '../../graph/glob.js';
 import { argPath, UserError, type CliIO } from '../io.js';
@@ -29,9 +29,10 @@ export async function compileFile(file: string, options: CompileOptions, io: Cli
   const { program, diagnostics: setDiagnostics } = applyOverrides(loaded, options.set ?? [], main);
   const { graph, diagnostics: compiled } = compileProgram(program, { experiments: patterns, all: options.all });
   const diagnostics = [...setDiagnostics, ...compiled];
-  if (diagnostics.length > 0) io.err(renderDiagnostics(diagnostics, program, { color: io.isTTY }));
+  // With errors, the UserError below carries the summary ("not compiled (2 errors)"): printed once.
+  if (diagnostics.length > 0) io.err(`${renderDiagnostics(diagnostics, program, { color: io.isTTY, summary: !hasErrors(diagnostics) })}${hasErrors(diagnostics) ? '\n' : ''}`);
   if (hasErrors(diagnostics) || !graph) {
-    throw new UserError(`${file}: not compiled (${diagnostics.filter((d) => d.severity === 'error').length} error(s))`);
+    throw new UserError(`${file}: not compiled (${summarize(diagnostics)})`);
   }
   return { graph, sources: loaded.sources, program };
 }
@@ -49,8 +50,8 @@ async function listCommand(file: string, options: { format: 'yaml' | 'json' }, i
   const program = await loadProgram(argPath(io, file));
   const { experiments, diagnostics } = listExperiments(program);
   if (hasErrors(diagnostics)) {
-    io.err(renderDiagnostics(diagnostics, program, { color: io.isTTY }));
-    throw new UserError(`${file}: not compiled (${diagnostics.filter((d) => d.severity === 'error').length} error(s))`);
+    io.err(`${renderDiagnostics(diagnostics, program, { color: io.isTTY, summary: false })}\n`);
+    throw new UserError(`${file}: not compiled (${summarize(diagnostics)})`);
   }
   if (options.format === 'json') {
     io.out(JSON.stringify(experiments, null, 2));
