@@ -212,7 +212,11 @@ export class RunRecorder {
           await mkdir(join(e.runDir, 'history'), { recursive: true });
           await appendFile(join(e.runDir, 'history', `${stageSlug(event.stage)}.jsonl`), `${JSON.stringify({ ...event.record, best: event.best })}\n`);
         }
-        if (event.type === 'stage-end' && (event.status === 'done' || event.status === 'cached') && event.key) await this.link(e, event.stage, event.key);
+        if (event.type === 'stage-end' && (event.status === 'done' || event.status === 'cached') && event.key) {
+          await this.link(e, event.stage, event.key);
+          // A finished training's weights are recorded at once, not only when the run ends (it may be killed).
+          if (/^(train|finetune):/.test(event.stage)) await this.writeLock(e);
+        }
         if (stateChanged) await this.writeState(e);
       }
     });
@@ -231,10 +235,14 @@ export class RunRecorder {
     }
   }
 
+  private async writeLock(e: PlannedExperiment): Promise<void> {
+    await writeFileAtomic(join(e.runDir, 'lock.json'), `${JSON.stringify(await this.lock(e), null, 2)}\n`);
+  }
+
   /** Writes lock.json of every run folder and waits for every queued write. */
   async close(): Promise<void> {
     this.enqueue(async () => {
-      for (const e of this.plan.experiments) await writeFileAtomic(join(e.runDir, 'lock.json'), `${JSON.stringify(await this.lock(e), null, 2)}\n`);
+      for (const e of this.plan.experiments) await this.writeLock(e);
     });
     await this.queue;
     if (this.failure) throw this.failure;
