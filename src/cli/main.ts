@@ -50,7 +50,7 @@ export function buildProgram(io: CliIO, setExitCode: (code: number) => void): Co
 
   const experimentOption = (c: Command): Command =>
     c
-      .option('-e, --experiment <pattern>', 'experiment, family (all its experiments) or glob, e.g. \'baselines_*_fold0\' (repeatable; default: the last experiment of the file)', collect, [])
+      .option('-e, --experiment <pattern>', 'experiment, family (all its experiments) or glob, e.g. \'baselines_*_fold0\' (repeatable; default: the last experiment of the file)', collect)
       .option('--all', 'every experiment of the file, family expansions included');
 
   experimentOption(
@@ -62,14 +62,14 @@ export function buildProgram(io: CliIO, setExitCode: (code: number) => void): Co
     .option('--set <path=value>', 'override a field, type-checked like source (repeatable)', collect, [])
     .option('--list', "list the file's experiments (family expansions included) instead")
     .addOption(new Option('--format <format>', 'output format').choices(['yaml', 'json']).default('yaml'))
-    .action(async (file: string, opts: { experiment: string[]; all?: boolean; set: string[]; list?: boolean; format: 'yaml' | 'json' }) =>
+    .action(async (file: string, opts: { experiment?: string[]; all?: boolean; set: string[]; list?: boolean; format: 'yaml' | 'json' }) =>
       setExitCode(await compileCommand(file, opts, io)),
     );
 
   experimentOption(program.command('graph').description('print the stage graph').argument('<file>', '.mt file'))
     .option('--set <path=value>', 'override a field (repeatable)', collect, [])
     .addOption(new Option('--format <format>', 'graph format').choices(['mermaid', 'dot']).default('mermaid'))
-    .action(async (file: string, opts: { experiment: string[]; all?: boolean; set: string[]; format: 'mermaid' | 'dot' }) =>
+    .action(async (file: string, opts: { experiment?: string[]; all?: boolean; set: string[]; format: 'mermaid' | 'dot' }) =>
       setExitCode(await graphCommand(file, opts, io)),
     );
 
@@ -109,9 +109,9 @@ export function buildProgram(io: CliIO, setExitCode: (code: number) => void): Co
     .option('--cache <dir>', 'preprocessing cache (default: <data root>/.mtc-cache)')
     .option('--no-cache', 'preprocess without reading or writing the cache')
     .addOption(new Option('--backend <name>', 'tfjs backend').choices(['auto', 'cpu', 'wasm', 'tensorflow', 'webgpu']).default('auto'))
-    .option('--jobs <n>', 'stages run at the same time (independent ones; default 1)', positiveInt, 1)
-    .option('--force <pattern>', 'run stages matching the pattern even when cached, e.g. \'evaluate:*\' (repeatable)', collect, [])
-    .option('--only <pattern>', 'run only the stages matching the pattern; the others must be cached (repeatable)', collect, [])
+    .option('--jobs <n>', 'independent stages run at the same time', positiveInt, 1)
+    .option('--force <pattern>', 'run stages matching the pattern even when cached, e.g. \'evaluate:*\' (repeatable)', collect)
+    .option('--only <pattern>', 'run only the stages matching the pattern; the others must be cached (repeatable)', collect)
     .option('--explain-cache', 'say, for every stage that is not cached, which field changed since its last run')
     .option('--no-tui', 'plain progress lines instead of the terminal UI')
     .option('--json', 'one JSON event per line on stdout')
@@ -123,8 +123,8 @@ export function buildProgram(io: CliIO, setExitCode: (code: number) => void): Co
       async (
         file: string | undefined,
         opts: {
-          experiment: string[]; all?: boolean; set: string[]; data?: string; runs: string; cache?: string | false; backend: BackendChoice; tui: boolean; json?: boolean; dryRun?: boolean;
-          jobs: number; force: string[]; only: string[]; explainCache?: boolean; stage?: string; run?: string; forceStage?: boolean;
+          experiment?: string[]; all?: boolean; set: string[]; data?: string; runs: string; cache?: string | false; backend: BackendChoice; tui: boolean; json?: boolean; dryRun?: boolean;
+          jobs: number; force?: string[]; only?: string[]; explainCache?: boolean; stage?: string; run?: string; forceStage?: boolean;
         },
       ) => {
         // Imported on use: the runtime loads TensorFlow.js, which costs a second that check/compile need not pay.
