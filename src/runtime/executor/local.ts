@@ -112,11 +112,11 @@ export class StageRunner {
   ) {}
 
   /** The stage's key; its dependencies must be in `entries`. Runs the handler's external step (prepare: hashing). */
-  async resolve(stage: Stage): Promise<ResolvedStage> {
+  async resolve(stage: Stage, announce?: () => void): Promise<ResolvedStage> {
     const handler = handlerFor(stage);
     let external: { digest: string; detail: unknown } | undefined;
     if (handler.external) {
-      external = await handler.external(stage, { graph: this.graph, dataRoot: this.options.dataRoot, cacheDir: this.options.cacheDir, events: this.options.events, signal: this.options.signal });
+      external = await handler.external(stage, { graph: this.graph, dataRoot: this.options.dataRoot, cacheDir: this.options.cacheDir, events: this.options.events, signal: this.options.signal, announce });
     }
     const deps = new Map<string, KeyInput>();
     for (const d of stage.deps) {
@@ -141,21 +141,34 @@ export class StageRunner {
     return changes.length > 0 ? changes : ['same key material, different key (the key scheme changed)'];
   }
 
-  /** Stages whose key needs an external step announce themselves before it (see `resolve`). */
-  announcesEarly(stage: Stage): boolean {
-    return handlerFor(stage).external !== undefined;
-  }
-
   announce(stage: Stage, key?: string): void {
     this.options.events.emit({ type: 'stage-start', stage: stage.id, kind: stage.kind, description: describeStage(stage), ...(key ? { key } : {}) });
   }
 
+  /**
+   * `resolve`, announcing the stage first when its external step (prepare: hashing a dataset,
+   * maybe synthesising it) takes more than a second; returns whether it was announced.
+   */
+  async resolveAnnounced(stage: Stage): Promise<{ r: ResolvedStage; announced: boolean }> {
+    let announced = false;
+    const announce = () => {
+      if (!announced) this.announce(stage);
+      announced = true;
+    };
+    const timer = handlerFor(stage).external ? setTimeout(announce, 1000) : null;
+    try {
+      return { r: await this.resolve(stage, announce), announced };
+    } finally {
+      if (timer) clearTimeout(timer);
+    }
+  }
+
   /** Runs the stage here and files its outputs; the returned status is done, interrupted or failed. */
-  async run(stage: Stage, r: ResolvedStage, startedAt = performance.now()): Promise<{ status: 'done' | 'interrupted' | 'failed'; entry?: StoreEntry; error?: unknown; seconds: number }> {
+  async run(stage: Stage, r: ResolvedStage, startedAt = performance.now(), announced = false): Promise<{ status: 'done' | 'interrupted' | 'failed'; entry?: StoreEntry; error?: unknown; seconds: number }> {
     const { events, signal } = this.options;
     const handler = handlerFor(stage);
     const t0 = startedAt;
-    if (!this.announcesEarly(stage)) this.announce(stage, r.key);
+    if (!announced) this.announce(stage, r.key);
     try {
       const workDir = await this.store.beginWork(r.key, handler.resumable === true);
       const inputs = new Map<string, StageInput>();
@@ -250,10 +263,10 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
 
   const startStage = async (stage: Stage): Promise<void> => {
     let r: ResolvedStage;
+    let announced: boolean;
     const t0 = performance.now();
-    if (runner.announcesEarly(stage)) runner.announce(stage);
     try {
-      r = await runner.resolve(stage);
+      ({ r, announced } = await runner.resolveAnnounced(stage));
     } catch (err) {
       const interrupted = isInterruption(err, signal);
       events.emit({ type: 'stage-end', stage: stage.id, status: interrupted ? 'interrupted' : 'failed', seconds: (performance.now() - t0) / 1000, error: errorMessage(err) });
@@ -299,7 +312,7 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
       }
       return;
     }
-    const out = await runner.run(stage, r, t0);
+    const out = await runner.run(stage, r, t0, announced);
     finish(stage, out.status, out.error);
   };
 
@@ -392,8 +405,8 @@ export async function runSingleStage(
     if (!entry) throw new MtDataError(`stage '${stageId}' needs '${s.id}', which is not in the store ${store.root} (key ${r.key.slice(0, 12)}): run it first`);
     runner.entries.set(s.id, entry);
   }
-  if (runner.announcesEarly(target)) runner.announce(target);
-  const r = await runner.resolve(target);
+  const t0 = performance.now();
+  const { r, announced } = await runner.resolveAnnounced(target);
   if (!options.force) {
     const cached = await store.lookup(r.key);
     if (cached) {
@@ -401,6 +414,6 @@ export async function runSingleStage(
       return { status: 'cached', key: r.key };
     }
   }
-  const out = await runner.run(target, r);
+  const out = await runner.run(target, r, t0, announced);
   return { status: out.status, error: out.error, key: r.key };
 }

@@ -60,6 +60,8 @@ export interface ExternalContext {
   cacheDir?: string | null;
   events: RunEvents;
   signal?: AbortSignal;
+  /** Announces the stage (its stage-start) before slow work, e.g. synthesising a dataset. */
+  announce?: () => void;
 }
 
 export interface StageHandler<S extends Stage = Stage> {

@@ -74,6 +74,7 @@ async function ensureFolder(stage: PrepareStage, ctx: ExternalContext, dir: stri
   const collection = dirname(dir);
   const id = `${collection}|${spec.synthetic.generator}|${spec.synthetic.seed}`;
   let job = synthesising.get(id);
+  ctx.announce?.();
   if (!job) {
     ctx.events.emit({ type: 'stage-log', stage: stage.id, message: `synthesising the '${spec.synthetic.generator}' collection (seed ${spec.synthetic.seed}) into ${collection}` });
     job = synthesizeCollection(collection, { generator: spec.synthetic.generator, seed: spec.synthetic.seed });
