@@ -233,6 +233,7 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
     if (!graph.stages.some((s) => matchesAny(s.id, [p]))) throw new MtDataError(`no stage of this run matches '${p}' (stages: ${graph.stages.map((s) => s.id).join(', ')})`);
   }
   const store = new Store(plan.storeDir);
+  await store.sweep();
   const { events, signal } = options;
   const jobs = Math.max(1, options.jobs ?? 1);
   const runDirs = Object.fromEntries(plan.experiments.map((e) => [e.name, e.runDir]));

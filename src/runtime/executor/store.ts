@@ -168,6 +168,22 @@ export class Store {
     return { dir: dest, manifest };
   }
 
+  /**
+   * Removes what a crash inside a commit can leave: an older entry set aside (`.KEY.old-*`) whose
+   * replacement may or may not have landed. Either way the entry is complete or absent.
+   */
+  async sweep(): Promise<number> {
+    let names: string[];
+    try {
+      names = await readdir(this.root);
+    } catch {
+      return 0;
+    }
+    const stale = names.filter((n) => /^\.[0-9a-f]{24}\.old-/.test(n));
+    for (const n of stale) await rm(join(this.root, n), { recursive: true, force: true });
+    return stale.length;
+  }
+
   /** Every finished entry's manifest (unreadable ones skipped). */
   async manifests(): Promise<StageManifest[]> {
     let names: string[];

@@ -64,6 +64,14 @@ describe('the stage store', () => {
     expect(await store.previousOf('report:y', k2)).toBeNull();
   });
 
+  it('sweeps an entry set aside by a commit that was cut short', async () => {
+    const store = new Store(root);
+    await mkdir(join(root, `.${'a'.repeat(24)}.old-12-ab`));
+    await mkdir(join(root, 'keep'));
+    expect(await store.sweep()).toBe(1);
+    expect(await readdir(root)).toEqual(['keep']);
+  });
+
   it('keeps a resumable work folder when asked, and starts a clean one otherwise', async () => {
     const store = new Store(root);
     await store.beginWork(KEY, false);
