@@ -1,4 +1,5 @@
 import type { RuntimeGraph, TrainParams } from '../graph/types.js';
+import { unimplementedTransforms } from './train/augment/registry.js';
 
 /**
  * What the language can express but this runtime cannot execute yet. Checked before any stage
@@ -21,11 +22,11 @@ export function unsupportedFeatures(graph: RuntimeGraph): string[] {
     if (p.loss !== 'multitalent') {
       say(`experiment '${p.experiment}': loss '${p.loss}' is not trained by the runtime yet; use loss multitalent`);
     }
-    const unsupported = (p.augmentation?.transforms ?? []).filter((t) => t.kind !== 'mirror' && t.p > 0).map((t) => t.kind);
-    if (unsupported.length > 0) {
+    const missing = unimplementedTransforms(p.augmentation);
+    if (missing.length > 0) {
       say(
-        `experiment '${p.experiment}': augmentation '${p.augmentation?.name}' uses ${[...new Set(unsupported)].join(', ')}, ` +
-          `which the runtime does not apply yet (only mirror); use an augmentation profile with mirror only, or 'augmentation none'`,
+        `experiment '${p.experiment}': augmentation '${p.augmentation?.name}' uses ${missing.join(', ')}, ` +
+          `which this runtime does not implement; set its p to 0, or use 'augmentation none'`,
       );
     }
   }

@@ -146,11 +146,11 @@ describe('mtc run (tiny end to end)', () => {
 
   it('refuses what the runtime cannot execute yet before running anything, and names missing data too', async () => {
     const io4 = captureIO();
-    const code4 = await main(['run', 'experiments/kits_finetune.mt', '--no-tui', '--data', join(dir, 'no-data'), '--runs', join(dir, 'runs4')], io4);
+    const code4 = await main(['run', 'experiments/multitalent_md.mt', '-e', 'md_swin', '--no-tui', '--data', join(dir, 'no-data'), '--runs', join(dir, 'runs4')], io4);
     expect(code4).toBe(1);
     const err = io4.stderr.join('\n');
     expect(err).toContain('cannot execute yet');
-    expect(err).toContain("augmentation 'nnunet_augmentation' uses");
+    expect(err).toContain("architecture 'multitalent_swin' is a swin_unetr");
     expect(err).toContain(`folder ${join(dir, 'no-data')}`);
     expect(err).toContain('imagesTr/CASE_0000.nii.gz');
     expect(existsSync(join(dir, 'runs4'))).toBe(false);

@@ -3,6 +3,7 @@ import { deepSupervisionLoss, deepSupervisionWeights, downsampleTargets } from '
 import { multiTalentLoss } from '../loss/multitalent.js';
 import { outputCount, outputStrides, type UNet } from '../model/unet.js';
 import { takeDeviceErrors } from '../webgpu/dawn.js';
+import type { BatchArrays } from './batch.js';
 import { clipByGlobalNorm, type Optimizer } from './optimizer.js';
 
 /** One training batch, channels-last; see train/batch.ts for how it is assembled. */
@@ -13,6 +14,16 @@ export interface TrainBatch {
   targets: tf.Tensor5D;
   /** [B, heads]: 1 when the head's dataset is the case's dataset. */
   mask: tf.Tensor2D;
+}
+
+/** A batch's host arrays as tensors (the caller disposes them). */
+export function batchToTensors(arrays: BatchArrays, patch: readonly [number, number, number], heads: number): TrainBatch {
+  const B = arrays.mask.length / heads;
+  return {
+    image: tf.tensor5d(arrays.image, [B, ...patch, 1]),
+    targets: tf.tensor5d(arrays.targets, [B, ...patch, heads]),
+    mask: tf.tensor2d(arrays.mask, [B, heads]),
+  };
 }
 
 /**

@@ -1,17 +1,17 @@
 import * as tf from '@tensorflow/tfjs';
+import { availableParallelism } from 'node:os';
+import { isDummy2d } from '../../graph/transforms.js';
 import type { TrainParams } from '../../graph/types.js';
 import { trainingUnsupportedReason } from '../backend.js';
 import type { PreprocessedDataset } from '../data/types.js';
 import { deepSupervisionWeights } from '../loss/deep-supervision.js';
 import { initFromPretrained, type PretrainedInit } from '../model/checkpoint.js';
-import { Prng } from '../rng.js';
 import { outputCount, UNet } from '../model/unet.js';
-import { augmenterFor } from './augment.js';
-import { batchToTensors, regionTables, sampleBatchArrays } from './batch.js';
+import { createBatchSource, defaultLoaderWorkers, type BatchSource } from './loader.js';
 import { learningRate } from './lr.js';
 import { createOptimizer } from './optimizer.js';
-import { CaseSampler, datasetShares } from './sampler.js';
-import { trainStep } from './step.js';
+import { datasetShares } from './sampler.js';
+import { batchToTensors, trainStep } from './step.js';
 
 export interface TrainProgress {
   /** Completed iterations (1-based after the first step) and the total over all phases. */
@@ -34,6 +34,8 @@ export interface TrainOptions {
   onProgress?: (p: TrainProgress) => void;
   onLog?: (message: string) => void;
   signal?: AbortSignal;
+  /** Batch loader worker threads (default: one per spare core, at most 4; 0 draws batches on this thread). */
+  loaderWorkers?: number;
 }
 
 export interface EpochRecord {
@@ -53,8 +55,6 @@ export interface TrainedModel {
 }
 
 const RATE_WINDOW = 20;
-/** Seed offset so patch sampling does not reuse the weight initialisation's random stream. */
-const SAMPLING_SEED_SALT = 0x5eed5a17;
 
 function selectDatasets(params: TrainParams, data: readonly PreprocessedDataset[]): PreprocessedDataset[] {
   return params.datasets.map((name) => {
@@ -97,7 +97,6 @@ export async function trainModel(opts: TrainOptions): Promise<TrainedModel> {
   if (unsupported) throw new Error(unsupported);
   validateParams(params);
   const datasets = selectDatasets(params, opts.data);
-  const sampler = new CaseSampler(datasets, params.sampling.kind);
   const log = opts.onLog ?? (() => undefined);
   const trainCounts = Object.fromEntries(datasets.map((d) => [d.name, d.train.length]));
   const shares = datasetShares(params.sampling.kind, trainCounts);
@@ -111,6 +110,7 @@ export async function trainModel(opts: TrainOptions): Promise<TrainedModel> {
   const t0 = performance.now();
   const model = UNet.create(params.architecture, params.heads, params.seed);
   const optimizer = createOptimizer(params.schedule.optimizer);
+  let source: BatchSource | undefined;
   try {
     log(`U-Net ${params.architecture.features.join('/')} with ${params.heads.length} heads: ${model.parameterCount()} parameters`);
     let init: PretrainedInit | undefined;
@@ -126,17 +126,16 @@ export async function trainModel(opts: TrainOptions): Promise<TrainedModel> {
       );
     }
 
-    const rng = new Prng((params.seed ^ SAMPLING_SEED_SALT) >>> 0);
-    const { augmenter, unsupported } = augmenterFor(params.augmentation);
-    if (unsupported.length > 0) {
-      log(`augmentation '${params.augmentation?.name}': ${unsupported.join(', ')} not implemented in this runtime yet; applying mirroring only`);
+    const active = (params.augmentation?.transforms ?? []).filter((t) => t.p > 0).map((t) => t.kind);
+    if (params.augmentation && active.length > 0) {
+      const inPlane = isDummy2d(params.architecture.patch) ? '; in-plane only (anisotropic patch, nnU-Net\'s dummy 2D)' : '';
+      log(`augmentation '${params.augmentation.name}': ${active.join(', ')}${inPlane}`);
     }
     if (outputCount(params.architecture) > 1) {
       const w = deepSupervisionWeights(outputCount(params.architecture));
       log(`deep supervision: ${w.length} outputs, loss weights ${w.map((v) => v.toFixed(3)).join(', ')} (full resolution first)`);
     }
     if (params.precision === 'mixed') log('mixed precision is not available on tfjs; training in fp32');
-    const tables = regionTables(params.heads);
     const patch = params.architecture.patch;
     const s = params.schedule;
     const total = s.phases.reduce((a, p) => a + p.epochs, 0) * s.iterationsPerEpoch;
@@ -144,11 +143,12 @@ export async function trainModel(opts: TrainOptions): Promise<TrainedModel> {
     const durations: number[] = [];
     let iteration = 0;
     let epoch = 0;
-    // Batches are drawn one step ahead: while a GPU backend runs step k, the host samples batch k+1
-    // (on the cpu backend the step has finished by then; the order of draws is the same either way,
-    // so results do not change).
-    const draw = () => sampleBatchArrays(sampler, params.heads, tables, patch, params.batch, params.sampling.foregroundFraction, augmenter, rng);
-    let next = total > 0 ? draw() : null;
+    // Batch k comes from the loader's workers (a pure function of the seed, k and the data), prepared
+    // while the steps before it run.
+    const workers = opts.loaderWorkers ?? defaultLoaderWorkers(availableParallelism());
+    source = createBatchSource({ datasets, params, startIteration: 0, total, workers });
+    let waited = 0;
+    const tTrain = performance.now();
     for (let pi = 0; pi < s.phases.length; pi++) {
       const phase = s.phases[pi];
       const vars = phase.trains === 'heads' ? model.headVariables() : model.variables();
@@ -159,18 +159,12 @@ export async function trainModel(opts: TrainOptions): Promise<TrainedModel> {
         for (let it = 0; it < s.iterationsPerEpoch; it++) {
           signal?.throwIfAborted();
           const ts = performance.now();
-          if (!next) throw new Error('internal: no batch drawn');
-          const batch = batchToTensors(next, patch, params.heads.length);
+          const arrays = await source.next();
+          waited += performance.now() - ts;
+          const batch = batchToTensors(arrays, patch, params.heads.length);
           let loss: number;
           try {
-            const pending = trainStep(model, vars, optimizer, batch, lr, s.clipNorm);
-            try {
-              next = iteration + 1 < total ? draw() : null;
-            } catch (err) {
-              await pending.catch(() => undefined); // the step's own outcome no longer matters
-              throw err;
-            }
-            loss = await pending;
+            loss = await trainStep(model, vars, optimizer, batch, lr, s.clipNorm);
           } finally {
             tf.dispose([batch.image, batch.targets, batch.mask]);
           }
@@ -185,6 +179,10 @@ export async function trainModel(opts: TrainOptions): Promise<TrainedModel> {
         history.push({ epoch, phase: pi, lr, meanLoss: lossSum / s.iterationsPerEpoch });
       }
     }
+    const trainMs = performance.now() - tTrain;
+    if (iteration > 0) {
+      log(`data loading (${workers} worker${workers === 1 ? '' : 's'}): the steps waited ${(waited / 1000).toFixed(1)} s of ${(trainMs / 1000).toFixed(1)} s (${((100 * waited) / trainMs).toFixed(1)} %)`);
+    }
     signal?.throwIfAborted();
     return { model, history, init, iterations: iteration, seconds: (performance.now() - t0) / 1000 };
   } catch (err) {
@@ -192,5 +190,6 @@ export async function trainModel(opts: TrainOptions): Promise<TrainedModel> {
     throw err;
   } finally {
     optimizer.dispose();
+    await source?.close();
   }
 }
