@@ -215,3 +215,11 @@ export const DUMMY_2D_THRESHOLD = 3;
 export function isDummy2d(patch: readonly number[]): boolean {
   return Math.max(...patch) / patch[0] > DUMMY_2D_THRESHOLD;
 }
+
+/** nnU-Net's profile from the declarations (equal to stdlib's `nnunet_augmentation`; a test checks). */
+export function nnunetProfile(): { name: string; transforms: { kind: TransformKind; p: number; range?: [number, number]; axes?: number[] }[] } {
+  return {
+    name: 'nnunet_augmentation',
+    transforms: TRANSFORMS.map((t) => ({ kind: t.kind, p: t.nnunet.p, ...(t.nnunet.range ? { range: [...t.nnunet.range] as [number, number] } : {}), ...(t.axes ? { axes: [...t.axes.default] } : {}) })),
+  };
+}

@@ -7,8 +7,9 @@ import { main } from '../../src/cli/main.js';
 import { webgpuSkipReason } from '../runtime/webgpu/helpers.js';
 import { captureIO } from './helpers.js';
 
-/** The quickstart's shape at toy size: two source datasets, one fine-tune target, a few iterations. */
+/** The quickstart's shape at toy size: two source datasets, one fine-tune target, a few iterations, nnU-Net's augmentation. */
 const TINY = `
+import "std/augmentation"
 dataset liver {
   root "quickstart/Dataset901_SynthLiver"
   synthetic quickstart seed 5
@@ -31,8 +32,8 @@ schedule ft {
   phase heads { epochs 1     lr linear(0, 0.01) }
   phase all   { epochs rest  lr poly(0.01, 0.9) }
 }
-experiment tiny_pre { datasets [liver, vessel]  architecture tiny  schedule pre  spacing [8, 8, 8]  seed 3 }
-experiment tiny_ft  { pretrained tiny_pre  datasets [kidney]  schedule ft  seed 3 }
+experiment tiny_pre { datasets [liver, vessel]  architecture tiny  schedule pre  spacing [8, 8, 8]  seed 3  augmentation nnunet_augmentation }
+experiment tiny_ft  { pretrained tiny_pre  datasets [kidney]  schedule ft  seed 3  augmentation nnunet_augmentation }
 `;
 
 describe('mtc run (tiny end to end)', () => {
@@ -60,6 +61,8 @@ describe('mtc run (tiny end to end)', () => {
     }
     expect(text).toMatch(/kidney_tumour\s+(\d\.\d{4}|n\/a)/);
     expect(text).toMatch(/mean Dice \(tiny_ft, \d classes\): /);
+    expect(text).toContain("augmentation 'nnunet_augmentation': rotation, scaling, noise, blur, brightness, contrast, low_resolution, gamma_inverted, gamma, mirror");
+    expect(text).not.toMatch(/not implemented/);
     expect(existsSync(join(dir, 'data', 'quickstart', 'Dataset905_SynthKidney', 'dataset.json'))).toBe(true);
   });
 

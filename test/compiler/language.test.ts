@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { compileProgram, DIAGNOSTIC_CODES, deriveTopology, loadProgram, type Diagnostic } from '../../src/compiler/index.js';
 import type { FinetuneStage, ReportStage, TrainStage, EvaluateStage } from '../../src/graph/index.js';
-import { TRANSFORMS } from '../../src/graph/transforms.js';
+import { nnunetProfile, TRANSFORMS } from '../../src/graph/transforms.js';
 import { BASE, compileText, diagnosticsOf, programOf } from './helpers.js';
 
 function only(ds: Diagnostic[], code: string): Diagnostic {
@@ -105,9 +105,8 @@ describe('compile: the complete language', () => {
     const { graph, diagnostics } = compileProgram(program);
     expect(diagnostics).toEqual([]);
     const train = graph!.stages.find((s) => s.kind === 'train') as TrainStage;
-    expect(train.augmentation!.transforms).toEqual(
-      TRANSFORMS.map((t) => ({ kind: t.kind, p: t.nnunet.p, ...(t.nnunet.range ? { range: t.nnunet.range } : {}), ...(t.axes ? { axes: t.axes.default } : {}) })),
-    );
+    expect(train.augmentation).toEqual(nnunetProfile());
+    expect(train.augmentation!.transforms.map((t) => t.kind)).toEqual(TRANSFORMS.map((t) => t.kind));
   });
 
   it('lowers augmentation, precision, folds, evaluation and report class sets', async () => {

@@ -1,18 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { TRANSFORM_KINDS, TRANSFORMS } from '../../../../src/graph/transforms.js';
-import type { AugmentationSpec, AugmentTransform } from '../../../../src/graph/types.js';
+import { nnunetProfile, TRANSFORM_KINDS, TRANSFORMS } from '../../../../src/graph/transforms.js';
 import { Prng } from '../../../../src/runtime/rng.js';
 import { AugmentationPipeline } from '../../../../src/runtime/train/augment/pipeline.js';
 import { registeredTransforms, registerTransform, transformImplementation, unimplementedTransforms } from '../../../../src/runtime/train/augment/registry.js';
 import { blobCase } from '../helpers.js';
-
-/** stdlib's nnunet_augmentation, from the declarations' nnU-Net settings. */
-export function nnunetProfile(): AugmentationSpec {
-  return {
-    name: 'nnunet_augmentation',
-    transforms: TRANSFORMS.map((t): AugmentTransform => ({ kind: t.kind, p: t.nnunet.p, ...(t.nnunet.range ? { range: t.nnunet.range } : {}), ...(t.axes ? { axes: t.axes.default } : {}) })),
-  };
-}
 
 describe('the transform registry', () => {
   it('has one implementation of the declared stage for every declared transform, and nothing else', () => {
