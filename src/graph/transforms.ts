@@ -156,7 +156,7 @@ export const TRANSFORMS: readonly TransformDeclaration[] = [
   },
   {
     kind: 'gamma_inverted',
-    does: 'gamma on the inverted image: -(((-x - min) / range)^gamma * range + min), then mean and standard deviation restored',
+    does: 'gamma applied to the negated image, then negated back (bends the bright end), mean and standard deviation restored',
     stage: 'intensity',
     pMeans: 'sample',
     pChannel: 1,
