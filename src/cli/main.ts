@@ -190,7 +190,7 @@ export function buildProgram(io: CliIO, setExitCode: (code: number) => void): Co
     .description('augmented training batches per second: case sampling, patches, augmentation, targets, in worker threads')
     .option('--patch <D,H,W>', 'patch size', '32,32,32')
     .option('--batch <n>', 'batch size', '2')
-    .option('--workers <n>', 'loader worker threads (0: the main thread; default one per spare core, at most 4)')
+    .option('--workers <n>', 'loader worker threads (0: the main thread; default one per spare core, at most 8)')
     .option('--batches <n>', 'timed batches', '20')
     .addOption(new Option('--augmentation <profile>', "nnU-Net's profile or none").choices(['nnunet', 'none']).default('nnunet'))
     .option('--case <D,H,W>', 'shape of the synthetic cases (default 1.5x the patch)')

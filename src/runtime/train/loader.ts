@@ -14,6 +14,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { PreprocessedCase, PreprocessedDataset } from '../data/types.js';
+import { isOnSharedMemory, onSharedMemory } from '../data/shared.js';
 import { workerEntryUrl } from '../worker-url.js';
 import { BatchDrawer, type BatchArrays, type BatchParams } from './batch.js';
 
@@ -56,9 +57,9 @@ export class BatchLoaderError extends Error {
   }
 }
 
-/** A sensible default worker count: one per spare core, at most 4, at least 1. */
+/** The default worker count: one per spare core, at least 1, at most 8 (nnU-Net uses up to 12 augmentation processes). */
 export function defaultLoaderWorkers(cores: number): number {
-  return Math.max(1, Math.min(4, cores - 1));
+  return Math.max(1, Math.min(8, cores - 1));
 }
 
 export function createBatchSource(opts: BatchSourceOptions): BatchSource {
@@ -109,55 +110,48 @@ class InlineBatchSource implements BatchSource {
   }
 }
 
-/** A case whose voxel arrays live on SharedArrayBuffers (so workers read them without a copy). */
-export type SharedCase = Pick<PreprocessedCase, 'id' | 'dataset' | 'shape' | 'spacing' | 'image' | 'label' | 'classVoxels'>;
+const sharedCopies = new WeakMap<PreprocessedCase, PreprocessedCase>();
 
-function onShared<T extends Float32Array | Uint8Array | Uint32Array>(a: T, make: (b: SharedArrayBuffer) => T): T {
-  if (a.buffer instanceof SharedArrayBuffer) return a;
-  const copy = make(new SharedArrayBuffer(a.byteLength));
-  copy.set(a as never);
-  return copy;
-}
-
-const sharedCopies = new WeakMap<PreprocessedCase, { of: Float32Array; shared: SharedCase }>();
-
-/** The case with its arrays on SharedArrayBuffers: the case's own arrays when they already are, else one copy (kept for later sources). */
-export function shareCase(c: PreprocessedCase): SharedCase {
+/**
+ * The case on shared memory (data/shared.ts): the case itself when its arrays already are (as
+ * preprocessing returns them), else one copy, kept for later sources.
+ */
+export function shareCase(c: PreprocessedCase): PreprocessedCase {
+  if (isOnSharedMemory(c)) return c;
   const known = sharedCopies.get(c);
-  if (known && known.of === c.image) return known.shared;
-  const classVoxels: Record<string, Uint32Array> = {};
-  for (const [k, v] of Object.entries(c.classVoxels)) classVoxels[k] = onShared(v, (b) => new Uint32Array(b));
-  const shared: SharedCase = {
-    id: c.id,
-    dataset: c.dataset,
-    shape: c.shape,
-    spacing: c.spacing,
-    image: onShared(c.image, (b) => new Float32Array(b)),
-    label: onShared(c.label, (b) => new Uint8Array(b)),
-    classVoxels,
-  };
-  sharedCopies.set(c, { of: c.image, shared });
-  return shared;
+  if (known && known.image.length === c.image.length) return known;
+  const copy = onSharedMemory(c);
+  sharedCopies.set(c, copy);
+  return copy;
 }
 
 /** The training part of the datasets, shared: what the workers get (only cases that are drawn). */
 function sharedDatasets(datasets: readonly PreprocessedDataset[]): PreprocessedDataset[] {
   return datasets.map((d) => {
     const train = new Set(d.train);
-    return { name: d.name, cases: d.cases.filter((c) => train.has(c.id)).map((c) => shareCase(c) as PreprocessedCase), train: [...d.train], holdout: [] };
+    return { name: d.name, cases: d.cases.filter((c) => train.has(c.id)).map(shareCase), train: [...d.train], holdout: [] };
   });
 }
 
 /** Messages of loader-worker.ts. */
-export type WorkerMessage =
-  | { type: 'case'; k: number; id: string; dataset: string }
-  | { type: 'batch'; k: number; arrays: BatchArrays }
-  | { type: 'error'; k: number; message: string };
+export type WorkerMessage = { type: 'batch'; k: number; arrays: BatchArrays } | { type: 'error'; k: number; message: string };
 
 export interface WorkerInput {
   datasets: PreprocessedDataset[];
   params: BatchParams;
+  /**
+   * Shared with the main thread, two int32 per worker: the batch being drawn and the index (into the
+   * datasets' cases, in order) of the case being read, written before each sample; so a worker that
+   * dies is reported with its case without a message per sample.
+   */
+  status: SharedArrayBuffer;
+  index: number;
   failAt?: BatchSourceOptions['failAt'];
+}
+
+/** The cases of `datasets` in the order WorkerInput.status indexes them. */
+export function casesInOrder(datasets: readonly PreprocessedDataset[]): { id: string; dataset: string }[] {
+  return datasets.flatMap((d) => d.cases.map((c) => ({ id: c.id, dataset: c.dataset })));
 }
 
 interface Slot {
@@ -165,8 +159,6 @@ interface Slot {
   worker: Worker;
   /** Batch being drawn, or null when idle. */
   busy: number | null;
-  /** Case the worker last announced for its batch. */
-  current: { id: string; dataset: string } | null;
   exited: boolean;
 }
 
@@ -181,16 +173,29 @@ class WorkerBatchSource implements BatchSource {
   private failure: Error | null = null;
   private closed = false;
   private waiter: { resolve: (b: BatchArrays) => void; reject: (e: Error) => void } | null = null;
+  private readonly status: Int32Array;
+  private readonly cases: { id: string; dataset: string }[];
 
   constructor(opts: BatchSourceOptions) {
     this.workers = opts.workers;
     this.queue = Math.max(1, opts.queue ?? Math.max(2, 2 * opts.workers));
     this.total = opts.total;
     this.nextToAssign = this.nextToReturn = opts.startIteration;
-    const input: WorkerInput = { datasets: sharedDatasets(opts.datasets), params: opts.params, failAt: opts.failAt };
+    const datasets = sharedDatasets(opts.datasets);
+    this.cases = casesInOrder(datasets);
+    const status = new SharedArrayBuffer(8 * opts.workers);
+    this.status = new Int32Array(status).fill(-1);
     const entry = workerEntryUrl(new URL('./loader-worker.js', import.meta.url));
     for (let i = 0; i < opts.workers; i++) {
-      const slot: Slot = { index: i, worker: new Worker(entry, { workerData: input, name: `mtc-loader-${i}` }), busy: null, current: null, exited: false };
+      let worker: Worker;
+      try {
+        const input: WorkerInput = { datasets, params: opts.params, status, index: i, failAt: opts.failAt };
+        worker = new Worker(entry, { workerData: input, name: `mtc-loader-${i}` });
+      } catch (err) {
+        void this.stopWorkers();
+        throw new Error(`could not start batch loader worker ${i}: ${(err as Error).message}`);
+      }
+      const slot: Slot = { index: i, worker, busy: null, exited: false };
       slot.worker.on('message', (m: WorkerMessage) => this.onMessage(slot, m));
       slot.worker.on('error', (err: Error) => this.onWorkerError(slot, err));
       slot.worker.on('exit', (code: number) => this.onExit(slot, code));
@@ -202,7 +207,9 @@ class WorkerBatchSource implements BatchSource {
 
   private where(slot: Slot): { text: string; batch: number; caseId: string | null; dataset: string | null } {
     const k = slot.busy ?? -1;
-    const c = slot.current;
+    // The case the worker said (in shared memory) it was reading, if it was reading one for this batch.
+    const at = Atomics.load(this.status, 2 * slot.index) === k ? Atomics.load(this.status, 2 * slot.index + 1) : -1;
+    const c = k >= 0 && at >= 0 ? this.cases[at] : null;
     return {
       text: `batch loader worker ${slot.index}${k >= 0 ? ` while drawing batch ${k}` : ''}${c ? ` (case '${c.id}' of dataset '${c.dataset}')` : ''}`,
       batch: k,
@@ -213,11 +220,8 @@ class WorkerBatchSource implements BatchSource {
 
   private onMessage(slot: Slot, m: WorkerMessage): void {
     if (this.failure || this.closed) return;
-    if (m.type === 'case') {
-      slot.current = { id: m.id, dataset: m.dataset };
-    } else if (m.type === 'batch') {
+    if (m.type === 'batch') {
       slot.busy = null;
-      slot.current = null;
       this.ready.set(m.k, m.arrays);
       this.deliver();
       this.pump();
@@ -255,7 +259,6 @@ class WorkerBatchSource implements BatchSource {
       if (slot.busy !== null || slot.exited) continue;
       if (this.nextToAssign >= this.total || this.nextToAssign - this.nextToReturn >= this.queue) break;
       slot.busy = this.nextToAssign++;
-      slot.current = null;
       slot.worker.postMessage({ type: 'batch', k: slot.busy });
     }
   }

@@ -34,7 +34,7 @@ export interface TrainOptions {
   onProgress?: (p: TrainProgress) => void;
   onLog?: (message: string) => void;
   signal?: AbortSignal;
-  /** Batch loader worker threads (default: one per spare core, at most 4; 0 draws batches on this thread). */
+  /** Batch loader worker threads (default: one per spare core, at most 8; 0 draws batches on this thread). */
   loaderWorkers?: number;
 }
 
@@ -52,6 +52,8 @@ export interface TrainedModel {
   init?: PretrainedInit;
   iterations: number;
   seconds: number;
+  /** The batch loader: its worker threads, and the seconds the steps waited for batches out of the training loop's. */
+  loader?: { workers: number; waitedSeconds: number; loopSeconds: number };
 }
 
 const RATE_WINDOW = 20;
@@ -148,6 +150,7 @@ export async function trainModel(opts: TrainOptions): Promise<TrainedModel> {
     const workers = opts.loaderWorkers ?? defaultLoaderWorkers(availableParallelism());
     source = createBatchSource({ datasets, params, startIteration: 0, total, workers });
     let waited = 0;
+    let firstWait = 0;
     const tTrain = performance.now();
     for (let pi = 0; pi < s.phases.length; pi++) {
       const phase = s.phases[pi];
@@ -181,10 +184,14 @@ export async function trainModel(opts: TrainOptions): Promise<TrainedModel> {
     }
     const trainMs = performance.now() - tTrain;
     if (iteration > 0) {
-      log(`data loading (${workers} worker${workers === 1 ? '' : 's'}): the steps waited ${(waited / 1000).toFixed(1)} s of ${(trainMs / 1000).toFixed(1)} s (${((100 * waited) / trainMs).toFixed(1)} %)`);
+      log(
+        `data loading (${workers} worker${workers === 1 ? '' : 's'}): the steps waited ${(waited / 1000).toFixed(1)} s of ${(trainMs / 1000).toFixed(1)} s ` +
+          `(${((100 * waited) / trainMs).toFixed(1)} %; ${(firstWait / 1000).toFixed(1)} s of it for the first batch)`,
+      );
     }
     signal?.throwIfAborted();
-    return { model, history, init, iterations: iteration, seconds: (performance.now() - t0) / 1000 };
+    const loader = { workers, waitedSeconds: waited / 1000, loopSeconds: trainMs / 1000 };
+    return { model, history, init, iterations: iteration, seconds: (performance.now() - t0) / 1000, loader };
   } catch (err) {
     model.dispose();
     throw err;

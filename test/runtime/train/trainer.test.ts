@@ -62,7 +62,7 @@ describe('trainModel', () => {
       const logs: string[] = [];
       runs.push(await trainModel({ params, data, loaderWorkers, onLog: (m) => logs.push(m) }));
       expect(logs.join('\n')).toContain(`augmentation 'nnunet_augmentation': rotation, scaling, noise, blur`);
-      expect(logs.join('\n')).toMatch(new RegExp(`data loading \\(${loaderWorkers} workers?\\): the steps waited [0-9.]+ s of [0-9.]+ s \\([0-9.]+ %\\)`));
+      expect(logs.join('\n')).toMatch(new RegExp(`data loading \\(${loaderWorkers} workers?\\): the steps waited [0-9.]+ s of [0-9.]+ s \\([0-9.]+ %; [0-9.]+ s of it for the first batch\\)`));
     }
     expect(runs[1].history[0].meanLoss).toBe(runs[0].history[0].meanLoss);
     for (const r of runs) r.model.dispose();

@@ -62,19 +62,27 @@ export function samplePatch(src: VolumeArrays, centre: readonly number[], draw: 
   let o = 0;
   for (let z = 0; z < pz; z++) {
     for (let y = 0; y < py; y++) {
+      // Source coordinates of the row's first voxel; along the row they step by M's x column.
+      const rz = z - (pz - 1) / 2;
+      const ry = y - (py - 1) / 2;
+      const rx = -(px - 1) / 2;
+      let sz = M[0] * rz + M[1] * ry + M[2] * rx + centre[0] - M[2];
+      let sy = M[3] * rz + M[4] * ry + M[5] * rx + centre[1] - M[5];
+      let sx = M[6] * rz + M[7] * ry + M[8] * rx + centre[2] - M[8];
       for (let x = 0; x < px; x++, o++) {
-        let vz = z - (pz - 1) / 2;
-        let vy = y - (py - 1) / 2;
-        let vx = x - (px - 1) / 2;
+        sz += M[2];
+        sy += M[5];
+        sx += M[8];
         if (disp) {
+          const vx = x - (px - 1) / 2;
           const f = planar ? y * px + x : o;
-          if (disp[0]) vz += disp[0][o] - means[0];
-          if (disp[1]) vy += disp[1][f] - means[1];
-          if (disp[2]) vx += disp[2][f] - means[2];
+          const vz = rz + (disp[0] ? disp[0][o] - means[0] : 0);
+          const vy = ry + (disp[1] ? disp[1][f] - means[1] : 0);
+          const wx = vx + (disp[2] ? disp[2][f] - means[2] : 0);
+          sz = M[0] * vz + M[1] * vy + M[2] * wx + centre[0];
+          sy = M[3] * vz + M[4] * vy + M[5] * wx + centre[1];
+          sx = M[6] * vz + M[7] * vy + M[8] * wx + centre[2];
         }
-        const sz = M[0] * vz + M[1] * vy + M[2] * vx + centre[0];
-        const sy = M[3] * vz + M[4] * vy + M[5] * vx + centre[1];
-        const sx = M[6] * vz + M[7] * vy + M[8] * vx + centre[2];
         const z0 = Math.floor(sz);
         const y0 = Math.floor(sy);
         const x0 = Math.floor(sx);
