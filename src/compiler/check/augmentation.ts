@@ -5,7 +5,7 @@
  */
 import type { AugmentationSpec, AugmentTransform } from '../../graph/types.js';
 import { transformDeclaration, transformRank, type TransformKind } from '../../graph/transforms.js';
-import type { Declaration } from '../ast.js';
+import type { Block, Declaration } from '../ast.js';
 import type { DiagnosticSink } from '../diagnostics.js';
 import { BLOCK_FIELDS, Fields } from './fields.js';
 import { ValueReader } from './values.js';
@@ -20,13 +20,13 @@ function exampleRange(kind: TransformKind): string {
   return `range [${r[0]}, ${r[1]}]`;
 }
 
-export function checkAugmentation(sink: DiagnosticSink, decl: Declaration, name: string): AugmentationSpec | undefined {
+export function checkAugmentation(sink: DiagnosticSink, decl: Declaration, name: string, body: Block | null = decl.body): AugmentationSpec | undefined {
   const owner = `augmentation '${name}'`;
   const r = new ValueReader(sink);
-  const f = new Fields(sink, owner, decl.name?.span ?? decl.kind.span, 'augmentation', decl.body);
+  const f = new Fields(sink, owner, decl.name?.span ?? decl.kind.span, 'augmentation', body);
   let ok = true;
   const transforms: AugmentTransform[] = [];
-  for (const e of decl.body?.entries ?? []) {
+  for (const e of body?.entries ?? []) {
     const kind = e.key.text as TransformKind;
     if (!(BLOCK_FIELDS.augmentation as readonly string[]).includes(kind) || f.entry(kind) !== e) continue;
     const d = transformDeclaration(kind);
