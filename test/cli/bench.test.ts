@@ -90,6 +90,7 @@ describe('mtc bench loader', () => {
       expect(r.workers).toBe(Number(workers));
       expect(r.batches_per_second).toBeGreaterThan(0);
       expect(r.ms_per_batch).toBeCloseTo(1000 / (r.batches_per_second as number), 6);
+      expect(r.cpu_ms_per_batch).toBeGreaterThan(0);
     }
   });
 

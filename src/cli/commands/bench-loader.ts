@@ -1,4 +1,4 @@
-import { availableParallelism, cpus } from 'node:os';
+import { availableParallelism, cpus, loadavg } from 'node:os';
 import { nnunetProfile } from '../../graph/transforms.js';
 import type { AugmentationSpec, Vec3 } from '../../graph/types.js';
 import { benchLoader } from '../../runtime/train/bench-loader.js';
@@ -37,9 +37,12 @@ export async function benchLoaderCommand(options: BenchLoaderOptions, io: CliIO)
   const r = await benchLoader({ patch, batch, workers, augmentation: profile(options.augmentation), batches, warmup: Math.max(2, workers), caseShape, cases: int(options.cases, 'cases', 2) });
   const cpu = cpus()[0]?.model.trim() ?? 'unknown CPU';
   if (options.json) {
-    io.out(JSON.stringify({ name: r.name, workers: r.workers, batches_per_second: r.batchesPerSecond, ms_per_batch: r.msPerBatch, cpu }));
+    io.out(JSON.stringify({ name: r.name, workers: r.workers, batches_per_second: r.batchesPerSecond, ms_per_batch: r.msPerBatch, cpu_ms_per_batch: r.cpuMsPerBatch, cpu, load: loadavg()[0] }));
   } else {
-    io.out(`${r.name}  ${r.workers} worker${r.workers === 1 ? '' : 's'}  ${r.batchesPerSecond.toFixed(2)} batches/s  (${r.msPerBatch.toFixed(1)} ms/batch)  ${cpu}`);
+    io.out(
+      `${r.name}  ${r.workers} worker${r.workers === 1 ? '' : 's'}  ${r.batchesPerSecond.toFixed(2)} batches/s  (${r.msPerBatch.toFixed(1)} ms/batch, ` +
+        `CPU ${r.cpuMsPerBatch.toFixed(1)} ms/batch)  ${cpu}, load ${loadavg()[0].toFixed(1)}`,
+    );
   }
   return 0;
 }

@@ -5,13 +5,23 @@ import { Prng } from '../rng.js';
 import { AugmentationPipeline } from './augment/pipeline.js';
 import { CaseSampler, choosePatchStart, extractPatch, isForcedForeground } from './sampler.js';
 
-/** The host-side arrays of a batch, before they become tensors (train/step.ts batchToTensors). */
+/**
+ * The host-side arrays of a batch, before they become tensors (train/step.ts batchToTensors). The
+ * region targets [B, z, y, x, heads] are not materialised here (47 heads at the paper's patch would
+ * be 2.6 GB per batch): they are `regions[b * 256 + labels[b, voxel], head]`, a gather that
+ * batchToTensors does on the backend.
+ */
 export interface BatchArrays {
   /** [B, z, y, x, 1] */
   image: Float32Array;
-  /** [B, z, y, x, heads] */
-  targets: Float32Array;
-  /** [B, heads] */
+  /** [B, z, y, x]: each sample's own label values (after augmentation). */
+  labels: Uint8Array;
+  /**
+   * [B * 256, heads]: row b * 256 + v is 1 for each head whose region contains label value v of
+   * sample b's dataset; heads of other datasets are 0 (unannotated).
+   */
+  regions: Float32Array;
+  /** [B, heads]: 1 when the head belongs to the sample's dataset. */
   mask: Float32Array;
   /** Case id of each sample. */
   cases: string[];
@@ -31,26 +41,31 @@ export function regionTables(heads: readonly HeadSpec[]): Uint8Array[] {
 }
 
 /**
- * Writes case `c`'s region targets and class mask for sample `b`: for each head of the case's own
- * dataset, target = label in head.labels and mask 1; heads of other datasets stay 0 (unannotated).
+ * Sample b's class mask and region table: for each head of the case's own dataset, mask 1 and the
+ * head's label values; heads of other datasets stay 0 (unannotated).
  */
-function fillTargets(
-  out: BatchArrays,
-  b: number,
-  label: Uint8Array,
-  datasetOfCase: string,
-  heads: readonly HeadSpec[],
-  tables: readonly Uint8Array[],
-): void {
+function fillRegions(out: BatchArrays, b: number, datasetOfCase: string, heads: readonly HeadSpec[], tables: readonly Uint8Array[]): void {
   const H = heads.length;
-  const n = label.length;
-  const base = b * n * H;
   heads.forEach((h, k) => {
     if (h.dataset !== datasetOfCase) return;
     out.mask[b * H + k] = 1;
     const t = tables[k];
-    for (let i = 0; i < n; i++) out.targets[base + i * H + k] = t[label[i]];
+    for (let v = 0; v < 256; v++) out.regions[(b * 256 + v) * H + k] = t[v];
   });
+}
+
+/** The dense region targets [B, z, y, x, heads] on the host (what batchToTensors builds on the backend). */
+export function hostTargets(arrays: BatchArrays): Float32Array {
+  const B = arrays.cases.length;
+  const H = arrays.mask.length / B;
+  const n = arrays.labels.length / B;
+  const out = new Float32Array(B * n * H);
+  for (let b = 0; b < B; b++)
+    for (let i = 0; i < n; i++) {
+      const row = (b * 256 + arrays.labels[b * n + i]) * H;
+      for (let h = 0; h < H; h++) out[(b * n + i) * H + h] = arrays.regions[row + h];
+    }
+  return out;
 }
 
 /** Called before a sample's case is read and augmented (the loader reports it when a worker dies). */
@@ -74,7 +89,8 @@ export function sampleBatchArrays(
   const n = patch[0] * patch[1] * patch[2];
   const out: BatchArrays = {
     image: new Float32Array(batch * n),
-    targets: new Float32Array(batch * n * heads.length),
+    labels: new Uint8Array(batch * n),
+    regions: new Float32Array(batch * 256 * heads.length),
     mask: new Float32Array(batch * heads.length),
     cases: [],
     applied: [],
@@ -85,7 +101,8 @@ export function sampleBatchArrays(
     const { start } = choosePatchStart(c, patch, isForcedForeground(b, batch, foregroundFraction), rng);
     const { patch: p, applied } = pipeline ? pipeline.sample(c, start, rng) : { patch: extractPatch(c, start, patch), applied: [] };
     out.image.set(p.image, b * n);
-    fillTargets(out, b, p.label, c.dataset, heads, tables);
+    out.labels.set(p.label, b * n);
+    fillRegions(out, b, c.dataset, heads, tables);
     out.cases.push(c.id);
     out.applied.push(applied);
   }

@@ -31,6 +31,8 @@ export interface LoaderBenchResult {
   name: string;
   batchesPerSecond: number;
   msPerBatch: number;
+  /** CPU time of the whole process (main thread and workers) per batch: the work, whatever the machine's load. */
+  cpuMsPerBatch: number;
   caseShape: Vec3;
   workers: number;
 }
@@ -73,12 +75,15 @@ export async function benchLoader(cfg: LoaderBenchConfig): Promise<LoaderBenchRe
   try {
     for (let i = 0; i < cfg.warmup; i++) await source.next();
     const t0 = performance.now();
+    const c0 = process.cpuUsage();
     for (let i = 0; i < cfg.batches; i++) await source.next();
     const ms = performance.now() - t0;
+    const cpu = process.cpuUsage(c0);
     return {
       name: `loader patch ${cfg.patch.join('x')} batch ${cfg.batch} augmentation ${cfg.augmentation.name} cases ${caseShape.join('x')}`,
       batchesPerSecond: (1000 * cfg.batches) / ms,
       msPerBatch: ms / cfg.batches,
+      cpuMsPerBatch: (cpu.user + cpu.system) / 1000 / cfg.batches,
       caseShape,
       workers: cfg.workers,
     };

@@ -26,7 +26,7 @@ port.on('message', (m: { type: 'batch'; k: number }) => {
         throw new Error('injected failure');
       }
     });
-    port.postMessage({ type: 'batch', k, arrays } satisfies WorkerMessage, [arrays.image.buffer, arrays.targets.buffer, arrays.mask.buffer] as ArrayBuffer[]);
+    port.postMessage({ type: 'batch', k, arrays } satisfies WorkerMessage, [arrays.image.buffer, arrays.labels.buffer, arrays.regions.buffer, arrays.mask.buffer] as ArrayBuffer[]);
   } catch (err) {
     port.postMessage({ type: 'error', k, message: err instanceof Error ? err.message : String(err) } satisfies WorkerMessage);
   }

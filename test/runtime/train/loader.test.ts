@@ -47,7 +47,8 @@ describe('batch source', () => {
       other.forEach((b, k) => {
         expect(b.applied).toEqual(inline[k].applied);
         expect(Buffer.from(b.image.buffer).equals(Buffer.from(inline[k].image.buffer))).toBe(true);
-        expect(Buffer.from(b.targets.buffer).equals(Buffer.from(inline[k].targets.buffer))).toBe(true);
+        expect(Buffer.from(b.labels.buffer).equals(Buffer.from(inline[k].labels.buffer))).toBe(true);
+        expect(Array.from(b.regions)).toEqual(Array.from(inline[k].regions));
         expect(Array.from(b.mask)).toEqual(Array.from(inline[k].mask));
       });
     }
