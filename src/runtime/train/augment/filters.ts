@@ -62,17 +62,18 @@ export function convolveAxis(src: Float32Array, dst: Float32Array, shape: Vec3, 
     }
     return;
   }
-  const acc = new Float64Array(inner);
+  // Whole rows (or planes) at a time: dst row i = sum over taps j of kernel[j] * src row i + j - r.
   for (let o = 0; o < outer; o++) {
     for (let i = 0; i < n; i++) {
-      acc.fill(0);
-      for (let j = 0; j < kernel.length; j++) {
+      const d = (o * n + i) * inner;
+      const s0 = (o * n + reflectIndex(i - r, n)) * inner;
+      const w0 = kernel[0];
+      for (let q = 0; q < inner; q++) dst[d + q] = w0 * src[s0 + q];
+      for (let j = 1; j < kernel.length; j++) {
         const w = kernel[j];
         const s = (o * n + reflectIndex(i + j - r, n)) * inner;
-        for (let q = 0; q < inner; q++) acc[q] += w * src[s + q];
+        for (let q = 0; q < inner; q++) dst[d + q] += w * src[s + q];
       }
-      const d = (o * n + i) * inner;
-      for (let q = 0; q < inner; q++) dst[d + q] = acc[q];
     }
   }
 }
