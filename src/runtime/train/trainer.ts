@@ -11,7 +11,7 @@ import { Prng } from '../rng.js';
 import { outputCount, UNet } from '../model/unet.js';
 import { augmenterFor } from './augment.js';
 import { batchToTensors, sampleBatchArrays, type BatchArrays } from './batch.js';
-import { learningRate } from './lr.js';
+import { scheduleLearningRate } from './lr.js';
 import { describeOptimizer, PhaseOptimizers } from './optimizer.js';
 import { CaseSampler, datasetShares } from './sampler.js';
 import { NonFiniteLossError, trainStep } from './step.js';
@@ -196,7 +196,7 @@ export async function trainModel(opts: TrainOptions): Promise<TrainedModel> {
           `${describeOptimizer(spec)}${pi > 0 ? (fresh ? ', fresh optimiser state' : ', optimiser state carried over') : ''}`,
       );
       for (let e = 0; e < phase.epochs; e++, epoch++) {
-        const lr = learningRate(phase.lr, e, phase.epochs);
+        const lr = scheduleLearningRate(s, epoch); // phase pi's law at epoch e of the phase
         let lossSum = 0;
         for (let it = 0; it < s.iterationsPerEpoch; it++) {
           signal?.throwIfAborted();
