@@ -70,6 +70,16 @@ export function softmaxDiceCeParts(logits: tf.Tensor5D, targets: tf.Tensor5D, sp
   });
 }
 
+/** Softmax of the C logits at z[o ..] into p (max-shifted); returns their logsumexp. */
+function softmaxAt(z: Float32Array, o: number, C: number, p: Float64Array): number {
+  let max = -Infinity;
+  for (let c = 0; c < C; c++) max = Math.max(max, z[o + c]);
+  let sum = 0;
+  for (let c = 0; c < C; c++) sum += p[c] = Math.exp(z[o + c] - max);
+  for (let c = 0; c < C; c++) p[c] /= sum;
+  return max + Math.log(sum);
+}
+
 /**
  * The same loss as one custom op on host-memory backends: one pass for the softmax sums (float64),
  * one for the gradient.
@@ -92,14 +102,10 @@ export function fusedSoftmaxDiceCe(logits: tf.Tensor5D, targets: tf.Tensor5D, sp
     for (let b = 0; b < B; b++) {
       for (let i = 0; i < N; i++) {
         const o = (b * N + i) * C;
-        let max = -Infinity;
-        for (let c = 0; c < C; c++) max = Math.max(max, z[o + c]);
-        let sum = 0;
-        for (let c = 0; c < C; c++) sum += p[c] = Math.exp(z[o + c] - max);
-        const lse = max + Math.log(sum);
+        const lse = softmaxAt(z, o, C, p);
         for (let c = 0; c < C; c++) {
           const gv = g[o + c];
-          const pv = p[c] / sum;
+          const pv = p[c];
           const k = b * C + c;
           ce += gv * (lse - z[o + c]);
           spg[k] += pv * gv;
@@ -146,14 +152,10 @@ export function fusedSoftmaxDiceCe(logits: tf.Tensor5D, targets: tf.Tensor5D, sp
       for (let b = 0; b < B; b++) {
         for (let i = 0; i < N; i++) {
           const o = (b * N + i) * C;
-          let max = -Infinity;
-          for (let c = 0; c < C; c++) max = Math.max(max, z[o + c]);
-          let sum = 0;
-          for (let c = 0; c < C; c++) sum += p[c] = Math.exp(z[o + c] - max);
+          softmaxAt(z, o, C, p);
           let gsum = 0;
           let dot = 0;
           for (let c = 0; c < C; c++) {
-            p[c] /= sum;
             const k = b * C + c;
             q[c] = c === 0 ? 0 : w[k] - v[k] * g[o + c];
             gsum += g[o + c];
