@@ -12,7 +12,7 @@ export const BLOCK_FIELDS = {
   classset: ['classes', 'exclude'],
   architecture: ['kind', 'patch', 'spacing', 'stages', 'features', 'blocks', 'kernels', 'strides', 'deep_supervision', 'feature_size'],
   schedule: ['optimizer', 'lr', 'epochs', 'iterations', 'clip', 'phase'],
-  phase: ['epochs', 'lr'],
+  phase: ['epochs', 'lr', 'optimizer'],
   sampling: ['kind', 'foreground'],
   /** The transforms (graph/transforms.ts, the one list). */
   augmentation: TRANSFORM_KINDS,

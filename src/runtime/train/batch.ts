@@ -1,5 +1,6 @@
+import { outputChannels, outputLayoutFor } from '../../graph/outputs.js';
 import type { HeadSpec, TrainParams, Vec3 } from '../../graph/types.js';
-import { regionLut } from '../data/regions.js';
+import { outputTargetLuts, regionLut } from '../data/regions.js';
 import type { PreprocessedDataset } from '../data/types.js';
 import { Prng } from '../rng.js';
 import { AugmentationPipeline } from './augment/pipeline.js';
@@ -109,8 +110,8 @@ export function sampleBatchArrays(
   return out;
 }
 
-/** What a batch depends on besides the data. */
-export type BatchParams = Pick<TrainParams, 'seed' | 'heads' | 'architecture' | 'batch' | 'sampling' | 'augmentation'>;
+/** What a batch depends on besides the data (`loss` and `output` decide the target channels: graph/outputs.ts). */
+export type BatchParams = Pick<TrainParams, 'seed' | 'heads' | 'architecture' | 'batch' | 'sampling' | 'augmentation' | 'loss' | 'output'>;
 
 /**
  * Batches as a pure function of (params.seed, batch index k, data): batch k draws its cases,
@@ -119,6 +120,8 @@ export type BatchParams = Pick<TrainParams, 'seed' | 'heads' | 'architecture' | 
  */
 export class BatchDrawer {
   readonly sampler: CaseSampler;
+  /** The network's output channels (the heads, or a softmax's labels): what the targets and mask are over. */
+  readonly channels: HeadSpec[];
   private readonly tables: Uint8Array[];
   private readonly pipeline: AugmentationPipeline;
 
@@ -127,7 +130,9 @@ export class BatchDrawer {
     readonly params: BatchParams,
   ) {
     this.sampler = new CaseSampler(datasets, params.sampling.kind);
-    this.tables = regionTables(params.heads);
+    const layout = params.output ?? outputLayoutFor(params.loss, params.heads);
+    this.channels = outputChannels(layout, params.heads);
+    this.tables = outputTargetLuts(layout, this.channels);
     this.pipeline = new AugmentationPipeline(params.augmentation, params.architecture.patch);
   }
 
@@ -138,6 +143,6 @@ export class BatchDrawer {
 
   draw(k: number, onCase?: CaseListener): BatchArrays {
     const p = this.params;
-    return sampleBatchArrays(this.sampler, p.heads, this.tables, p.architecture.patch, p.batch, p.sampling.foregroundFraction, this.pipeline, BatchDrawer.rngFor(p.seed, k), onCase);
+    return sampleBatchArrays(this.sampler, this.channels, this.tables, p.architecture.patch, p.batch, p.sampling.foregroundFraction, this.pipeline, BatchDrawer.rngFor(p.seed, k), onCase);
   }
 }

@@ -3,12 +3,13 @@
  * batch size, with N worker threads, on synthetic CT cases (the quickstart phantom, resampled to a
  * case size around the patch, as preprocessing would leave a CT at the experiment's spacing).
  */
-import type { AugmentationSpec, HeadSpec, TrainParams, Vec3 } from '../../graph/types.js';
+import type { AugmentationSpec, HeadSpec, Vec3 } from '../../graph/types.js';
 import { sampleClassVoxels } from '../data/preprocess/class-voxels.js';
 import { resampleImage, resampleLabel } from '../data/preprocess/resample.js';
 import { QUICKSTART_DATASETS, synthesizeCase } from '../data/synth/collection.js';
 import type { PreprocessedCase, PreprocessedDataset } from '../data/types.js';
 import { makeRng } from '../rng.js';
+import type { BatchParams } from './batch.js';
 import { createBatchSource } from './loader.js';
 
 export interface LoaderBenchConfig {
@@ -62,8 +63,9 @@ export function defaultCaseShape(patch: Vec3): Vec3 {
 export async function benchLoader(cfg: LoaderBenchConfig): Promise<LoaderBenchResult> {
   const caseShape = cfg.caseShape ?? defaultCaseShape(cfg.patch);
   const { dataset, heads } = benchDataset(caseShape, cfg.cases ?? 2);
-  const params: Pick<TrainParams, 'seed' | 'heads' | 'architecture' | 'batch' | 'sampling' | 'augmentation'> = {
+  const params: BatchParams = {
     seed: 1,
+    loss: 'multitalent',
     heads,
     architecture: { name: 'bench', kind: 'unet', patch: cfg.patch, features: [1], strides: [[1, 1, 1]], convsPerStage: 2 },
     batch: cfg.batch,

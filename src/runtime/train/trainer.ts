@@ -1,17 +1,20 @@
 import * as tf from '@tensorflow/tfjs';
 import { availableParallelism } from 'node:os';
+import { outputChannels } from '../../graph/outputs.js';
 import { isDummy2d } from '../../graph/transforms.js';
-import type { TrainParams } from '../../graph/types.js';
+import type { HeadSpec, OutputLayout, TrainParams } from '../../graph/types.js';
 import { trainingUnsupportedReason } from '../backend.js';
 import type { PreprocessedDataset } from '../data/types.js';
 import { deepSupervisionWeights } from '../loss/deep-supervision.js';
+import { createLoss, lossDefinition, lossSetupOf } from '../loss/registry.js';
 import { initFromPretrained, type PretrainedInit } from '../model/checkpoint.js';
 import { outputCount, UNet } from '../model/unet.js';
+import type { BatchArrays } from './batch.js';
 import { createBatchSource, defaultLoaderWorkers, type BatchSource } from './loader.js';
-import { learningRate } from './lr.js';
-import { createOptimizer } from './optimizer.js';
+import { scheduleLearningRate } from './lr.js';
+import { describeOptimizer, PhaseOptimizers } from './optimizer.js';
 import { datasetShares } from './sampler.js';
-import { batchToTensors, trainStep } from './step.js';
+import { batchToTensors, NonFiniteLossError, trainStep } from './step.js';
 
 export interface TrainProgress {
   /** Completed iterations (1-based after the first step) and the total over all phases. */
@@ -47,6 +50,8 @@ export interface EpochRecord {
 
 export interface TrainedModel {
   model: UNet;
+  /** How the model's output channels map to the classes (for the checkpoint manifest). */
+  output: { layout: OutputLayout; classes: HeadSpec[] };
   history: EpochRecord[];
   /** What fine-tuning copied from the checkpoint (absent for training from scratch). */
   init?: PretrainedInit;
@@ -54,6 +59,27 @@ export interface TrainedModel {
   seconds: number;
   /** The batch loader: its worker threads, and the seconds the steps waited for batches out of the training loop's. */
   loader?: { workers: number; waitedSeconds: number; loopSeconds: number };
+}
+
+/**
+ * The loss became NaN or infinite: training stopped at `iteration` (1-based, over all phases) of
+ * `epoch` (0-based); `cases` are the batch's cases (`dataset/case id`).
+ */
+export class TrainingDivergedError extends Error {
+  constructor(
+    readonly experiment: string,
+    readonly iteration: number,
+    readonly epoch: number,
+    readonly loss: number,
+    readonly cases: string[],
+  ) {
+    super(
+      `experiment '${experiment}': training diverged at iteration ${iteration} (epoch ${epoch + 1}): the loss is ${loss}. ` +
+        `The batch held ${cases.join(', ')}. Check these cases' images for NaN or extreme values ` +
+        `(mtc data check), or lower the learning rate or the gradient clip of the schedule.`,
+    );
+    this.name = 'TrainingDivergedError';
+  }
 }
 
 const RATE_WINDOW = 20;
@@ -67,7 +93,8 @@ function selectDatasets(params: TrainParams, data: readonly PreprocessedDataset[
 }
 
 function validateParams(params: TrainParams): void {
-  if (params.loss !== 'multitalent') throw new Error(`loss '${String(params.loss)}' is not implemented in this runtime yet (only 'multitalent')`);
+  const refused = lossDefinition(params.loss).refuse(lossSetupOf(params));
+  if (refused) throw new Error(`experiment '${params.experiment}': loss '${params.loss}' ${refused}`);
   if (params.heads.length === 0) throw new Error('training needs at least one output head');
   if (!Number.isInteger(params.batch) || params.batch < 1) throw new Error(`batch must be a positive integer, got ${params.batch}`);
   const s = params.schedule;
@@ -89,9 +116,12 @@ function yieldToEventLoop(): Promise<void> {
 }
 
 /**
- * Trains a U-Net with one sigmoid head per `params.heads` entry on the MultiTalent loss, phase by
- * phase (a `heads` phase updates only the output heads, `all` everything), each phase for its epochs
- * x iterationsPerEpoch iterations with its learning-rate law set per epoch.
+ * Trains a U-Net with the output channels of `params.output` (one sigmoid per head, or a softmax
+ * over the labels; graph/outputs.ts) on the loss `params.loss` (loss/registry.ts), phase by phase (a
+ * `heads` phase updates only the output heads, `all` everything), each phase for its epochs x
+ * iterationsPerEpoch iterations with its own optimiser (train/optimizer.ts: PhaseOptimizers) and
+ * its learning-rate law set per epoch. A NaN or infinite loss stops training with a
+ * TrainingDivergedError naming the iteration and the batch's cases.
  */
 export async function trainModel(opts: TrainOptions): Promise<TrainedModel> {
   const { params, signal } = opts;
@@ -109,12 +139,20 @@ export async function trainModel(opts: TrainOptions): Promise<TrainedModel> {
         .join(', '),
   );
 
+  const setup = lossSetupOf(params);
+  const channels = outputChannels(setup.output, params.heads);
+  const lossFn = createLoss(params.loss, setup);
   const t0 = performance.now();
-  const model = UNet.create(params.architecture, params.heads, params.seed);
-  const optimizer = createOptimizer(params.schedule.optimizer);
+  const model = UNet.create(params.architecture, channels, params.seed);
+  const optimizers = new PhaseOptimizers(params.schedule);
   let source: BatchSource | undefined;
   try {
-    log(`U-Net ${params.architecture.features.join('/')} with ${params.heads.length} heads: ${model.parameterCount()} parameters`);
+    log(
+      `U-Net ${params.architecture.features.join('/')} with ${channels.length} ${setup.output.activation} outputs` +
+        (setup.output.activation === 'softmax' ? ` (labels ${setup.output.labels.join(', ')}; background first)` : '') +
+        `: ${model.parameterCount()} parameters`,
+    );
+    log(`loss ${lossDefinition(params.loss).describe(setup)}`);
     let init: PretrainedInit | undefined;
     if (opts.init) {
       init = await initFromPretrained(model, opts.init.checkpointDir);
@@ -155,19 +193,32 @@ export async function trainModel(opts: TrainOptions): Promise<TrainedModel> {
     for (let pi = 0; pi < s.phases.length; pi++) {
       const phase = s.phases[pi];
       const vars = phase.trains === 'heads' ? model.headVariables() : model.variables();
-      log(`phase ${pi + 1}/${s.phases.length}: ${phase.epochs} epochs training ${phase.trains === 'heads' ? 'the heads only' : 'the whole network'}`);
+      const { optimizer, fresh, spec } = optimizers.forPhase(pi);
+      log(
+        `phase ${pi + 1}/${s.phases.length}: ${phase.epochs} epochs training ${phase.trains === 'heads' ? 'the heads only' : 'the whole network'}, ` +
+          `${describeOptimizer(spec)}${pi > 0 ? (fresh ? ', fresh optimiser state' : ', optimiser state carried over') : ''}`,
+      );
       for (let e = 0; e < phase.epochs; e++, epoch++) {
-        const lr = learningRate(phase.lr, e, phase.epochs);
+        const lr = scheduleLearningRate(s, epoch); // phase pi's law at epoch e of the phase
         let lossSum = 0;
         for (let it = 0; it < s.iterationsPerEpoch; it++) {
           signal?.throwIfAborted();
           const ts = performance.now();
-          const arrays = await source.next();
-          waited += performance.now() - ts;
-          const batch = batchToTensors(arrays, patch, params.heads.length);
+          const current: BatchArrays = await source.next();
+          const w = performance.now() - ts;
+          if (iteration === 0) firstWait = w;
+          waited += w;
+          const batch = batchToTensors(current, patch, channels.length);
           let loss: number;
           try {
-            loss = await trainStep(model, vars, optimizer, batch, lr, s.clipNorm);
+            try {
+              loss = await trainStep(model, vars, optimizer, batch, lr, s.clipNorm, true, lossFn);
+            } catch (err) {
+              if (err instanceof NonFiniteLossError) {
+                throw new TrainingDivergedError(params.experiment, iteration + 1, epoch, err.loss, batchCaseNames(current, params.batch, channels));
+              }
+              throw err;
+            }
           } finally {
             tf.dispose([batch.image, batch.targets, batch.mask]);
           }
@@ -190,13 +241,28 @@ export async function trainModel(opts: TrainOptions): Promise<TrainedModel> {
       );
     }
     signal?.throwIfAborted();
-    const loader = { workers, waitedSeconds: waited / 1000, loopSeconds: trainMs / 1000 };
-    return { model, history, init, iterations: iteration, seconds: (performance.now() - t0) / 1000, loader };
+    return {
+      model,
+      output: { layout: structuredClone(setup.output), classes: params.heads.map((h) => ({ ...h, labels: [...h.labels] })) },
+      history,
+      init,
+      iterations: iteration,
+      seconds: (performance.now() - t0) / 1000,
+      loader: { workers, waitedSeconds: waited / 1000, loopSeconds: trainMs / 1000 },
+    };
   } catch (err) {
     model.dispose();
     throw err;
   } finally {
-    optimizer.dispose();
+    optimizers.dispose();
     await source?.close();
   }
+}
+
+/** `dataset/case` for each case of a batch (the dataset: the one whose channels the case's mask row marks). */
+function batchCaseNames(arrays: BatchArrays, batch: number, channels: readonly HeadSpec[]): string[] {
+  return arrays.cases.map((id, b) => {
+    const k = channels.findIndex((_, c) => arrays.mask[b * channels.length + c] > 0);
+    return k >= 0 && arrays.mask.length === batch * channels.length ? `${channels[k].dataset}/${id}` : id;
+  });
 }
