@@ -72,9 +72,14 @@ export function listExperiments(program: Program): { experiments: ExperimentList
  * resolved.mt of each experiment (see resolved.ts): its declarations, imports and --set overrides
  * inlined. The program must compile without errors. `header` gives each file's leading comment lines.
  */
-export function resolvedSources(program: Program, experiments: readonly string[], header: (experiment: string) => string[] = () => []): Map<string, string> {
+export function resolvedSources(
+  program: Program,
+  experiments: readonly string[],
+  header: (experiment: string) => string[] = () => [],
+  checkpointPath?: (file: string, path: string) => string,
+): Map<string, string> {
   const { checked } = checkAll(program);
-  return new Map(experiments.map((e) => [e, resolvedSource(checked, e, header(e))]));
+  return new Map(experiments.map((e) => [e, resolvedSource(checked, e, header(e), checkpointPath)]));
 }
 
 export interface CompileOptions {

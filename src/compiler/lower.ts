@@ -15,6 +15,8 @@
  * by the checker at the root's patch and spacing). Stage ids are labels: what a stage computes is
  * in its fields, and the runtime's cache keys never include ids.
  */
+import { dirname, isAbsolute, join, normalize } from 'node:path';
+import { outputLayoutFor } from '../graph/outputs.js';
 import { datasetShares } from '../graph/sampling.js';
 import {
   GRAPH_SCHEMA_VERSION,
@@ -74,6 +76,12 @@ export class LoweringError extends Error {}
 function need<T>(v: T | undefined | null, what: string): T {
   if (v === undefined || v === null) throw new LoweringError(`internal: ${what} is missing after a clean check`);
   return v;
+}
+
+/** A `pretrained "FILE"` path: relative paths are relative to the .mt file that names them. */
+export function checkpointPath(e: Pick<ExperimentModel, 'checkpoint' | 'file'>): string | null {
+  if (e.checkpoint === null) return null;
+  return isAbsolute(e.checkpoint) ? e.checkpoint : normalize(join(dirname(e.file), e.checkpoint));
 }
 
 /** The training stage id of experiment `e` for `fold`: `train:NAME` (`finetune:NAME`), with `/foldK` when `e` trains several folds. */
@@ -152,6 +160,7 @@ export function lower(checked: CheckedProgram, mains: readonly string[], sourceF
     for (const e of chain) {
       const architecture = need(checked.resolvedArchitectures.get(e.name), `the architecture of '${e.name}'`);
       const dsSpecs = e.datasets.map((d) => dataset(d).spec);
+      const heads = headsOf(dsSpecs, e.targets);
       const data = e === root ? rootData : preprocess(e.datasets, spacing, rootData);
       if (e === mainExp) mainData = data;
       const folds = e === mainExp ? e.folds : [e.folds[0]];
@@ -160,7 +169,7 @@ export function lower(checked: CheckedProgram, mains: readonly string[], sourceF
         const params: TrainParams = {
           experiment: e.name,
           datasets: [...e.datasets],
-          heads: headsOf(dsSpecs, e.targets),
+          heads,
           architecture: structuredClone(architecture),
           batch: e.batch,
           sampling: {
@@ -170,12 +179,14 @@ export function lower(checked: CheckedProgram, mains: readonly string[], sourceF
           },
           schedule: structuredClone(need(checked.schedules.get(need(e.schedule, `schedule of '${e.name}'`)), `schedule '${e.schedule}'`)),
           loss: e.loss,
+          lossOptions: { ...e.lossOptions },
+          output: outputLayoutFor(e.loss, heads),
           seed: seedOf.get(e.name) ?? EXPERIMENT_DEFAULTS.seed,
           fold,
           split: { ...SPLIT },
           augmentation: structuredClone(e.augmentation),
           precision: e.precision,
-          checkpoint: from === null ? e.checkpoint : null,
+          checkpoint: from === null ? checkpointPath(e) : null,
           targets: e.targets === null ? null : [...e.targets],
         };
         const id = stageId(e, fold);

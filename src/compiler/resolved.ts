@@ -98,10 +98,20 @@ function namesInBlock(b: Block | null, out: Set<string>): void {
  * The resolved source of `experiment` (see the module doc). `header` lines are written as comments
  * at the top. Throws when the experiment was not checked cleanly.
  */
-export function resolvedSource(checked: CheckedProgram, experiment: string, header: readonly string[] = []): string {
+export function resolvedSource(
+  checked: CheckedProgram,
+  experiment: string,
+  header: readonly string[] = [],
+  /** Rewrites a `pretrained "FILE"` path (relative to `file`, the experiment's .mt file), e.g. to an absolute one. */
+  checkpointPath: (file: string, path: string) => string = (_f, p) => p,
+): string {
   const chain = chainOf(checked, experiment);
   if (chain === null || chain.length === 0) throw new Error(`internal: experiment '${experiment}' has no checked pre-training chain`);
-  const blocks = chain.map((e) => ({ name: e.name, block: checked.blocks.get(e.name) ?? null }));
+  const withCheckpoint = (file: string, block: Block | null): Block | null =>
+    block === null
+      ? null
+      : { ...block, entries: block.entries.map((e) => (e.key.text === 'pretrained' && e.value?.kind === 'string' ? { ...e, value: { ...e.value, value: checkpointPath(file, e.value.value) } } : e)) };
+  const blocks = chain.map((e) => ({ name: e.name, block: withCheckpoint(e.file, checked.blocks.get(e.name) ?? null) }));
   const blockOf = (name: string, own: Block | null) => (checked.blocks.has(name) ? (checked.blocks.get(name) ?? null) : own);
   // Every non-experiment declaration reachable from the chain's blocks.
   const used = new Set<string>();

@@ -2,6 +2,8 @@
  * JSON Schema (draft 2020-12 subset understood by ajv's default draft-07 mode) for RuntimeGraph.
  * Kept next to ./types.ts: any change to one must be made to the other; test/graph covers both.
  */
+import { TRANSFORM_KINDS } from './transforms.js';
+
 const num = { type: 'number' } as const;
 const posInt = { type: 'integer', minimum: 1 } as const;
 const nonNegInt = { type: 'integer', minimum: 0 } as const;
@@ -28,7 +30,7 @@ const augmentation = obj({
   transforms: {
     type: 'array',
     items: obj(
-      { kind: { enum: ['rotation', 'scaling', 'elastic', 'noise', 'blur', 'brightness', 'contrast', 'low_resolution', 'gamma_inverted', 'gamma', 'mirror'] }, p: fraction },
+      { kind: { enum: [...TRANSFORM_KINDS] }, p: fraction },
       { range: range2, axes: axisList },
     ),
   },
@@ -46,7 +48,7 @@ const lrLaw = {
 const optimizer = {
   oneOf: [
     obj({ kind: { const: 'sgd' }, momentum: fraction, nesterov: { type: 'boolean' }, weightDecay: { type: 'number', minimum: 0 } }),
-    obj({ kind: { const: 'adamw' }, beta1: fraction, beta2: fraction, weightDecay: { type: 'number', minimum: 0 } }),
+    obj({ kind: { const: 'adamw' }, beta1: fraction, beta2: fraction, weightDecay: { type: 'number', minimum: 0 } }, { amsgrad: { type: 'boolean' } }),
   ],
 };
 
@@ -85,7 +87,7 @@ const schedule = obj({
   phases: {
     type: 'array',
     minItems: 1,
-    items: obj({ trains: { enum: ['heads', 'all'] }, epochs: posInt, lr: lrLaw }),
+    items: obj({ trains: { enum: ['heads', 'all'] }, epochs: posInt, lr: lrLaw }, { optimizer }),
   },
 }, { validationIterations: nonNegInt, checkpointEvery: posInt });
 
@@ -108,7 +110,16 @@ const trainParams = {
   data: str,
 };
 
+const outputLayout = {
+  oneOf: [
+    obj({ activation: { const: 'sigmoid' } }),
+    obj({ activation: { const: 'softmax' }, labels: { type: 'array', items: { type: 'integer', minimum: 0, maximum: 255 }, minItems: 2 } }),
+  ],
+};
+
 const trainOptional = {
+  lossOptions: obj({ batchDice: { type: 'boolean' } }),
+  output: outputLayout,
   augmentation,
   precision: { enum: ['fp32', 'mixed'] },
   checkpoint: { oneOf: [{ type: 'null' }, str] },

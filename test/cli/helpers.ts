@@ -36,8 +36,9 @@ export function finalWeights(runDir: string, stageSlug: string): string {
  * The quickstart's shape at toy size: two source datasets, one fine-tune target, a few iterations.
  * `pre` and `ft` are the two schedules' fields (the fine-tune's heads phase takes `headEpochs`).
  */
-export function tinyExperiment(o: { pre: string; ft: string; headEpochs: number }): string {
-  return `
+export function tinyExperiment(o: { pre: string; ft: string; headEpochs: number; augmentation?: boolean }): string {
+  const aug = o.augmentation ? '  augmentation nnunet_augmentation' : '';
+  return `${o.augmentation ? 'import "std/augmentation"' : ''}
 dataset liver {
   root "quickstart/Dataset901_SynthLiver"
   synthetic quickstart seed 5
@@ -60,7 +61,7 @@ schedule ft {
   phase heads { epochs ${o.headEpochs}     lr linear(0, 0.01) }
   phase all   { epochs rest  lr poly(0.01, 0.9) }
 }
-experiment tiny_pre { datasets [liver, vessel]  architecture tiny  schedule pre  spacing [8, 8, 8]  seed 3 }
-experiment tiny_ft  { pretrained tiny_pre  datasets [kidney]  schedule ft  seed 3 }
+experiment tiny_pre { datasets [liver, vessel]  architecture tiny  schedule pre  spacing [8, 8, 8]  seed 3${aug} }
+experiment tiny_ft  { pretrained tiny_pre  datasets [kidney]  schedule ft  seed 3${aug} }
 `;
 }

@@ -7,7 +7,8 @@ import { main } from '../../src/cli/main.js';
 import { webgpuSkipReason } from '../runtime/webgpu/helpers.js';
 import { captureIO, finalWeights, runFolder, tinyExperiment } from './helpers.js';
 
-const TINY = tinyExperiment({ pre: 'epochs 2  iterations 3  validation 2', ft: 'epochs 2  iterations 3  validation 2', headEpochs: 1 });
+/** The quickstart's shape at toy size: two source datasets, one fine-tune target, a few iterations, nnU-Net's augmentation. */
+const TINY = tinyExperiment({ pre: 'epochs 2  iterations 3  validation 2', ft: 'epochs 2  iterations 3  validation 2', headEpochs: 1, augmentation: true });
 
 describe('mtc run (tiny end to end)', () => {
   let dir = '';
@@ -34,6 +35,8 @@ describe('mtc run (tiny end to end)', () => {
     expect(text).toMatch(/\[train:tiny_pre\] epoch 1 {2}loss \d\.\d{4} {2}lr [\d.e-]+ {2}pseudo-Dice \d\.\d{4} \(ema \d\.\d{4}/);
     expect(text).toMatch(/kidney_tumour\s+(\d\.\d{4}|n\/a)/);
     expect(text).toMatch(/mean Dice \(tiny_ft, \d classes\): /);
+    expect(text).toContain("augmentation 'nnunet_augmentation': rotation, scaling, noise, blur, brightness, contrast, low_resolution, gamma_inverted, gamma, mirror");
+    expect(text).not.toMatch(/not implemented/);
     expect(existsSync(join(dir, 'data', 'quickstart', 'Dataset905_SynthKidney', 'dataset.json'))).toBe(true);
   });
 
@@ -157,11 +160,11 @@ describe('mtc run (tiny end to end)', () => {
 
   it('refuses what the runtime cannot execute yet before running anything, and names missing data too', async () => {
     const io4 = captureIO();
-    const code4 = await main(['run', 'experiments/kits_finetune.mt', '--no-tui', '--data', join(dir, 'no-data'), '--runs', join(dir, 'runs4')], io4);
+    const code4 = await main(['run', 'experiments/multitalent_md.mt', '-e', 'md_swin', '--no-tui', '--data', join(dir, 'no-data'), '--runs', join(dir, 'runs4')], io4);
     expect(code4).toBe(1);
     const err = io4.stderr.join('\n');
     expect(err).toContain('cannot execute yet');
-    expect(err).toContain("augmentation 'nnunet_augmentation' uses");
+    expect(err).toContain("architecture 'multitalent_swin' is a swin_unetr");
     expect(err).toContain(`folder ${join(dir, 'no-data')}`);
     expect(err).toContain('imagesTr/CASE_0000.nii.gz');
     expect(existsSync(join(dir, 'runs4'))).toBe(false);

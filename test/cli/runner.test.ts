@@ -15,7 +15,7 @@ import { captureIO, finalWeights, runFolder, tinyExperiment } from './helpers.js
 
 const BIN = join(process.cwd(), 'bin', 'mtc.js');
 
-const SRC = tinyExperiment({ pre: 'epochs 2  iterations 3  validation 2  checkpoint_every 1', ft: 'epochs 6  iterations 4  validation 2  checkpoint_every 1', headEpochs: 2 });
+const SRC = tinyExperiment({ pre: 'epochs 2  iterations 3  validation 2  checkpoint_every 1', ft: 'epochs 6  iterations 4  validation 2  checkpoint_every 1', headEpochs: 2, augmentation: true });
 
 /** Two experiments that share nothing but the data folder's collection. */
 const PAIR = `

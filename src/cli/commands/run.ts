@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { resolvedSources } from '../../compiler/index.js';
@@ -9,7 +9,7 @@ import { validateGraph } from '../../graph/validate.js';
 import { expectedBackend } from '../../runtime/backend.js';
 import { RunEvents, type RunEvent } from '../../runtime/events.js';
 import {
-  assertExecutable, executePlan, makePlan, packageInfo, previewPlan, RUN_FILE, runSingleStage, stageParameters, describeStage,
+  assertRunnable, executePlan, makePlan, packageInfo, previewPlan, RUN_FILE, runSingleStage, stageParameters, describeStage,
   type RunConfig, type StageLauncher,
 } from '../../runtime/executor/index.js';
 import { initRuntime, type BackendChoice } from '../../runtime/setup.js';
@@ -149,12 +149,18 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
   const plan = makePlan(graph, { runsDir, backend: backendId });
   if (options.dryRun) return dryRun(graph, plan, { dataRoot, cacheDir, backend: backendId, explain: Boolean(options.explainCache) }, io);
 
-  assertExecutable(graph, dataRoot); // before anything is written
+  await assertRunnable(graph, dataRoot); // before anything is written
   const version = packageInfo().version;
-  const sources = resolvedSources(program, graph.source.experiments, (e) => [
-    `resolved.mt of experiment '${e}', from ${file} (imports and --set overrides inlined) by mtc ${version}.`,
-    'Running it anywhere (`mtc run resolved.mt`) gives the same stages with the same keys.',
-  ]);
+  const sources = resolvedSources(
+    program,
+    graph.source.experiments,
+    (e) => [
+      `resolved.mt of experiment '${e}', from ${file} (imports and --set overrides inlined) by mtc ${version}.`,
+      'Running it anywhere (`mtc run resolved.mt`) gives the same stages with the same keys.',
+    ],
+    // A checkpoint path relative to its .mt file would not resolve from the run folder: make it absolute.
+    (mtFile, path) => (isAbsolute(path) ? path : resolve(dirname(mtFile), path)), // file paths are relative to process.cwd() (argPath)
+  );
   const runtime = await initRuntime(options.backend);
   if (runtime.backend !== backendId) throw new UserError(`internal: expected the ${backendId} backend, got ${runtime.backend}`);
   const events = new RunEvents();
@@ -242,6 +248,11 @@ async function dryRun(graph: RuntimeGraph, plan: ReturnType<typeof makePlan>, op
   if (preview.unsupported.length > 0) {
     io.out('note: the runtime cannot execute this plan yet:');
     for (const u of preview.unsupported) io.out(`  - ${u}`);
+    ok = false;
+  }
+  if (preview.inputProblems.length > 0) {
+    io.out("note: the run's inputs do not fit the experiment:");
+    for (const u of preview.inputProblems) io.out(`  - ${u.replace(/\n/g, '\n    ')}`);
     ok = false;
   }
   if (!ok) {

@@ -10,7 +10,7 @@ import { validateGraph } from '../../graph/validate.js';
 import { executePlan, type ExecuteOptions, type RunOutcome } from './local.js';
 import { makePlan } from './plan.js';
 
-export { assertExecutable, executePlan, lineageOf, runSingleStage, StageRunner, type ExecuteOptions, type RunOutcome, type StageLauncher } from './local.js';
+export { assertRunnable, executePlan, lineageOf, runSingleStage, StageRunner, type ExecuteOptions, type RunOutcome, type StageLauncher } from './local.js';
 export { describeStage, makePlan, stageParameters, stageSlug, stagesOf, subgraph, type Plan, type PlannedExperiment } from './plan.js';
 export { canonicalJson, explainChange, keyMaterial, keyOf, staticKeys, type KeyMaterial } from './keys.js';
 export { Store, type StageManifest, type StoreEntry } from './store.js';

@@ -9,8 +9,9 @@
  * gets the same key whatever the stages are called (e.g. compiled from `resolved.mt`).
  *
  * Left out on purpose, because they do not change a stage's outputs: the dataset's folder (`root`:
- * its files' contents count, not where they are), the declared case counts and the sampling shares
- * derived from them (the runtime recounts from the data), and `schedule.checkpointEvery`.
+ * its files' contents count, not where they are), where a `pretrained "FILE"` checkpoint lies (its
+ * contents count), the declared case counts and the sampling shares derived from them (the runtime
+ * recounts from the data), and `schedule.checkpointEvery`.
  */
 import { createHash } from 'node:crypto';
 import type { DatasetSpec, RuntimeGraph, Stage } from '../../graph/types.js';
@@ -86,6 +87,8 @@ export function keyParams(stage: Stage, graph: RuntimeGraph): Record<string, unk
       delete sched.checkpointEvery;
       delete (p.sampling as Record<string, unknown>).shares;
       p.splitFiles = Object.fromEntries(stage.datasets.map((n) => [n, datasetOf(graph, n).splitFile ?? null]));
+      // A checkpoint start counts by its contents (the external digest), not by where it lies.
+      if (p.checkpoint) p.checkpoint = 'file';
       return p;
     }
     case 'evaluate':

@@ -18,7 +18,7 @@ import type { RuntimeGraph, Stage } from '../../graph/types.js';
 import { validateGraph } from '../../graph/validate.js';
 import type { EvaluationResult, RunEvents, RunStatus, StageStatus } from '../events.js';
 import { isInterruption } from '../interrupt.js';
-import { UnsupportedFeatureError, unsupportedFeatures } from '../preflight.js';
+import { assertInputsUsable, UnsupportedFeatureError, unsupportedFeatures } from '../preflight.js';
 import { handlerFor } from '../stages/index.js';
 import type { StageInput } from '../stages/context.js';
 import { missingDatasetsMessage } from '../stages/prepare.js';
@@ -70,11 +70,22 @@ export interface RunOutcome {
   runDirs: Record<string, string>;
 }
 
-/** The graph uses what the runtime cannot execute, or data that is missing: refused before anything is written. */
-export function assertExecutable(graph: RuntimeGraph, dataRoot: string): void {
+/**
+ * Refuses, before anything is written, a graph that uses what the runtime cannot execute
+ * (UnsupportedFeatureError), inputs that do not fit it (dataset.json against the classes,
+ * `pretrained "FILE"` checkpoints: preflight.ts) or data folders that are missing (MtDataError);
+ * every problem in one message.
+ */
+export async function assertRunnable(graph: RuntimeGraph, dataRoot: string): Promise<void> {
   const unsupported = unsupportedFeatures(graph);
   const missing = missingDatasetsMessage(graph, dataRoot, graph.datasets.map((d) => d.name), { synthesisable: true });
   if (unsupported.length > 0) throw new UnsupportedFeatureError(unsupported, missing);
+  try {
+    await assertInputsUsable(graph, dataRoot);
+  } catch (e) {
+    if (missing && e instanceof MtDataError) throw new MtDataError(`${e.message}\n${missing}`, { problems: e.problems });
+    throw e;
+  }
   if (missing) throw new MtDataError(missing);
 }
 
@@ -114,7 +125,7 @@ export class StageRunner {
   /** The stage's key; its dependencies must be in `entries`. Runs the handler's external step (prepare: hashing). */
   async resolve(stage: Stage, announce?: () => void): Promise<ResolvedStage> {
     const handler = handlerFor(stage);
-    let external: { digest: string; detail: unknown } | undefined;
+    let external: { digest: string; detail: unknown } | null | undefined;
     if (handler.external) {
       external = await handler.external(stage, { graph: this.graph, dataRoot: this.options.dataRoot, cacheDir: this.options.cacheDir, events: this.options.events, signal: this.options.signal, announce });
     }
@@ -228,7 +239,7 @@ function matchesAny(id: string, patterns: readonly string[] | undefined): boolea
  */
 export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<RunOutcome> {
   const graph = validateGraph(plan.graph);
-  assertExecutable(graph, options.dataRoot);
+  await assertRunnable(graph, options.dataRoot);
   for (const p of [...(options.force ?? []), ...(options.only ?? [])]) {
     if (!graph.stages.some((s) => matchesAny(s.id, [p]))) throw new MtDataError(`no stage of this run matches '${p}' (stages: ${graph.stages.map((s) => s.id).join(', ')})`);
   }

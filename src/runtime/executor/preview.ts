@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Stage } from '../../graph/types.js';
 import { RunEvents } from '../events.js';
-import { unsupportedFeatures } from '../preflight.js';
+import { inputProblems, unsupportedFeatures } from '../preflight.js';
 import { datasetsToSynthesise, missingDatasetsMessage } from '../stages/prepare.js';
 import { canonicalJson, sha256Hex } from './keys.js';
 import { StageRunner } from './local.js';
@@ -34,6 +34,8 @@ export interface PlanPreview {
   synthesised: string[];
   /** What the runtime cannot execute yet. */
   unsupported: string[];
+  /** Inputs that do not fit the experiment (dataset.json vs its classes, pretrained checkpoints): preflight.ts. */
+  inputProblems: string[];
 }
 
 export async function previewPlan(plan: Plan, options: { dataRoot: string; cacheDir?: string | null; backend: string; explain?: boolean }): Promise<PlanPreview> {
@@ -97,5 +99,5 @@ export async function previewPlan(plan: Plan, options: { dataRoot: string; cache
     if (options.explain) notes.push(...(await runner.explain(stage, r)));
     stages.push({ id: stage.id, kind: stage.kind, status, key: r.key, notes });
   }
-  return { stages, missingData, synthesised, unsupported: unsupportedFeatures(graph) };
+  return { stages, missingData, synthesised, unsupported: unsupportedFeatures(graph), inputProblems: await inputProblems(graph, options.dataRoot) };
 }

@@ -65,8 +65,8 @@ export interface ExternalContext {
 }
 
 export interface StageHandler<S extends Stage = Stage> {
-  /** Reads the stage's inputs from outside the store and returns their digest (part of the key). */
-  external?: (stage: S, ctx: ExternalContext) => Promise<{ digest: string; detail: unknown }>;
+  /** Reads the stage's inputs from outside the store and returns their digest (part of the key); null when this stage has none. */
+  external?: (stage: S, ctx: ExternalContext) => Promise<{ digest: string; detail: unknown } | null>;
   /** True when an interrupted run leaves a work folder to resume from (training's checkpoints). */
   resumable?: boolean;
   run: (stage: S, ctx: StageContext) => Promise<StageResult>;

@@ -9,7 +9,7 @@ import type { EvaluateStage } from '../../graph/types.js';
 import { evaluateModel, meanDefined } from '../eval/dice.js';
 import type { ClassMetric, EvaluationResult } from '../events.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { loadCheckpoint } from '../model/checkpoint.js';
+import { checkpointOutput, loadCheckpoint, readCheckpointManifest } from '../model/checkpoint.js';
 import { inputOf, type StageHandler } from './context.js';
 import { foldDatasets, loadCases } from './data.js';
 
@@ -27,9 +27,11 @@ export const evaluateHandler: StageHandler<EvaluateStage> = {
     for (const [i, m] of stage.models.entries()) {
       const data = await foldDatasets(ctx, cases, stage.split, m.fold);
       const val = data.flatMap((d) => d.cases.filter((c) => d.holdout.includes(c.id)));
-      const model = await loadCheckpoint(join(inputOf(ctx, m.stage).dir, 'checkpoints', 'final'));
+      const dir = join(inputOf(ctx, m.stage).dir, 'checkpoints', 'final');
+      const output = checkpointOutput(await readCheckpointManifest(dir));
+      const model = await loadCheckpoint(dir);
       try {
-        const heads = model.heads.filter((h) => stage.datasets.includes(h.dataset));
+        const heads = output.classes.filter((h) => stage.datasets.includes(h.dataset));
         const classes = await evaluateModel(
           model,
           heads,
@@ -37,6 +39,7 @@ export const evaluateHandler: StageHandler<EvaluateStage> = {
           stage.inference,
           (done) => ctx.events.emit({ type: 'stage-progress', stage: stage.id, done: before + done, total: all, unit: 'cases', detail: `fold ${m.fold}` }),
           ctx.signal,
+          output,
         );
         perFold.push({ fold: m.fold, model: m.stage, classes });
       } finally {

@@ -15,6 +15,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FinetuneStage, TrainStage } from '../../graph/types.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { checkpointDirOf } from '../model/checkpoint.js';
 import { canonicalJson, keyParams, sha256Hex } from '../executor/keys.js';
 import { fileSha256, type StageManifest } from '../executor/store.js';
 import { loadTrainingCheckpoint, type LoadedTraining } from '../train/checkpoints.js';
@@ -45,6 +46,12 @@ async function extensionSource(stage: TrainingStage, ctx: StageContext): Promise
 
 export const trainHandler: StageHandler<TrainingStage> = {
   resumable: true,
+  // A `pretrained "FILE"` start: the checkpoint's contents are an input of the key (not its path).
+  external: async (stage) => {
+    if (stage.kind !== 'train' || !stage.checkpoint) return null;
+    const dir = checkpointDirOf(stage.checkpoint);
+    return { digest: sha256Hex(`${await fileSha256(join(dir, 'model.json'))}\u0000${await fileSha256(join(dir, 'weights.bin'))}`), detail: null };
+  },
   run: async (stage, ctx) => {
     const emit = (message: string) => ctx.events.emit({ type: 'stage-log', stage: stage.id, message });
     const cases = await loadCases(ctx, stage.data, stage.datasets, ctx.signal);
@@ -65,7 +72,9 @@ export const trainHandler: StageHandler<TrainingStage> = {
         emit(`extending the finished ${ext.manifest.stage} (${ext.loaded.state.totalEpochs} epochs, key ${ext.manifest.key.slice(0, 12)}) to ${stage.schedule.epochs} epochs from its final checkpoint`);
       }
     }
-    const init = stage.kind === 'finetune' && !resume ? { checkpointDir: join(inputOf(ctx, stage.from).dir, 'checkpoints', 'final') } : undefined;
+    let init: { checkpointDir: string } | undefined;
+    if (!resume && stage.kind === 'finetune') init = { checkpointDir: join(inputOf(ctx, stage.from).dir, 'checkpoints', 'final') };
+    else if (!resume && stage.checkpoint) init = { checkpointDir: checkpointDirOf(stage.checkpoint) }; // `pretrained "FILE"`, checked by preflight
 
     const trained = await trainModel({
       params: stage,

@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { writeFileAtomic, writeDirAtomic, recoverDir } from '../io/atomic.js';
 import { readCheckpoint, saveCheckpoint } from '../model/checkpoint.js';
 import type { UNet } from '../model/unet.js';
+import type { HeadSpec, OutputLayout } from '../../graph/types.js';
 import type { EpochRecord } from '../events.js';
 import type { OptimizerState } from './optimizer.js';
 
@@ -51,6 +52,8 @@ export interface TrainingState {
   epochSeconds: number;
   /** The schedule's total epochs when written. */
   totalEpochs: number;
+  /** The phase whose optimiser the saved optimiser state belongs to (phases may have their own). */
+  optimizerPhase?: number;
   history: EpochRecord[];
   validation: ValidationTrack;
   rng: { seed: number; batches: string; validation: string; nextBatch: number };
@@ -66,7 +69,13 @@ export interface LoadedTraining {
 }
 
 /** Writes a checkpoint folder atomically (see the module doc). */
-export async function saveTrainingCheckpoint(dir: string, model: UNet, optimizer: OptimizerState, state: Omit<TrainingState, 'format' | 'version' | 'optimizer' | 'savedAt'>): Promise<void> {
+export async function saveTrainingCheckpoint(
+  dir: string,
+  model: UNet,
+  optimizer: OptimizerState,
+  state: Omit<TrainingState, 'format' | 'version' | 'optimizer' | 'savedAt'>,
+  output?: { layout: OutputLayout; classes: HeadSpec[] },
+): Promise<void> {
   const slots: TrainingState['optimizer']['slots'] = [];
   let total = 0;
   for (const s of optimizer.slots) {
@@ -83,7 +92,7 @@ export async function saveTrainingCheckpoint(dir: string, model: UNet, optimizer
     savedAt: new Date().toISOString(),
   };
   await writeDirAtomic(dir, async (tmp) => {
-    await saveCheckpoint(model, tmp);
+    await saveCheckpoint(model, tmp, output);
     await writeFileAtomic(join(tmp, 'optimizer.bin'), new Uint8Array(all.buffer, all.byteOffset, all.byteLength));
     await writeFileAtomic(join(tmp, TRAINING_STATE_FILE), `${JSON.stringify(full)}\n`);
   });

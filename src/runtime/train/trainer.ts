@@ -1,19 +1,23 @@
 import * as tf from '@tensorflow/tfjs';
-import type { TrainParams } from '../../graph/types.js';
+import { availableParallelism } from 'node:os';
+import { outputChannels } from '../../graph/outputs.js';
+import { isDummy2d } from '../../graph/transforms.js';
+import type { HeadSpec, OutputLayout, TrainParams } from '../../graph/types.js';
 import { trainingUnsupportedReason } from '../backend.js';
+import { outputTargetLuts } from '../data/regions.js';
 import type { PreprocessedDataset } from '../data/types.js';
 import { StageInterrupted } from '../interrupt.js';
 import { deepSupervisionWeights } from '../loss/deep-supervision.js';
+import { createLoss, lossDefinition, lossSetupOf } from '../loss/registry.js';
 import { initFromPretrained, type PretrainedInit } from '../model/checkpoint.js';
-import { Prng } from '../rng.js';
 import { outputCount, UNet } from '../model/unet.js';
-import { augmenterFor } from './augment.js';
-import { batchToTensors, regionTables, sampleBatchArrays, type BatchArrays } from './batch.js';
+import type { BatchArrays } from './batch.js';
 import { saveTrainingCheckpoint, type CheckpointKind, type EpochRecord, type LoadedTraining, type TrainingState, type ValidationTrack } from './checkpoints.js';
-import { learningRate } from './lr.js';
-import { createOptimizer, type Optimizer, type OptimizerState } from './optimizer.js';
+import { createBatchSource, defaultLoaderWorkers, type BatchSource } from './loader.js';
+import { phaseAt, scheduleLearningRate } from './lr.js';
+import { describeOptimizer, PhaseOptimizers, type Optimizer, type OptimizerState } from './optimizer.js';
 import { CaseSampler, datasetShares } from './sampler.js';
-import { trainStep } from './step.js';
+import { batchToTensors, NonFiniteLossError, trainStep } from './step.js';
 import { nextEma, validate, type ValidationSetup } from './validation.js';
 
 export type { EpochRecord } from './checkpoints.js';
@@ -51,16 +55,43 @@ export interface TrainOptions {
   onCheckpoint?: (kind: CheckpointKind, epoch: number, dir: string) => void;
   /** Aborted: the current iteration finishes, a `latest` checkpoint is written, StageInterrupted is thrown. */
   signal?: AbortSignal;
+  /** Batch loader worker threads (default: one per spare core, at most 8; 0 draws batches on this thread). */
+  loaderWorkers?: number;
 }
 
 export interface TrainedModel {
   model: UNet;
+  /** How the model's output channels map to the classes (for the checkpoint manifest). */
+  output: { layout: OutputLayout; classes: HeadSpec[] };
   history: EpochRecord[];
   /** What fine-tuning copied from the checkpoint (absent for training from scratch and resumed runs). */
   init?: PretrainedInit;
   iterations: number;
   seconds: number;
   validation: ValidationTrack;
+  /** The batch loader: its worker threads, and the seconds the steps waited for batches out of the training loop's. */
+  loader?: { workers: number; waitedSeconds: number; loopSeconds: number };
+}
+
+/**
+ * The loss became NaN or infinite: training stopped at `iteration` (1-based, over all phases) of
+ * `epoch` (0-based); `cases` are the batch's cases (`dataset/case id`).
+ */
+export class TrainingDivergedError extends Error {
+  constructor(
+    readonly experiment: string,
+    readonly iteration: number,
+    readonly epoch: number,
+    readonly loss: number,
+    readonly cases: string[],
+  ) {
+    super(
+      `experiment '${experiment}': training diverged at iteration ${iteration} (epoch ${epoch + 1}): the loss is ${loss}. ` +
+        `The batch held ${cases.join(', ')}. Check these cases' images for NaN or extreme values ` +
+        `(mtc data check), or lower the learning rate or the gradient clip of the schedule.`,
+    );
+    this.name = 'TrainingDivergedError';
+  }
 }
 
 const RATE_WINDOW = 20;
@@ -74,7 +105,8 @@ function selectDatasets(params: TrainParams, data: readonly PreprocessedDataset[
 }
 
 function validateParams(params: TrainParams): void {
-  if (params.loss !== 'multitalent') throw new Error(`loss '${String(params.loss)}' is not implemented in this runtime yet (only 'multitalent')`);
+  const refused = lossDefinition(params.loss).refuse(lossSetupOf(params));
+  if (refused) throw new Error(`experiment '${params.experiment}': loss '${params.loss}' ${refused}`);
   if (params.heads.length === 0) throw new Error('training needs at least one output head');
   if (!Number.isInteger(params.batch) || params.batch < 1) throw new Error(`batch must be a positive integer, got ${params.batch}`);
   const s = params.schedule;
@@ -95,17 +127,6 @@ function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
-/** The phase an epoch belongs to, and the epoch's index within it. */
-function phaseOf(params: TrainParams, epoch: number): { index: number; within: number } {
-  let start = 0;
-  const phases = params.schedule.phases;
-  for (let i = 0; i < phases.length; i++) {
-    if (epoch < start + phases[i].epochs) return { index: i, within: epoch - start };
-    start += phases[i].epochs;
-  }
-  return { index: phases.length - 1, within: phases[phases.length - 1].epochs - 1 };
-}
-
 /** The optimiser's state with variable names as the model's stable parameter names (tfjs names carry a per-model prefix). */
 async function stableOptimizerState(model: UNet, optimizer: Optimizer): Promise<OptimizerState> {
   const byVar = new Map([...model.params].map(([name, v]) => [v.name, name]));
@@ -124,12 +145,15 @@ function modelOptimizerState(model: UNet, state: OptimizerState): OptimizerState
 }
 
 /**
- * Trains a U-Net with one sigmoid head per `params.heads` entry on the MultiTalent loss, phase by
- * phase (a `heads` phase updates only the output heads, `all` everything), each phase for its epochs
- * x iterationsPerEpoch iterations with its learning-rate law set per epoch. Batch k draws its cases,
- * patches and augmentation from Prng.derive(seed, 'batch', k), so a resumed training draws exactly
- * the batches an uninterrupted one would. Every epoch ends with validation on the fold's held-out
- * cases (validation.ts) when the schedule asks for it and there are any.
+ * Trains a U-Net with the output channels of `params.output` (one sigmoid per head, or a softmax
+ * over the labels; graph/outputs.ts) on the loss `params.loss` (loss/registry.ts), phase by phase (a
+ * `heads` phase updates only the output heads, `all` everything), each phase for its epochs x
+ * iterationsPerEpoch iterations with its own optimiser (train/optimizer.ts: PhaseOptimizers) and
+ * its learning-rate law set per epoch. Batch k comes from the loader (train/loader.ts), a pure
+ * function of (seed, k, data), so a resumed training draws exactly the batches an uninterrupted one
+ * would. Every epoch ends with validation on the fold's held-out cases (validation.ts) when the
+ * schedule asks for it. A NaN or infinite loss stops training with a TrainingDivergedError naming
+ * the iteration and the batch's cases.
  */
 export async function trainModel(opts: TrainOptions): Promise<TrainedModel> {
   const { params, signal } = opts;
@@ -137,7 +161,6 @@ export async function trainModel(opts: TrainOptions): Promise<TrainedModel> {
   if (unsupported) throw new Error(unsupported);
   validateParams(params);
   const datasets = selectDatasets(params, opts.data);
-  const sampler = new CaseSampler(datasets, params.sampling.kind);
   const log = opts.onLog ?? (() => undefined);
   const trainCounts = Object.fromEntries(datasets.map((d) => [d.name, d.train.length]));
   const shares = datasetShares(params.sampling.kind, trainCounts);
@@ -154,19 +177,29 @@ export async function trainModel(opts: TrainOptions): Promise<TrainedModel> {
   const resume = opts.resume;
   if (resume) {
     const r = resume.state;
-    const extending = r.kind === 'final';
-    if (r.iteration > total || (extending && r.totalEpochs >= totalEpochs)) {
+    if (r.iteration > total || (r.kind === 'final' && r.totalEpochs >= totalEpochs)) {
       throw new Error(`${resume.dir}: the checkpoint is at epoch ${r.epoch} of ${r.totalEpochs}; the schedule has ${totalEpochs} epochs, so there is nothing to continue`);
     }
   }
 
+  const setup = lossSetupOf(params);
+  const channels = outputChannels(setup.output, params.heads);
+  const lossFn = createLoss(params.loss, setup);
   const t0 = performance.now();
-  const model = resume ? UNet.fromWeights(params.architecture, params.heads, resume.weights) : UNet.create(params.architecture, params.heads, params.seed);
-  const optimizer = createOptimizer(params.schedule.optimizer);
+  const model = resume ? UNet.fromWeights(params.architecture, channels, resume.weights) : UNet.create(params.architecture, channels, params.seed);
+  const optimizers = new PhaseOptimizers(params.schedule);
+  let source: BatchSource | undefined;
   try {
-    log(`U-Net ${params.architecture.features.join('/')} with ${params.heads.length} heads: ${model.parameterCount()} parameters`);
+    log(
+      `U-Net ${params.architecture.features.join('/')} with ${channels.length} ${setup.output.activation} outputs` +
+        (setup.output.activation === 'softmax' ? ` (labels ${setup.output.labels.join(', ')}; background first)` : '') +
+        `: ${model.parameterCount()} parameters`,
+    );
+    log(`loss ${lossDefinition(params.loss).describe(setup)}`);
     let init: PretrainedInit | undefined;
     if (resume) {
+      // The saved optimiser state belongs to the optimiser of the phase it was written in.
+      const { optimizer } = optimizers.forPhase(resume.state.optimizerPhase ?? phaseAt(s.phases, Math.min(resume.state.epoch, totalEpochs - 1)).phase);
       optimizer.importState(modelOptimizerState(model, resume.optimizer));
     } else if (opts.init) {
       init = await initFromPretrained(model, opts.init.checkpointDir);
@@ -180,16 +213,16 @@ export async function trainModel(opts: TrainOptions): Promise<TrainedModel> {
       );
     }
 
-    const { augmenter, unsupported: notApplied } = augmenterFor(params.augmentation);
-    if (notApplied.length > 0) {
-      log(`augmentation '${params.augmentation?.name}': ${notApplied.join(', ')} not implemented in this runtime yet; applying mirroring only`);
+    const active = (params.augmentation?.transforms ?? []).filter((t) => t.p > 0).map((t) => t.kind);
+    if (params.augmentation && active.length > 0) {
+      const inPlane = isDummy2d(params.architecture.patch) ? '; in-plane only (anisotropic patch, nnU-Net\'s dummy 2D)' : '';
+      log(`augmentation '${params.augmentation.name}': ${active.join(', ')}${inPlane}`);
     }
     if (outputCount(params.architecture) > 1) {
       const w = deepSupervisionWeights(outputCount(params.architecture));
       log(`deep supervision: ${w.length} outputs, loss weights ${w.map((v) => v.toFixed(3)).join(', ')} (full resolution first)`);
     }
     if (params.precision === 'mixed') log('mixed precision is not available on tfjs; training in fp32');
-    const tables = regionTables(params.heads);
     const patch = params.architecture.patch;
 
     // Validation: the fold's held-out cases of every dataset that has some.
@@ -197,7 +230,10 @@ export async function trainModel(opts: TrainOptions): Promise<TrainedModel> {
     const valBatches = s.validationIterations ?? 0;
     const validation: ValidationSetup | null =
       valBatches > 0 && valData.length > 0
-        ? { sampler: new CaseSampler(valData, params.sampling.kind), heads: params.heads, tables, patch, batch: params.batch, foregroundFraction: params.sampling.foregroundFraction, seed: params.seed, batches: valBatches }
+        ? {
+            sampler: new CaseSampler(valData, params.sampling.kind), channels, layout: setup.output, tables: outputTargetLuts(setup.output, channels),
+            patch, batch: params.batch, foregroundFraction: params.sampling.foregroundFraction, seed: params.seed, batches: valBatches,
+          }
         : null;
     if (valBatches > 0 && validation === null) log('no validation cases in this fold: no per-epoch pseudo-Dice, and `best` is the final model');
 
@@ -218,10 +254,14 @@ export async function trainModel(opts: TrainOptions): Promise<TrainedModel> {
       );
     }
 
+    let phaseIndex = phaseAt(s.phases, Math.min(epoch, totalEpochs - 1)).phase;
+    let optimizer: Optimizer | null = null;
     const ck = opts.checkpoints;
+    const output = { layout: structuredClone(setup.output), classes: params.heads.map((h) => ({ ...h, labels: [...h.labels] })) };
     const save = async (kind: CheckpointKind): Promise<void> => {
       if (!ck) return;
       const dir = `${ck.dir}/${kind}`;
+      const current = optimizer ?? optimizers.forPhase(phaseIndex).optimizer;
       const state: Omit<TrainingState, 'format' | 'version' | 'optimizer' | 'savedAt'> = {
         kind,
         stageKey: ck.stageKey,
@@ -232,11 +272,12 @@ export async function trainModel(opts: TrainOptions): Promise<TrainedModel> {
         epochLossSum: lossSum,
         epochSeconds,
         totalEpochs,
+        optimizerPhase: phaseIndex,
         history,
         validation: track,
         rng: { seed: params.seed, batches: 'Prng.derive(seed, "batch", k)', validation: 'Prng.derive(seed, "validation", j)', nextBatch: iteration },
       };
-      await saveTrainingCheckpoint(dir, model, await stableOptimizerState(model, optimizer), state);
+      await saveTrainingCheckpoint(dir, model, await stableOptimizerState(model, current), state, output);
       opts.onCheckpoint?.(kind, epoch, dir);
     };
     const interrupt = async (): Promise<never> => {
@@ -244,38 +285,52 @@ export async function trainModel(opts: TrainOptions): Promise<TrainedModel> {
       throw new StageInterrupted(`interrupted at epoch ${epoch}, iteration ${iteration} of ${total}${ck ? '; the latest checkpoint was written' : ''}`);
     };
 
+    // Batch k comes from the loader's workers (a pure function of the seed, k and the data), prepared
+    // while the steps before it run; a resumed training starts the source at its iteration.
+    const workers = opts.loaderWorkers ?? defaultLoaderWorkers(availableParallelism());
+    source = iteration < total ? createBatchSource({ datasets, params, startIteration: iteration, total, workers }) : undefined;
     const durations: number[] = [];
-    // Batches are drawn one step ahead: while a GPU backend runs step k, the host samples batch k+1
-    // (on the cpu backend the step has finished by then). Batch k depends only on k.
-    const draw = (k: number): BatchArrays =>
-      sampleBatchArrays(sampler, params.heads, tables, patch, params.batch, params.sampling.foregroundFraction, augmenter, Prng.derive(params.seed, 'batch', k));
-    let next: BatchArrays | null = iteration < total ? draw(iteration) : null;
+    let waited = 0;
+    let firstWait = 0;
+    const startIteration = iteration;
+    const tTrain = performance.now();
     let lastPhase = -1;
     while (epoch < totalEpochs) {
-      const { index: pi, within } = phaseOf(params, epoch);
+      const { phase: pi, epochInPhase: within } = phaseAt(s.phases, epoch);
       const phase = s.phases[pi];
+      phaseIndex = pi;
+      const current = optimizers.forPhase(pi);
+      optimizer = current.optimizer;
       if (pi !== lastPhase) {
-        log(`phase ${pi + 1}/${s.phases.length}: ${phase.epochs} epochs training ${phase.trains === 'heads' ? 'the heads only' : 'the whole network'}${within > 0 || inEpoch > 0 ? ` (from its epoch ${within})` : ''}`);
+        log(
+          `phase ${pi + 1}/${s.phases.length}: ${phase.epochs} epochs training ${phase.trains === 'heads' ? 'the heads only' : 'the whole network'}, ` +
+            `${describeOptimizer(current.spec)}${pi > 0 && lastPhase >= 0 ? (current.fresh ? ', fresh optimiser state' : ', optimiser state carried over') : ''}` +
+            `${within > 0 || inEpoch > 0 ? ` (from its epoch ${within})` : ''}`,
+        );
         lastPhase = pi;
       }
       const vars = phase.trains === 'heads' ? model.headVariables() : model.variables();
-      const lr = learningRate(phase.lr, within, phase.epochs);
+      const lr = scheduleLearningRate(s, epoch); // phase pi's law at epoch `within` of the phase
       const epochStart = performance.now() - epochSeconds * 1000;
       while (inEpoch < s.iterationsPerEpoch) {
         if (signal?.aborted) await interrupt();
         const ts = performance.now();
-        if (!next) throw new Error('internal: no batch drawn');
-        const batch = batchToTensors(next, patch, params.heads.length);
+        if (!source) throw new Error('internal: no batch source');
+        const batchArrays: BatchArrays = await source.next();
+        const w = performance.now() - ts;
+        if (iteration === startIteration) firstWait = w;
+        waited += w;
+        const batch = batchToTensors(batchArrays, patch, channels.length);
         let loss: number;
         try {
-          const pending = trainStep(model, vars, optimizer, batch, lr, s.clipNorm);
           try {
-            next = iteration + 1 < total ? draw(iteration + 1) : null;
+            loss = await trainStep(model, vars, optimizer, batch, lr, s.clipNorm, true, lossFn);
           } catch (err) {
-            await pending.catch(() => undefined); // the step's own outcome no longer matters
+            if (err instanceof NonFiniteLossError) {
+              throw new TrainingDivergedError(params.experiment, iteration + 1, epoch, err.loss, batchCaseNames(batchArrays, params.batch, channels));
+            }
             throw err;
           }
-          loss = await pending;
         } finally {
           tf.dispose([batch.image, batch.targets, batch.mask]);
         }
@@ -314,16 +369,41 @@ export async function trainModel(opts: TrainOptions): Promise<TrainedModel> {
       const every = s.checkpointEvery ?? 0;
       if (every > 0 && epoch % every === 0 && epoch < totalEpochs) await save('latest');
     }
+    const trainMs = performance.now() - tTrain;
+    if (iteration > startIteration) {
+      log(
+        `data loading (${workers} worker${workers === 1 ? '' : 's'}): the steps waited ${(waited / 1000).toFixed(1)} s of ${(trainMs / 1000).toFixed(1)} s ` +
+          `(${((100 * waited) / trainMs).toFixed(1)} %; ${(firstWait / 1000).toFixed(1)} s of it for the first batch)`,
+      );
+    }
     if (validation === null && ck) {
       track.bestEpoch = totalEpochs - 1;
       await save('best');
     }
     await save('final');
-    return { model, history, init, iterations: iteration, seconds: (performance.now() - t0) / 1000, validation: track };
+    return {
+      model,
+      output,
+      history,
+      init,
+      iterations: iteration,
+      seconds: (performance.now() - t0) / 1000,
+      validation: track,
+      loader: { workers, waitedSeconds: waited / 1000, loopSeconds: trainMs / 1000 },
+    };
   } catch (err) {
     model.dispose();
     throw err;
   } finally {
-    optimizer.dispose();
+    optimizers.dispose();
+    await source?.close();
   }
+}
+
+/** `dataset/case` for each case of a batch (the dataset: the one whose channels the case's mask row marks). */
+function batchCaseNames(arrays: BatchArrays, batch: number, channels: readonly HeadSpec[]): string[] {
+  return arrays.cases.map((id, b) => {
+    const k = channels.findIndex((_, c) => arrays.mask[b * channels.length + c] > 0);
+    return k >= 0 && arrays.mask.length === batch * channels.length ? `${channels[k].dataset}/${id}` : id;
+  });
 }

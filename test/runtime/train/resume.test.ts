@@ -133,7 +133,7 @@ describe('validation pseudo-Dice', () => {
   it("is 2TP / (2TP + FP + FN) per class over every patch, counting only the class's own dataset", async () => {
     const ds = data();
     const setup = {
-      sampler: new CaseSampler(ds, 'uniform'), heads, tables: regionTables(heads), patch: [8, 8, 8] as [number, number, number],
+      sampler: new CaseSampler(ds, 'uniform'), channels: heads, layout: { activation: 'sigmoid' as const }, tables: regionTables(heads), patch: [8, 8, 8] as [number, number, number],
       batch: 2, foregroundFraction: 0.5, seed: 1, batches: 3,
     };
     // A model predicting each case's own label perfectly for every head: its own dataset's class is

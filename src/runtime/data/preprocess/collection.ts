@@ -12,9 +12,10 @@
 import type { ClassSpec, NormalizationSpec, Vec3 } from '../../../graph/types.js';
 import { PreprocessCache, cacheKey } from '../cache/cache.js';
 import { decodeCase, encodeCase } from '../cache/case-file.js';
+import { onSharedMemory } from '../shared.js';
 import { sampleClassVoxels } from './class-voxels.js';
 import { cropToBox, boxShape, nonzeroBoundingBox } from './crop.js';
-import { type RawCase, type RawDataset, loadRawCase, loadRawDataset } from '../raw/dataset.js';
+import { type RawCase, type RawDataset, classProblems, loadRawCase, loadRawDataset } from '../raw/dataset.js';
 import { MtDataError } from '../errors.js';
 import {
   DEFAULT_FOREGROUND_SAMPLES,
@@ -75,22 +76,6 @@ export interface PreprocessResult {
   cacheHits: number;
   /** With a cache: the cache file of each case (dataset name -> case id -> path), immutable once written. */
   cacheFiles: Record<string, Record<string, string>>;
-}
-
-function checkClasses(input: PreprocessInput, ds: RawDataset): string[] {
-  const declared = new Set(ds.labelValues);
-  const problems: string[] = [];
-  const names = new Set<string>();
-  for (const c of input.classes) {
-    if (names.has(c.name)) problems.push(`class '${c.name}' is declared twice`);
-    names.add(c.name);
-    if (c.labels.length === 0) problems.push(`class '${c.name}' has no label values`);
-    for (const v of c.labels) {
-      if (v === 0) problems.push(`class '${c.name}' includes label 0, which is background`);
-      else if (!declared.has(v)) problems.push(`class '${c.name}' uses label ${v}, which ${ds.dir}/dataset.json does not declare (declared: ${ds.labelValues.join(', ')})`);
-    }
-  }
-  return problems.map((p) => `dataset '${input.name}': ${p}`);
 }
 
 /** Crop, normalise, resample and list class voxels of one case (raw arrays are released early). */
@@ -171,7 +156,7 @@ export async function preprocessCollectionDetailed(
   for (const input of inputs) {
     try {
       const ds = await loadRawDataset(input.dir, { checkContents: false });
-      const problems = checkClasses(input, ds);
+      const problems = classProblems(input.name, input.classes, ds);
       if (problems.length > 0) throw new MtDataError(problems.join('\n'), { path: input.dir, problems });
       raws.push(ds);
     } catch (e) {
@@ -274,6 +259,7 @@ export async function preprocessCollectionDetailed(
         result = await preprocessCase(ds, ref.id, input, st, options);
       }
       if (hit) cacheHits++;
+      result = onSharedMemory(result); // loader workers read it without a copy
       cases.push(result);
       const src = result.source;
       onProgress?.(++done, total, `${input.name} ${ref.id}: ${src ? `${src.canonicalShape.join('x')} -> ` : ''}${result.shape.join('x')}${hit ? ' (cached)' : ''}`);
