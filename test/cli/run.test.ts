@@ -184,15 +184,34 @@ describe('mtc run (tiny end to end)', () => {
     expect((await readdir(join(dir, 'runs', 'tiny_ft'))).length).toBe(1);
   });
 
-  it('--dry-run exits 1 when the runtime cannot execute the plan, saying why', async () => {
+  it('--dry-run of a chain shows every fold, the key parameters, and exits 1 when the data is missing', async () => {
     const io6 = captureIO(dir);
     expect(await main(['run', join(process.cwd(), 'experiments', 'kits_finetune.mt'), '--dry-run', '--data', 'elsewhere', '--runs', 'runs6'], io6)).toBe(1);
     const text = io6.stdout.join('\n');
-    expect(text).toContain('note: the runtime cannot execute this plan yet:');
     expect(text).toMatch(/run +finetune:kits_finetune\/fold4/);
     expect(text).toContain('1000 epochs x 250 iterations (heads 10 + all 50 + all 940), sgd, batch 2');
+    expect(text).toContain('13 dataset folder(s) not found');
     expect(io6.stderr.join('\n')).toContain('mtc run would stop before training');
     expect(existsSync(join(dir, 'runs6'))).toBe(false);
+  });
+
+  it('--dry-run exits 1 when the runtime cannot execute the plan, saying why', async () => {
+    const io7 = captureIO(dir);
+    expect(await main(['run', join(process.cwd(), 'experiments', 'multitalent_md.mt'), '-e', 'md_swin', '--dry-run', '--data', 'elsewhere', '--runs', 'runs7'], io7)).toBe(1);
+    const text = io7.stdout.join('\n');
+    expect(text).toContain('note: the runtime cannot execute this plan yet:');
+    expect(text).toMatch(/architecture 'multitalent_swin' is a swin_unetr/);
+    expect(existsSync(join(dir, 'runs7'))).toBe(false);
+  });
+
+  it("--dry-run checks the inputs: a class whose label the dataset.json does not declare exits 1", async () => {
+    await writeFile(join(dir, 'badlabel.mt'), TINY.replace('aorta [1]', 'aorta [9]'));
+    const io8 = captureIO(dir);
+    expect(await main(['run', 'badlabel.mt', '--dry-run', '--data', 'data', '--runs', 'runs8'], io8)).toBe(1);
+    const text = io8.stdout.join('\n');
+    expect(text).toContain("note: the run's inputs do not fit the experiment:");
+    expect(text).toContain("dataset 'vessel': class 'aorta' uses label 9");
+    expect(existsSync(join(dir, 'runs8'))).toBe(false);
   });
 
   it('--dry-run exits 1 when data folders are missing, and says which', async () => {

@@ -238,20 +238,6 @@ describe('the runner', () => {
     expect(await sha(finalWeights(runDir, 'finetune-tiny_ft'))).toBe(await sha(finalWeights(reference, 'finetune-tiny_ft')));
   }, 300_000);
 
-  it('a second Ctrl-C aborts at once', async () => {
-    let sent = 0;
-    const a = await mtc(dir, ['run', 'tiny.mt', '--data', 'data', '--runs', 'runs-abort', '--backend', 'cpu'], (e, kill) => {
-      if (sent === 0 && e.type === 'stage-progress' && e.stage === 'finetune:tiny_ft') {
-        sent = 2;
-        kill('SIGINT');
-        setTimeout(() => kill('SIGINT'), 1);
-      }
-    });
-    expect(sent).toBe(2);
-    expect(a.code).toBe(130);
-    expect(a.stderr).toContain('mtc: aborted');
-  }, 300_000);
-
   it('--all --jobs 2 runs independent stages at the same time, each in its own process, with the results of --jobs 1', async () => {
     const io = captureIO(dir);
     const code = await main(['run', 'pair.mt', '--all', '--jobs', '2', '--json', '--data', 'data', '--runs', 'runs-j2', '--backend', 'cpu'], io);

@@ -113,7 +113,7 @@ function renderer(events: RunEvents, options: RunCommandOptions, io: CliIO, onIn
  * Ctrl-C handling: the first SIGINT asks the run to stop after the current iteration (a checkpoint
  * is written; exit 130); a second one aborts at once.
  */
-function interruptHandling(io: CliIO, onHardStop: () => void): { controller: AbortController; interrupt: () => void; dispose: () => void } {
+export function interruptHandling(io: CliIO, onHardStop: () => void): { controller: AbortController; interrupt: () => void; dispose: () => void } {
   const controller = new AbortController();
   let count = 0;
   const interrupt = () => {
