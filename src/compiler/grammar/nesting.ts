@@ -7,7 +7,6 @@
  * declaration), so the limit is far from anything a person writes.
  */
 import type { IToken, TokenType } from 'chevrotain';
-import { tokenMatcher } from './chevrotain.js';
 import { LBracket, LCurly, LParen, RBracket, RCurly, RParen } from './tokens.js';
 
 /** The deepest nesting of `{`, `[` and `(` (together) that the parser accepts. */
@@ -20,21 +19,13 @@ export interface NestingResult {
   tooDeep: IToken[];
 }
 
-const PAIRS: Array<[TokenType, TokenType]> = [
+/** Opener -> its closer, and closer -> its opener (token types compared by identity: no categories here). */
+const CLOSER = new Map<TokenType, TokenType>([
   [LCurly, RCurly],
   [LBracket, RBracket],
   [LParen, RParen],
-];
-
-function openerOf(t: IToken): TokenType | null {
-  for (const [open] of PAIRS) if (tokenMatcher(t, open)) return open;
-  return null;
-}
-
-function closerMatch(t: IToken): TokenType | null {
-  for (const [open, close] of PAIRS) if (tokenMatcher(t, close)) return open;
-  return null;
-}
+]);
+const OPENER = new Map<TokenType, TokenType>([...CLOSER].map(([open, close]) => [close, open]));
 
 /**
  * Drops the tokens nested deeper than `max`. A closer pops the stack down to the opener it matches
@@ -46,15 +37,15 @@ export function limitNesting(tokens: readonly IToken[], max: number = MAX_NESTIN
   const kept: IToken[] = [];
   const tooDeep: IToken[] = [];
   for (const t of tokens) {
-    const open = openerOf(t);
+    const open = CLOSER.has(t.tokenType) ? t.tokenType : null;
     if (open !== null) {
       if (stack.length < max) kept.push(t);
       else if (stack.length === max) tooDeep.push(t);
       stack.push(open);
       continue;
     }
-    const matches = closerMatch(t);
-    if (matches !== null) {
+    const matches = OPENER.get(t.tokenType);
+    if (matches !== undefined) {
       let i = stack.length - 1;
       while (i >= 0 && stack[i] !== matches) i--;
       if (i < 0) {
