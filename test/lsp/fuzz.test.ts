@@ -15,7 +15,7 @@ import { captureIO } from '../cli/helpers.js';
 import { LspClient } from './client.js';
 import { fuzzInputs, rng } from './fuzz.js';
 
-const COUNT = Number(process.env.MT_FUZZ_DEV ?? 10_000);
+const COUNT = 10_000;
 /** Far above the ~1 s a hang would be noticed at; only an input that does not finish fails here. */
 const GUARD_MS = 20_000;
 

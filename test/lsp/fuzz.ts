@@ -5,17 +5,11 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DECLARATION_WORDS, FIELD_WORDS } from '../../src/compiler/grammar/tokens.js';
+import { makeRng } from '../../src/runtime/rng.js';
 
-/** mulberry32: small, fast, deterministic. */
+/** The project's one seeded generator (src/runtime/rng.ts), for a fixed sequence of inputs. */
 export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return makeRng(seed, 'fuzz');
 }
 
 const REAL_FILES = [

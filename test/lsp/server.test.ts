@@ -136,6 +136,13 @@ describe('mtc lsp --stdio: navigation', () => {
     client.close(bUri);
   });
 
+  it('hover on the experiment an experiment extends', async () => {
+    const h = await client.request<Hover>('textDocument/hover', { textDocument: { uri }, position: positionOf(mdText, 'extends md_unet', 9) });
+    const text = (h.contents as { value: string }).value;
+    expect(text).toContain('**experiment `md_unet`**');
+    expect(text).toContain('- architecture `multitalent_unet` (unet), patch [96, 192, 192] at [1.5, 1, 1] mm, 6 stages');
+  });
+
   it('go to definition jumps into stdlib/', async () => {
     const loc = await client.request<Location>('textDocument/definition', { textDocument: { uri }, position: positionOf(mdText, 'multitalent_unet', 5) });
     expect(loc.uri).toBe(uriOf(resolve('stdlib/architectures.mt')));
@@ -188,6 +195,15 @@ describe('mtc lsp --stdio: completion', () => {
     expect(labels(await complete('schedule s {\n  optimizer sgd(|)\n}\n'))).toEqual(['momentum', 'nesterov', 'weight_decay']);
     expect(labels(await complete('schedule s {\n  phase heads { epochs 10  | }\n}\n'))).toEqual(['lr']);
     expect(labels(await complete('architecture a {\n  kind |\n}\n'))).toEqual(['resenc_unet', 'swin_unetr', 'unet']);
+  });
+
+  it('knows nested blocks: evaluation, transforms, phases, a dataset\'s classes', async () => {
+    expect(labels(await complete(`${head}experiment e {\n  evaluation { tta true  | }\n}\n`))).toEqual(['metrics', 'step']);
+    expect(labels(await complete(`${head}experiment e {\n  evaluation { metrics [|] }\n}\n`))).toEqual(['dice', 'hd95']);
+    expect(labels(await complete('augmentation a {\n  mirror { p 0.5 }\n  |\n}\n'))).toEqual(['blur', 'brightness', 'contrast', 'elastic', 'gamma', 'gamma_inverted', 'low_resolution', 'noise', 'rotation', 'scaling']);
+    expect(labels(await complete('augmentation a {\n  rotation { | }\n}\n'))).toEqual(['axes', 'p', 'range']);
+    expect(labels(await complete('dataset d { root "r" classes { liver [1]  | } }\n'))).toEqual(['tags']);
+    expect(labels(await complete('import "std/sampling"\nexperiment e {\n  sampling |\n}\n'))).toEqual(['inverse_sqrt', 'multitalent_sampling', 'proportional', 'proportional_sampling', 'uniform']);
   });
 
   it('offers declaration kinds at the top level and stdlib modules in an import', async () => {
