@@ -135,13 +135,13 @@ export const FIELD_DOCS: Docs = {
     augmentation: { value: 'an augmentation profile or `none`', default: '`none`' },
     loss: { value: '`multitalent` (masked sigmoid BCE − batch Dice), `dice_ce` (nnU-Net softmax Dice + CE, one dataset)', default: '`multitalent`' },
     precision: { value: '`fp32` or `mixed`', default: '`fp32`' },
-    folds: { value: 'list of folds 0–4, or `all`', default: '`[0]`' },
+    folds: { value: 'list of folds 0–4 (`[0, 1]`), or `all` for the 5-fold cross-validation (`folds 5` is an error whose hint says `folds all`)', default: '`[0]`' },
     seed: { value: 'whole number ≥ 0', default: "the pre-trained experiment's, else 0" },
     pretrained: { value: 'an experiment (fine-tune) or a `"checkpoint file"`', default: 'none' },
     targets: { value: "classes (as in class sets) of the experiment's datasets that get heads", default: 'all classes' },
     allow_leakage: { value: '`true` to allow fine-tune targets that were pre-trained on', default: '`false`' },
     evaluation: { value: '`{ tta BOOL  step FRACTION  metrics [dice, hd95] }`', default: '`{ tta false  step 0.5  metrics [dice] }`' },
-    report: { value: 'list of class sets the report summarises (plus one group per tag)', default: '`[]`' },
+    report: { value: 'list of class sets the report summarises (plus one group per tag); see [class sets in a report](#classset)', default: '`[]`' },
   },
 };
 

@@ -108,7 +108,7 @@ describe('docs/language.md examples', () => {
     if (isCommand(b.code)) {
       it(`the command at line ${b.line} runs`, async () => {
         for (const line of b.code.split('\n').filter((l) => l.startsWith('mtc '))) {
-          const argv = (line.slice(4).match(/"[^"]*"|\S+/g) ?? []).map((a) => a.replace(/^"|"$/g, ''));
+          const argv = (line.slice(4).match(/"[^"]*"|'[^']*'|\S+/g) ?? []).map((a) => a.replace(/^(["'])(.*)\1$/, '$2'));
           const io = captureIO();
           expect(await main(argv, io), `${line}\n${io.stderr.join('\n')}`).toBe(0);
         }
