@@ -107,7 +107,8 @@ export function startServer(connection: Connection, options: ServerOptions = {})
   const analysisOf = async (uri: string): Promise<Analysis | undefined> => {
     const doc = documents.get(uri);
     if (doc === undefined) return undefined;
-    workspace.set(doc);
+    // Normally set by the open/change events already; setting it again would void every cached analysis.
+    if (workspace.document(uri) !== doc) workspace.set(doc);
     return workspace.analyze(uri);
   };
   const at = async (uri: string, position: { line: number; character: number }): Promise<{ a: Analysis; o: Occurrence | undefined; offset: number } | undefined> => {
