@@ -193,7 +193,7 @@ describe('mtc lsp --stdio: completion', () => {
     expect(labels(await complete(`${head}experiment e {\n  loss |\n}\n`))).toEqual(['dice_ce', 'multitalent']);
     expect(labels(await complete(`${head}experiment e {\n  targets [msd_liver.|]\n}\n`))).toEqual(['liver', 'liver_tumour']);
     expect(labels(await complete('schedule s {\n  optimizer sgd(|)\n}\n'))).toEqual(['momentum', 'nesterov', 'weight_decay']);
-    expect(labels(await complete('schedule s {\n  phase heads { epochs 10  | }\n}\n'))).toEqual(['lr']);
+    expect(labels(await complete('schedule s {\n  phase heads { epochs 10  | }\n}\n'))).toEqual(['lr', 'optimizer']);
     expect(labels(await complete('architecture a {\n  kind |\n}\n'))).toEqual(['resenc_unet', 'swin_unetr', 'unet']);
   });
 
