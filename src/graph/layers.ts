@@ -11,6 +11,7 @@ export const MTC_LAYERS: Readonly<LayerConventions> = Object.freeze({
   convBias: true,
   upsampleBias: true,
   headBias: true,
+  decoderKernels: 'stage',
 });
 
 /** The layer conventions of an architecture (absent in graphs and checkpoints written before they existed: mtc's own). */

@@ -73,6 +73,7 @@ const architecture = obj(
       convBias: { type: 'boolean' },
       upsampleBias: { type: 'boolean' },
       headBias: { type: 'boolean' },
+      decoderKernels: { enum: ['stage', 'deeper'] },
     }),
   },
 );

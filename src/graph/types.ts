@@ -96,6 +96,11 @@ export interface LayerConventions {
   upsampleBias: boolean;
   /** The 1x1x1 output convolutions have biases (nnU-Net v1: none). */
   headBias: boolean;
+  /**
+   * The kernel of decoder stage i's convolutions: `stage` (stage i's, mtc and nnU-Net v2) or
+   * `deeper` (stage i + 1's, as nnU-Net v1's Generic_UNet builds its decoder).
+   */
+  decoderKernels: 'stage' | 'deeper';
 }
 
 export interface ArchitectureSpec {

@@ -29,11 +29,18 @@ export interface CheckpointManifest {
   version: typeof CHECKPOINT_VERSION;
   architecture: ArchitectureSpec;
   heads: HeadSpec[];
+  /** Output activation the model was trained with (absent: sigmoid, MultiTalent's per-class outputs). */
+  activation?: 'sigmoid' | 'softmax';
   weightsBytes: number;
   weights: WeightEntry[];
 }
 
-export async function saveCheckpoint(model: UNet, dir: string): Promise<void> {
+export interface SaveCheckpointOptions {
+  /** Recorded in model.json; omitted for the default sigmoid. */
+  activation?: 'sigmoid' | 'softmax';
+}
+
+export async function saveCheckpoint(model: UNet, dir: string, options: SaveCheckpointOptions = {}): Promise<void> {
   await mkdir(dir, { recursive: true });
   const entries: WeightEntry[] = [];
   let total = 0;
@@ -54,6 +61,7 @@ export async function saveCheckpoint(model: UNet, dir: string): Promise<void> {
     version: CHECKPOINT_VERSION,
     architecture: model.architecture,
     heads: model.heads,
+    ...(options.activation && options.activation !== 'sigmoid' ? { activation: options.activation } : {}),
     weightsBytes: bytes.byteLength,
     weights: entries,
   };

@@ -35,7 +35,7 @@ import { Prng } from '../rng.js';
  *
  * Layer conventions (`architecture.layers`, graph/layers.ts; imported nnU-Net networks): without
  * `convBias` the conv units have no `.bias`, without `upsampleBias` no `dec{i}.up.bias`, without
- * `headBias` no `head*.bias`; `padding: symmetric` pads strided convolutions as PyTorch does; with
+ * `headBias` no `head*.bias`; `decoderKernels: deeper` gives dec{i} stage i + 1's kernel; `padding: symmetric` pads strided convolutions as PyTorch does; with
  * `residualSkip: avgpool_conv` a block's skip is an average pooling by the stride and, only where
  * the channels change, `skip.weight` (no bias) + `skip_norm.*` (nnU-Net v2's BasicBlockD).
  */
@@ -139,6 +139,11 @@ export function stageKernel(arch: ArchitectureSpec, i: number): Vec3 {
   return arch.kernels?.[i] ?? [3, 3, 3];
 }
 
+/** Kernel of decoder stage i's convolutions (its own stage's, or with `decoderKernels: deeper` the next deeper stage's). */
+export function decoderKernel(arch: ArchitectureSpec, i: number): Vec3 {
+  return stageKernel(arch, layersOf(arch).decoderKernels === 'deeper' ? i + 1 : i);
+}
+
 function convParams(prefix: string, normPrefix: string, cin: number, cout: number, k: Vec3, bias = true): ParamSpec[] {
   return [
     { name: `${prefix}.weight`, shape: [k[0], k[1], k[2], cin, cout], role: 'weight', fanIn: k[0] * k[1] * k[2] * cin },
@@ -204,7 +209,7 @@ export function parameterSpecs(arch: ArchitectureSpec, numHeads: number): ParamS
     specs.push({ name: `dec${i}.up.weight`, shape: [s[0], s[1], s[2], f, arch.features[i + 1]], role: 'weight', fanIn: arch.features[i + 1] });
     if (layers.upsampleBias) specs.push({ name: `dec${i}.up.bias`, shape: [f], role: 'bias', fanIn: 0 });
     for (let j = 0; j < arch.convsPerStage; j++) {
-      specs.push(...convParams(`dec${i}.conv${j}`, `dec${i}.norm${j}`, j === 0 ? 2 * f : f, f, stageKernel(arch, i), layers.convBias));
+      specs.push(...convParams(`dec${i}.conv${j}`, `dec${i}.norm${j}`, j === 0 ? 2 * f : f, f, decoderKernel(arch, i), layers.convBias));
     }
   }
   specs.push({ name: `${HEAD_PREFIX}weight`, shape: [1, 1, 1, arch.features[0], numHeads], role: 'weight', fanIn: arch.features[0] });
