@@ -23,7 +23,7 @@ export function importedModelSource(model: ImportedModel, modelDir: string): str
   out.push(`// (${s.format === 'nnunet-v2' ? 'nnU-Net v2' : 'nnU-Net v1'} ${s.network}, ${s.configuration}, trainer ${s.trainer}, ${model.activation === 'softmax' ? 'softmax over the labels' : 'a sigmoid per class'}).`);
   out.push('//');
   out.push('// Fine-tune from it (the backbone is copied, the heads are new):');
-  out.push(`//   import "${'model.mt'}"`);
+  out.push(`//   import ${JSON.stringify(`${modelDir}/model.mt`.replace(/\/fold_[^/]+\/model.mt$/, "/model.mt"))}`);
   out.push('//   import "std/schedules"');
   out.push('//   experiment my_finetune {');
   out.push(`//     pretrained   ${JSON.stringify(modelDir)}`);
