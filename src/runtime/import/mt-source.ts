@@ -12,9 +12,10 @@ function pad(names: string[]): (s: string) => string {
 }
 
 /**
- * The source text. `modelDir` is written into the fine-tuning example as the `pretrained` path.
+ * The source text. `where.dir` is the model folder (holding this file), `where.checkpoint` the
+ * checkpoint folder the fine-tuning example names as `pretrained` (the folder itself, or a fold's).
  */
-export function importedModelSource(model: ImportedModel, modelDir: string): string {
+export function importedModelSource(model: ImportedModel, where: { dir: string; checkpoint: string }): string {
   const a = model.architecture;
   const l = layersOf(a);
   const s = model.source;
@@ -23,15 +24,15 @@ export function importedModelSource(model: ImportedModel, modelDir: string): str
   out.push(`// (${s.format === 'nnunet-v2' ? 'nnU-Net v2' : 'nnU-Net v1'} ${s.network}, ${s.configuration}, trainer ${s.trainer}, ${model.activation === 'softmax' ? 'softmax over the labels' : 'a sigmoid per class'}).`);
   out.push('//');
   out.push('// Fine-tune from it (the backbone is copied, the heads are new):');
-  out.push(`//   import ${JSON.stringify(`${modelDir}/model.mt`.replace(/\/fold_[^/]+\/model.mt$/, "/model.mt"))}`);
+  out.push(`//   import ${JSON.stringify(`${where.dir}/model.mt`)}`);
   out.push('//   import "std/schedules"');
   out.push('//   experiment my_finetune {');
-  out.push(`//     pretrained   ${JSON.stringify(modelDir)}`);
+  out.push(`//     pretrained   ${JSON.stringify(where.checkpoint)}`);
   out.push(`//     architecture ${a.name}`);
   out.push(`//     datasets     [my_dataset]`);
   out.push('//     schedule     multitalent_finetune');
   out.push('//   }');
-  out.push(`// Segment with it:  mtc infer ${JSON.stringify(modelDir)} IMAGE.nii.gz -o OUT`);
+  out.push(`// Segment with it:  mtc infer ${JSON.stringify(where.dir)} IMAGE.nii.gz -o OUT`);
   out.push('');
   const stdlib = [...new Set(model.datasets.map((d) => d.stdlib).filter((x): x is string => x !== null))];
   for (const m of stdlib) out.push(`import "${m}"`);

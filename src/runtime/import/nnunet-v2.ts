@@ -200,7 +200,7 @@ export function v2Architecture(path: string, config: JsonObject, key: string): V
     strides,
     convsPerStage,
     blocks,
-    layers: { padding: 'symmetric', residualSkip: 'avgpool_conv', convBias, upsampleBias: convBias, headBias: true, decoderKernels: 'stage' },
+    layers: { padding: 'symmetric', residualSkip: network === 'ResidualEncoderUNet' ? 'avgpool_conv' : 'strided_conv', convBias, upsampleBias: convBias, headBias: true, decoderKernels: 'stage' },
   };
 }
 

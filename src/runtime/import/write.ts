@@ -118,7 +118,7 @@ export async function writeImportedModel(model: ImportedModel, dir: string, opti
       await writeFileAtomic(join(out, 'plans.json'), plans);
       folders.push(join(target, sub));
     }
-    await writeFileAtomic(join(tmp, IMPORT_SOURCE_FILE), importedModelSource(model, several ? join(target, `fold_${model.folds[0].fold ?? 'all'}`) : target));
+    await writeFileAtomic(join(tmp, IMPORT_SOURCE_FILE), importedModelSource(model, { dir: target, checkpoint: folders[0] }));
     const report = {
       source: model.source,
       architecture: model.architecture,

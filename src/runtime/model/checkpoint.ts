@@ -1,5 +1,5 @@
 import { mkdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { ArchitectureSpec, HeadSpec } from '../../graph/types.js';
 import { writeFileAtomic } from '../io/atomic.js';
@@ -75,6 +75,15 @@ function littleEndian(): boolean {
 export interface LoadedWeights {
   manifest: CheckpointManifest;
   weights: Map<string, { shape: number[]; values: Float32Array }>;
+}
+
+/**
+ * The checkpoint folder a `pretrained "PATH"` names: the folder itself, or the folder of its
+ * model.json; relative paths resolve against the working directory.
+ */
+export function checkpointDirOf(path: string): string {
+  const abs = resolve(path);
+  return basename(abs) === 'model.json' ? dirname(abs) : abs;
 }
 
 /** Reads and checks a checkpoint folder without building a model. */

@@ -322,7 +322,7 @@ def v2(a):
         'configurations': {
             '3d_fullres': {
                 'data_identifier': 'nnUNetPlans_3d_fullres', 'preprocessor_name': 'DefaultPreprocessor', 'batch_size': 2,
-                'patch_size': patch, 'median_image_size_in_voxels': [100, 256, 256], 'spacing': [2.5, 0.8, 0.8],
+                'patch_size': patch, 'median_image_size_in_voxels': [100, 256, 256], 'spacing': [float(v) for v in a.spacing.split(',')],
                 'normalization_schemes': ['CTNormalization'], 'use_mask_for_norm': [False],
                 'resampling_fn_data': 'resample_data_or_seg_to_shape', 'resampling_fn_seg': 'resample_data_or_seg_to_shape',
                 'resampling_fn_data_kwargs': {'is_seg': False, 'order': 3, 'order_z': 0, 'force_separate_z': None},
@@ -421,6 +421,7 @@ def main():
     p.add_argument('--trainer', default='MultiTalent_trainer_ddp')
     p.add_argument('--classes', type=int, default=47)
     p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--spacing', default='2.5,0.8,0.8', help='v2: the configuration spacing z,y,x')
     a = p.parse_args()
     torch.set_num_threads(1)
     (v1 if a.version == 'v1' else v2)(a)
