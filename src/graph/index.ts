@@ -3,3 +3,4 @@ export { graphSchema } from './schema.js';
 export { validateGraph, GraphValidationError } from './validate.js';
 export { caseWeight, datasetShares, datasetWeight } from './sampling.js';
 export { MTC_LAYERS, layersOf } from './layers.js';
+export { BACKGROUND_CHANNEL, hasRegions, outputChannelCount, outputChannels, outputLayoutFor } from './outputs.js';

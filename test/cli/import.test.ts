@@ -40,7 +40,14 @@ describe.skipIf(!HAS_TORCH)('mtc import, then fine-tuning from the imported mode
     expect(plans.preprocessing.normalization.statistics.organs).toMatchObject({ mean: 63.44, std: 175.48, p005: -927, p995: 275 });
     expect(plans.heads.map((h: { name: string }) => h.name)).toEqual(['background', 'spleen', 'kidney_right']);
     const manifest = JSON.parse(await readFile(join(model, 'model.json'), 'utf8'));
-    expect(manifest.activation).toBe('softmax');
+    expect(manifest.output).toEqual({
+      activation: 'softmax',
+      labels: [0, 1, 2],
+      classes: [
+        { dataset: 'organs', name: 'spleen', labels: [1] },
+        { dataset: 'organs', name: 'kidney_right', labels: [2] },
+      ],
+    });
     const report = JSON.parse(await readFile(join(model, 'import.json'), 'utf8'));
     const used = report.folds[0].used as { torch: string }[];
     const aliases = report.folds[0].aliases as { torch: string; of: string }[];

@@ -14,7 +14,7 @@ export const BLOCK_FIELDS = {
     'padding', 'residual_skip', 'conv_bias', 'upsample_bias', 'head_bias', 'decoder_kernels',
   ],
   schedule: ['optimizer', 'lr', 'epochs', 'iterations', 'clip', 'phase'],
-  phase: ['epochs', 'lr'],
+  phase: ['epochs', 'lr', 'optimizer'],
   sampling: ['kind', 'foreground'],
   augmentation: ['rotation', 'scaling', 'elastic', 'noise', 'blur', 'brightness', 'contrast', 'low_resolution', 'gamma_inverted', 'gamma', 'mirror'],
   transform: ['p', 'range', 'axes'],

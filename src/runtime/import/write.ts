@@ -12,7 +12,7 @@
  */
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import type { HeadSpec } from '../../graph/types.js';
+import type { HeadSpec, OutputLayout } from '../../graph/types.js';
 import { tempSibling, writeFileAtomic } from '../io/atomic.js';
 import { saveCheckpoint } from '../model/checkpoint.js';
 import { UNet } from '../model/unet.js';
@@ -82,6 +82,15 @@ function plansFor(model: ImportedModel, version: string): Record<string, unknown
   };
 }
 
+/** model.json's output layout (graph/outputs.ts): softmax channel k is label heads[k]; the classes are the datasets'. */
+function outputOf(model: ImportedModel): { layout: OutputLayout; classes: HeadSpec[] } {
+  if (model.activation === 'sigmoid') return { layout: { activation: 'sigmoid' }, classes: model.heads.map((h) => ({ ...h, labels: [...h.labels] })) };
+  return {
+    layout: { activation: 'softmax', labels: model.heads.map((h) => h.labels[0]) },
+    classes: model.datasets.flatMap((d) => d.classes.map((c) => ({ dataset: d.name, name: c.name, labels: [...c.labels] }))),
+  };
+}
+
 async function isNonEmptyDir(p: string): Promise<boolean> {
   try {
     if (!(await stat(p)).isDirectory()) return true;
@@ -111,7 +120,7 @@ export async function writeImportedModel(model: ImportedModel, dir: string, opti
       const out = join(tmp, sub);
       const net = UNet.fromWeights(model.architecture, model.heads, f.weights);
       try {
-        await saveCheckpoint(net, out, { activation: model.activation });
+        await saveCheckpoint(net, out, outputOf(model));
       } finally {
         net.dispose();
       }

@@ -12,7 +12,7 @@ export async function runTraining(stage: TrainStage | FinetuneStage, ctx: StageC
     if (!from) throw new Error(`stage '${stage.from}' produced no checkpoint to fine-tune from`);
     init = { checkpointDir: from };
   } else if (stage.checkpoint) {
-    init = { checkpointDir: checkpointDirOf(stage.checkpoint) }; // `pretrained "FILE"` (e.g. a model from mtc import)
+    init = { checkpointDir: checkpointDirOf(stage.checkpoint) }; // `pretrained "FILE"`, checked by preflight
   }
   const trained = await trainModel({
     params: stage,
@@ -35,7 +35,7 @@ export async function runTraining(stage: TrainStage | FinetuneStage, ctx: StageC
   });
   const dir = join(ctx.runDir, 'checkpoints', stage.experiment);
   try {
-    await saveCheckpoint(trained.model, dir);
+    await saveCheckpoint(trained.model, dir, trained.output);
   } finally {
     trained.model.dispose();
   }
