@@ -8,7 +8,7 @@ import { compileProgram, loadProgram } from '../../src/compiler/index.js';
 import type { TrainStage } from '../../src/graph/types.js';
 import { readCheckpoint } from '../../src/runtime/model/checkpoint.js';
 import { isHeadParam } from '../../src/runtime/model/unet.js';
-import { buildReference, HAS_TORCH, type Reference } from '../runtime/import/reference.js';
+import { buildReference, HAS_TORCH, type Reference, TORCH_SKIP_REASON } from '../runtime/import/reference.js';
 import { captureIO } from './helpers.js';
 
 describe.skipIf(!HAS_TORCH)('mtc import, then fine-tuning from the imported model', () => {
@@ -112,3 +112,5 @@ experiment ft {
     expect(imported.weights.get('head.weight')!.shape).toEqual([1, 1, 1, 8, 3]);
   }, 240_000);
 });
+
+if (!HAS_TORCH) it.skip(`mtc import of nnU-Net models: ${TORCH_SKIP_REASON}`, () => {});

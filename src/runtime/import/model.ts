@@ -65,6 +65,8 @@ export interface ImportedModel {
     /** The plans' image resampling order (nnU-Net: 3) and separate-z resampling of anisotropic data. */
     imageInterpolation: 0 | 1 | 3;
   };
+  /** Test-time mirroring as nnU-Net allows it for this model (false for trainers without mirroring, e.g. TotalSegmentator's). */
+  mirror: boolean;
   /** Things the user should know (refused nothing, but differs from nnU-Net). */
   notes: string[];
   folds: ImportedFold[];

@@ -235,6 +235,7 @@ export async function importV1(files: { fold: number | null; file: string }[], o
       nnunetVoxelOrder: multitalent ? 'ras' : 'stored',
       imageInterpolation: 3,
     },
+    mirror: true,
     notes,
     folds,
   };

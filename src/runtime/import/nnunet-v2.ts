@@ -360,6 +360,7 @@ export async function importV2(modelDir: string, files: { fold: number | null; f
   if (found.length === 0) throw MtDataError.about(modelDir, 'holds no fold_*/checkpoint_final.pth', 'Pass the model folder of a finished training, or a checkpoint file (checkpoint_best.pth) directly');
   const folds: ImportedFold[] = [];
   let serialisation: 'zip' | 'legacy' = 'zip';
+  let mirror = !/NoMirroring/i.test(trainer);
   for (const f of found) {
     const tf = await readTorchFile(f.file);
     serialisation = tf.format;
@@ -368,6 +369,9 @@ export async function importV2(modelDir: string, files: { fold: number | null; f
     const sd = top.get('network_weights');
     if (!(sd instanceof Map)) throw MtDataError.about(f.file, "has no 'network_weights' (the state dict nnU-Net v2 saves)", 'Pass a checkpoint nnU-Net v2 wrote (checkpoint_final.pth), not a v1 .model file');
     const mapped = mapStateDict(tf, sd as PyDict, "'network_weights'", architecture, heads.length, v2TorchName(architecture), net.network);
+    // nnU-Net mirrors at inference along the axes training mirrored (none, or some: mtc mirrors all three or none).
+    const axes = top.get('inference_allowed_mirroring_axes');
+    if (axes === null || (Array.isArray(axes) && axes.length < 3)) mirror = false;
     for (const k of top.keys()) {
       if (k !== 'network_weights') mapped.report.skipped.push({ torch: String(k), reason: 'training state (optimiser, logging, trainer arguments), not network weights' });
     }
@@ -375,6 +379,7 @@ export async function importV2(modelDir: string, files: { fold: number | null; f
   }
   const reader = String(datasetJson.overwrite_image_reader_writer ?? plans.image_reader_writer ?? 'SimpleITKIO');
   const notes: string[] = [];
+  if (!mirror) notes.push('nnU-Net trained this model without mirroring on every axis, so it predicts without test-time mirroring (plans.json inference.mirror false).');
   const voxelOrder = /WithReorient/.test(reader) ? 'ras' : 'stored';
   if (voxelOrder === 'stored') {
     notes.push(
@@ -393,6 +398,7 @@ export async function importV2(modelDir: string, files: { fold: number | null; f
       nnunetVoxelOrder: voxelOrder,
       imageInterpolation: 3,
     },
+    mirror,
     notes,
     folds,
   };

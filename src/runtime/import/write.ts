@@ -71,7 +71,7 @@ function plansFor(model: ImportedModel, version: string): Record<string, unknown
     heads: model.heads.map((h) => ({ ...h, labels: [...h.labels], tags: [...tagsOf(h)] })),
     activation: model.activation,
     threshold: 0.5,
-    inference: { stepFraction: 0.5, gaussian: true, mirror: true },
+    inference: { stepFraction: 0.5, gaussian: true, mirror: model.mirror },
     protocols,
     training: null,
     imported: {

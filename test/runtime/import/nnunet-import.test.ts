@@ -94,6 +94,4 @@ describe.skipIf(!HAS_TORCH)('importing nnU-Net networks built and saved by PyTor
   });
 });
 
-describe.skipIf(HAS_TORCH)('importing nnU-Net networks', () => {
-  it.skip(TORCH_SKIP_REASON, () => undefined);
-});
+if (!HAS_TORCH) it.skip(`importing nnU-Net networks built by PyTorch: ${TORCH_SKIP_REASON}`, () => {});

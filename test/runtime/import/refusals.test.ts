@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { importNnunet } from '../../../src/runtime/import/index.js';
 import { runPython } from '../data/python.js';
-import { buildReference, HAS_TORCH, type Reference } from './reference.js';
+import { buildReference, HAS_TORCH, type Reference, TORCH_SKIP_REASON } from './reference.js';
 
 /** What nnU-Net cannot give mtc is refused, and the message names the key. */
 describe.skipIf(!HAS_TORCH)('refused imports name the key', () => {
@@ -73,3 +73,5 @@ describe.skipIf(!HAS_TORCH)('refused imports name the key', () => {
     await expect(importNnunet([more])).rejects.toThrow(/'decoder\.seg_layers\.2\.weight' has shape \[3, 8, 1, 1, 1\], but PlainConvUNet with these plans needs \[4, 8, 1, 1, 1\]/);
   });
 });
+
+if (!HAS_TORCH) it.skip(`refusals of nnU-Net models: ${TORCH_SKIP_REASON}`, () => {});
