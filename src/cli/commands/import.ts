@@ -21,7 +21,10 @@ export async function importCommand(paths: string[], options: ImportOptions, io:
   const dir = resolve(io.cwd, options.output);
   const folders = await writeImportedModel(model, dir, { version: options.version });
   const s = model.source;
-  const rel = (p: string) => relative(io.cwd, p) || '.';
+  const rel = (p: string) => {
+    const r = relative(io.cwd, p);
+    return r === '' ? '.' : r.startsWith('..') ? p : r;
+  };
   io.out(`${s.format === 'nnunet-v2' ? 'nnU-Net v2' : 'nnU-Net v1'} ${s.network} (${s.configuration}, trainer ${s.trainer}, ${s.serialisation} checkpoint${model.folds.length > 1 ? 's' : ''})`);
   const classes = model.activation === 'softmax' ? model.heads.length - 1 : model.heads.length;
   io.out(`  ${classes} classes (${model.activation === 'softmax' ? 'softmax over the labels' : 'a sigmoid per class'}), patch [${model.architecture.patch.join(', ')}] at spacing [${model.preprocessing.spacing.join(', ')}] mm`);

@@ -2,7 +2,12 @@ import { rmSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { importNnunet } from '../../../src/runtime/import/index.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { readNifti } from '../../../src/runtime/data/nifti/read.js';
+import { applyCtNormalization } from '../../../src/runtime/data/preprocess/normalize.js';
 import { registerFastCpuKernels } from '../../../src/runtime/kernels/index.js';
+import { HAS_NIBABEL } from '../data/python.js';
 import { UNet } from '../../../src/runtime/model/unet.js';
 import { buildReference, channelsLast, HAS_TORCH, type Reference, TORCH_SKIP_REASON } from './reference.js';
 
@@ -91,6 +96,49 @@ describe.skipIf(!HAS_TORCH)('importing nnU-Net networks built and saved by PyTor
     const b = await importNnunet([legacy.modelDir]);
     expect(b.source.serialisation).toBe('legacy');
     for (const [k, v] of a.folds[0].weights) expect(b.folds[0].weights.get(k)).toEqual(v);
+  });
+});
+
+/**
+ * nnU-Net's inference of a CT one tile in size at the plans' spacing, without mirroring, done with the
+ * imported facts: mtc's NIfTI reader (RAS+), CT normalisation with the plans' statistics, the imported
+ * network, then argmax (softmax) or p > 0.5 per class (sigmoid). Same segmentation as PyTorch's.
+ */
+async function segmentLikeNnunet(ref: Reference, model: Awaited<ReturnType<typeof importNnunet>>): Promise<Uint8Array> {
+  const ct = await readNifti(join(ref.out, 'reference', 'ct.nii.gz'), { orientation: 'ras' });
+  expect(ct.volume.shape).toEqual(model.architecture.patch);
+  ct.volume.spacing.forEach((v, a) => expect(v).toBeCloseTo(model.preprocessing.spacing[a], 6));
+  const x = applyCtNormalization(new Float32Array(ct.volume.data), { ...model.preprocessing.normalization, samples: 0 });
+  const net = UNet.fromWeights(model.architecture, model.heads, model.folds[0].weights);
+  try {
+    const c = model.heads.length;
+    const p = tf.tidy(() => {
+      const logits = net.apply(tf.tensor5d(x, [1, ...model.architecture.patch, 1]));
+      return model.activation === 'softmax' ? tf.argMax(logits, -1) : tf.transpose(tf.greater(tf.sigmoid(logits), 0.5), [0, 4, 1, 2, 3]);
+    });
+    const out = Uint8Array.from(p.dataSync());
+    p.dispose();
+    expect(out.length).toBe(model.activation === 'softmax' ? x.length : x.length * c);
+    return out;
+  } finally {
+    net.dispose();
+  }
+}
+
+describe.skipIf(!HAS_TORCH || !HAS_NIBABEL)('the imported plans segment a CT as nnU-Net does', () => {
+  it.each([
+    ['v2 softmax (label map)', ['v2', '--arch', 'plain', '--ct', '--spacing', '2,1.5,1.5'], 'segmentation.bin'],
+    ['v2 regions (a mask per class)', ['v2', '--arch', 'resenc', '--regions', '--ct'], 'masks.bin'],
+    ['MultiTalent v1 (47 masks)', ['v1', '--ct'], 'masks.bin'],
+  ])('%s', async (_, args, file) => {
+    const ref = reference(args as string[]);
+    const model = await importNnunet([ref.modelDir]);
+    const want = new Uint8Array(readFileSync(join(ref.out, 'reference', file as string)));
+    const got = await segmentLikeNnunet(ref, model);
+    let differ = 0;
+    for (let i = 0; i < want.length; i++) if (want[i] !== got[i]) differ++;
+    expect(differ).toBe(0);
+    expect(new Set(want).size).toBeGreaterThan(1);
   });
 });
 

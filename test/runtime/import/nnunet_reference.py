@@ -274,6 +274,31 @@ def write_reference(out, net, patch, model_dir, seed, extra):
         json.dump(meta, f, indent=1)
 
 
+def write_ct(out, net, patch, spacing, props, activation, seed):
+    """A CT one tile in size at the plans' spacing (RAS, NIfTI) and what nnU-Net's inference makes of it
+    without mirroring: CT normalisation with the plans' statistics, the network on the one tile, then the
+    softmax's argmax (segmentation.bin, uint8 [z, y, x]) or each sigmoid above 0.5 (masks.bin, uint8 [C, z, y, x])."""
+    import nibabel as nib
+    g = torch.Generator().manual_seed(seed + 7)
+    z, y, x = patch
+    # blobs of soft tissue and air over noise; no voxel is 0, so cropping to nonzero keeps the whole image
+    coarse = torch.rand((1, 1, max(1, z // 4), max(1, y // 4), max(1, x // 4)), generator=g)
+    smooth = torch.nn.functional.interpolate(coarse, size=(z, y, x), mode='trilinear', align_corners=False)[0, 0]
+    vol = (smooth * 1300 - 850 + 40 * torch.randn((z, y, x), generator=g)).round()
+    vol[vol == 0] = 1
+    ref = os.path.join(out, 'reference')
+    affine = np.diag([spacing[2], spacing[1], spacing[0], 1.0])
+    nib.save(nib.Nifti1Image(vol.numpy().transpose(2, 1, 0).astype(np.int16), affine), os.path.join(ref, 'ct.nii.gz'))
+    xn = (vol.clamp(props['percentile_00_5'], props['percentile_99_5']) - props['mean']) / max(props['std'], 1e-8)
+    net.eval()
+    with torch.no_grad():
+        logits = net(xn[None, None].float())[0][0]
+    if activation == 'softmax':
+        torch.softmax(logits, 0).argmax(0).numpy().astype(np.uint8).tofile(os.path.join(ref, 'segmentation.bin'))
+    else:
+        (torch.sigmoid(logits) > 0.5).numpy().astype(np.uint8).tofile(os.path.join(ref, 'masks.bin'))
+
+
 def intensity_properties():
     return {'max': 3071.0, 'mean': 63.44, 'median': 96.0, 'min': -1024.0, 'percentile_00_5': -927.0, 'percentile_99_5': 275.0, 'std': 175.48}
 
@@ -357,6 +382,8 @@ def v2(a):
     }
     save(checkpoint, os.path.join(model_dir, 'fold_0', 'checkpoint_final.pth'), a.legacy)
     write_reference(a.out, net, patch, model_dir, a.seed, {'numClasses': num_classes})
+    if a.ct:
+        write_ct(a.out, net, patch, plans['configurations']['3d_fullres']['spacing'], intensity_properties(), 'sigmoid' if a.regions else 'softmax', a.seed)
 
 
 # ---------------------------------------------------------------- v1
@@ -409,6 +436,9 @@ def v1(a):
     with open(os.path.join(fold, 'model_final_checkpoint.model.pkl'), 'wb') as f:
         pickle.dump(info, f)
     write_reference(a.out, net, patch, model_dir, a.seed, {'numClasses': num_classes})
+    if a.ct:
+        props = intensity[0]
+        write_ct(a.out, net, patch, [1.5, 1.0, 1.0], {'mean': float(props['mean']), 'std': float(props['sd']), 'percentile_00_5': float(props['percentile_00_5']), 'percentile_99_5': float(props['percentile_99_5'])}, 'sigmoid', a.seed)
 
 
 def main():
@@ -422,6 +452,7 @@ def main():
     p.add_argument('--classes', type=int, default=47)
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--spacing', default='2.5,0.8,0.8', help='v2: the configuration spacing z,y,x')
+    p.add_argument('--ct', action='store_true', help='also a CT one tile in size and its segmentation by the PyTorch network')
     a = p.parse_args()
     torch.set_num_threads(1)
     (v1 if a.version == 'v1' else v2)(a)
