@@ -7,7 +7,7 @@ import { runPython } from '../data/python.js';
 import { buildReference, HAS_TORCH, type Reference, TORCH_SKIP_REASON } from './reference.js';
 
 /** What nnU-Net cannot give mtc is refused, and the message names the key. */
-describe.skipIf(!HAS_TORCH)('refused imports name the key', () => {
+describe.skipIf(!HAS_TORCH)('plans: the variants nnU-Net writes are read, what mtc cannot build is refused naming the key', () => {
   let plain: Reference;
   let resenc: Reference;
   const copies: string[] = [];
@@ -21,10 +21,10 @@ describe.skipIf(!HAS_TORCH)('refused imports name the key', () => {
   });
 
   /** A copy of `ref`'s model folder whose plans.json (or dataset.json) `edit` changed. */
-  function edited(ref: Reference, edit: (plans: any, dataset: any) => void): string {
+  function edited(ref: Reference, edit: (plans: any, dataset: any) => void, folder = 'nnUNetTrainer__nnUNetPlans__3d_fullres'): string {
     const out = mkdtempSync(join(tmpdir(), 'mtc-refuse-'));
     copies.push(out);
-    const dir = join(out, 'Dataset017_Organs', 'nnUNetTrainer__nnUNetPlans__3d_fullres');
+    const dir = join(out, 'Dataset017_Organs', folder);
     cpSync(ref.modelDir, dir, { recursive: true });
     const plans = JSON.parse(readFileSync(join(dir, 'plans.json'), 'utf8'));
     const dataset = JSON.parse(readFileSync(join(dir, 'dataset.json'), 'utf8'));
@@ -34,6 +34,38 @@ describe.skipIf(!HAS_TORCH)('refused imports name the key', () => {
     return dir;
   }
   const arch = (plans: any) => plans.configurations['3d_fullres'].architecture;
+
+  it("accepts nnU-Net's older plans format (UNet_class_name, as TotalSegmentator's models have) to the same network", async () => {
+    const old = edited(plain, (p) => {
+      const c = p.configurations['3d_fullres'];
+      const kw = c.architecture.arch_kwargs;
+      Object.assign(c, {
+        UNet_class_name: 'PlainConvUNet',
+        UNet_base_num_features: 8,
+        unet_max_num_features: 32,
+        n_conv_per_stage_encoder: kw.n_conv_per_stage,
+        n_conv_per_stage_decoder: kw.n_conv_per_stage_decoder,
+        num_pool_per_axis: [2, 3, 3],
+        pool_op_kernel_sizes: kw.strides,
+        conv_kernel_sizes: kw.kernel_sizes,
+      });
+      delete c.architecture;
+    });
+    const a = await importNnunet([plain.modelDir]);
+    const b = await importNnunet([old]);
+    expect(b.architecture).toEqual(a.architecture);
+    for (const [k, v] of a.folds[0].weights) expect(b.folds[0].weights.get(k)).toEqual(v);
+  });
+
+  it('a trainer without mirroring (TotalSegmentator\'s) turns test-time mirroring off', async () => {
+    const a = await importNnunet([plain.modelDir]);
+    expect(a.mirror).toBe(true);
+    const dir = edited(plain, () => undefined, 'nnUNetTrainerNoMirroring__nnUNetPlans__3d_fullres');
+    const b = await importNnunet([dir]);
+    expect(b.source.trainer).toBe('nnUNetTrainerNoMirroring');
+    expect(b.mirror).toBe(false);
+    expect(b.notes.join(' ')).toMatch(/without test-time mirroring/);
+  });
 
   it('an unknown network class', async () => {
     const dir = edited(plain, (p) => (arch(p).network_class_name = 'dynamic_network_architectures.architectures.primus.Primus'));
