@@ -156,7 +156,7 @@ export async function importV1(files: { fold: number | null; file: string }[], o
   // The checkpoints: the network class and its output count from the weights themselves.
   const loaded = [];
   for (const f of files) {
-    const tf = await readTorchFile(f.file);
+    const tf = await readTorchFile(f.file, { select: (v) => get(v, 'state_dict') });
     const sd = get(tf.value, 'state_dict');
     if (!(sd instanceof Map)) throw MtDataError.about(f.file, "has no 'state_dict' (what nnU-Net v1 saves)", 'Pass a model_final_checkpoint.model nnU-Net v1 wrote');
     loaded.push({ ...f, tf, sd: sd as PyDict });

@@ -362,7 +362,7 @@ export async function importV2(modelDir: string, files: { fold: number | null; f
   let serialisation: 'zip' | 'legacy' = 'zip';
   let mirror = !/NoMirroring/i.test(trainer);
   for (const f of found) {
-    const tf = await readTorchFile(f.file);
+    const tf = await readTorchFile(f.file, { select: (v) => (v instanceof Map ? v.get('network_weights') : undefined) });
     serialisation = tf.format;
     const top = tf.value;
     if (!(top instanceof Map)) throw MtDataError.about(f.file, 'does not hold a dict', 'Pass a checkpoint nnU-Net v2 wrote (checkpoint_final.pth)');

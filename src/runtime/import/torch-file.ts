@@ -218,7 +218,15 @@ function readEntry(zip: yauzl.ZipFile, entry: yauzl.Entry): Promise<Buffer> {
   });
 }
 
-async function readZip(path: string, fileSize: number): Promise<TorchFile> {
+export interface ReadTorchOptions {
+  /**
+   * The part of the saved object whose tensors are wanted (e.g. the state dict): only their storages
+   * are read. Every storage's declared size and every view is still checked. Default: all.
+   */
+  select?: (value: PyValue) => PyValue | undefined;
+}
+
+async function readZip(path: string, fileSize: number, options: ReadTorchOptions): Promise<TorchFile> {
   let zip: yauzl.ZipFile;
   let entries: ZipEntryInfo[];
   try {
@@ -276,7 +284,9 @@ async function readZip(path: string, fileSize: number): Promise<TorchFile> {
     }
     checkViews(path, value, (s) => Math.floor(storageEntry(s).uncompressedSize / DTYPE_BYTES[s.dtype]));
     const data = new Map<string, Uint8Array>();
-    for (const s of storages.values()) {
+    const wanted = new Map<string, StorageRef>();
+    for (const t of collectTensors(options.select ? (options.select(value) ?? null) : value)) wanted.set(t.storage.key, t.storage);
+    for (const s of wanted.values()) {
       try {
         data.set(s.key, await readEntry(zip, storageEntry(s)));
       } catch (e) {
@@ -287,7 +297,11 @@ async function readZip(path: string, fileSize: number): Promise<TorchFile> {
       path,
       format: 'zip',
       value,
-      tensor: (t) => toFloat32(t.storage.dtype, data.get(t.storage.key)!, t),
+      tensor: (t) => {
+        const bytes = data.get(t.storage.key);
+        if (!bytes) throw new Error(`internal: storage '${t.storage.key}' of ${path} was not selected for reading`);
+        return toFloat32(t.storage.dtype, bytes, t);
+      },
     };
   } finally {
     zip.close();
@@ -359,7 +373,7 @@ function readLegacy(path: string, bytes: Uint8Array): TorchFile {
 }
 
 /** Reads a `torch.save` file (zip or legacy); refuses anything else with an MtDataError. */
-export async function readTorchFile(path: string): Promise<TorchFile> {
+export async function readTorchFile(path: string, options: ReadTorchOptions = {}): Promise<TorchFile> {
   let size: number;
   let head: Uint8Array;
   try {
@@ -375,7 +389,7 @@ export async function readTorchFile(path: string): Promise<TorchFile> {
     throw MtDataError.about(path, `cannot be read (${(e as Error).message})`, 'Check the path and its permissions');
   }
   if (size === 0) throw refused(path, 'is empty', 'Download or copy the checkpoint again');
-  if (head[0] === 0x50 && head[1] === 0x4b) return readZip(path, size);
+  if (head[0] === 0x50 && head[1] === 0x4b) return readZip(path, size, options);
   if (head.length > 262 && Buffer.from(head.subarray(257, 262)).toString('latin1') === 'ustar') {
     throw refused(path, "is a PyTorch checkpoint in the tar format of PyTorch 0.1, which is not supported", 'Load and re-save it with torch.save in a current PyTorch');
   }
