@@ -1,17 +1,24 @@
 import { render } from 'ink';
 import type { RunEvents } from '../../runtime/events.js';
+import { ThrottledView } from '../throttle.js';
 import { RunApp } from './App.js';
 
+/** Frames a second at most; the view store already publishes at most 4 a second. */
+const MAX_FPS = 4;
+
 /**
- * Mounts the Ink screen on the terminal; returns a function that waits for the last frame and
+ * Mounts the Ink screen on the terminal; returns a function that draws the last frame and
  * unmounts. Ctrl-C and `q` call `onInterrupt` (the screen holds the terminal in raw mode, so no
- * SIGINT arrives).
+ * SIGINT arrives): the same path as SIGINT.
  */
 export function attachInkRenderer(events: RunEvents, onInterrupt?: () => void): () => Promise<void> {
-  const instance = render(<RunApp events={events} onInterrupt={onInterrupt} />, { exitOnCtrlC: false, patchConsole: true });
+  const store = new ThrottledView(events, { intervalMs: 1000 / MAX_FPS });
+  const instance = render(<RunApp events={events} store={store} onInterrupt={onInterrupt} />, { exitOnCtrlC: false, patchConsole: true, maxFps: MAX_FPS });
   return async () => {
-    // Let React flush the final events before unmounting, so the Dice table stays on screen.
-    await new Promise((r) => setTimeout(r, 50));
+    store.flush();
+    // Let React commit the final view and Ink write it before unmounting, so the Dice table stays on screen.
+    await new Promise((r) => setTimeout(r, 1000 / MAX_FPS + 20));
+    store.dispose();
     instance.unmount();
     await instance.waitUntilExit();
   };

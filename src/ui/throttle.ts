@@ -1,0 +1,79 @@
+import type { RunEvent, RunEvents } from '../runtime/events.js';
+import { emptyRunView, reduceRunView, type RunView } from './state.js';
+
+export interface ThrottleOptions {
+  /** Least milliseconds between two published views (default 250: four frames a second at most). */
+  intervalMs?: number;
+  now?: () => number;
+  setTimer?: (f: () => void, ms: number) => unknown;
+  clearTimer?: (t: unknown) => void;
+}
+
+/**
+ * The screen's model, kept off the training's path: every event goes through the (cheap, pure)
+ * reducer at once, but listeners (React) hear of the new view at most once per interval, so the
+ * screen draws a few times a second whatever the event rate. Timers are unref'd: a pending frame
+ * never keeps the process alive.
+ */
+export class ThrottledView {
+  private latest: RunView = emptyRunView;
+  private published: RunView = emptyRunView;
+  private readonly listeners = new Set<() => void>();
+  private timer: unknown = null;
+  private last = Number.NEGATIVE_INFINITY;
+  private readonly interval: number;
+  private readonly now: () => number;
+  private readonly setTimer: (f: () => void, ms: number) => unknown;
+  private readonly clearTimer: (t: unknown) => void;
+  private readonly unsubscribe: () => void;
+
+  constructor(events: RunEvents, options: ThrottleOptions = {}) {
+    this.interval = options.intervalMs ?? 250;
+    this.now = options.now ?? (() => performance.now());
+    this.setTimer =
+      options.setTimer ??
+      ((f, ms) => {
+        const t = setTimeout(f, ms);
+        t.unref();
+        return t;
+      });
+    this.clearTimer = options.clearTimer ?? ((t) => clearTimeout(t as NodeJS.Timeout));
+    this.unsubscribe = events.subscribe((e) => this.push(e));
+  }
+
+  push(event: RunEvent): void {
+    this.latest = reduceRunView(this.latest, event);
+    // The end of the run is drawn at once: the screen is about to be unmounted.
+    if (event.type === 'run-end') this.flush();
+    else this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.timer !== null) return;
+    const wait = Math.max(0, this.last + this.interval - this.now());
+    this.timer = this.setTimer(() => this.flush(), wait);
+  }
+
+  /** Publishes the latest view now (also what the end of a run and unmounting call). */
+  flush(): void {
+    if (this.timer !== null) this.clearTimer(this.timer);
+    this.timer = null;
+    this.last = this.now();
+    if (this.published === this.latest) return;
+    this.published = this.latest;
+    for (const l of this.listeners) l();
+  }
+
+  /** useSyncExternalStore's pair: the view last published, and a subscription to publications. */
+  readonly getSnapshot = (): RunView => this.published;
+  readonly subscribe = (listener: () => void): (() => void) => {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  };
+
+  dispose(): void {
+    if (this.timer !== null) this.clearTimer(this.timer);
+    this.timer = null;
+    this.unsubscribe();
+  }
+}
