@@ -4,6 +4,12 @@ import { emptyRunView, reduceRunView, type RunView } from './state.js';
 export interface ThrottleOptions {
   /** Least milliseconds between two published views (default 250: four frames a second at most). */
   intervalMs?: number;
+  /**
+   * Least milliseconds between two views when only progress moved (default 500): a progress bar
+   * at two frames a second reads as smooth, and each Ink frame costs milliseconds of CPU (its
+   * output is built character by character), which a training should not pay for more often.
+   */
+  progressIntervalMs?: number;
   now?: () => number;
   setTimer?: (f: () => void, ms: number) => unknown;
   clearTimer?: (t: unknown) => void;
@@ -22,6 +28,9 @@ export class ThrottledView {
   private timer: unknown = null;
   private last = Number.NEGATIVE_INFINITY;
   private readonly interval: number;
+  private readonly progressInterval: number;
+  /** When the pending frame is due. */
+  private due = Number.POSITIVE_INFINITY;
   private readonly now: () => number;
   private readonly setTimer: (f: () => void, ms: number) => unknown;
   private readonly clearTimer: (t: unknown) => void;
@@ -29,6 +38,7 @@ export class ThrottledView {
 
   constructor(events: RunEvents, options: ThrottleOptions = {}) {
     this.interval = options.intervalMs ?? 250;
+    this.progressInterval = Math.max(this.interval, options.progressIntervalMs ?? 2 * this.interval);
     this.now = options.now ?? (() => performance.now());
     this.setTimer =
       options.setTimer ??
@@ -45,19 +55,24 @@ export class ThrottledView {
     this.latest = reduceRunView(this.latest, event);
     // The end of the run is drawn at once: the screen is about to be unmounted.
     if (event.type === 'run-end') this.flush();
-    else this.schedule();
+    else this.schedule(event.type === 'stage-progress' ? this.progressInterval : this.interval);
   }
 
-  private schedule(): void {
-    if (this.timer !== null) return;
-    const wait = Math.max(0, this.last + this.interval - this.now());
-    this.timer = this.setTimer(() => this.flush(), wait);
+  private schedule(interval: number): void {
+    const due = this.last + interval;
+    if (this.timer !== null) {
+      if (due >= this.due) return;
+      this.clearTimer(this.timer); // a stage started or ended: draw sooner than the progress tick
+    }
+    this.due = due;
+    this.timer = this.setTimer(() => this.flush(), Math.max(0, due - this.now()));
   }
 
   /** Publishes the latest view now (also what the end of a run and unmounting call). */
   flush(): void {
     if (this.timer !== null) this.clearTimer(this.timer);
     this.timer = null;
+    this.due = Number.POSITIVE_INFINITY;
     this.last = this.now();
     if (this.published === this.latest) return;
     this.published = this.latest;

@@ -178,27 +178,71 @@ describe('run view reducer (screen facts)', () => {
   });
 });
 
+/** Fake time for the throttled view: timers fire when the clock passes them. */
+function fakeTime() {
+  let clock = 0;
+  let next = 0;
+  const timers = new Map<number, { at: number; f: () => void }>();
+  return {
+    options: {
+      now: () => clock,
+      setTimer: (f: () => void, ms: number) => {
+        timers.set(++next, { at: clock + ms, f });
+        return next;
+      },
+      clearTimer: (t: unknown) => void timers.delete(t as number),
+    },
+    advance(to: number) {
+      clock = to;
+      for (const [id, t] of [...timers].sort((a, b) => a[1].at - b[1].at)) {
+        if (t.at > clock) break;
+        timers.delete(id);
+        t.f();
+      }
+    },
+  };
+}
+
 describe('throttled view', () => {
-  it('reduces every event at once but publishes at most once per interval, and the end of the run at once', () => {
+  it('reduces every event at once but publishes progress twice a second at most, and the end of the run at once', () => {
     const events = new RunEvents();
-    let clock = 0;
-    const timers: { at: number; f: () => void }[] = [];
-    const store = new ThrottledView(events, { intervalMs: 250, now: () => clock, setTimer: (f, ms) => timers.push({ at: clock + ms, f }), clearTimer: () => timers.splice(0) });
+    const time = fakeTime();
+    const store = new ThrottledView(events, { intervalMs: 250, ...time.options });
     let published = 0;
     store.subscribe(() => published++);
     const script = trainingEvents(sampleGraph(), 'train:pre', classNames(3), 1000);
-    // 1000+ events over 2 s of (fake) time, the timer firing when due.
+    // 1000+ events over 2 s of (fake) time.
     script.forEach((e, i) => {
-      clock = (2000 * i) / script.length;
-      while (timers.length > 0 && timers[0].at <= clock) timers.shift()!.f();
+      time.advance((2000 * i) / script.length);
       events.emit(e);
     });
-    expect(published).toBeGreaterThanOrEqual(7);
-    expect(published).toBeLessThanOrEqual(10);
+    expect(published).toBeGreaterThanOrEqual(3);
+    expect(published).toBeLessThanOrEqual(5);
     expect(store.getSnapshot().stages.find((s) => s.id === 'train:pre')?.done).toBeLessThan(1000); // not yet drawn
     events.emit({ type: 'run-end', status: 'done', runDirs: {}, seconds: 2, results: [] });
     expect(store.getSnapshot().finished).toEqual({ status: 'done', seconds: 2 });
     expect(store.getSnapshot().stages.find((s) => s.id === 'train:pre')?.done).toBe(1000);
+    store.dispose();
+  });
+
+  it('draws a stage that starts or ends sooner than the next progress frame, four frames a second at most', () => {
+    const events = new RunEvents();
+    const time = fakeTime();
+    const store = new ThrottledView(events, { intervalMs: 250, ...time.options });
+    const seen: number[] = [];
+    let clock = 0;
+    store.subscribe(() => seen.push(clock));
+    const [start, ...rest] = trainingEvents(sampleGraph(), 'train:pre', classNames(3), 3);
+    events.emit(start);
+    time.advance((clock = 0)); // first frame at once
+    events.emit({ type: 'stage-progress', stage: 'train:pre', done: 1, total: 9, unit: 'it' });
+    time.advance((clock = 100));
+    events.emit({ type: 'stage-end', stage: 'prepare:a', status: 'cached', seconds: 0 });
+    time.advance((clock = 260));
+    expect(seen).toEqual([0, 260]); // at 250 ms after the last frame, not 500
+    for (const e of rest) events.emit(e);
+    time.advance((clock = 400));
+    expect(seen).toEqual([0, 260]);
     store.dispose();
   });
 });
@@ -244,7 +288,7 @@ describe('Ink screen', () => {
     try {
       events.emit(trainingEvents(sampleGraph(), 'train:pre', classNames(3), 1)[0]);
       await tick(50);
-      expect(lastFrame()).toContain('q stop');
+      expect(frameLines(lastFrame()).join('\n')).toContain('q stop');
       stdin.write('x');
       await tick(20);
       expect(controller.signal.aborted).toBe(false);
@@ -253,7 +297,7 @@ describe('Ink screen', () => {
       expect(controller.signal.aborted).toBe(true);
       expect(exit).not.toHaveBeenCalled();
       expect(io.stderr).toEqual([]);
-      expect(lastFrame()).toContain('stopping after the current iteration, writing a checkpoint');
+      expect(frameLines(lastFrame()).join('\n')).toContain('stopping after the current iteration, writing a checkpoint');
       stdin.write('q');
       await tick(20);
       expect(hardStops).toBe(1);

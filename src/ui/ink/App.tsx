@@ -3,21 +3,16 @@ import { Box, Text, useInput, useStdout } from 'ink';
 import type { RunEvents } from '../../runtime/events.js';
 import type { RunView } from '../state.js';
 import { ThrottledView } from '../throttle.js';
+import { colourEnabled, lineToAnsi } from './ansi.js';
 import { screenLines, type Line } from './layout.js';
 
-/** Draws lines that the layout already fitted to the width (truncate: a safety net, never a wrap). */
-export function Lines({ lines }: { lines: Line[] }) {
+/** Draws lines that the layout already fitted to the width, one text node each (truncate: a safety net, never a wrap). */
+export function Lines({ lines, colour = colourEnabled() }: { lines: Line[]; colour?: boolean }) {
   return (
     <Box flexDirection="column">
       {lines.map((line, i) => (
         <Text key={i} wrap="truncate">
-          {line.length === 0
-            ? ' '
-            : line.map((s, j) => (
-                <Text key={j} color={s.color} bold={s.bold} dimColor={s.dim}>
-                  {s.text}
-                </Text>
-              ))}
+          {line.length === 0 ? ' ' : lineToAnsi(line, colour)}
         </Text>
       ))}
     </Box>
@@ -27,7 +22,7 @@ export function Lines({ lines }: { lines: Line[] }) {
 /** The terminal's size, following resizes (80x24 when unknown). */
 function useTerminalSize(columns?: number, rows?: number): { columns: number; rows: number } {
   const { stdout } = useStdout();
-  const read = () => ({ columns: columns ?? stdout.columns ?? 80, rows: rows ?? stdout.rows ?? 24 });
+  const read = () => ({ columns: columns ?? (stdout.columns || 80), rows: rows ?? (stdout.rows || 24) });
   const [size, setSize] = useState(read);
   useEffect(() => {
     if (columns !== undefined && rows !== undefined) return;
