@@ -77,7 +77,7 @@ describe('screen layout', () => {
     expect(all).toContain('pseudo-Dice 0.370  ema 0.333  (epoch 3)');
     expect(all).toContain('liver .00  spleen .37  kidney_left .74');
     const withResult = reduce([{ type: 'evaluation', result: { stage: 'evaluate:ft', experiment: 'ft', classes: [{ dataset: 'c', name: 'kidney', dice: 0.7, perCase: {} }], meanDice: 0.7 } }], view);
-    expect(text(screenLines(withResult, { columns: 80, rows: 40 }))).toContain('Dice 0.7000  evaluate:ft (1 classes; the table at the end)');
+    expect(text(screenLines(withResult, { columns: 80, rows: 40 }))).toContain('Dice 0.7000  evaluate:ft (1 class; the table at the end)');
     expect(all).toContain('! train:pre: mixed precision is not available on tfjs; training in fp32');
     expect(lines.at(-1)).toBe('q stop (a checkpoint is written; the same command resumes)');
   });

@@ -31,7 +31,7 @@ function useTerminalSize(columns?: number, rows?: number): { columns: number; ro
     return () => {
       stdout.off('resize', onResize);
     };
-  });
+  }, [stdout, columns, rows]);
   return size;
 }
 

@@ -331,7 +331,7 @@ export function screenLines(view: RunView, options: LayoutOptions): Line[] {
     results.push([]);
     for (const r of view.results.slice(-3)) {
       const scored = r.classes.filter((c) => c.dice !== null).length;
-      results.push([{ text: 'Dice ' }, { text: r.meanDice === null ? 'n/a' : r.meanDice.toFixed(4), color: diceColor(r.meanDice), bold: true }, { text: `  ${r.stage} (${scored} classes; the table at the end)`, color: 'gray' }]);
+      results.push([{ text: 'Dice ' }, { text: r.meanDice === null ? 'n/a' : r.meanDice.toFixed(4), color: diceColor(r.meanDice), bold: true }, { text: `  ${r.stage} (${scored} ${scored === 1 ? 'class' : 'classes'}; the table at the end)`, color: 'gray' }]);
     }
   }
   if (final) {
