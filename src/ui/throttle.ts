@@ -5,9 +5,9 @@ export interface ThrottleOptions {
   /** Least milliseconds between two published views (default 250: four frames a second at most). */
   intervalMs?: number;
   /**
-   * Least milliseconds between two views when only progress moved (default 500): a progress bar
-   * at two frames a second reads as smooth, and each Ink frame costs milliseconds of CPU (its
-   * output is built character by character), which a training should not pay for more often.
+   * Least milliseconds between two views when only progress moved (default: twice intervalMs;
+   * the screen uses 1000). Each Ink frame costs milliseconds of CPU (its output is built
+   * character by character), which a training should not pay for more often than it helps.
    */
   progressIntervalMs?: number;
   now?: () => number;

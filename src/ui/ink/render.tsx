@@ -3,8 +3,9 @@ import type { RunEvents } from '../../runtime/events.js';
 import { ThrottledView } from '../throttle.js';
 import { RunApp } from './App.js';
 
-/** Frames a second at most; the view store already publishes at most 4 a second. */
+/** Frames a second at most (a stage starting or ending); progress alone redraws once a second. */
 const MAX_FPS = 4;
+const PROGRESS_INTERVAL_MS = 1000;
 
 /**
  * Mounts the Ink screen on the terminal; returns a function that draws the last frame and
@@ -12,8 +13,9 @@ const MAX_FPS = 4;
  * SIGINT arrives): the same path as SIGINT.
  */
 export function attachInkRenderer(events: RunEvents, onInterrupt?: () => void): () => Promise<void> {
-  const store = new ThrottledView(events, { intervalMs: 1000 / MAX_FPS });
-  const instance = render(<RunApp events={events} store={store} onInterrupt={onInterrupt} />, { exitOnCtrlC: false, patchConsole: true, maxFps: MAX_FPS });
+  const store = new ThrottledView(events, { intervalMs: 1000 / MAX_FPS, progressIntervalMs: PROGRESS_INTERVAL_MS });
+  // incrementalRendering: only the lines that changed are rewritten (the tree and header rarely do).
+  const instance = render(<RunApp events={events} store={store} onInterrupt={onInterrupt} />, { exitOnCtrlC: false, patchConsole: true, maxFps: MAX_FPS, incrementalRendering: true });
   return async () => {
     store.flush();
     // Let React commit the final view and Ink write it before unmounting, so the Dice table stays on screen.
