@@ -4,7 +4,7 @@ import { render } from 'ink-testing-library';
 import { interruptHandling } from '../../src/cli/commands/run.js';
 import { RunEvents, type RunEvent } from '../../src/runtime/events.js';
 import { RunApp, RunScreen } from '../../src/ui/ink/App.js';
-import { cutMiddle, fitLine, lineWidth, screenLines, sparkline, visibleStages } from '../../src/ui/ink/layout.js';
+import { cutMiddle, epilogueLines, fitLine, lineWidth, screenLines, sparkline, visibleStages } from '../../src/ui/ink/layout.js';
 import { emptyRunView, MAX_WARNINGS, pushLoss, reduceRunView, SPARK_POINTS, traceValues, type RunView } from '../../src/ui/state.js';
 import { ThrottledView } from '../../src/ui/throttle.js';
 import { sampleGraph } from '../graph/fixture.js';
@@ -55,7 +55,7 @@ describe('screen layout', () => {
         for (const rows of [24, 50]) {
           const lines = screenLines(view, { columns, rows });
           for (const l of text(lines)) expect(l.length, `${name} at ${columns}x${rows}: ${l}`).toBeLessThanOrEqual(columns);
-          if (!view.finished) expect(lines.length, name).toBeLessThanOrEqual(rows - 1);
+          expect(lines.length, name).toBeLessThanOrEqual(rows - 1);
         }
       }
     });
@@ -77,7 +77,7 @@ describe('screen layout', () => {
     expect(all).toContain('pseudo-Dice 0.370  ema 0.333  (epoch 3)');
     expect(all).toContain('liver .00  spleen .37  kidney_left .74');
     const withResult = reduce([{ type: 'evaluation', result: { stage: 'evaluate:ft', experiment: 'ft', classes: [{ dataset: 'c', name: 'kidney', dice: 0.7, perCase: {} }], meanDice: 0.7 } }], view);
-    expect(text(screenLines(withResult, { columns: 80, rows: 40 }))).toContain('Dice 0.7000  evaluate:ft (1 class; the table at the end)');
+    expect(text(screenLines(withResult, { columns: 80, rows: 40 }))).toContain('Dice 0.7000 (1 class, table at the end)  evaluate:ft');
     expect(all).toContain('! train:pre: mixed precision is not available on tfjs; training in fp32');
     expect(lines.at(-1)).toBe('q stop (a checkpoint is written; the same command resumes)');
   });
@@ -102,18 +102,29 @@ describe('screen layout', () => {
     expect(shown.map((s) => s.status)).toContain('running');
   });
 
-  it('the last frame shows the failure, the skip and the interruption as warnings, the Dice table and the outcome', () => {
-    const lines = text(screenLines(reduce(finishedManyStages()), { columns: 80, rows: 24 }));
+  it('the last frame shows the failure, the skip, the interruption and the outcome; the Dice table and every warning follow it', () => {
+    const view = reduce(finishedManyStages());
+    const lines = text(screenLines(view, { columns: 80, rows: 24 }));
+    expect(lines.length).toBeLessThanOrEqual(23);
     const all = lines.join('\n');
     expect(all).toMatch(/^✘ .*fold0.* +failed$/m);
     expect(all).toMatch(/^↷ .* +skipped$/m);
     expect(all).toMatch(/^‖ .* +interrupted, resumes at epoch 42$/m);
-    expect(all.replace(/\n {2}/g, ' ')).toMatch(/^! train:\S+: failed: training diverged at iteration 1523 \(epoch 6\)/m);
-    expect(all).toContain('warnings (3)');
-    expect(all.replace(/\n {2}/g, ' ')).toContain("lower the learning rate or check these cases' labels"); // wrapped, not cut
-    expect(all).toContain('mean Dice (baseline_0, 12 classes): 0.4500');
+    expect(all).toContain('warnings (3), in full below');
+    expect(all).toMatch(/^Dice 0\.4500 \(12 classes, table below\) {2}evaluate:baseline_Dataset000/m);
     expect(lines.at(-1)).toBe('interrupted in 6h00m');
     expect(all).not.toContain('q stop');
+    for (const l of text(epilogueLines(view, 40))) expect(l.length).toBeLessThanOrEqual(40);
+    {
+      const after = text(epilogueLines(view, 80));
+      const joined = after.join('\n').replace(/\n {2}/g, ' ');
+      expect(joined).toMatch(/^! train:\S+: failed: training diverged at iteration 1523 \(epoch 6\)/m);
+      expect(joined).toContain("lower the learning rate or check these cases' labels"); // wrapped, not cut
+    }
+    const after = text(epilogueLines(view, 80)).join('\n');
+    expect(after).toContain('mean Dice (baseline_0, 12 classes): 0.4500');
+    expect(after).toMatch(/^Dataset009 {2}urinary_bladder +n\/a$/m);
+    expect(epilogueLines(emptyRunView, 80)).toEqual([]);
   });
 
   it('cuts lines, names and paths without wrapping', () => {

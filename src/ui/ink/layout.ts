@@ -1,5 +1,5 @@
 import type { StageStatus } from '../../runtime/events.js';
-import { diceTableLines, etaSeconds, formatDuration, traceValues, type RunView, type StageView } from '../state.js';
+import { diceTableLines, etaSeconds, formatDice as formatDiceCell, formatDuration, MAX_WARNINGS, traceValues, type RunView, type StageView } from '../state.js';
 
 /**
  * The screen as lines of coloured segments, computed from the view alone (pure, so frames are
@@ -163,14 +163,14 @@ function stageLine(s: StageView, columns: number): Line {
 }
 
 /**
- * Which stages the tree shows in `budget` rows: all when they fit; else the running, failed and
- * interrupted ones first, then those next to the running ones (the last finished, the next
+ * Which stages the tree shows in `budget` rows: all when they fit; else the running, failed,
+ * interrupted and skipped ones first, then those next to the running ones (the last finished, the next
  * pending), in graph order.
  */
 export function visibleStages(stages: readonly StageView[], budget: number): { shown: StageView[]; hidden: StageView[] } {
   if (stages.length <= budget) return { shown: [...stages], hidden: [] };
   const room = Math.max(1, budget - 1); // one row says what is hidden
-  const rank = (s: StageView): number => (s.status === 'running' ? 0 : s.status === 'failed' || s.status === 'interrupted' ? 1 : 2);
+  const rank = (s: StageView): number => (s.status === 'running' ? 0 : s.status === 'failed' || s.status === 'interrupted' || s.status === 'skipped' ? 1 : 2);
   const anchors = stages.map((s, i) => (s.status === 'running' ? i : -1)).filter((i) => i >= 0);
   const firstPending = stages.findIndex((s) => s.status === 'pending');
   if (anchors.length === 0) anchors.push(firstPending >= 0 ? firstPending : stages.length - 1);
@@ -287,7 +287,7 @@ export function stagePanel(s: StageView, columns: number, opts: { maxDiceLines: 
 export function screenLines(view: RunView, options: LayoutOptions): Line[] {
   const columns = Math.max(MIN_COLUMNS, options.columns);
   const final = view.finished !== null;
-  const rows = final ? Number.POSITIVE_INFINITY : Math.max(8, options.rows - 1);
+  const rows = Math.max(8, options.rows - 1);
   const top: Line[] = [];
   const title = view.experiments.length > 3 ? `${view.experiments.length} experiments` : view.experiment;
   const memory = view.stages.find((s) => s.status === 'running' && s.memory)?.memory;
@@ -311,40 +311,23 @@ export function screenLines(view: RunView, options: LayoutOptions): Line[] {
   if (running.length > panelStages.length) panels.push([{ text: `  and ${running.length - panelStages.length} more running`, color: 'gray' }]);
 
   const warnings: Line[] = [];
-  const shownWarnings = view.warnings.slice(final ? -8 : -3);
+  const shownWarnings = view.warnings.slice(-3);
   if (shownWarnings.length > 0) {
     warnings.push([]);
-    warnings.push([{ text: `warnings (${view.warnings.length})`, color: 'yellow', bold: true }]);
-    for (const w of shownWarnings) {
-      const message = w.message.replace(/\s+/g, ' ');
-      if (!final) warnings.push([{ text: '! ', color: 'yellow' }, { text: `${w.stage}: `, color: 'gray' }, { text: message }]);
-      else {
-        // The last frame stays in the scrollback: the whole message, wrapped.
-        const [first, ...rest] = wrapWords(`${w.stage}: ${message}`, columns - 2);
-        warnings.push([{ text: '! ', color: 'yellow' }, { text: first }], ...rest.map((r): Line => [{ text: `  ${r}` }]));
-      }
-    }
+    warnings.push([{ text: `warnings (${view.warnings.length})${final ? ', in full below' : ''}`, color: 'yellow', bold: true }]);
+    for (const w of shownWarnings) warnings.push([{ text: '! ', color: 'yellow' }, { text: `${w.stage}: `, color: 'gray' }, { text: w.message.replace(/\s+/g, ' ') }]);
   }
 
   const results: Line[] = [];
-  if (!final && view.results.length > 0) {
+  if (view.results.length > 0) {
     results.push([]);
     for (const r of view.results.slice(-3)) {
       const scored = r.classes.filter((c) => c.dice !== null).length;
-      results.push([{ text: 'Dice ' }, { text: r.meanDice === null ? 'n/a' : r.meanDice.toFixed(4), color: diceColor(r.meanDice), bold: true }, { text: `  ${r.stage} (${scored} ${scored === 1 ? 'class' : 'classes'}; the table at the end)`, color: 'gray' }]);
-    }
-  }
-  if (final) {
-    for (const r of view.results) {
-      results.push([], [{ text: `Per-class Dice on the validation cases (${r.stage})`, bold: true }]);
-      const table = diceTableLines(r);
-      table.forEach((l, i) => {
-        const c = r.classes[i - 2];
-        if (i >= 2 && c) {
-          const cut = l.length - (c.dice === null ? '  n/a' : c.dice.toFixed(4)).length;
-          results.push([{ text: l.slice(0, cut) }, { text: l.slice(cut), color: diceColor(c.dice) }]);
-        } else results.push([{ text: l, bold: i === table.length - 1, color: i === table.length - 1 ? diceColor(r.meanDice) : undefined }]);
-      });
+      results.push([
+        { text: 'Dice ' },
+        { text: r.meanDice === null ? 'n/a' : r.meanDice.toFixed(4), color: diceColor(r.meanDice), bold: true },
+        { text: ` (${scored} ${scored === 1 ? 'class' : 'classes'}, table ${final ? 'below' : 'at the end'})  ${r.stage}`, color: 'gray' },
+      ]);
     }
   }
 
@@ -360,18 +343,46 @@ export function screenLines(view: RunView, options: LayoutOptions): Line[] {
 
   // The stage tree gets the rows left (at least 3), the rest is dropped from the bottom of the panels.
   const fixed = top.length + 1 + panels.length + warnings.length + results.length + footer.length;
-  let treeBudget = Math.max(3, rows - fixed);
+  const treeBudget = Math.max(3, rows - fixed);
   let panelLines = panels;
   if (top.length + 1 + treeBudget + panels.length + warnings.length + footer.length > rows) {
     const room = Math.max(0, rows - (top.length + 1 + treeBudget + warnings.length + footer.length));
     panelLines = panels.slice(0, room);
   }
-  if (!Number.isFinite(treeBudget)) treeBudget = view.stages.length;
   const { shown, hidden } = visibleStages(view.stages, treeBudget);
   const tree: Line[] = [[{ text: countLine(view.stages, `stages (${view.stages.length}): `), color: 'gray' }]];
   for (const s of shown) tree.push(stageLine(s, columns));
   if (hidden.length > 0) tree.push([{ text: countLine(hidden, `  … ${hidden.length} more: `), color: 'gray' }]);
 
   const all = [...top, ...tree, ...panelLines, ...warnings, ...results, ...footer];
-  return (final ? all : all.slice(0, rows)).map((l) => fitLine(l, columns));
+  return all.slice(0, rows).map((l) => fitLine(l, columns));
+}
+
+/**
+ * What is written under the last frame once the screen is gone, as plain scrollback: each
+ * evaluation's per-class Dice table (coloured by value) and every warning in full, wrapped.
+ * (A frame taller than the terminal would make Ink clear the screen.)
+ */
+export function epilogueLines(view: RunView, columns: number): Line[] {
+  const width = Math.max(MIN_COLUMNS, columns);
+  const lines: Line[] = [];
+  for (const r of view.results) {
+    lines.push([], [{ text: `Per-class Dice on the validation cases (${r.stage})`, bold: true }]);
+    const table = diceTableLines(r);
+    table.forEach((l, i) => {
+      const c = r.classes[i - 2];
+      if (i >= 2 && c) {
+        const cut = l.length - formatDiceCell(c.dice).length;
+        lines.push([{ text: l.slice(0, cut) }, { text: l.slice(cut), color: diceColor(c.dice) }]);
+      } else lines.push([{ text: l, bold: i === table.length - 1, color: i === table.length - 1 ? diceColor(r.meanDice) : undefined }]);
+    });
+  }
+  if (view.warnings.length > 0) {
+    lines.push([], [{ text: `warnings (${view.warnings.length}${view.warnings.length >= MAX_WARNINGS ? ', the latest; events.jsonl has all' : ''})`, color: 'yellow', bold: true }]);
+    for (const w of view.warnings) {
+      const [first, ...rest] = wrapWords(`${w.stage}: ${w.message.replace(/\s+/g, ' ')}`, width - 2);
+      lines.push([{ text: '! ', color: 'yellow' }, { text: first }], ...rest.map((r): Line => [{ text: `  ${r}` }]));
+    }
+  }
+  return lines.map((l) => fitLine(l, width));
 }

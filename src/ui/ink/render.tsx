@@ -1,7 +1,9 @@
 import { render } from 'ink';
 import type { RunEvents } from '../../runtime/events.js';
 import { ThrottledView } from '../throttle.js';
+import { colourEnabled, lineToAnsi } from './ansi.js';
 import { RunApp } from './App.js';
+import { epilogueLines } from './layout.js';
 
 /** Frames a second at most (a stage starting or ending); progress alone redraws once a second. */
 const MAX_FPS = 4;
@@ -23,5 +25,8 @@ export function attachInkRenderer(events: RunEvents, onInterrupt?: () => void): 
     store.dispose();
     instance.unmount();
     await instance.waitUntilExit();
+    // The Dice tables and the warnings in full, as plain scrollback under the last frame.
+    const after = epilogueLines(store.getSnapshot(), process.stdout.columns || 80);
+    if (after.length > 0) process.stdout.write(`${after.map((l) => lineToAnsi(l, colourEnabled())).join('\n')}\n`);
   };
 }
