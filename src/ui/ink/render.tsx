@@ -16,8 +16,8 @@ const PROGRESS_INTERVAL_MS = 1000;
  */
 export function attachInkRenderer(events: RunEvents, onInterrupt?: () => void): () => Promise<void> {
   const store = new ThrottledView(events, { intervalMs: 1000 / MAX_FPS, progressIntervalMs: PROGRESS_INTERVAL_MS });
-  // incrementalRendering: only the lines that changed are rewritten (the tree and header rarely do).
-  const instance = render(<RunApp events={events} store={store} onInterrupt={onInterrupt} />, { exitOnCtrlC: false, patchConsole: true, maxFps: MAX_FPS, incrementalRendering: true });
+  // Not incrementalRendering: under tmux it left stale lines behind when the frame's height changed.
+  const instance = render(<RunApp events={events} store={store} onInterrupt={onInterrupt} />, { exitOnCtrlC: false, patchConsole: true, maxFps: MAX_FPS });
   return async () => {
     store.flush();
     // Let React commit the final view and Ink write it before unmounting, so the Dice table stays on screen.
