@@ -192,14 +192,6 @@ function countLine(stages: readonly StageView[], prefix: string): string {
   return `${prefix}${order.filter((k) => counts.has(k)).map((k) => `${counts.get(k)} ${k}`).join(', ')}`;
 }
 
-/** The short name of a pseudo-Dice class (`dataset/class`): the class alone unless two datasets share it. */
-function classLabels(keys: readonly string[]): string[] {
-  const short = keys.map((k) => k.slice(k.indexOf('/') + 1));
-  const seen = new Map<string, number>();
-  for (const s of short) seen.set(s, (seen.get(s) ?? 0) + 1);
-  return keys.map((k, i) => ((seen.get(short[i]) ?? 0) > 1 ? k : short[i]));
-}
-
 function diceLines(stage: StageView, columns: number, maxLines: number): Line[] {
   const rec = stage.lastEpoch;
   if (!rec || rec.meanPseudoDice === undefined) return [];
@@ -209,41 +201,46 @@ function diceLines(stage: StageView, columns: number, maxLines: number): Line[] 
     { text: rec.ema !== undefined && rec.ema !== null ? `  ema ${rec.ema.toFixed(3)}` : '', color: 'gray' },
     { text: `  (epoch ${rec.epoch + 1})`, color: 'gray' },
   ];
-  const keys = Object.keys(rec.pseudoDice ?? {});
-  const labels = classLabels(keys);
-  const cells = keys.map((k, i) => {
-    const d = rec.pseudoDice?.[k] ?? null;
-    const name = labels[i].length > 18 ? `${labels[i].slice(0, 17)}…` : labels[i];
-    return { name, value: d === null ? ' n/a' : d.toFixed(2).replace(/^0/, ''), color: diceColor(d) };
-  });
+  // One row per dataset (classes of different datasets may share a name), wrapped when long.
+  const byDataset = new Map<string, { name: string; value: string; color: string }[]>();
+  for (const [key, d] of Object.entries(rec.pseudoDice ?? {})) {
+    const slash = key.indexOf('/');
+    const dataset = slash >= 0 ? key.slice(0, slash) : '';
+    const name = cutMiddle(slash >= 0 ? key.slice(slash + 1) : key, 18);
+    const list = byDataset.get(dataset) ?? [];
+    list.push({ name, value: d === null ? ' n/a' : d.toFixed(2).replace(/^0/, ''), color: diceColor(d) });
+    byDataset.set(dataset, list);
+  }
+  const labelWidth = Math.min(16, Math.max(0, ...[...byDataset.keys()].map((k) => k.length)), Math.floor(columns / 4));
+  const indent = 3 + (labelWidth > 0 ? labelWidth + 2 : 0);
   const lines: Line[] = [head];
-  let cur: Line = [{ text: '   ' }];
-  let used = 3;
-  let i = 0;
-  for (; i < cells.length; i++) {
-    const c = cells[i];
-    const w = c.name.length + 1 + c.value.length + 2;
-    if (used + w > columns && used > 3) {
-      if (lines.length + 1 >= maxLines) break;
-      lines.push(cur);
-      cur = [{ text: '   ' }];
-      used = 3;
+  for (const [dataset, cells] of byDataset) {
+    if (lines.length >= maxLines) break;
+    let cur: Line = [{ text: '   ' }, ...(labelWidth > 0 ? [{ text: `${cutMiddle(dataset, labelWidth).padEnd(labelWidth)}  `, color: 'gray' }] : [])];
+    let used = indent;
+    for (const c of cells) {
+      const w = c.name.length + 1 + c.value.length + 2;
+      if (used + w > columns && used > indent) {
+        lines.push(cur);
+        cur = [{ text: ' '.repeat(indent) }];
+        used = indent;
+        if (lines.length >= maxLines) break;
+      }
+      cur.push({ text: `${c.name} ` }, { text: c.value, color: c.color, bold: true }, { text: '  ' });
+      used += w;
     }
-    cur.push({ text: `${c.name} ` }, { text: c.value, color: c.color, bold: true }, { text: '  ' });
-    used += w;
+    if (lines.length < maxLines && cur.some((seg) => seg.bold)) lines.push(cur);
   }
-  if (i < cells.length) {
-    const more = ` +${cells.length - i} more`;
-    // Make room for the count on the last line.
-    while (cur.length > 1 && used + more.length > columns) {
-      const removed = cur.splice(-3, 3);
-      used -= removed.reduce((n, s) => n + s.text.length, 0);
-      i--;
-    }
-    cur.push({ text: ` +${cells.length - i} more`, color: 'gray' });
+  // Each shown class has one bold segment (its value); say how many did not fit.
+  const total = Object.keys(rec.pseudoDice ?? {}).length;
+  const count = () => lines.slice(1).reduce((n, l) => n + l.filter((seg) => seg.bold).length, 0);
+  if (lines.length > 1 && count() < total) {
+    const last = lines[lines.length - 1];
+    const more = () => ` +${total - count()} more`;
+    while (lineWidth(last) + more().length > columns && last.some((seg) => seg.bold)) last.splice(-3, 3);
+    last.push({ text: more(), color: 'gray' });
   }
-  if (cur.length > 1) lines.push(cur);
-  return lines.slice(0, Math.max(1, maxLines));
+  return lines;
 }
 
 /** The lines of one running stage: what it does, its progress bar with rate and ETA, and for a training epoch, LR, loss and pseudo-Dice. */
