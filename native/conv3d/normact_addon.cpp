@@ -19,8 +19,15 @@ namespace mtc {
 namespace {
 
 const NormActKernelSet& Set() {
-  static const NormActKernelSet* set = UseAvx2Kernels() ? &avx2::kNormActKernels : &generic::kNormActKernels;
-  return *set;
+  switch (CurrentIsa()) {
+#if defined(MTC_HAVE_AVX512_BUILD)
+    case Isa::kAvx512: return avx512::kNormActKernels;
+#endif
+#if defined(MTC_HAVE_X86_BUILDS)
+    case Isa::kAvx2: return avx2::kNormActKernels;
+#endif
+    default: return generic::kNormActKernels;
+  }
 }
 
 void Fail(napi_env env, const std::string& msg) {

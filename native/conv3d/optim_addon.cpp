@@ -1,0 +1,255 @@
+// Node-API bindings for the optimiser kernels (optim.cpp). Each call covers every parameter
+// tensor of a step at once; the work is cut into fixed blocks of kBlock elements per tensor and
+// shared by the pool's threads. All synchronous; outputs preallocated by the caller.
+//
+//   sgdStep(w[], g[], buf[], out[], first: Uint8Array, lr, momentum, nesterov: boolean, weightDecay)
+//   adamwStep(w[], g[], m[], v[], out[], bc1: Float64Array, bc2: Float64Array,
+//             lr, beta1, beta2, eps, decay)
+//   sumSquares(x[]): number            (deterministic: fixed blocks, added in order)
+//   scaleArrays(x[], coef, out[])      (out = x * float32(coef))
+// Arrays are JavaScript arrays of Float32Array unless noted.
+
+#include "optim_addon.h"
+
+#include <node_api.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "isa.h"
+#include "optim.h"
+#include "thread_pool.h"
+
+namespace mtc {
+namespace {
+
+constexpr int64_t kBlock = 32768;
+// Below this many elements in all, one thread does the work.
+constexpr int64_t kMinParallel = 1 << 16;
+
+const OptimKernelSet& Set() {
+  switch (CurrentIsa()) {
+#if defined(MTC_HAVE_AVX512_BUILD)
+    case Isa::kAvx512: return avx512::kOptimKernels;
+#endif
+#if defined(MTC_HAVE_X86_BUILDS)
+    case Isa::kAvx2: return avx2::kOptimKernels;
+#endif
+    default: return generic::kOptimKernels;
+  }
+}
+
+void Fail(napi_env env, const std::string& msg) {
+  napi_throw_type_error(env, "MTC_NATIVE", ("mtc native optimiser: " + msg).c_str());
+}
+
+struct Span {
+  void* data;
+  int64_t length;
+};
+
+bool TypedSpan(napi_env env, napi_value v, napi_typedarray_type want, const std::string& name, Span* out) {
+  bool is_ta = false;
+  napi_is_typedarray(env, v, &is_ta);
+  napi_typedarray_type type;
+  size_t len = 0;
+  void* data = nullptr;
+  if (!is_ta || napi_get_typedarray_info(env, v, &type, &len, &data, nullptr, nullptr) != napi_ok || type != want) {
+    Fail(env, name + (want == napi_float32_array ? " must be a Float32Array"
+                      : want == napi_float64_array ? " must be a Float64Array" : " must be a Uint8Array"));
+    return false;
+  }
+  *out = Span{data, static_cast<int64_t>(len)};
+  return true;
+}
+
+// A JS array of Float32Array, each of the length in `lengths` (filled from the first list read).
+bool FloatList(napi_env env, napi_value v, const char* name, std::vector<int64_t>* lengths,
+               std::vector<float*>* out) {
+  bool is_array = false;
+  napi_is_array(env, v, &is_array);
+  uint32_t n = 0;
+  if (!is_array || napi_get_array_length(env, v, &n) != napi_ok) {
+    Fail(env, std::string(name) + " must be an array of Float32Array");
+    return false;
+  }
+  const bool first = lengths->empty() && out->empty();
+  if (!first && n != lengths->size()) {
+    Fail(env, std::string(name) + " has " + std::to_string(n) + " arrays, expected " + std::to_string(lengths->size()));
+    return false;
+  }
+  out->resize(n);
+  for (uint32_t i = 0; i < n; ++i) {
+    napi_value el;
+    napi_get_element(env, v, i, &el);
+    Span s;
+    if (!TypedSpan(env, el, napi_float32_array, std::string(name) + "[" + std::to_string(i) + "]", &s)) return false;
+    if (first) {
+      lengths->push_back(s.length);
+    } else if (s.length != (*lengths)[i]) {
+      Fail(env, std::string(name) + "[" + std::to_string(i) + "] has " + std::to_string(s.length) +
+                    " elements, expected " + std::to_string((*lengths)[i]));
+      return false;
+    }
+    (*out)[i] = static_cast<float*>(s.data);
+  }
+  return true;
+}
+
+bool Number(napi_env env, napi_value v, const char* name, double* out) {
+  if (napi_get_value_double(env, v, out) != napi_ok) {
+    Fail(env, std::string(name) + " must be a number");
+    return false;
+  }
+  return true;
+}
+
+bool Args(napi_env env, napi_callback_info info, size_t want, napi_value* argv) {
+  size_t argc = want;
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  if (argc != want) {
+    Fail(env, "expected " + std::to_string(want) + " arguments");
+    return false;
+  }
+  return true;
+}
+
+struct Block {
+  int tensor;
+  int64_t begin, end;
+};
+
+// Fixed blocks of every tensor, in tensor order; depends on the sizes only.
+std::vector<Block> Blocks(const std::vector<int64_t>& lengths) {
+  std::vector<Block> blocks;
+  for (size_t t = 0; t < lengths.size(); ++t)
+    for (int64_t b = 0; b < lengths[t]; b += kBlock)
+      blocks.push_back({static_cast<int>(t), b, std::min(lengths[t], b + kBlock)});
+  return blocks;
+}
+
+template <typename Fn>
+void ForBlocks(const std::vector<Block>& blocks, int64_t total, Fn&& fn) {
+  ThreadPool& pool = GlobalPool();
+  const int threads = total < kMinParallel ? 1 : pool.size();
+  pool.ParallelFor(static_cast<int64_t>(blocks.size()), 1, threads, [&](int64_t b0, int64_t b1, int) {
+    for (int64_t i = b0; i < b1; ++i) fn(blocks[i], i);
+  });
+}
+
+int64_t Total(const std::vector<int64_t>& lengths) {
+  int64_t s = 0;
+  for (int64_t n : lengths) s += n;
+  return s;
+}
+
+napi_value Undefined(napi_env env) {
+  napi_value u;
+  napi_get_undefined(env, &u);
+  return u;
+}
+
+}  // namespace
+
+napi_value SgdStepBinding(napi_env env, napi_callback_info info) {
+  napi_value a[9];
+  if (!Args(env, info, 9, a)) return nullptr;
+  std::vector<int64_t> len;
+  std::vector<float*> w, g, buf, out;
+  Span first;
+  double lr, mu, wd;
+  bool nesterov = false;
+  if (!FloatList(env, a[0], "w", &len, &w) || !FloatList(env, a[1], "g", &len, &g) ||
+      !FloatList(env, a[2], "buf", &len, &buf) || !FloatList(env, a[3], "out", &len, &out) ||
+      !TypedSpan(env, a[4], napi_uint8_array, "first", &first) || !Number(env, a[5], "lr", &lr) ||
+      !Number(env, a[6], "momentum", &mu) || !Number(env, a[8], "weightDecay", &wd))
+    return nullptr;
+  if (napi_get_value_bool(env, a[7], &nesterov) != napi_ok) {
+    Fail(env, "nesterov must be a boolean");
+    return nullptr;
+  }
+  if (first.length != static_cast<int64_t>(len.size())) {
+    Fail(env, "first must have one entry per tensor");
+    return nullptr;
+  }
+  const uint8_t* f = static_cast<const uint8_t*>(first.data);
+  const SgdHyper h{lr, mu, wd, nesterov};
+  const OptimKernelSet& k = Set();
+  const auto blocks = Blocks(len);
+  ForBlocks(blocks, Total(len), [&](const Block& b, int64_t) {
+    const int t = b.tensor;
+    k.sgd(w[t] + b.begin, g[t] + b.begin, buf[t] + b.begin, out[t] + b.begin, b.end - b.begin, f[t] != 0, h);
+  });
+  return Undefined(env);
+}
+
+napi_value AdamwStepBinding(napi_env env, napi_callback_info info) {
+  napi_value a[12];
+  if (!Args(env, info, 12, a)) return nullptr;
+  std::vector<int64_t> len;
+  std::vector<float*> w, g, m, v, out;
+  Span bc1, bc2;
+  AdamHyper h;
+  if (!FloatList(env, a[0], "w", &len, &w) || !FloatList(env, a[1], "g", &len, &g) ||
+      !FloatList(env, a[2], "m", &len, &m) || !FloatList(env, a[3], "v", &len, &v) ||
+      !FloatList(env, a[4], "out", &len, &out) || !TypedSpan(env, a[5], napi_float64_array, "bc1", &bc1) ||
+      !TypedSpan(env, a[6], napi_float64_array, "bc2", &bc2) || !Number(env, a[7], "lr", &h.lr) ||
+      !Number(env, a[8], "beta1", &h.beta1) || !Number(env, a[9], "beta2", &h.beta2) ||
+      !Number(env, a[10], "eps", &h.eps) || !Number(env, a[11], "decay", &h.decay))
+    return nullptr;
+  if (bc1.length != static_cast<int64_t>(len.size()) || bc2.length != static_cast<int64_t>(len.size())) {
+    Fail(env, "bc1 and bc2 must have one entry per tensor");
+    return nullptr;
+  }
+  const double* c1 = static_cast<const double*>(bc1.data);
+  const double* c2 = static_cast<const double*>(bc2.data);
+  const OptimKernelSet& k = Set();
+  const auto blocks = Blocks(len);
+  ForBlocks(blocks, Total(len), [&](const Block& b, int64_t) {
+    const int t = b.tensor;
+    k.adamw(w[t] + b.begin, g[t] + b.begin, m[t] + b.begin, v[t] + b.begin, out[t] + b.begin,
+            b.end - b.begin, c1[t], c2[t], h);
+  });
+  return Undefined(env);
+}
+
+napi_value SumSquaresBinding(napi_env env, napi_callback_info info) {
+  napi_value a[1];
+  if (!Args(env, info, 1, a)) return nullptr;
+  std::vector<int64_t> len;
+  std::vector<float*> x;
+  if (!FloatList(env, a[0], "x", &len, &x)) return nullptr;
+  const OptimKernelSet& k = Set();
+  const auto blocks = Blocks(len);
+  std::vector<double> part(blocks.size(), 0.0);
+  ForBlocks(blocks, Total(len), [&](const Block& b, int64_t i) {
+    part[i] = k.sum_squares(x[b.tensor] + b.begin, b.end - b.begin);
+  });
+  double s = 0;
+  for (double p : part) s += p;  // block order: independent of the thread count
+  napi_value r;
+  napi_create_double(env, s, &r);
+  return r;
+}
+
+napi_value ScaleArraysBinding(napi_env env, napi_callback_info info) {
+  napi_value a[3];
+  if (!Args(env, info, 3, a)) return nullptr;
+  std::vector<int64_t> len;
+  std::vector<float*> x, out;
+  double coef;
+  if (!FloatList(env, a[0], "x", &len, &x) || !Number(env, a[1], "coef", &coef) ||
+      !FloatList(env, a[2], "out", &len, &out))
+    return nullptr;
+  const float c = static_cast<float>(coef);
+  const OptimKernelSet& k = Set();
+  const auto blocks = Blocks(len);
+  ForBlocks(blocks, Total(len), [&](const Block& b, int64_t) {
+    k.scale(x[b.tensor] + b.begin, c, out[b.tensor] + b.begin, b.end - b.begin);
+  });
+  return Undefined(env);
+}
+
+}  // namespace mtc

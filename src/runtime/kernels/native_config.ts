@@ -1,0 +1,83 @@
+// Which instruction-set build and how many threads the native kernels use, and the FMA peak
+// estimate benchmarks compare against. The build is chosen from cpuid when the addon loads
+// (avx512 > avx2 > generic); MTC_CONV3D_ISA=avx512|avx2|generic asks for one at load time and
+// selectNativeIsa switches at run time (tests run every build the machine can execute).
+import { loadNativeConv3d, type FmaPeakProbe, type NativeConv3dAddon, type NativeIsa } from './native_addon.js';
+
+export type { NativeIsa };
+
+const ISAS: readonly NativeIsa[] = ['avx512', 'avx2', 'generic'];
+
+export function isNativeIsa(name: string): name is NativeIsa {
+  return (ISAS as readonly string[]).includes(name);
+}
+
+function addon(): NativeConv3dAddon | undefined {
+  return loadNativeConv3d().addon;
+}
+
+/** The builds this CPU can run, best first ([] without the addon; ['current'] for an addon without the API). */
+export function nativeIsas(): NativeIsa[] {
+  const a = addon();
+  if (!a) return [];
+  const info = a.info();
+  return info.isas ?? (isNativeIsa(info.isa) ? [info.isa] : []);
+}
+
+/** The build in use, or undefined without the addon. */
+export function currentNativeIsa(): NativeIsa | undefined {
+  const isa = addon()?.info().isa;
+  return isa !== undefined && isNativeIsa(isa) ? isa : undefined;
+}
+
+/** Switches every native kernel to `isa`; throws with the builds available when this CPU cannot run it. */
+export function selectNativeIsa(isa: NativeIsa): void {
+  const a = addon();
+  if (!a?.setIsa) throw new Error('the native kernels are not built (or predate run-time build selection): run `node scripts/build-native.mjs`');
+  const available = nativeIsas();
+  if (!available.includes(isa)) {
+    throw new Error(`this CPU cannot run the native kernels' ${isa} build (it runs: ${available.join(', ')})`);
+  }
+  a.setIsa(isa);
+}
+
+/** Resizes the native kernels' thread pool (0: the default, MTC_CONV3D_THREADS or the usable CPUs). */
+export function setNativeThreads(n: number): void {
+  const a = addon();
+  if (!a?.setThreads) throw new Error('the native kernels are not built (or predate thread control): run `node scripts/build-native.mjs`');
+  if (!Number.isInteger(n) || n < 0 || n > 256) throw new Error(`thread count must be an integer 0..256, got ${n}`);
+  a.setThreads(n);
+}
+
+export interface PeakEstimate {
+  /** Estimated fp32 FMA peak of the active build on all kernel threads, GFLOP/s. */
+  gflops: number;
+  isa: string;
+  threads: number;
+  /** How the figure was obtained, for printing next to it. */
+  method: string;
+}
+
+/**
+ * The fp32 FMA peak of the active build, measured: every kernel thread runs 12 independent FMA
+ * chains of the build's widest vector (enough to hide the FMA latency on current x86 cores) for
+ * `ms` milliseconds at once; the best of `probes` probes counts, since other load only lowers it.
+ * Undefined without the addon.
+ */
+export function estimateFmaPeak(probes = 5, ms = 100): PeakEstimate | undefined {
+  const a = addon();
+  if (!a?.fmaPeak) return undefined;
+  let best: FmaPeakProbe | undefined;
+  for (let i = 0; i < probes; i++) {
+    const p = a.fmaPeak(ms);
+    if (!best || p.gflops > best.gflops) best = p;
+  }
+  if (!best) return undefined;
+  const width = best.lanes * 32;
+  return {
+    gflops: best.gflops,
+    isa: best.isa,
+    threads: best.threads,
+    method: `measured: ${best.threads} thread${best.threads === 1 ? '' : 's'} x ${best.chains} independent ${width}-bit FMA chains (${best.isa} build), best of ${probes} probes of ${ms} ms`,
+  };
+}
