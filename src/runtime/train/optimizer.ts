@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { OptimizerSpec } from '../../graph/types.js';
+import { adamwStep, scaleArrays, sgdStep, sumOfSquares } from '../kernels/optim_ops.js';
 import { useFusedOps } from '../model/fused.js';
 
 /**
@@ -61,32 +62,24 @@ class Sgd implements Optimizer {
     });
   }
 
-  /** The same update in one pass over host arrays (tfjs's cpu backend broadcasts scalars slowly). */
+  /**
+   * The same update in one pass over host arrays (tfjs's cpu backend broadcasts scalars slowly): all
+   * tensors in one native call when the addon is built (kernels/optim_ops.ts), bit-identical to its
+   * JavaScript version.
+   */
   private applyHost(vars: readonly tf.Variable[], grads: readonly tf.Tensor[], lr: number): void {
-    const mu = this.momentum;
-    const wd = this.weightDecay;
-    vars.forEach((w, i) => {
+    const tensors = vars.map((w, i) => {
       const wv = w.dataSync() as Float32Array;
-      const gv = grads[i].dataSync() as Float32Array;
-      const out = new Float32Array(wv.length);
       let buf = this.hostBuffers.get(w.name);
       const first = !buf;
       if (!buf) {
         buf = new Float32Array(wv.length);
         this.hostBuffers.set(w.name, buf);
       }
-      for (let k = 0; k < wv.length; k++) {
-        const g = gv[k] + wd * wv[k];
-        let step = g;
-        if (mu !== 0) {
-          const b = first ? g : mu * buf[k] + g;
-          buf[k] = b;
-          step = this.nesterov ? g + mu * b : b;
-        }
-        out[k] = wv[k] - lr * step;
-      }
-      tf.tidy(() => w.assign(tf.tensor(out, w.shape, 'float32')));
+      return { w: wv, g: grads[i].dataSync() as Float32Array, buf, first };
     });
+    const outs = sgdStep(tensors, { lr, momentum: this.momentum, nesterov: this.nesterov, weightDecay: this.weightDecay });
+    vars.forEach((w, i) => tf.tidy(() => w.assign(tf.tensor(outs[i], w.shape, 'float32'))));
   }
 
   dispose(): void {
@@ -98,6 +91,8 @@ class Sgd implements Optimizer {
 
 class AdamW implements Optimizer {
   private readonly state = new Map<string, { m: tf.Variable; v: tf.Variable; t: number }>();
+  /** Moments as host arrays, used when tensors live in JS memory (see model/fused.ts). */
+  private readonly hostState = new Map<string, { m: Float32Array; v: Float32Array; t: number }>();
 
   constructor(
     private readonly beta1: number,
@@ -106,6 +101,10 @@ class AdamW implements Optimizer {
   ) {}
 
   apply(vars: readonly tf.Variable[], grads: readonly tf.Tensor[], lr: number): void {
+    if (useFusedOps()) {
+      this.applyHost(vars, grads, lr);
+      return;
+    }
     tf.tidy(() => {
       vars.forEach((w, i) => {
         const g = grads[i];
@@ -127,12 +126,29 @@ class AdamW implements Optimizer {
     });
   }
 
+  /** The same update over host arrays, in double (kernels/optim_ops.ts). */
+  private applyHost(vars: readonly tf.Variable[], grads: readonly tf.Tensor[], lr: number): void {
+    const tensors = vars.map((w, i) => {
+      const wv = w.dataSync() as Float32Array;
+      let s = this.hostState.get(w.name);
+      if (!s) {
+        s = { m: new Float32Array(wv.length), v: new Float32Array(wv.length), t: 0 };
+        this.hostState.set(w.name, s);
+      }
+      s.t += 1;
+      return { w: wv, g: grads[i].dataSync() as Float32Array, m: s.m, v: s.v, t: s.t };
+    });
+    const outs = adamwStep(tensors, { lr, beta1: this.beta1, beta2: this.beta2, eps: ADAM_EPS, weightDecay: this.weightDecay });
+    vars.forEach((w, i) => tf.tidy(() => w.assign(tf.tensor(outs[i], w.shape, 'float32'))));
+  }
+
   dispose(): void {
     for (const s of this.state.values()) {
       s.m.dispose();
       s.v.dispose();
     }
     this.state.clear();
+    this.hostState.clear();
   }
 }
 
@@ -157,7 +173,8 @@ export function clipByGlobalNorm(grads: readonly tf.Tensor[], maxNorm: number): 
   const norm = hostGlobalNorm(grads);
   if (maxNorm <= 0 || !(norm > maxNorm)) return { grads: grads.map((g) => tf.clone(g)), norm };
   const coef = maxNorm / (norm + 1e-6);
-  return { grads: tf.tidy(() => grads.map((g) => tf.mul(g, coef))), norm };
+  const scaled = scaleArrays(grads.map((g) => g.dataSync() as Float32Array), coef);
+  return { grads: scaled.map((v, i) => tf.tensor(v, grads[i].shape, 'float32')), norm };
 }
 
 function clipOnDevice(grads: readonly tf.Tensor[], maxNorm: number): { grads: tf.Tensor[]; norm: tf.Scalar } {
@@ -169,12 +186,10 @@ function clipOnDevice(grads: readonly tf.Tensor[], maxNorm: number): { grads: tf
   });
 }
 
-/** The same norm in one pass over host arrays (float64 sum of float32 squares, as tfjs's float32 sum up to rounding). */
+/**
+ * The same norm over host arrays: a float64 sum of float32 squares in a fixed order (as tfjs's
+ * float32 sum up to rounding), native and multi-threaded when the addon is built (kernels/optim_ops.ts).
+ */
 function hostGlobalNorm(grads: readonly tf.Tensor[]): number {
-  let sum = 0;
-  for (const g of grads) {
-    const v = g.dataSync() as Float32Array;
-    for (let i = 0; i < v.length; i++) sum += v[i] * v[i];
-  }
-  return Math.sqrt(sum);
+  return Math.sqrt(sumOfSquares(grads.map((g) => g.dataSync() as Float32Array)));
 }
