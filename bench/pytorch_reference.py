@@ -8,6 +8,9 @@ weight decay 3e-5) of the same plain 3D U-Net as src/runtime/model/unet.ts (or, 
 resenc_unet [--blocks 1,2,3,4], its residual-encoder U-Net):
   python3 bench/pytorch_reference.py step --patch 32,32,32 --batch 2 --classes 8 --features 16,32,64,128
 
+On the CPU, DNNL_MAX_CPU_ISA and ATEN_CPU_CAPABILITY (set by `mtc bench` when the project's kernels
+run below the machine's best instruction set) cap oneDNN's and ATen's instruction set alike.
+
 --device cuda runs the same on the GPU in fp32 with TF32 off (cuDNN autotuning on, as nnU-Net), timed
 with torch.cuda.synchronize(); --tf32 allows TF32 (reported in the backend name).
 
@@ -19,6 +22,7 @@ and permuted to PyTorch's NCDHW; 'same' padding with stride > 1 is applied as tf
 """
 import argparse
 import json
+import os
 import statistics
 import time
 
@@ -40,7 +44,10 @@ def backend_name(threads):
     if DEVICE.type == "cuda":
         tf32 = "tf32" if torch.backends.cudnn.allow_tf32 else "fp32"
         return f"pytorch-{torch.__version__}-cuda({torch.cuda.get_device_name(0)}, {tf32})"
-    return f"pytorch-{torch.__version__}-cpu({threads}t)"
+    # `mtc bench` caps PyTorch's instruction set (DNNL_MAX_CPU_ISA, ATEN_CPU_CAPABILITY) to the
+    # build its own kernels use when that is below the machine's best (e.g. MTC_CONV3D_ISA=avx2).
+    cap = os.environ.get("DNNL_MAX_CPU_ISA")
+    return f"pytorch-{torch.__version__}-cpu({threads}t{', isa<=' + cap.lower() if cap else ''})"
 
 
 def sync():

@@ -123,6 +123,7 @@ async function main() {
         { src: 'thread_pool.cpp', obj: 'thread_pool.o', flags: [] },
         { src: 'normact_addon.cpp', obj: 'normact_addon.o', flags: have },
         { src: 'optim_addon.cpp', obj: 'optim_addon.o', flags: have },
+        { src: 'layout.cpp', obj: 'layout.o', flags: [] },
         ...isaUnits('generic', []),
         ...(isas.includes('avx2') ? isaUnits('avx2', avx2) : []),
         ...(isas.includes('avx512') ? isaUnits('avx512', avx512) : []),

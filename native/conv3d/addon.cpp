@@ -11,6 +11,7 @@
 //   fmaPeak(ms: number): { gflops, cpuGflops, threads, lanes, chains, ms, isa }   (FMA throughput probe)
 //   normActForward, normActBackward, lossStats, lossGrad: see normact_addon.cpp
 //   sgdStep, adamwStep, sumSquares, scaleArrays: see optim_addon.cpp
+//   concatChannels, splitChannels, addBias, columnSums, depthToSpaceBias(Grad), residualAct(Grad): layout.cpp
 // params = [B, Di, Hi, Wi, Ci, Do, Ho, Wo, Co, kd, kh, kw, sd, sh, sw, pf, pt, pl]
 
 #include <node_api.h>
@@ -31,6 +32,7 @@
 #include "isa.h"
 #include "normact_addon.h"
 #include "optim_addon.h"
+#include "layout_addon.h"
 
 namespace mtc {
 
@@ -231,10 +233,11 @@ BufferPool& Buffers() {
   return *pool;
 }
 
-void FinalizeBuffer(napi_env env, void* data, void* hint) {
+// V8 counts an external ArrayBuffer's bytes as external memory by itself (and collects when they
+// grow), so the buffers are not reported again with napi_adjust_external_memory: counting them
+// twice made V8 run full collections more often during training.
+void FinalizeBuffer(napi_env, void* data, void* hint) {
   const size_t bytes = reinterpret_cast<size_t>(hint);
-  int64_t ignored;
-  napi_adjust_external_memory(env, -static_cast<int64_t>(bytes), &ignored);
   Buffers().Release(data, bytes);
 }
 
@@ -271,8 +274,6 @@ napi_value Alloc(napi_env env, napi_callback_info info) {
     napi_throw_error(env, "MTC_CONV3D", "conv3d native: cannot create an external ArrayBuffer");
     return nullptr;
   }
-  int64_t ignored;
-  napi_adjust_external_memory(env, static_cast<int64_t>(bytes), &ignored);
   napi_create_typedarray(env, napi_float32_array, static_cast<size_t>(n), ab, 0, &ta);
   return ta;
 }
@@ -428,6 +429,14 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
       {"adamwStep", nullptr, mtc::AdamwStepBinding, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sumSquares", nullptr, mtc::SumSquaresBinding, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"scaleArrays", nullptr, mtc::ScaleArraysBinding, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"concatChannels", nullptr, mtc::ConcatChannelsBinding, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"splitChannels", nullptr, mtc::SplitChannelsBinding, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"addBias", nullptr, mtc::AddBiasBinding, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"columnSums", nullptr, mtc::ColumnSumsBinding, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"depthToSpaceBias", nullptr, mtc::DepthToSpaceBiasBinding, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"depthToSpaceBiasGrad", nullptr, mtc::DepthToSpaceBiasGradBinding, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"residualAct", nullptr, mtc::ResidualActBinding, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"residualActGrad", nullptr, mtc::ResidualActGradBinding, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;

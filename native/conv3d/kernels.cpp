@@ -50,6 +50,10 @@ namespace {
 #if defined(__AVX512F__)
 constexpr int kMaxRowsWide = 12;    // 32-wide blocks: 24 accumulators
 constexpr int kMaxRowsNarrow = 14;  // 16- and 8-wide blocks: 14 accumulators
+#elif (defined(__x86_64__) || defined(__i386__)) && !defined(__AVX__)
+// The generic x86 build has 16 xmm registers and a v8 takes two: 12 xmm accumulators.
+constexpr int kMaxRowsWide = 3;     // 16-wide blocks
+constexpr int kMaxRowsNarrow = 6;   // 8-wide blocks
 #else
 constexpr int kMaxRowsWide = 6;     // 16-wide blocks: 12 accumulators
 constexpr int kMaxRowsNarrow = 6;   // 8-wide blocks
@@ -88,20 +92,20 @@ inline void TapGemm(int T, const float* const* xp, const float* const* wp, int K
   V acc[MR][NV];
 #pragma GCC unroll 16
   for (int m = 0; m < MR; ++m)
-#pragma GCC unroll 2
+#pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) acc[m][v] = V{};
   for (int t = 0; t < T; ++t) {
     const float* x = xp[t];
     const float* w = wp[t];
     for (int k = 0; k < K; ++k) {
       V wv[NV];
-#pragma GCC unroll 2
+#pragma GCC unroll 4
       for (int v = 0; v < NV; ++v) wv[v] = LoadV<V>(w + v * L);
       w += NV * L;
 #pragma GCC unroll 16
       for (int m = 0; m < MR; ++m) {
         const float xv = x[m * xs + k];
-#pragma GCC unroll 2
+#pragma GCC unroll 4
         for (int v = 0; v < NV; ++v) acc[m][v] += wv[v] * xv;
       }
     }
@@ -109,7 +113,7 @@ inline void TapGemm(int T, const float* const* xp, const float* const* wp, int K
   if (ncols == NV * L) {
 #pragma GCC unroll 16
     for (int m = 0; m < MR; ++m)
-#pragma GCC unroll 2
+#pragma GCC unroll 4
       for (int v = 0; v < NV; ++v) StoreV(out + m * os + v * L, acc[m][v]);
   } else {
     float tmp[NV * L];
@@ -153,6 +157,10 @@ void TapGemmRow(int width, int L, int T, const float* const* xbase, const float*
     if (width == 16) return TapGemmRowOf<1, v16, kMaxRowsNarrow>(L, T, xbase, xp, wp, K, xs, out, os, ncols);
     return TapGemmRowOf<1, v8, kMaxRowsNarrow>(L, T, xbase, xp, wp, K, xs, out, os, ncols);
   }
+#elif (defined(__x86_64__) || defined(__i386__)) && !defined(__AVX__)
+  // SSE only: arrays of 32-byte vectors would live in memory; block with 16-byte ones.
+  if (width == 16) return TapGemmRowOf<4, v4, kMaxRowsWide>(L, T, xbase, xp, wp, K, xs, out, os, ncols);
+  return TapGemmRowOf<2, v4, kMaxRowsNarrow>(L, T, xbase, xp, wp, K, xs, out, os, ncols);
 #else
   if (width == 16) return TapGemmRowOf<2, v8, kMaxRowsWide>(L, T, xbase, xp, wp, K, xs, out, os, ncols);
   return TapGemmRowOf<1, v8, kMaxRowsNarrow>(L, T, xbase, xp, wp, K, xs, out, os, ncols);
@@ -427,19 +435,19 @@ inline void FilterTile(int nrows, const float* const* xrows, const float* const*
   V acc[MR][NV];
 #pragma GCC unroll 16
   for (int m = 0; m < MR; ++m)
-#pragma GCC unroll 2
+#pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) acc[m][v] = V{};
   for (int i = 0; i < nrows; ++i) {
     const float* xr = xrows[i];
     const float* dr = dyrows[i];
     for (int l = 0; l < L; ++l) {
       V dv[NV];
-#pragma GCC unroll 2
+#pragma GCC unroll 4
       for (int v = 0; v < NV; ++v) dv[v] = LoadV<V>(dr + v * W);
 #pragma GCC unroll 16
       for (int m = 0; m < MR; ++m) {
         const float xv = xr[m];
-#pragma GCC unroll 2
+#pragma GCC unroll 4
         for (int v = 0; v < NV; ++v) acc[m][v] += dv[v] * xv;
       }
       xr += xs;
@@ -448,7 +456,7 @@ inline void FilterTile(int nrows, const float* const* xrows, const float* const*
   }
 #pragma GCC unroll 16
   for (int m = 0; m < MR; ++m)
-#pragma GCC unroll 2
+#pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) {
       float* o = acc_out + m * acc_stride + v * W;
       StoreV(o, LoadV<V>(o) + acc[m][v]);
@@ -474,6 +482,9 @@ void FilterTileBlock(int width, int mr, int nrows, const float* const* xrows, co
     if (width == 16) return FilterTileAnyRows<1, v16, kMaxRowsNarrow>(mr, nrows, xrows, dyrows, L, xs, dys, acc_out, acc_stride);
     return FilterTileAnyRows<1, v8, kMaxRowsNarrow>(mr, nrows, xrows, dyrows, L, xs, dys, acc_out, acc_stride);
   }
+#elif (defined(__x86_64__) || defined(__i386__)) && !defined(__AVX__)
+  if (width == 16) return FilterTileAnyRows<4, v4, kMaxRowsWide>(mr, nrows, xrows, dyrows, L, xs, dys, acc_out, acc_stride);
+  return FilterTileAnyRows<2, v4, kMaxRowsNarrow>(mr, nrows, xrows, dyrows, L, xs, dys, acc_out, acc_stride);
 #else
   if (width == 16) return FilterTileAnyRows<2, v8, kMaxRowsWide>(mr, nrows, xrows, dyrows, L, xs, dys, acc_out, acc_stride);
   return FilterTileAnyRows<1, v8, kMaxRowsNarrow>(mr, nrows, xrows, dyrows, L, xs, dys, acc_out, acc_stride);
@@ -673,7 +684,6 @@ void BackpropFilter(const ConvParams& p, const float* x, const float* dy, float*
 // the build's widest register (zmm, ymm; xmm with separate multiply and add in
 // the generic build). The empty asm statements keep each chain in a register
 // and stop the compiler from folding the loop away.
-typedef float v4 __attribute__((vector_size(16)));
 #if defined(__AVX512F__)
 using ProbeVec = v16;
 #define MTC_PROBE_REG "+v"

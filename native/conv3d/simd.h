@@ -2,8 +2,9 @@
 // instruction-set build (avx512, avx2, generic) gets its own copy compiled with its own flags.
 //
 // v8 (8 lanes) is the vector of the avx2 and generic builds; the avx512 build also uses v16
-// (16 lanes, one zmm register) and keeps v8 for 8-wide channel blocks. GCC's vector extensions
-// lower both to whatever the build's flags allow (pairs of SSE registers in the generic build).
+// (16 lanes, one zmm register) and keeps v8 for 8-wide channel blocks; the generic x86 build
+// blocks the convolutions with v4 (one SSE register). GCC's vector extensions lower them to
+// whatever the build's flags allow.
 //
 // Reproducibility: every lane of every kernel sees the same sequence of IEEE operations whatever
 // the vector width, so the avx512 and avx2 builds (both with FMA contraction) give bit-identical
@@ -12,6 +13,7 @@
 
 #include <cstring>
 
+typedef float v4 __attribute__((vector_size(16)));
 typedef float v8 __attribute__((vector_size(32)));
 typedef float v16 __attribute__((vector_size(64)));
 typedef int i8v __attribute__((vector_size(32)));
@@ -19,6 +21,10 @@ typedef int i16v __attribute__((vector_size(64)));
 
 template <typename V>
 struct VecTraits;
+template <>
+struct VecTraits<v4> {
+  static constexpr int kLanes = 4;
+};
 template <>
 struct VecTraits<v8> {
   static constexpr int kLanes = 8;

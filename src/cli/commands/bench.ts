@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { benchConv3d } from '../../runtime/kernels/bench.js';
+import { estimateFmaPeak, isNativeIsa, nativeIsas, selectNativeIsa, type PeakEstimate } from '../../runtime/kernels/native_config.js';
 import { nativeConv3dInfo } from '../../runtime/kernels/registry.js';
 import { initRuntime, type BackendChoice } from '../../runtime/setup.js';
 import { defaultResidualBlocks, measureStep, median } from '../../runtime/train/measure-step.js';
@@ -30,6 +31,8 @@ export interface BenchOptions {
   /** Timed repetitions per round (default 5) and interleaved rounds (default 1, 3 with --compare). */
   repeats?: string;
   rounds?: string;
+  /** Instruction-set build of the native kernels (avx512, avx2, generic); PyTorch is capped to it. */
+  isa?: string;
 }
 
 /** One benchmark figure; the JSON form of a result line. */
@@ -42,6 +45,9 @@ export interface BenchResult {
   parameters?: number;
   /** tfjs ms / PyTorch ms, with --compare. */
   ratio_to_pytorch?: number;
+  /** conv3d on the native kernels: the estimated fp32 FMA peak (GFLOP/s) and the fraction of it reached. */
+  peak_gflops?: number;
+  fraction_of_peak?: number;
 }
 
 const BACKENDS = ['auto', 'cpu', 'wasm', 'tensorflow', 'webgpu'] as const;
@@ -88,8 +94,21 @@ function findTorch(io: CliIO, cuda: boolean): { python: string } | { reason: str
   return { python };
 }
 
+/**
+ * PyTorch's instruction-set cap for the build the native kernels run: none on the machine's best
+ * build; with a lower one (MTC_CONV3D_ISA=avx2 or --isa avx2 on an AVX-512 machine), oneDNN's and
+ * ATen's dispatch capped to the same, so both sides are measured as on a machine without AVX-512.
+ */
+export function pytorchIsaEnv(current: string | undefined, best: string | undefined): Record<string, string> {
+  if (!current || current === best) return {};
+  if (current === 'avx2') return { DNNL_MAX_CPU_ISA: 'AVX2', ATEN_CPU_CAPABILITY: 'avx2' };
+  if (current === 'generic') return { DNNL_MAX_CPU_ISA: 'SSE41', ATEN_CPU_CAPABILITY: 'default' };
+  return {};
+}
+
 function runPytorch(python: string, args: string[]): BenchResult {
-  const r = spawnSync(python, [pytorchReferencePath(), ...args], { encoding: 'utf8', maxBuffer: 1 << 20 });
+  const env = { ...process.env, ...pytorchIsaEnv(nativeConv3dInfo()?.isa, nativeIsas()[0]) };
+  const r = spawnSync(python, [pytorchReferencePath(), ...args], { encoding: 'utf8', maxBuffer: 1 << 20, env });
   if (r.status !== 0) throw new UserError(`bench/pytorch_reference.py failed: ${(r.stderr || r.error?.message || '').trim().split('\n').pop()}`);
   const line = r.stdout.trim().split('\n').pop() ?? '';
   return JSON.parse(line) as BenchResult;
@@ -107,13 +126,16 @@ interface Plan {
   pytorchArgs: string[];
 }
 
-function conv3dPlan(options: BenchOptions): Plan {
+function conv3dPlan(options: BenchOptions, peak?: PeakEstimate): Plan {
   const shape = ints(options.shape, 'shape', 5) as [number, number, number, number, number];
   const filters = int(options.filters, 'filters');
   const kernel = int(options.kernel, 'kernel', 3);
   const stride = int(options.stride, 'stride', 1);
   return {
-    tfjs: (repeats) => benchConv3d({ shape, filters, kernel, stride, repeats, warmup: 1 }),
+    tfjs: async (repeats) => {
+      const r: BenchResult = await benchConv3d({ shape, filters, kernel, stride, repeats, warmup: 1 });
+      return peak && r.backend.includes('mtc-native') ? { ...r, peak_gflops: peak.gflops, fraction_of_peak: r.gflops / peak.gflops } : r;
+    },
     pytorchArgs: ['conv3d', '--shape', shape.join(','), '--filters', String(filters), '--kernel', String(kernel), '--stride', String(stride)],
   };
 }
@@ -172,7 +194,9 @@ async function execute(plan: Plan, options: BenchOptions, io: CliIO, backend: st
   }
   const merge = (rs: BenchResult[]): BenchResult => {
     const ms = median(rs.map((x) => x.ms));
-    return { ...rs[0], ms, gflops: (rs[0].gflops * rs[0].ms) / ms };
+    const gflops = (rs[0].gflops * rs[0].ms) / ms;
+    const peak = rs[0].peak_gflops;
+    return { ...rs[0], ms, gflops, ...(peak ? { fraction_of_peak: gflops / peak } : {}) };
   };
   const tfjs = merge(ours);
   const pytorch = theirs.length > 0 ? merge(theirs) : undefined;
@@ -183,7 +207,31 @@ async function execute(plan: Plan, options: BenchOptions, io: CliIO, backend: st
 function line(r: BenchResult): string {
   const ratio = r.ratio_to_pytorch !== undefined ? `  ${r.ratio_to_pytorch.toFixed(2)}x PyTorch` : '';
   const params = r.parameters !== undefined ? `  ${r.parameters} params` : '';
-  return `${r.name}  ${r.backend}  ${r.ms.toFixed(1)} ms  ${r.gflops.toFixed(1)} GFLOP/s${params}${ratio}`;
+  const peak = r.fraction_of_peak !== undefined ? `  ${(100 * r.fraction_of_peak).toFixed(0)}% of peak` : '';
+  return `${r.name}  ${r.backend}  ${r.ms.toFixed(1)} ms  ${r.gflops.toFixed(1)} GFLOP/s${peak}${params}${ratio}`;
+}
+
+/** Selects the native kernels' build when --isa asks for one; a UserError when the CPU cannot run it. */
+function applyIsa(options: BenchOptions): void {
+  if (options.isa === undefined) return;
+  if (!isNativeIsa(options.isa)) throw new UserError(`--isa must be one of avx512, avx2, generic, got '${options.isa}'`);
+  const available = nativeIsas();
+  if (available.length === 0) throw new UserError('--isa needs the native kernels: build them with `node scripts/build-native.mjs`');
+  if (!available.includes(options.isa)) throw new UserError(`--isa ${options.isa}: this CPU runs only ${available.join(', ')}`);
+  selectNativeIsa(options.isa);
+}
+
+/** The fp32 FMA peak of the native kernels' build (cpu backend only), printed with how it was found. */
+function peakLine(peak: PeakEstimate): string {
+  const busy = peak.cpuGflops > 1.15 * peak.gflops ? `; ${peak.cpuGflops.toFixed(0)} GFLOP/s per second of CPU time: the cores were shared with other load, figures are low` : '';
+  return `fp32 FMA peak ${peak.gflops.toFixed(0)} GFLOP/s (${peak.method}${busy})`;
+}
+
+function measurePeak(backend: string, options: BenchOptions, io: CliIO): PeakEstimate | undefined {
+  if (backend !== 'cpu' || !nativeConv3dInfo()) return undefined;
+  const peak = estimateFmaPeak();
+  if (peak) io.out(options.json ? JSON.stringify({ name: 'fp32 FMA peak', backend: `mtc-native(${peak.isa},${peak.threads}t)`, gflops: peak.gflops, cpu_gflops: peak.cpuGflops, method: peak.method }) : peakLine(peak));
+  return peak;
 }
 
 function print(results: { tfjs: BenchResult; pytorch?: BenchResult; note?: string }, options: BenchOptions, io: CliIO): void {
@@ -202,8 +250,12 @@ function print(results: { tfjs: BenchResult; pytorch?: BenchResult; note?: strin
  * both with [--backend cpu|wasm] [--json] [--compare] [--repeats N] [--rounds N].
  */
 export async function benchCommand(kind: 'conv3d' | 'step', options: BenchOptions, io: CliIO): Promise<number> {
-  const plan = kind === 'conv3d' ? conv3dPlan(options) : stepPlan(options);
+  if (kind === 'conv3d') conv3dPlan(options); // options checked before the runtime starts
+  else stepPlan(options);
   const runtime = await initRuntime(backendOf(options));
+  applyIsa(options);
+  const peak = kind === 'conv3d' ? measurePeak(runtime.backend, options, io) : undefined;
+  const plan = kind === 'conv3d' ? conv3dPlan(options, peak) : stepPlan(options);
   print(await execute(plan, options, io, runtime.backend), options, io);
   return 0;
 }
@@ -234,19 +286,22 @@ export const GPU_SUITE: { kind: 'conv3d' | 'step'; options: BenchOptions }[] = [
 
 export async function benchSuite(options: BenchOptions, io: CliIO): Promise<number> {
   const runtime = await initRuntime(backendOf(options));
+  applyIsa(options);
   const rows: string[] = [];
   const backends = new Set<string>([runtime.description]);
   const suite = runtime.backend === 'webgpu' ? GPU_SUITE : SUITE;
+  const peak = measurePeak(runtime.backend, options, io);
   for (const c of suite) {
-    const plan = c.kind === 'conv3d' ? conv3dPlan(c.options) : stepPlan(c.options);
+    const plan = c.kind === 'conv3d' ? conv3dPlan(c.options, peak) : stepPlan(c.options);
     const r = await execute(plan, { compare: options.compare ?? true, repeats: options.repeats, rounds: options.rounds }, io, runtime.backend);
     if (options.json) print(r, options, io);
     if (r.note && rows.length === 0) io.err(r.note);
     const p = r.pytorch;
     backends.add(r.tfjs.backend);
     if (p) backends.add(p.backend);
+    const ofPeak = r.tfjs.fraction_of_peak !== undefined ? ` (${(100 * r.tfjs.fraction_of_peak).toFixed(0)}% of peak)` : '';
     rows.push(
-      `| ${r.tfjs.name} | ${r.tfjs.ms.toFixed(1)} | ${r.tfjs.gflops.toFixed(1)} | ${p ? p.ms.toFixed(1) : '-'} | ${p ? p.gflops.toFixed(1) : '-'} | ${r.tfjs.ratio_to_pytorch?.toFixed(2) ?? '-'} |`,
+      `| ${r.tfjs.name} | ${r.tfjs.ms.toFixed(1)} | ${r.tfjs.gflops.toFixed(1)}${ofPeak} | ${p ? p.ms.toFixed(1) : '-'} | ${p ? p.gflops.toFixed(1) : '-'} | ${r.tfjs.ratio_to_pytorch?.toFixed(2) ?? '-'} |`,
     );
     if (!options.json) io.err(`done: ${r.tfjs.name}`);
   }

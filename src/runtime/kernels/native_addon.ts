@@ -41,6 +41,19 @@ export interface NativeConv3dAddon {
   ): void;
   sumSquares?(x: Float32Array[]): number;
   scaleArrays?(x: Float32Array[], coef: number, out: Float32Array[]): void;
+  /** Layout and bias kernels of the fused ops (native/conv3d/layout.cpp). */
+  concatChannels?(a: Float32Array, b: Float32Array, n: number, Ca: number, Cb: number, out: Float32Array): void;
+  splitChannels?(g: Float32Array, n: number, Ca: number, Cb: number, ga: Float32Array, gb: Float32Array): void;
+  addBias?(x: Float32Array, bias: Float32Array, n: number, C: number, out: Float32Array): void;
+  columnSums?(x: Float32Array, n: number, C: number, out: Float32Array): void;
+  depthToSpaceBias?(
+    x: Float32Array, bias: Float32Array, B: number, D: number, H: number, W: number, sz: number, sy: number, sx: number, C: number, out: Float32Array,
+  ): void;
+  depthToSpaceBiasGrad?(
+    dy: Float32Array, B: number, D: number, H: number, W: number, sz: number, sy: number, sx: number, C: number, dx: Float32Array, dbias: Float32Array,
+  ): void;
+  residualAct?(a: Float32Array, b: Float32Array, slope: number, out: Float32Array): void;
+  residualActGrad?(y: Float32Array, g: Float32Array, slope: number, dz: Float32Array): void;
 }
 
 /** The instruction-set builds of the native kernels. */

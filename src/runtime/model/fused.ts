@@ -1,5 +1,15 @@
 import * as tf from '@tensorflow/tfjs';
-import { hostAlloc, normActBackward, normActForward } from '../kernels/host_ops.js';
+import { normActBackward, normActForward } from '../kernels/host_ops.js';
+import {
+  addBiasHost,
+  columnSumsHost,
+  concatChannelsHost,
+  depthToSpaceBiasGradHost,
+  depthToSpaceBiasHost,
+  residualActGradHost,
+  residualActHost,
+  splitChannelsHost,
+} from '../kernels/layout_ops.js';
 
 /**
  * Fused element-wise parts of the U-Net, computed in JavaScript on the tensors' values with
@@ -105,23 +115,10 @@ export function concatDims(a: tf.Tensor, b: tf.Tensor): { n: number; Ca: number;
 export function fusedConcatChannels(a: tf.Tensor5D, b: tf.Tensor5D): tf.Tensor5D {
   const op = customOp(([ai, bi]) => {
     const { n, Ca, Cb, C } = concatDims(ai, bi);
-    const av = values(ai);
-    const bv = values(bi);
-    const out = hostAlloc(n * C);
-    // Plain index loops: typed-array subarray/set per voxel costs more than the copy itself.
-    for (let i = 0, o = 0, pa = 0, pb = 0; i < n; i++) {
-      for (let c = 0; c < Ca; c++) out[o++] = av[pa++];
-      for (let c = 0; c < Cb; c++) out[o++] = bv[pb++];
-    }
+    const out = concatChannelsHost(values(ai), values(bi), n, Ca, Cb);
     const shape = [...ai.shape.slice(0, 4), C];
     const gradFunc = (dy: tf.Tensor): tf.Tensor[] => {
-      const g = values(dy);
-      const ga = hostAlloc(n * Ca);
-      const gb = hostAlloc(n * Cb);
-      for (let i = 0, o = 0, pa = 0, pb = 0; i < n; i++) {
-        for (let c = 0; c < Ca; c++) ga[pa++] = g[o++];
-        for (let c = 0; c < Cb; c++) gb[pb++] = g[o++];
-      }
+      const [ga, gb] = splitChannelsHost(values(dy), n, Ca, Cb);
       return [tf.tensor(ga, ai.shape, 'float32'), tf.tensor(gb, bi.shape, 'float32')];
     };
     return { value: tf.tensor(out, shape, 'float32'), gradFunc };
@@ -133,22 +130,8 @@ export function fusedConcatChannels(a: tf.Tensor5D, b: tf.Tensor5D): tf.Tensor5D
 export function fusedAddBias(x: tf.Tensor2D, bias: tf.Tensor1D): tf.Tensor2D {
   const op = customOp(([xi, bi]) => {
     const [N, C] = xi.shape;
-    const xv = values(xi);
-    const bv = values(bi);
-    const out = hostAlloc(xv.length);
-    for (let i = 0; i < N; i++) {
-      const o = i * C;
-      for (let c = 0; c < C; c++) out[o + c] = xv[o + c] + bv[c];
-    }
-    const gradFunc = (dy: tf.Tensor): tf.Tensor[] => {
-      const g = values(dy);
-      const db = new Float64Array(C);
-      for (let i = 0; i < N; i++) {
-        const o = i * C;
-        for (let c = 0; c < C; c++) db[c] += g[o + c];
-      }
-      return [tf.clone(dy), tf.tensor(Float32Array.from(db), [C], 'float32')];
-    };
+    const out = addBiasHost(values(xi), values(bi), N, C);
+    const gradFunc = (dy: tf.Tensor): tf.Tensor[] => [tf.clone(dy), tf.tensor(columnSumsHost(values(dy), N, C), [C], 'float32')];
     return { value: tf.tensor(out, xi.shape, 'float32'), gradFunc };
   });
   return op(x, bias) as tf.Tensor2D;
@@ -168,42 +151,11 @@ export function fusedDepthToSpaceBias(x: tf.Tensor5D, bias: tf.Tensor1D, stride:
       throw new Error(`depth-to-space: ${K} channels do not split into [${stride.join(', ')}] blocks of ${bi.shape[0]}`);
     }
     const outShape = [B, D * sz, H * sy, W * sx, C];
-    const OH = H * sy;
-    const OW = W * sx;
-    const bv = values(bi);
-    // For every input block (b,d,h,w,kz,ky,kx) the C channels move contiguously; `toOut` true
-    // copies x (+ bias) to the output layout, false gathers dy back and sums the bias gradient.
-    const move = (src: Float32Array, dst: Float32Array, toOut: boolean, db?: Float64Array): void => {
-      let p = 0;
-      for (let b = 0; b < B; b++)
-        for (let d = 0; d < D; d++)
-          for (let h = 0; h < H; h++)
-            for (let w = 0; w < W; w++)
-              for (let kz = 0; kz < sz; kz++)
-                for (let ky = 0; ky < sy; ky++) {
-                  let q = (((b * D * sz + d * sz + kz) * OH + h * sy + ky) * OW + w * sx) * C;
-                  for (let kx = 0; kx < sx; kx++) {
-                    if (toOut) {
-                      for (let c = 0; c < C; c++) dst[q + c] = src[p + c] + bv[c];
-                    } else if (db) {
-                      for (let c = 0; c < C; c++) {
-                        const v = src[q + c];
-                        dst[p + c] = v;
-                        db[c] += v;
-                      }
-                    }
-                    p += C;
-                    q += C;
-                  }
-                }
-    };
-    const out = hostAlloc(xi.size);
-    move(values(xi), out, true);
+    const dims = { B, D, H, W, sz, sy, sx, C };
+    const out = depthToSpaceBiasHost(values(xi), values(bi), dims);
     const gradFunc = (dy: tf.Tensor): tf.Tensor[] => {
-      const g = hostAlloc(xi.size);
-      const db = new Float64Array(C);
-      move(values(dy), g, false, db);
-      return [tf.tensor(g, xi.shape, 'float32'), tf.tensor(Float32Array.from(db), [C], 'float32')];
+      const g = depthToSpaceBiasGradHost(values(dy), dims);
+      return [tf.tensor(g.dx, xi.shape, 'float32'), tf.tensor(g.dbias, [C], 'float32')];
     };
     return { value: tf.tensor(out, outShape, 'float32'), gradFunc };
   });
@@ -249,18 +201,9 @@ export function fusedResidualAct(a: tf.Tensor5D, b: tf.Tensor5D, slope: number):
     if (ai.shape.join(',') !== bi.shape.join(',')) {
       throw new Error(`residual sum: shapes [${ai.shape.join(', ')}] and [${bi.shape.join(', ')}] differ`);
     }
-    const av = values(ai);
-    const bv = values(bi);
-    const n = av.length;
-    const out = hostAlloc(n);
-    for (let i = 0; i < n; i++) {
-      const z = av[i] + bv[i];
-      out[i] = z > 0 ? z : slope * z;
-    }
+    const out = residualActHost(values(ai), values(bi), slope);
     const gradFunc = (dy: tf.Tensor): tf.Tensor[] => {
-      const g = values(dy);
-      const dz = hostAlloc(n);
-      for (let i = 0; i < n; i++) dz[i] = out[i] > 0 ? g[i] : slope * g[i];
+      const dz = residualActGradHost(out, values(dy), slope);
       // both inputs receive the same gradient: one tensor, cloned for the second slot
       const t = tf.tensor(dz, ai.shape, 'float32');
       return [t, tf.clone(t)];
