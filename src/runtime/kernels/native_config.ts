@@ -49,6 +49,22 @@ export function setNativeThreads(n: number): void {
   a.setThreads(n);
 }
 
+/**
+ * Which results the native kernels reproduce, for a run's record: the build and thread count in use,
+ * and that results are bit-identical whatever the thread count and between the avx512 and avx2
+ * builds (both fuse multiply-adds and sum in the same order), while the generic build (no FMA)
+ * differs from them in the last bits. Undefined without the addon.
+ */
+export function nativeNumerics(): string | undefined {
+  const a = addon();
+  if (!a) return undefined;
+  const info = a.info();
+  const reproducible = info.isa === 'generic'
+    ? 'results bit-identical for any thread count; the avx512 and avx2 builds (with FMA) differ from this one in the last bits'
+    : 'results bit-identical for any thread count and between the avx512 and avx2 builds; the generic build differs in the last bits';
+  return `${info.isa} build, ${info.threads} thread${info.threads === 1 ? '' : 's'}; ${reproducible}`;
+}
+
 export interface PeakEstimate {
   /** Estimated fp32 FMA peak of the active build on all kernel threads, wall clock, GFLOP/s. */
   gflops: number;
