@@ -33,9 +33,13 @@ export function headsOf(datasets: readonly DatasetSpec[], targets: readonly stri
   );
 }
 
-/** The report's class groups: the experiment's class sets, then one per tag, restricted to evaluated classes. */
-export function reportClassSets(checked: CheckedProgram, report: readonly string[], evaluated: readonly DatasetSpec[]): ClassSetSpec[] {
-  const ids = new Set(evaluated.flatMap((d) => d.classes.map((c) => `${d.name}.${c.name}`)));
+/**
+ * The report's class groups: the experiment's class sets, then one per tag, restricted to the
+ * evaluated classes (the targets when given, else every class of the evaluated datasets). The
+ * checker has warned about (MT0409) or refused (MT0410) what this leaves out.
+ */
+export function reportClassSets(checked: CheckedProgram, report: readonly string[], evaluated: readonly DatasetSpec[], targets: readonly string[] | null = null): ClassSetSpec[] {
+  const ids = new Set(headsOf(evaluated, targets).map((h) => `${h.dataset}.${h.name}`));
   const out: ClassSetSpec[] = [];
   for (const name of report) {
     const cs = checked.classsets.get(name);
@@ -44,7 +48,8 @@ export function reportClassSets(checked: CheckedProgram, report: readonly string
   }
   const tags = [...new Set(evaluated.flatMap((d) => d.classes.flatMap((c) => c.tags)))];
   for (const tag of tags) {
-    out.push({ name: `tag:${tag}`, classes: evaluated.flatMap((d) => d.classes.filter((c) => c.tags.includes(tag)).map((c) => `${d.name}.${c.name}`)) });
+    const classes = evaluated.flatMap((d) => d.classes.filter((c) => c.tags.includes(tag)).map((c) => `${d.name}.${c.name}`)).filter((c) => ids.has(c));
+    if (classes.length > 0) out.push({ name: `tag:${tag}`, classes });
   }
   return out;
 }
@@ -130,7 +135,7 @@ export function lower(checked: CheckedProgram, main: string, sourceFile: string)
     metrics: [...ev.metrics],
   });
   const evaluated = mainExp.datasets.map((d) => need(byName.get(d), `dataset '${d}'`).spec);
-  stages.push({ id: 'report', kind: 'report', deps: [evalId], evaluations: [evalId], classSets: reportClassSets(checked, mainExp.report, evaluated) });
+  stages.push({ id: 'report', kind: 'report', deps: [evalId], evaluations: [evalId], classSets: reportClassSets(checked, mainExp.report, evaluated, mainExp.targets) });
 
   return {
     schemaVersion: GRAPH_SCHEMA_VERSION,

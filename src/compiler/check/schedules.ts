@@ -92,10 +92,10 @@ interface PhaseDraft {
   epochsSpan: Span;
 }
 
-export function checkSchedule(sink: DiagnosticSink, decl: Declaration, name: string): ScheduleSpec | undefined {
+export function checkSchedule(sink: DiagnosticSink, decl: Declaration, name: string, body: Block | null = decl.body): ScheduleSpec | undefined {
   const owner = `schedule '${name}'`;
   const r = new ValueReader(sink);
-  const f = new Fields(sink, owner, decl.name?.span ?? decl.kind.span, 'schedule', decl.body, ['phase']);
+  const f = new Fields(sink, owner, decl.name?.span ?? decl.kind.span, 'schedule', body, ['phase']);
   let ok = true;
 
   const optV = f.value('optimizer', 'optimizer sgd(momentum: 0.99, nesterov: true, weight_decay: 3e-5)');
