@@ -299,11 +299,12 @@ void Forward(const ConvParams& p, const float* x, const float* w, float* y,
           if (ih < 0 || ih >= p.Hi) continue;
           const float* row =
               xp + ((static_cast<int64_t>(b) * p.Di + id) * p.Hi + ih) * WiP * p.Ci;
-          for (int kw = 0; kw < p.kw; ++kw) {
-            xbase[T] = row + static_cast<int64_t>(kw) * p.Ci;
-            tap_index[T] = (kd * p.kh + kh) * p.kw + kw;
-            ++T;
-          }
+          // The kw taps of one (kd, kh) read consecutive Ci-runs of x (W is padded) and use
+          // consecutive packed weights, so they form one reduction of length kw * Ci (the same
+          // summation order as tap by tap).
+          xbase[T] = row;
+          tap_index[T] = (kd * p.kh + kh) * p.kw;
+          ++T;
         }
       }
       float* out = y + r * p.Wo * p.Co;
@@ -311,7 +312,7 @@ void Forward(const ConvParams& p, const float* x, const float* w, float* y,
         const float* wb = &wpk[bl.packed_offset];
         for (int t = 0; t < T; ++t)
           wcur[t] = wb + static_cast<int64_t>(tap_index[t]) * p.Ci * bl.width;
-        TapGemmRow(bl.width, p.Wo, T, xbase, xcur, wcur, p.Ci, xs, out + bl.start, p.Co, bl.valid);
+        TapGemmRow(bl.width, p.Wo, T, xbase, xcur, wcur, p.kw * p.Ci, xs, out + bl.start, p.Co, bl.valid);
       }
     }
   });
@@ -559,15 +560,18 @@ void BackpropFilter(const ConvParams& p, const float* x, const float* dy, float*
     }
     return nrows;
   };
-  // Adds the tile (tap, ci tile, co block) over the given rows into acc [tap][ci][CoP].
-  auto tile = [&](int nrows, const float** xr, const float** dr, int tap, int kw, int ci0, int mr,
+  // Adds the tile (filter rows kd, kh; rows m0 .. m0 + mr of the (kw, ci) dimension; co block)
+  // over the given rows into acc [tap][ci][CoP]. m = kw * Ci + ci is contiguous both in a row of x
+  // (W is padded) and in dw, so the kw taps and the input channels tile as one dimension of
+  // length kw * Ci (each element still sums over the same positions in the same order).
+  auto tile = [&](int nrows, const float** xr, const float** dr, int kdkh, int m0, int mr,
                   int co0, int width, float* acc) {
-    const int64_t shift = static_cast<int64_t>(kw) * p.Ci + ci0;
+    const int64_t shift = m0;
     for (int i = 0; i < nrows; ++i) {
       xr[i] += shift;
       dr[i] += co0;
     }
-    float* out = acc + (static_cast<int64_t>(tap) * p.Ci + ci0) * CoP + co0;
+    float* out = acc + (static_cast<int64_t>(kdkh) * p.kw * p.Ci + m0) * CoP + co0;
     FilterTileBlock(width, mr, nrows, xr, dr, p.Wo, static_cast<int64_t>(p.sw) * p.Ci, CoP, out, CoP);
     for (int i = 0; i < nrows; ++i) {
       xr[i] -= shift;
@@ -580,13 +584,14 @@ void BackpropFilter(const ConvParams& p, const float* x, const float* dy, float*
   // No partial sums; each element's order is fixed, so the thread count cannot change it.
   const int64_t stream_bytes = positions * (p.Ci + CoP) * 4;
   if (stream_bytes <= kFilterOutputSplitBytes) {
-    struct Unit { int tap, co0, width, ci0, mr; };
+    struct Unit { int kdkh, co0, width, m0, mr; };
     std::vector<Unit> units;
-    for (int tap = 0; tap < taps; ++tap)
+    const int M = p.kw * p.Ci;
+    for (int kdkh = 0; kdkh < p.kd * p.kh; ++kdkh)
       for (const auto& cb : co_blocks) {
-        const Tiling tiling(p.Ci, MaxRows(cb.second));
-        for (int ti = 0, ci0 = 0; ti < tiling.tiles; ci0 += tiling.Rows(ti), ++ti)
-          units.push_back({tap, cb.first, cb.second, ci0, tiling.Rows(ti)});
+        const Tiling tiling(M, MaxRows(cb.second));
+        for (int ti = 0, m0 = 0; ti < tiling.tiles; m0 += tiling.Rows(ti), ++ti)
+          units.push_back({kdkh, cb.first, cb.second, m0, tiling.Rows(ti)});
       }
     Scratch acc_store(2);
     float* acc = CoP != p.Co ? acc_store.Get(static_cast<size_t>(dw_size)) : dw;
@@ -596,12 +601,12 @@ void BackpropFilter(const ConvParams& p, const float* x, const float* dy, float*
       const float** dr = xr + p.Ho;
       for (int64_t ui = u0; ui < u1; ++ui) {
         const Unit& u = units[ui];
-        const int kd = u.tap / (p.kh * p.kw), kh = (u.tap / p.kw) % p.kh, kw = u.tap % p.kw;
+        const int kd = u.kdkh / p.kh, kh = u.kdkh % p.kh;
         for (int m = 0; m < u.mr; ++m)
-          std::memset(acc + (static_cast<int64_t>(u.tap) * p.Ci + u.ci0 + m) * CoP + u.co0, 0, sizeof(float) * u.width);
+          std::memset(acc + (static_cast<int64_t>(u.kdkh) * M + u.m0 + m) * CoP + u.co0, 0, sizeof(float) * u.width);
         for (int64_t plane = 0; plane < planes; ++plane) {
           const int nrows = plane_rows(plane, 0, p.Ho, kd, kh, xr, dr);
-          if (nrows > 0) tile(nrows, xr, dr, u.tap, kw, u.ci0, u.mr, u.co0, u.width, acc);
+          if (nrows > 0) tile(nrows, xr, dr, u.kdkh, u.m0, u.mr, u.co0, u.width, acc);
         }
       }
     });
@@ -646,15 +651,12 @@ void BackpropFilter(const ConvParams& p, const float* x, const float* dy, float*
         for (int kh = 0; kh < p.kh; ++kh) {
           const int nrows = plane_rows(plane, oh0, oh1, kd, kh, xr, dr);
           if (nrows == 0) continue;
-          for (int kw = 0; kw < p.kw; ++kw) {
-            const int tap = (kd * p.kh + kh) * p.kw + kw;
-            for (const auto& cb : co_blocks) {
-              const Tiling tiling(p.Ci, MaxRows(cb.second));
-              for (int ti = 0, ci0 = 0; ti < tiling.tiles; ++ti) {
-                const int mr = tiling.Rows(ti);
-                tile(nrows, xr, dr, tap, kw, ci0, mr, cb.first, cb.second, acc);
-                ci0 += mr;
-              }
+          for (const auto& cb : co_blocks) {
+            const Tiling tiling(p.kw * p.Ci, MaxRows(cb.second));
+            for (int ti = 0, m0 = 0; ti < tiling.tiles; ++ti) {
+              const int mr = tiling.Rows(ti);
+              tile(nrows, xr, dr, kd * p.kh + kh, m0, mr, cb.first, cb.second, acc);
+              m0 += mr;
             }
           }
         }
