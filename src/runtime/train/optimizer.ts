@@ -91,8 +91,6 @@ class Sgd implements Optimizer {
 
 class AdamW implements Optimizer {
   private readonly state = new Map<string, { m: tf.Variable; v: tf.Variable; t: number }>();
-  /** Moments as host arrays, used when tensors live in JS memory (see model/fused.ts). */
-  private readonly hostState = new Map<string, { m: Float32Array; v: Float32Array; t: number }>();
 
   constructor(
     private readonly beta1: number,
@@ -126,17 +124,20 @@ class AdamW implements Optimizer {
     });
   }
 
-  /** The same update over host arrays, in double (kernels/optim_ops.ts). */
+  /**
+   * The same update over host arrays, in double (kernels/optim_ops.ts). The moments stay the
+   * `state` variables; on host-memory backends their arrays are the variables' own storage, which
+   * the step updates in place (nothing else holds these optimiser-private tensors).
+   */
   private applyHost(vars: readonly tf.Variable[], grads: readonly tf.Tensor[], lr: number): void {
     const tensors = vars.map((w, i) => {
-      const wv = w.dataSync() as Float32Array;
-      let s = this.hostState.get(w.name);
+      let s = this.state.get(w.name);
       if (!s) {
-        s = { m: new Float32Array(wv.length), v: new Float32Array(wv.length), t: 0 };
-        this.hostState.set(w.name, s);
+        s = tf.tidy(() => ({ m: tf.variable(tf.zeros(w.shape), false), v: tf.variable(tf.zeros(w.shape), false), t: 0 }));
+        this.state.set(w.name, s);
       }
       s.t += 1;
-      return { w: wv, g: grads[i].dataSync() as Float32Array, m: s.m, v: s.v, t: s.t };
+      return { w: w.dataSync() as Float32Array, g: grads[i].dataSync() as Float32Array, m: s.m.dataSync() as Float32Array, v: s.v.dataSync() as Float32Array, t: s.t };
     });
     const outs = adamwStep(tensors, { lr, beta1: this.beta1, beta2: this.beta2, eps: ADAM_EPS, weightDecay: this.weightDecay });
     vars.forEach((w, i) => tf.tidy(() => w.assign(tf.tensor(outs[i], w.shape, 'float32'))));
@@ -148,7 +149,6 @@ class AdamW implements Optimizer {
       s.v.dispose();
     }
     this.state.clear();
-    this.hostState.clear();
   }
 }
 

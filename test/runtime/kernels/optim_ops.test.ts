@@ -132,6 +132,22 @@ describe('the JavaScript optimiser kernels', () => {
 });
 
 describe('optimisers: the host path (native kernels) and the tfjs-ops path agree', () => {
+  it('the host paths keep no tensors beyond their state, and release it on dispose', () => {
+    setFusedOps('on');
+    const w = tf.variable(tf.tensor(randn(100, 1), [100]));
+    const g = tf.tensor(randn(100, 2), [100]);
+    for (const spec of [{ kind: 'sgd', momentum: 0.9, nesterov: true, weightDecay: 0 }, { kind: 'adamw', beta1: 0.9, beta2: 0.999, weightDecay: 0.01 }] as const) {
+      const before = tf.memory().numTensors;
+      const opt = createOptimizer(spec);
+      for (let s = 0; s < 3; s++) opt.apply([w], [g], 0.01);
+      // SGD keeps its buffers as host arrays; AdamW its two moment variables.
+      expect(tf.memory().numTensors - before).toBe(spec.kind === 'adamw' ? 2 : 0);
+      opt.dispose();
+      expect(tf.memory().numTensors).toBe(before);
+    }
+    tf.dispose([w, g]);
+  });
+
   for (const spec of [
     { kind: 'sgd', momentum: 0.99, nesterov: true, weightDecay: 3e-5 },
     { kind: 'adamw', beta1: 0.9, beta2: 0.999, weightDecay: 0.01 },

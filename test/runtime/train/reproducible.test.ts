@@ -14,7 +14,7 @@ import { trainStep } from '../../../src/runtime/train/step.js';
 import { heads } from '../model/helpers.js';
 
 const load = loadNativeConv3d();
-const skipReason = load.addon?.setThreads ? undefined : (load.reason ?? 'the addon predates thread control (rebuild it)');
+const skipReason = load.addon ? (load.addon.setThreads ? undefined : 'the addon predates thread control (rebuild it)') : load.reason;
 if (skipReason) console.warn(`training reproducibility across native builds not checked: ${skipReason}`);
 const SKIP = skipReason ? ` [SKIPPED: ${skipReason}]` : '';
 const initialIsa = skipReason ? undefined : currentNativeIsa();
