@@ -22,9 +22,10 @@ struct AdamHyper {
 // One range [0, n) of a parameter tensor. `first`: the momentum buffer starts as the gradient.
 using SgdRangeFn = void (*)(const float* w, const float* g, float* buf, float* out, int64_t n,
                             bool first, const SgdHyper& h);
-// bc1 = 1 - beta1^t, bc2 = 1 - beta2^t for this tensor's step count t.
-using AdamRangeFn = void (*)(const float* w, const float* g, float* m, float* v, float* out,
-                             int64_t n, double bc1, double bc2, const AdamHyper& h);
+// bc1 = 1 - beta1^t, bc2 = 1 - beta2^t for this tensor's step count t. vmax: AMSGrad's running
+// maximum of v (the step divides by it), or nullptr without AMSGrad.
+using AdamRangeFn = void (*)(const float* w, const float* g, float* m, float* v, float* vmax,
+                             float* out, int64_t n, double bc1, double bc2, const AdamHyper& h);
 // Sum of squares of x[0, n) in double, in 16 lanes (lane l takes elements l, l + 16, ...),
 // the lanes then added in order.
 using SumSquaresFn = double (*)(const float* x, int64_t n);

@@ -3,8 +3,8 @@
 // shared by the pool's threads. All synchronous; outputs preallocated by the caller.
 //
 //   sgdStep(w[], g[], buf[], out[], first: Uint8Array, lr, momentum, nesterov: boolean, weightDecay)
-//   adamwStep(w[], g[], m[], v[], out[], bc1: Float64Array, bc2: Float64Array,
-//             lr, beta1, beta2, eps, decay)
+//   adamwStep(w[], g[], m[], v[], vmax[] | null, out[], bc1: Float64Array, bc2: Float64Array,
+//             lr, beta1, beta2, eps, decay)        (vmax: AMSGrad's running maxima, or null)
 //   sumSquares(x[]): number            (deterministic: fixed blocks, added in order)
 //   scaleArrays(x[], coef, out[])      (out = x * float32(coef))
 // Arrays are JavaScript arrays of Float32Array unless noted.
@@ -186,18 +186,22 @@ napi_value SgdStepBinding(napi_env env, napi_callback_info info) {
 }
 
 napi_value AdamwStepBinding(napi_env env, napi_callback_info info) {
-  napi_value a[12];
-  if (!Args(env, info, 12, a)) return nullptr;
+  napi_value a[13];
+  if (!Args(env, info, 13, a)) return nullptr;
   std::vector<int64_t> len;
-  std::vector<float*> w, g, m, v, out;
+  std::vector<float*> w, g, m, v, vmax, out;
   Span bc1, bc2;
   AdamHyper h;
+  napi_valuetype vmax_type;
+  napi_typeof(env, a[4], &vmax_type);
+  const bool amsgrad = vmax_type != napi_null && vmax_type != napi_undefined;
   if (!FloatList(env, a[0], "w", &len, &w) || !FloatList(env, a[1], "g", &len, &g) ||
       !FloatList(env, a[2], "m", &len, &m) || !FloatList(env, a[3], "v", &len, &v) ||
-      !FloatList(env, a[4], "out", &len, &out) || !TypedSpan(env, a[5], napi_float64_array, "bc1", &bc1) ||
-      !TypedSpan(env, a[6], napi_float64_array, "bc2", &bc2) || !Number(env, a[7], "lr", &h.lr) ||
-      !Number(env, a[8], "beta1", &h.beta1) || !Number(env, a[9], "beta2", &h.beta2) ||
-      !Number(env, a[10], "eps", &h.eps) || !Number(env, a[11], "decay", &h.decay))
+      (amsgrad && !FloatList(env, a[4], "vmax", &len, &vmax)) ||
+      !FloatList(env, a[5], "out", &len, &out) || !TypedSpan(env, a[6], napi_float64_array, "bc1", &bc1) ||
+      !TypedSpan(env, a[7], napi_float64_array, "bc2", &bc2) || !Number(env, a[8], "lr", &h.lr) ||
+      !Number(env, a[9], "beta1", &h.beta1) || !Number(env, a[10], "beta2", &h.beta2) ||
+      !Number(env, a[11], "eps", &h.eps) || !Number(env, a[12], "decay", &h.decay))
     return nullptr;
   if (bc1.length != static_cast<int64_t>(len.size()) || bc2.length != static_cast<int64_t>(len.size())) {
     Fail(env, "bc1 and bc2 must have one entry per tensor");
@@ -209,8 +213,8 @@ napi_value AdamwStepBinding(napi_env env, napi_callback_info info) {
   const auto blocks = Blocks(len);
   ForBlocks(blocks, Total(len), [&](const Block& b, int64_t) {
     const int t = b.tensor;
-    k.adamw(w[t] + b.begin, g[t] + b.begin, m[t] + b.begin, v[t] + b.begin, out[t] + b.begin,
-            b.end - b.begin, c1[t], c2[t], h);
+    k.adamw(w[t] + b.begin, g[t] + b.begin, m[t] + b.begin, v[t] + b.begin,
+            amsgrad ? vmax[t] + b.begin : nullptr, out[t] + b.begin, b.end - b.begin, c1[t], c2[t], h);
   });
   return Undefined(env);
 }

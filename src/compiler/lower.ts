@@ -5,6 +5,8 @@
  * The pre-training chain is followed through `pretrained`; every experiment in it shares the
  * root's spacing and architecture (resolved by the checker at the root's patch and spacing).
  */
+import { dirname, isAbsolute, join, normalize } from 'node:path';
+import { outputLayoutFor } from '../graph/outputs.js';
 import { datasetShares } from '../graph/sampling.js';
 import {
   GRAPH_SCHEMA_VERSION,
@@ -61,6 +63,12 @@ function need<T>(v: T | undefined | null, what: string): T {
   return v;
 }
 
+/** A `pretrained "FILE"` path: relative paths are relative to the .mt file that names them. */
+export function checkpointPath(e: Pick<ExperimentModel, 'checkpoint' | 'file'>): string | null {
+  if (e.checkpoint === null) return null;
+  return isAbsolute(e.checkpoint) ? e.checkpoint : normalize(join(dirname(e.file), e.checkpoint));
+}
+
 export function stageId(e: ExperimentModel): string {
   return `${e.pretrained === null ? 'train' : 'finetune'}:${e.name}`;
 }
@@ -101,10 +109,11 @@ export function lower(checked: CheckedProgram, main: string, sourceFile: string)
   for (const e of chain) {
     const architecture = need(checked.resolvedArchitectures.get(e.name), `the architecture of '${e.name}'`);
     const dsSpecs = e.datasets.map((d) => need(byName.get(d), `dataset '${d}'`).spec);
+    const heads = headsOf(dsSpecs, e.targets);
     const params: TrainParams = {
       experiment: e.name,
       datasets: [...e.datasets],
-      heads: headsOf(dsSpecs, e.targets),
+      heads,
       architecture: structuredClone(architecture),
       batch: e.batch,
       sampling: {
@@ -114,11 +123,13 @@ export function lower(checked: CheckedProgram, main: string, sourceFile: string)
       },
       schedule: structuredClone(need(checked.schedules.get(need(e.schedule, `schedule of '${e.name}'`)), `schedule '${e.schedule}'`)),
       loss: e.loss,
+      lossOptions: { ...e.lossOptions },
+      output: outputLayoutFor(e.loss, heads),
       seed: seedOf.get(e.name) ?? EXPERIMENT_DEFAULTS.seed,
       augmentation: structuredClone(e.augmentation),
       folds: [...e.folds],
       precision: e.precision,
-      checkpoint: previous === null ? e.checkpoint : null,
+      checkpoint: previous === null ? checkpointPath(e) : null,
       targets: e.targets === null ? null : [...e.targets],
     };
     const id = stageId(e);

@@ -20,7 +20,7 @@ experiment e { datasets [a] architecture multitalent_unet schedule half }
     expect(diagnostics).toEqual([]);
     const s = train(graph).schedule;
     expect([s.name, s.epochs, s.iterationsPerEpoch, s.clipNorm, s.optimizer]).toEqual(['half', 1000, 250, 12, { kind: 'sgd', momentum: 0.99, nesterov: true, weightDecay: 3e-5 }]);
-    expect(s.phases).toEqual([{ trains: 'all', epochs: 1000, lr: { kind: 'poly', initial: 0.01, exponent: 0.9 } }]);
+    expect(s.phases).toEqual([{ trains: 'all', epochs: 1000, lr: { kind: 'poly', initial: 0.01, exponent: 0.9 }, optimizer: s.optimizer }]);
   });
 
   it('phases given by the child replace all of the parent\'s; otherwise they are inherited', async () => {
@@ -35,7 +35,9 @@ experiment b extends demo { schedule ft_one }
     expect(long.diagnostics).toEqual([]);
     expect(train(long.graph).schedule.phases.map((p) => [p.trains, p.epochs])).toEqual([['heads', 2], ['all', 38]]);
     const one = await compileText(text, 'b');
-    expect(train(one.graph).schedule.phases).toEqual([{ trains: 'all', epochs: 20, lr: { kind: 'constant', value: 0.001 } }]);
+    expect(train(one.graph).schedule.phases).toEqual([
+      { trains: 'all', epochs: 20, lr: { kind: 'constant', value: 0.001 }, optimizer: { kind: 'sgd', momentum: 0.99, nesterov: true, weightDecay: 3e-5 } },
+    ]);
   });
 
   it('an architecture changes its patch; the topology is derived again', async () => {

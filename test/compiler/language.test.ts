@@ -106,7 +106,8 @@ experiment full extends demo { augmentation aug sampling s precision mixed folds
   it('pretrained can be a checkpoint file', async () => {
     const { graph, diagnostics } = await compileText(edit(BASE, 'seed         7', 'seed 7 pretrained "ckpt/model.json"'));
     expect(diagnostics).toEqual([]);
-    expect((graph!.stages.find((s) => s.kind === 'train') as TrainStage).checkpoint).toBe('ckpt/model.json');
+    // relative to the .mt file naming it (here /mem/main.mt)
+    expect((graph!.stages.find((s) => s.kind === 'train') as TrainStage).checkpoint).toBe('/mem/ckpt/model.json');
   });
 
   it('derives the topology from patch and spacing the nnU-Net way', () => {

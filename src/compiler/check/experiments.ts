@@ -4,8 +4,8 @@
  *   loss ...  pretrained E|"file"  evaluation { ... }  targets ...  allow_leakage B  report [...] }`.
  * Inheritance (`extends`) is resolved before this runs: the block holds the merged fields.
  */
-import type { AugmentationSpec, LossKind, Precision, SamplingKind, Vec3 } from '../../graph/types.js';
-import type { Block, Declaration, NameValue } from '../ast.js';
+import type { AugmentationSpec, LossKind, LossOptions, Precision, SamplingKind, Vec3 } from '../../graph/types.js';
+import type { Block, Declaration, NameValue, Value } from '../ast.js';
 import type { DiagnosticSink } from '../diagnostics.js';
 import type { Span } from '../source.js';
 import { NO_AUGMENTATION } from './augmentation.js';
@@ -13,7 +13,7 @@ import { readClassItems, type ClassContext } from './classsets.js';
 import { Fields } from './fields.js';
 import type { ClassSetModel, DeclKind, EvaluationModel, ExperimentModel, SamplingModel } from './model.js';
 import { DEFAULT_FOREGROUND, SAMPLING_KINDS } from './sampling.js';
-import { ValueReader } from './values.js';
+import { bindCall, ValueReader, type ParamSpec } from './values.js';
 import { count, withArticle } from '../words.js';
 
 export const EXPERIMENT_DEFAULTS = {
@@ -25,6 +25,7 @@ export const EXPERIMENT_DEFAULTS = {
   folds: [0],
   precision: 'fp32' as Precision,
   loss: 'multitalent' as LossKind,
+  lossOptions: { batchDice: true } as LossOptions,
   evaluation: { tta: false, step: 0.5, metrics: ['dice'] } as EvaluationModel,
 };
 
@@ -33,6 +34,17 @@ export const FOLDS = 5;
 export const PRECISIONS: readonly Precision[] = ['fp32', 'mixed'];
 export const LOSSES: readonly LossKind[] = ['multitalent', 'dice_ce'];
 export const METRICS = ['dice', 'hd95'] as const;
+
+/** The loss's options, as named arguments: `loss multitalent(batch_dice: false)`. */
+const LOSS_PARAMS: ParamSpec[] = [{ name: 'batch_dice', default: EXPERIMENT_DEFAULTS.lossOptions.batchDice, read: (r, v, what) => r.bool(v, what) }];
+
+/** `loss KIND` or `loss KIND(batch_dice: BOOL)`. */
+export function readLoss(r: ValueReader, v: Value): { kind: LossKind; options: LossOptions } | undefined {
+  const kind = r.option(v.kind === 'call' ? { kind: 'name', name: v.callee.text, span: v.callee.span } : v, 'loss', LOSSES);
+  if (kind === undefined || (v.kind !== 'call' && v.kind !== 'name')) return undefined;
+  const a = bindCall(r, v, LOSS_PARAMS, { positional: false });
+  return a === undefined ? undefined : { kind, options: { batchDice: a.batch_dice as boolean } };
+}
 
 /** Resolves a reference to a declaration of the given kind, reporting unknown / wrong-kind names. */
 export type Resolve = (ref: NameValue, kind: DeclKind, what: string) => string | undefined;
@@ -222,7 +234,8 @@ export function checkExperiment(sink: DiagnosticSink, decl: Declaration, body: B
   if (precision === undefined) ok = false;
 
   const lossV = f.value('loss', 'loss multitalent');
-  const loss = lossV ? r.option(lossV, 'loss', LOSSES) : EXPERIMENT_DEFAULTS.loss;
+  const lossRead = lossV ? readLoss(r, lossV) : { kind: EXPERIMENT_DEFAULTS.loss, options: { ...EXPERIMENT_DEFAULTS.lossOptions } };
+  const loss = lossRead?.kind;
   if (loss === undefined) ok = false;
   if (loss === 'dice_ce' && datasets.length > 1) {
     sink.error('MT0314', lossV!.span, `loss dice_ce (nnU-Net's softmax Dice + cross-entropy) trains one dataset, but ${owner} has ${datasets.length}`, 'use loss multitalent for several datasets, or train one dataset per experiment (a family does that)');
@@ -327,6 +340,7 @@ export function checkExperiment(sink: DiagnosticSink, decl: Declaration, body: B
     folds,
     precision,
     loss,
+    lossOptions: lossRead!.options,
     evaluation,
     targets,
     allowLeakage,

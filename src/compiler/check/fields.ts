@@ -11,7 +11,7 @@ export const BLOCK_FIELDS = {
   classset: ['classes', 'exclude'],
   architecture: ['kind', 'patch', 'spacing', 'stages', 'features', 'blocks', 'kernels', 'strides', 'deep_supervision', 'feature_size'],
   schedule: ['optimizer', 'lr', 'epochs', 'iterations', 'clip', 'phase'],
-  phase: ['epochs', 'lr'],
+  phase: ['epochs', 'lr', 'optimizer'],
   sampling: ['kind', 'foreground'],
   augmentation: ['rotation', 'scaling', 'elastic', 'noise', 'blur', 'brightness', 'contrast', 'low_resolution', 'gamma_inverted', 'gamma', 'mirror'],
   transform: ['p', 'range', 'axes'],

@@ -1,6 +1,6 @@
 /** The checked program: declarations turned into typed models, ready for lowering. */
 import type {
-  ArchitectureKind, ArchitectureSpec, AugmentationSpec, DatasetSpec, LossKind, Precision, SamplingKind, ScheduleSpec, Vec3,
+  ArchitectureKind, ArchitectureSpec, AugmentationSpec, DatasetSpec, LossKind, LossOptions, Precision, SamplingKind, ScheduleSpec, Vec3,
 } from '../../graph/types.js';
 import type { Declaration } from '../ast.js';
 import type { Span } from '../source.js';
@@ -94,6 +94,7 @@ export interface ExperimentModel {
   folds: number[];
   precision: Precision;
   loss: LossKind;
+  lossOptions: LossOptions;
   evaluation: EvaluationModel;
   /** Fine-tune targets as `dataset.class` ids, or null for every class of `datasets`. */
   targets: string[] | null;

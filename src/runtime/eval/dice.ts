@@ -1,8 +1,9 @@
-import type { HeadSpec, InferenceSpec } from '../../graph/types.js';
+import type { HeadSpec, InferenceSpec, OutputLayout } from '../../graph/types.js';
 import type { PreprocessedCase } from '../data/types.js';
 import { regionMask } from '../data/regions.js';
 import type { ClassMetric } from '../events.js';
-import { slidingWindowPredict, threshold } from '../infer/sliding-window.js';
+import { classMasksFromProbabilities } from '../infer/class-masks.js';
+import { slidingWindowPredict } from '../infer/sliding-window.js';
 import type { UNet } from '../model/unet.js';
 
 /**
@@ -32,9 +33,12 @@ export function meanDefined(values: readonly (number | null)[]): number | null {
 
 /**
  * Evaluates `model` on `cases` by sliding-window inference and per-class Dice on region masks.
- * `heads` selects which of the model's heads to evaluate (matched to the model's heads by dataset and
- * name); each case is evaluated only on the selected heads of its own dataset. Returns one metric per
- * selected head that has at least one case of its dataset, in `heads` order.
+ * `heads` selects which classes to evaluate; each case is evaluated only on the selected classes of
+ * its own dataset. `output` is the model's output layout (checkpoint manifest `output`; default
+ * sigmoid): with sigmoid outputs the classes are matched to the model's heads by dataset and name and
+ * thresholded at 0.5; with a softmax output every channel is predicted, argmax'ed into a label map
+ * and each class's labels taken from it (infer/class-masks.ts). Returns one metric per selected class
+ * that has at least one case of its dataset, in `heads` order.
  */
 export async function evaluateModel(
   model: UNet,
@@ -43,8 +47,10 @@ export async function evaluateModel(
   inference: InferenceSpec,
   onProgress?: (done: number, total: number) => void,
   signal?: AbortSignal,
+  output: OutputLayout = { activation: 'sigmoid' },
 ): Promise<ClassMetric[]> {
   const channel = heads.map((h) => {
+    if (output.activation === 'softmax') return -1; // every channel is predicted
     const i = model.heads.findIndex((m) => m.dataset === h.dataset && m.name === h.name);
     if (i < 0) throw new Error(`the model has no head '${h.dataset}/${h.name}' (it has ${model.heads.map((m) => `${m.dataset}/${m.name}`).join(', ')})`);
     return i;
@@ -57,11 +63,13 @@ export async function evaluateModel(
     if (mine.length > 0) {
       const probs = await slidingWindowPredict(model, c.image, c.shape, {
         ...inference,
-        heads: mine.map((k) => channel[k]),
+        heads: output.activation === 'softmax' ? undefined : mine.map((k) => channel[k]),
+        activation: output.activation,
         signal,
       });
+      const masks = classMasksFromProbabilities(output, probs, mine.map((k) => heads[k]));
       mine.forEach((k, j) => {
-        perCase[k][c.id] = dice(threshold(probs[j], 0.5), regionMask(c.label, heads[k].labels));
+        perCase[k][c.id] = dice(masks[j], regionMask(c.label, heads[k].labels));
       });
     }
     done++;

@@ -3,11 +3,12 @@ import type { InferenceSpec, Vec3 } from '../../graph/types.js';
 import type { UNet } from '../model/unet.js';
 
 /**
- * nnU-Net sliding-window inference for sigmoid (region) outputs.
+ * nnU-Net sliding-window inference for sigmoid (region) outputs, and for softmax outputs (probabilities
+ * aggregated, as nnU-Net v1 does, then argmax by the caller).
  *
  * - Tiles of the model's patch size; per axis ceil((size - tile) / (step * tile)) + 1 tiles, evenly
  *   spaced from 0 to size - tile; images smaller than the tile are zero-padded (evenly, both sides).
- * - Each tile: sigmoid per head (optionally averaged over the 8 mirrorings, each prediction flipped
+ * - Each tile: sigmoid per head, or softmax over all channels (optionally averaged over the 8 mirrorings, each prediction flipped
  *   back), accumulated as prob * g and g with g the Gaussian importance map (sigma = tile / 8,
  *   centred, scaled to max 1, no zeros) or 1 everywhere; the result is their ratio.
  * - Returns one probability volume per requested head, [z, y, x] C-ordered like the input.
@@ -16,6 +17,11 @@ import type { UNet } from '../model/unet.js';
 export interface SlidingWindowOptions extends InferenceSpec {
   /** Output-channel indices to return (default: all heads). */
   heads?: number[];
+  /**
+   * How a tile's logits become probabilities: an independent sigmoid per channel (default), or one
+   * softmax over all channels (a softmax output layout, graph/outputs.ts), taken before `heads` picks.
+   */
+  activation?: 'sigmoid' | 'softmax';
   /** Tiles per forward pass. */
   tilesPerBatch?: number;
   signal?: AbortSignal;
@@ -70,15 +76,16 @@ function padVolume(image: Float32Array, shape: Vec3, minShape: Vec3): { data: Fl
   return { data, shape: padded, offset };
 }
 
-/** Sigmoid probabilities of a batch of tiles [n, tz, ty, tx, 1] -> [n, tz, ty, tx, heads], mirror-averaged if asked. */
-async function predictTiles(model: UNet, tiles: tf.Tensor5D, mirror: boolean, headIdx: tf.Tensor1D | null): Promise<Float32Array> {
+/** Probabilities of a batch of tiles [n, tz, ty, tx, 1] -> [n, tz, ty, tx, heads], mirror-averaged if asked. */
+async function predictTiles(model: UNet, tiles: tf.Tensor5D, mirror: boolean, headIdx: tf.Tensor1D | null, activation: 'sigmoid' | 'softmax'): Promise<Float32Array> {
   const probs = tf.tidy(() => {
     const pick = (t: tf.Tensor5D): tf.Tensor5D => (headIdx ? (tf.gather(t, headIdx, 4) as tf.Tensor5D) : t);
-    if (!mirror) return tf.sigmoid(pick(model.apply(tiles)));
+    const probsOf = (logits: tf.Tensor5D): tf.Tensor5D => (activation === 'softmax' ? pick(tf.softmax(logits)) : tf.sigmoid(pick(logits)));
+    if (!mirror) return probsOf(model.apply(tiles));
     let acc: tf.Tensor | null = null;
     for (const axes of MIRROR_AXES) {
       const input = axes.length > 0 ? (tf.reverse(tiles, axes) as tf.Tensor5D) : tiles;
-      let p = tf.sigmoid(pick(model.apply(input))) as tf.Tensor5D;
+      let p = probsOf(model.apply(input));
       if (axes.length > 0) p = tf.reverse(p, axes);
       acc = acc ? tf.add(acc, p) : p;
     }
@@ -129,7 +136,7 @@ export async function slidingWindowPredict(model: UNet, image: Float32Array, sha
       const input = tf.tensor5d(buf, [group.length, tz, ty, tx, 1]);
       let probs: Float32Array;
       try {
-        probs = await predictTiles(model, input, opts.mirror, headIdx);
+        probs = await predictTiles(model, input, opts.mirror, headIdx, opts.activation ?? 'sigmoid');
       } finally {
         input.dispose();
       }

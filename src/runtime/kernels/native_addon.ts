@@ -36,7 +36,7 @@ export interface NativeConv3dAddon {
     lr: number, momentum: number, nesterov: boolean, weightDecay: number,
   ): void;
   adamwStep?(
-    w: Float32Array[], g: Float32Array[], m: Float32Array[], v: Float32Array[], out: Float32Array[],
+    w: Float32Array[], g: Float32Array[], m: Float32Array[], v: Float32Array[], vmax: Float32Array[] | null, out: Float32Array[],
     bc1: Float64Array, bc2: Float64Array, lr: number, beta1: number, beta2: number, eps: number, decay: number,
   ): void;
   sumSquares?(x: Float32Array[]): number;

@@ -37,6 +37,8 @@ export interface AdamTensorState {
   /** First and second moments, updated in place. */
   m: Float32Array;
   v: Float32Array;
+  /** AMSGrad: the running maximum of v, updated in place (the step divides by it). */
+  vmax?: Float32Array;
   /** The tensor's step count including this one (1 on its first update). */
   t: number;
 }
@@ -77,8 +79,9 @@ export function sgdStep(tensors: readonly SgdTensorState[], h: SgdHyper): Float3
 
 /**
  * torch.optim.AdamW: w *= 1 - lr * wd; m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2;
- * w -= lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps). Returns the new weights; the moments
- * are updated in place.
+ * w -= lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps); with AMSGrad (every tensor given a
+ * `vmax`), vmax = max(vmax, v) replaces v in the step. Returns the new weights; the moments are
+ * updated in place.
  */
 export function adamwStep(tensors: readonly AdamTensorState[], h: AdamHyper): Float32Array[] {
   const outs = tensors.map((t) => hostAlloc(t.w.length));
@@ -86,14 +89,17 @@ export function adamwStep(tensors: readonly AdamTensorState[], h: AdamHyper): Fl
   const decay = 1 - lr * h.weightDecay;
   const bc1 = Float64Array.from(tensors, (t) => 1 - beta1 ** t.t);
   const bc2 = Float64Array.from(tensors, (t) => 1 - beta2 ** t.t);
+  const amsgrad = tensors.length > 0 && tensors.every((t) => t.vmax !== undefined);
+  if (!amsgrad && tensors.some((t) => t.vmax !== undefined)) throw new Error('adamwStep: AMSGrad needs a vmax for every tensor');
   const a = hostAddon();
   if (a?.adamwStep) {
-    a.adamwStep(tensors.map((t) => t.w), tensors.map((t) => t.g), tensors.map((t) => t.m), tensors.map((t) => t.v), outs, bc1, bc2, lr, beta1, beta2, eps, decay);
+    const vmax = amsgrad ? tensors.map((t) => t.vmax as Float32Array) : null;
+    a.adamwStep(tensors.map((t) => t.w), tensors.map((t) => t.g), tensors.map((t) => t.m), tensors.map((t) => t.v), vmax, outs, bc1, bc2, lr, beta1, beta2, eps, decay);
     return outs;
   }
   const c1 = 1 - beta1;
   const c2 = 1 - beta2;
-  tensors.forEach(({ w, g: gr, m, v }, i) => {
+  tensors.forEach(({ w, g: gr, m, v, vmax }, i) => {
     const out = outs[i];
     for (let k = 0; k < w.length; k++) {
       const g = gr[k];
@@ -101,8 +107,14 @@ export function adamwStep(tensors: readonly AdamTensorState[], h: AdamHyper): Fl
       const vk = beta2 * v[k] + c2 * g * g;
       m[k] = mk;
       v[k] = vk;
+      let second = vk;
+      if (vmax) {
+        const prev = vmax[k];
+        second = vk > prev ? vk : prev;
+        vmax[k] = second;
+      }
       const mhat = mk / bc1[i];
-      const vhat = vk / bc2[i];
+      const vhat = second / bc2[i];
       out[k] = w[k] * decay - lr * (mhat / (Math.sqrt(vhat) + eps));
     }
   });

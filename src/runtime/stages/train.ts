@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { FinetuneStage, TrainStage } from '../../graph/types.js';
-import { saveCheckpoint } from '../model/checkpoint.js';
+import { checkpointDirOf, saveCheckpoint } from '../model/checkpoint.js';
 import { trainModel } from '../train/trainer.js';
 import { preprocessedFor, type StageContext } from './context.js';
 
@@ -11,6 +11,8 @@ export async function runTraining(stage: TrainStage | FinetuneStage, ctx: StageC
     const from = ctx.state.checkpoints.get(stage.from);
     if (!from) throw new Error(`stage '${stage.from}' produced no checkpoint to fine-tune from`);
     init = { checkpointDir: from };
+  } else if (stage.checkpoint) {
+    init = { checkpointDir: checkpointDirOf(stage.checkpoint) }; // `pretrained "FILE"`, checked by preflight
   }
   const trained = await trainModel({
     params: stage,
@@ -33,7 +35,7 @@ export async function runTraining(stage: TrainStage | FinetuneStage, ctx: StageC
   });
   const dir = join(ctx.runDir, 'checkpoints', stage.experiment);
   try {
-    await saveCheckpoint(trained.model, dir);
+    await saveCheckpoint(trained.model, dir, trained.output);
   } finally {
     trained.model.dispose();
   }

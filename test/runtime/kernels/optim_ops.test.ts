@@ -64,17 +64,20 @@ function runAll(seed: number): Run {
     weights.push(...cur);
     states.push(...bufs);
   }
-  // AdamW with a tensor that joins at the second step (its own step count).
-  let cur = w.map((a) => Float32Array.from(a));
-  const m = sizes.map((n) => new Float32Array(n));
-  const v = sizes.map((n) => new Float32Array(n));
-  grads.forEach((g, s) => {
-    cur = adamwStep(cur.map((wi, i) => ({ w: wi, g: g[i], m: m[i], v: v[i], t: i === 0 ? s : s + 1 })).filter((t) => t.t > 0), { lr: 5e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01 })
-      .map((a) => Float32Array.from(a));
-    if (s === 0) cur.unshift(Float32Array.from(w[0]));
-  });
-  weights = [...weights, ...cur];
-  states.push(...m, ...v);
+  // AdamW, plain and AMSGrad, with a tensor that joins at the second step (its own step count).
+  for (const amsgrad of [false, true]) {
+    let cur = w.map((a) => Float32Array.from(a));
+    const m = sizes.map((n) => new Float32Array(n));
+    const v = sizes.map((n) => new Float32Array(n));
+    const vmax = sizes.map((n) => new Float32Array(n));
+    grads.forEach((g, s) => {
+      const tensors = cur.map((wi, i) => ({ w: wi, g: g[i], m: m[i], v: v[i], ...(amsgrad ? { vmax: vmax[i] } : {}), t: i === 0 ? s : s + 1 }));
+      cur = adamwStep(tensors.filter((t) => t.t > 0), { lr: 5e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01 }).map((a) => Float32Array.from(a));
+      if (s === 0) cur.unshift(Float32Array.from(w[0]));
+    });
+    weights = [...weights, ...cur];
+    states.push(...m, ...v, ...(amsgrad ? vmax : []));
+  }
   const norm = sumOfSquares(grads[0]);
   const scaled = scaleArrays(grads[0], 12 / (Math.sqrt(norm) + 1e-6)).map((a) => Float32Array.from(a));
   return { weights, states, norm, scaled };
@@ -136,12 +139,16 @@ describe('optimisers: the host path (native kernels) and the tfjs-ops path agree
     setFusedOps('on');
     const w = tf.variable(tf.tensor(randn(100, 1), [100]));
     const g = tf.tensor(randn(100, 2), [100]);
-    for (const spec of [{ kind: 'sgd', momentum: 0.9, nesterov: true, weightDecay: 0 }, { kind: 'adamw', beta1: 0.9, beta2: 0.999, weightDecay: 0.01 }] as const) {
+    for (const spec of [
+      { kind: 'sgd', momentum: 0.9, nesterov: true, weightDecay: 0 },
+      { kind: 'adamw', beta1: 0.9, beta2: 0.999, weightDecay: 0.01 },
+      { kind: 'adamw', beta1: 0.9, beta2: 0.999, weightDecay: 0.01, amsgrad: true },
+    ] as const) {
       const before = tf.memory().numTensors;
       const opt = createOptimizer(spec);
       for (let s = 0; s < 3; s++) opt.apply([w], [g], 0.01);
-      // SGD keeps its buffers as host arrays; AdamW its two moment variables.
-      expect(tf.memory().numTensors - before).toBe(spec.kind === 'adamw' ? 2 : 0);
+      // SGD keeps its buffers as host arrays; AdamW its two moment variables (three with AMSGrad).
+      expect(tf.memory().numTensors - before).toBe(spec.kind === 'sgd' ? 0 : 'amsgrad' in spec ? 3 : 2);
       opt.dispose();
       expect(tf.memory().numTensors).toBe(before);
     }
@@ -151,8 +158,9 @@ describe('optimisers: the host path (native kernels) and the tfjs-ops path agree
   for (const spec of [
     { kind: 'sgd', momentum: 0.99, nesterov: true, weightDecay: 3e-5 },
     { kind: 'adamw', beta1: 0.9, beta2: 0.999, weightDecay: 0.01 },
+    { kind: 'adamw', beta1: 0.9, beta2: 0.999, weightDecay: 0.01, amsgrad: true },
   ] as const) {
-    it(`${spec.kind}: five steps with clipping`, () => {
+    it(`${spec.kind}${'amsgrad' in spec ? ' (AMSGrad)' : ''}: five steps with clipping`, () => {
       const run = (mode: 'on' | 'off'): Float32Array[] => {
         setFusedOps(mode);
         const vars = [tf.variable(tf.tensor(randn(300, 5), [300])), tf.variable(tf.tensor(randn(40000, 6), [200, 200]))];
