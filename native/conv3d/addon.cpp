@@ -68,15 +68,7 @@ bool SelectIsa(Isa isa) {
 namespace {
 
 const KernelSet& Kernels() {
-  switch (CurrentIsa()) {
-#if defined(MTC_HAVE_AVX512_BUILD)
-    case Isa::kAvx512: return avx512::kKernels;
-#endif
-#if defined(MTC_HAVE_X86_BUILDS)
-    case Isa::kAvx2: return avx2::kKernels;
-#endif
-    default: return generic::kKernels;
-  }
+  return ForCurrentIsa(MTC_AVX512(&avx512::kKernels), MTC_AVX2(&avx2::kKernels), generic::kKernels);
 }
 
 bool ThrowIf(napi_env env, napi_status status, const char* what) {

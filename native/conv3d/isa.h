@@ -66,4 +66,24 @@ Isa CurrentIsa();
 // Switches the build; false (and no change) when the CPU cannot run it.
 bool SelectIsa(Isa isa);
 
+// The kernel table of the current build: ForCurrentIsa(MTC_AVX512(&avx512::k), MTC_AVX2(&avx2::k),
+// generic::k); a build that was not compiled in is passed as nullptr.
+template <typename T>
+const T& ForCurrentIsa(const T* avx512, const T* avx2, const T& generic) {
+  const Isa isa = CurrentIsa();
+  if (isa == Isa::kAvx512 && avx512) return *avx512;
+  if (isa == Isa::kAvx2 && avx2) return *avx2;
+  return generic;
+}
+#if defined(MTC_HAVE_AVX512_BUILD)
+#define MTC_AVX512(x) (x)
+#else
+#define MTC_AVX512(x) nullptr
+#endif
+#if defined(MTC_HAVE_X86_BUILDS)
+#define MTC_AVX2(x) (x)
+#else
+#define MTC_AVX2(x) nullptr
+#endif
+
 }  // namespace mtc

@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "napi_util.h"
 #include "thread_pool.h"
 
 namespace mtc {
@@ -35,58 +36,19 @@ constexpr int64_t kSumRows = 2048;
 // Below this many elements, one thread.
 constexpr int64_t kMinParallel = 1 << 16;
 
-void Fail(napi_env env, const std::string& msg) {
-  napi_throw_type_error(env, "MTC_NATIVE", ("mtc native layout: " + msg).c_str());
-}
+constexpr const char* kWho = "mtc native layout";
 
 bool F32(napi_env env, napi_value v, double length, const char* name, float** out) {
-  bool is_ta = false;
-  napi_is_typedarray(env, v, &is_ta);
-  napi_typedarray_type type;
-  size_t len = 0;
-  void* data = nullptr;
-  if (!is_ta || napi_get_typedarray_info(env, v, &type, &len, &data, nullptr, nullptr) != napi_ok ||
-      type != napi_float32_array) {
-    Fail(env, std::string(name) + " must be a Float32Array");
-    return false;
-  }
-  if (static_cast<double>(len) != length) {
-    char buf[160];
-    std::snprintf(buf, sizeof(buf), "%s has %zu elements, expected %.0f", name, len, length);
-    Fail(env, buf);
-    return false;
-  }
-  *out = static_cast<float*>(data);
-  return true;
+  return napi_util::Typed(env, v, napi_float32_array, length, name, out, kWho);
 }
 
 bool Ints(napi_env env, const napi_value* v, int count, const char* names, int64_t* out) {
-  for (int i = 0; i < count; ++i) {
-    double d;
-    if (napi_get_value_double(env, v[i], &d) != napi_ok || !(d >= 1) || d != static_cast<double>(static_cast<int64_t>(d)) || d > 9e15) {
-      Fail(env, std::string(names) + " must be positive integers");
-      return false;
-    }
-    out[i] = static_cast<int64_t>(d);
-  }
-  return true;
+  return napi_util::Sizes(env, v, count, names, out, kWho);
 }
 
-bool Args(napi_env env, napi_callback_info info, size_t want, napi_value* argv) {
-  size_t argc = want;
-  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
-  if (argc != want) {
-    Fail(env, "expected " + std::to_string(want) + " arguments");
-    return false;
-  }
-  return true;
-}
+bool Args(napi_env env, napi_callback_info info, size_t want, napi_value* argv) { return napi_util::Args(env, info, want, argv, kWho); }
 
-napi_value Undefined(napi_env env) {
-  napi_value u;
-  napi_get_undefined(env, &u);
-  return u;
-}
+using napi_util::Undefined;
 
 // fn(r0, r1) over [0, rows) in chunks; `elems` decides whether threads are worth waking.
 template <typename Fn>
@@ -246,51 +208,34 @@ napi_value DepthToSpaceBiasGradBinding(napi_env env, napi_callback_info info) {
   return Undefined(env);
 }
 
-napi_value ResidualActBinding(napi_env env, napi_callback_info info) {
+// (p, q, slope, out): out[i] = f(p[i], q[i], slope) over arrays of one length, in fixed blocks.
+template <typename F>
+napi_value Elementwise2(napi_env env, napi_callback_info info, const char* np, const char* nq, const char* nout, F f) {
   napi_value a[4];
   if (!Args(env, info, 4, a)) return nullptr;
-  bool is_ta = false;
-  size_t n = 0;
-  napi_is_typedarray(env, a[0], &is_ta);
-  if (is_ta) napi_get_typedarray_info(env, a[0], nullptr, &n, nullptr, nullptr, nullptr);
-  float *x, *y, *out;
+  float *p, *q, *out;
+  int64_t n = 0;
   double slope;
-  if (!F32(env, a[0], static_cast<double>(n), "a", &x) || !F32(env, a[1], static_cast<double>(n), "b", &y) ||
-      napi_get_value_double(env, a[2], &slope) != napi_ok || !F32(env, a[3], static_cast<double>(n), "out", &out)) {
+  if (!napi_util::Typed(env, a[0], napi_float32_array, -1, np, &p, kWho, &n) || !F32(env, a[1], static_cast<double>(n), nq, &q) ||
+      !napi_util::Number(env, a[2], "slope", &slope, kWho) || !F32(env, a[3], static_cast<double>(n), nout, &out))
     return nullptr;
-  }
   const float sl = static_cast<float>(slope);
-  const int64_t N = static_cast<int64_t>(n);
-  ForRows((N + 4095) / 4096, N, [&](int64_t b0, int64_t b1) {
-    const int64_t e = std::min(N, b1 * 4096);
-    for (int64_t i = b0 * 4096; i < e; ++i) {
-      const float z = x[i] + y[i];
-      out[i] = z > 0.f ? z : sl * z;
-    }
+  ForRows((n + 4095) / 4096, n, [&](int64_t b0, int64_t b1) {
+    const int64_t e = std::min(n, b1 * 4096);
+    for (int64_t i = b0 * 4096; i < e; ++i) out[i] = f(p[i], q[i], sl);
   });
   return Undefined(env);
 }
 
-napi_value ResidualActGradBinding(napi_env env, napi_callback_info info) {
-  napi_value a[4];
-  if (!Args(env, info, 4, a)) return nullptr;
-  bool is_ta = false;
-  size_t n = 0;
-  napi_is_typedarray(env, a[0], &is_ta);
-  if (is_ta) napi_get_typedarray_info(env, a[0], nullptr, &n, nullptr, nullptr, nullptr);
-  float *y, *g, *dz;
-  double slope;
-  if (!F32(env, a[0], static_cast<double>(n), "y", &y) || !F32(env, a[1], static_cast<double>(n), "g", &g) ||
-      napi_get_value_double(env, a[2], &slope) != napi_ok || !F32(env, a[3], static_cast<double>(n), "dz", &dz)) {
-    return nullptr;
-  }
-  const float sl = static_cast<float>(slope);
-  const int64_t N = static_cast<int64_t>(n);
-  ForRows((N + 4095) / 4096, N, [&](int64_t b0, int64_t b1) {
-    const int64_t e = std::min(N, b1 * 4096);
-    for (int64_t i = b0 * 4096; i < e; ++i) dz[i] = y[i] > 0.f ? g[i] : sl * g[i];
+napi_value ResidualActBinding(napi_env env, napi_callback_info info) {
+  return Elementwise2(env, info, "a", "b", "out", [](float x, float y, float sl) {
+    const float z = x + y;
+    return z > 0.f ? z : sl * z;
   });
-  return Undefined(env);
+}
+
+napi_value ResidualActGradBinding(napi_env env, napi_callback_info info) {
+  return Elementwise2(env, info, "y", "g", "dz", [](float y, float g, float sl) { return y > 0.f ? g : sl * g; });
 }
 
 }  // namespace mtc

@@ -69,37 +69,43 @@ inline VecKind VecFor(int C) {
 }
 
 // ---------------------------------------------------------------------------
-// Forward statistics: per item, shifted sums (shift = first voxel of the sample) of x and x^2,
-// float partials flushed into doubles every 256 voxels.
-template <typename V>
-void ForwardSumsVec(const float* xb, int C, int64_t i0, int64_t i1, double* sum, double* sq) {
+// Two per-channel sums over voxels [i0, i1) in float vectors, flushed into the doubles s1, s2 every
+// 256 voxels: terms(i, v) gives voxel i's two terms for channel vector v.
+template <typename V, typename Terms>
+void SumPairsVec(int C, int64_t i0, int64_t i1, double* s1, double* s2, Terms terms) {
   constexpr int L = VecTraits<V>::kLanes;
   const int nv = C / L;
-  V vs[kMaxVecC / L], vq[kMaxVecC / L], sh[kMaxVecC / L];
+  V a1[kMaxVecC / L], a2[kMaxVecC / L];
   for (int v = 0; v < nv; ++v) {
-    vs[v] = V{};
-    vq[v] = V{};
-    sh[v] = LoadV<V>(xb + L * v);
+    a1[v] = V{};
+    a2[v] = V{};
   }
   for (int64_t j0 = i0; j0 < i1; j0 += 256) {
     const int64_t j1 = std::min(i1, j0 + 256);
-    for (int64_t i = j0; i < j1; ++i) {
-      const float* xi = xb + i * C;
-      for (int v = 0; v < nv; ++v) {
-        const V d = LoadV<V>(xi + L * v) - sh[v];
-        vs[v] += d;
-        vq[v] += d * d;
-      }
-    }
+    for (int64_t i = j0; i < j1; ++i)
+      for (int v = 0; v < nv; ++v) terms(i, v, a1[v], a2[v]);
     for (int v = 0; v < nv; ++v) {
       for (int l = 0; l < L; ++l) {
-        sum[L * v + l] += vs[v][l];
-        sq[L * v + l] += vq[v][l];
+        s1[L * v + l] += a1[v][l];
+        s2[L * v + l] += a2[v][l];
       }
-      vs[v] = V{};
-      vq[v] = V{};
+      a1[v] = V{};
+      a2[v] = V{};
     }
   }
+}
+
+// Forward statistics: shifted sums of x and x^2 (shift = the sample's first voxel).
+template <typename V>
+void ForwardSumsVec(const float* xb, int C, int64_t i0, int64_t i1, double* sum, double* sq) {
+  constexpr int L = VecTraits<V>::kLanes;
+  V sh[kMaxVecC / L];
+  for (int v = 0; v < C / L; ++v) sh[v] = LoadV<V>(xb + L * v);
+  SumPairsVec<V>(C, i0, i1, sum, sq, [&](int64_t i, int v, V& s1, V& s2) {
+    const V d = LoadV<V>(xb + i * C + L * v) - sh[v];
+    s1 += d;
+    s2 += d * d;
+  });
 }
 
 template <typename V>
@@ -124,34 +130,18 @@ template <typename V>
 void BackwardSumsVec(const float* x, const float* y, const float* dy, const float* mu, const float* r,
                      int C, int64_t i0, int64_t i1, float slope, double* sd, double* sdx) {
   constexpr int L = VecTraits<V>::kLanes;
-  const int nv = C / L;
-  V ad[kMaxVecC / L], adx[kMaxVecC / L], vm[kMaxVecC / L], vr[kMaxVecC / L];
-  for (int v = 0; v < nv; ++v) {
-    ad[v] = V{};
-    adx[v] = V{};
+  V vm[kMaxVecC / L], vr[kMaxVecC / L];
+  for (int v = 0; v < C / L; ++v) {
     vm[v] = LoadV<V>(mu + L * v);
     vr[v] = LoadV<V>(r + L * v);
   }
-  for (int64_t j0 = i0; j0 < i1; j0 += 256) {
-    const int64_t j1 = std::min(i1, j0 + 256);
-    for (int64_t i = j0; i < j1; ++i) {
-      const int64_t o = i * C;
-      for (int v = 0; v < nv; ++v) {
-        const V dz = LeakyGrad(LoadV<V>(y + o + L * v), LoadV<V>(dy + o + L * v), slope);
-        const V h = (LoadV<V>(x + o + L * v) - vm[v]) * vr[v];
-        ad[v] += dz;
-        adx[v] += dz * h;
-      }
-    }
-    for (int v = 0; v < nv; ++v) {
-      for (int l = 0; l < L; ++l) {
-        sd[L * v + l] += ad[v][l];
-        sdx[L * v + l] += adx[v][l];
-      }
-      ad[v] = V{};
-      adx[v] = V{};
-    }
-  }
+  SumPairsVec<V>(C, i0, i1, sd, sdx, [&](int64_t i, int v, V& s1, V& s2) {
+    const int64_t o = i * C + L * v;
+    const V dz = LeakyGrad(LoadV<V>(y + o), LoadV<V>(dy + o), slope);
+    const V h = (LoadV<V>(x + o) - vm[v]) * vr[v];
+    s1 += dz;
+    s2 += dz * h;
+  });
 }
 
 // Backward pass 2: dx = r * (dz * s - k1 - xhat * k2), and the per-item sums of dx.

@@ -59,36 +59,33 @@ void SgdRange(const float* w, const float* gr, float* buf, float* out, int64_t n
 
 // torch.optim.AdamW: w *= 1 - lr * wd; m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2;
 // w -= lr * (m / bc1) / (sqrt(v / bc2) + eps); with AMSGrad vmax = max(vmax, v) replaces v there.
-void AdamwRange(const float* w, const float* gr, float* m, float* v, float* vmax, float* out,
-                int64_t n, double bc1, double bc2, const AdamHyper& h) {
+template <bool kAmsgrad>
+void AdamwLoop(const float* w, const float* gr, float* m, float* v, float* vmax, float* out, int64_t n,
+               double bc1, double bc2, const AdamHyper& h) {
   const double b1 = h.beta1, b2 = h.beta2, c1 = 1 - h.beta1, c2 = 1 - h.beta2;
   const double lr = h.lr, eps = h.eps, decay = h.decay;
-  if (vmax) {
-    for (int64_t k = 0; k < n; ++k) {
-      const double g = gr[k];
-      const double mk = b1 * static_cast<double>(m[k]) + c1 * g;
-      const double vk = b2 * static_cast<double>(v[k]) + c2 * g * g;
-      m[k] = static_cast<float>(mk);
-      v[k] = static_cast<float>(vk);
-      const double prev = vmax[k];
-      const double second = vk > prev ? vk : prev;
-      vmax[k] = static_cast<float>(second);
-      const double mhat = mk / bc1;
-      const double vhat = second / bc2;
-      out[k] = static_cast<float>(static_cast<double>(w[k]) * decay - lr * (mhat / (std::sqrt(vhat) + eps)));
-    }
-    return;
-  }
   for (int64_t k = 0; k < n; ++k) {
     const double g = gr[k];
     const double mk = b1 * static_cast<double>(m[k]) + c1 * g;
     const double vk = b2 * static_cast<double>(v[k]) + c2 * g * g;
     m[k] = static_cast<float>(mk);
     v[k] = static_cast<float>(vk);
+    double second = vk;
+    if constexpr (kAmsgrad) {
+      const double prev = vmax[k];
+      second = vk > prev ? vk : prev;
+      vmax[k] = static_cast<float>(second);
+    }
     const double mhat = mk / bc1;
-    const double vhat = vk / bc2;
+    const double vhat = second / bc2;
     out[k] = static_cast<float>(static_cast<double>(w[k]) * decay - lr * (mhat / (std::sqrt(vhat) + eps)));
   }
+}
+
+void AdamwRange(const float* w, const float* gr, float* m, float* v, float* vmax, float* out,
+                int64_t n, double bc1, double bc2, const AdamHyper& h) {
+  if (vmax) AdamwLoop<true>(w, gr, m, v, vmax, out, n, bc1, bc2, h);
+  else AdamwLoop<false>(w, gr, m, v, vmax, out, n, bc1, bc2, h);
 }
 
 double SumSquares(const float* x, int64_t n) {

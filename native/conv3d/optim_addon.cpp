@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "isa.h"
+#include "napi_util.h"
 #include "optim.h"
 #include "thread_pool.h"
 
@@ -30,20 +31,12 @@ constexpr int64_t kBlock = 32768;
 constexpr int64_t kMinParallel = 1 << 16;
 
 const OptimKernelSet& Set() {
-  switch (CurrentIsa()) {
-#if defined(MTC_HAVE_AVX512_BUILD)
-    case Isa::kAvx512: return avx512::kOptimKernels;
-#endif
-#if defined(MTC_HAVE_X86_BUILDS)
-    case Isa::kAvx2: return avx2::kOptimKernels;
-#endif
-    default: return generic::kOptimKernels;
-  }
+  return ForCurrentIsa(MTC_AVX512(&avx512::kOptimKernels), MTC_AVX2(&avx2::kOptimKernels), generic::kOptimKernels);
 }
 
-void Fail(napi_env env, const std::string& msg) {
-  napi_throw_type_error(env, "MTC_NATIVE", ("mtc native optimiser: " + msg).c_str());
-}
+constexpr const char* kWho = "mtc native optimiser";
+
+void Fail(napi_env env, const std::string& msg) { napi_util::Fail(env, kWho, msg); }
 
 struct Span {
   void* data;
@@ -51,18 +44,7 @@ struct Span {
 };
 
 bool TypedSpan(napi_env env, napi_value v, napi_typedarray_type want, const std::string& name, Span* out) {
-  bool is_ta = false;
-  napi_is_typedarray(env, v, &is_ta);
-  napi_typedarray_type type;
-  size_t len = 0;
-  void* data = nullptr;
-  if (!is_ta || napi_get_typedarray_info(env, v, &type, &len, &data, nullptr, nullptr) != napi_ok || type != want) {
-    Fail(env, name + (want == napi_float32_array ? " must be a Float32Array"
-                      : want == napi_float64_array ? " must be a Float64Array" : " must be a Uint8Array"));
-    return false;
-  }
-  *out = Span{data, static_cast<int64_t>(len)};
-  return true;
+  return napi_util::Typed(env, v, want, -1, name, &out->data, kWho, &out->length);
 }
 
 // A JS array of Float32Array, each of the length in `lengths` (filled from the first list read).
@@ -84,37 +66,18 @@ bool FloatList(napi_env env, napi_value v, const char* name, std::vector<int64_t
   for (uint32_t i = 0; i < n; ++i) {
     napi_value el;
     napi_get_element(env, v, i, &el);
-    Span s;
-    if (!TypedSpan(env, el, napi_float32_array, std::string(name) + "[" + std::to_string(i) + "]", &s)) return false;
-    if (first) {
-      lengths->push_back(s.length);
-    } else if (s.length != (*lengths)[i]) {
-      Fail(env, std::string(name) + "[" + std::to_string(i) + "] has " + std::to_string(s.length) +
-                    " elements, expected " + std::to_string((*lengths)[i]));
+    const double want = first ? -1.0 : static_cast<double>((*lengths)[i]);
+    int64_t len = 0;
+    if (!napi_util::Typed(env, el, napi_float32_array, want, std::string(name) + "[" + std::to_string(i) + "]", &(*out)[i], kWho, &len))
       return false;
-    }
-    (*out)[i] = static_cast<float*>(s.data);
+    if (first) lengths->push_back(len);
   }
   return true;
 }
 
-bool Number(napi_env env, napi_value v, const char* name, double* out) {
-  if (napi_get_value_double(env, v, out) != napi_ok) {
-    Fail(env, std::string(name) + " must be a number");
-    return false;
-  }
-  return true;
-}
+bool Number(napi_env env, napi_value v, const char* name, double* out) { return napi_util::Number(env, v, name, out, kWho); }
 
-bool Args(napi_env env, napi_callback_info info, size_t want, napi_value* argv) {
-  size_t argc = want;
-  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
-  if (argc != want) {
-    Fail(env, "expected " + std::to_string(want) + " arguments");
-    return false;
-  }
-  return true;
-}
+bool Args(napi_env env, napi_callback_info info, size_t want, napi_value* argv) { return napi_util::Args(env, info, want, argv, kWho); }
 
 struct Block {
   int tensor;
@@ -145,11 +108,7 @@ int64_t Total(const std::vector<int64_t>& lengths) {
   return s;
 }
 
-napi_value Undefined(napi_env env) {
-  napi_value u;
-  napi_get_undefined(env, &u);
-  return u;
-}
+using napi_util::Undefined;
 
 }  // namespace
 

@@ -65,10 +65,12 @@ export function registerKernels(configs: readonly tf.KernelConfig[]): void {
 }
 
 /** [B, D, H, W, C] -> the [B, N, C] sizes of the host passes. */
-function dims5(shape: number[]): { B: number; N: number; C: number } {
+export function hostDims(shape: number[]): { B: number; N: number; C: number } {
   const [B, D, H, W, C] = shape;
   return { B, N: D * H * W, C };
 }
+
+const dims5 = hostDims;
 
 const biasNormAct: HostFn = ({ x, scale, offset }, attrs) => {
   const { eps, slope } = attrs as unknown as BiasNormActAttrs;

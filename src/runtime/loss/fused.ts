@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
-import { hostKernelConfigs, registerKernels, type HostFn } from '../kernels/fused_cpu.js';
+import { hostDims, hostKernelConfigs, registerKernels, type HostFn } from '../kernels/fused_cpu.js';
 import { SIGMOID_DICE_BCE, SIGMOID_DICE_BCE_GRAD, SOFTMAX_DICE_CE, SOFTMAX_DICE_CE_GRAD } from '../kernels/fused_names.js';
 import { lossGrad, lossStats } from '../kernels/host_ops.js';
-import { hasFusedKernel } from '../model/fused.js';
+import { firstDy, hasFusedKernel, runFusedKernel } from '../model/fused.js';
 import { combineSigmoidStats, multiTalentSpec, sigmoidDiceBceParts, type SigmoidDiceBceSpec } from './sigmoid-dice-bce.js';
 import { checkChannels, softmaxDiceCeBackward, softmaxDiceCeForward, softmaxDiceCeParts, type SoftmaxDiceCeSpec } from './softmax-dice-ce.js';
 
@@ -20,19 +20,9 @@ import { checkChannels, softmaxDiceCeBackward, softmaxDiceCeForward, softmaxDice
  * the clamp passes the gradient where the raw denominator reaches the clamp, as tf.maximum's does.
  */
 
-function run(name: string, inputs: tf.NamedTensorMap, attrs: object): tf.Tensor[] {
-  const out = tf.engine().runKernel(name, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor | tf.Tensor[];
-  return Array.isArray(out) ? out : [out];
-}
-
-function first(dy: tf.Tensor | tf.Tensor[]): tf.Tensor {
-  return Array.isArray(dy) ? dy[0] : dy;
-}
-
-function dims5(shape: number[]): { B: number; N: number; C: number } {
-  const [B, D, H, W, C] = shape;
-  return { B, N: D * H * W, C };
-}
+const run = runFusedKernel;
+const first = firstDy;
+const dims5 = hostDims;
 
 // ---------------------------------------------------------------------------------------------
 // Sigmoid Dice + BCE

@@ -61,15 +61,19 @@ export function values(t: tf.Tensor): Float32Array {
   return v instanceof Float32Array ? v : Float32Array.from(v as ArrayLike<number>);
 }
 
-function run(name: string, inputs: tf.NamedTensorMap, attrs: object = {}): tf.Tensor[] {
+/** Runs the fused kernel `name` of the active backend; its outputs as an array. */
+export function runFusedKernel(name: string, inputs: tf.NamedTensorMap, attrs: object = {}): tf.Tensor[] {
   const out = tf.engine().runKernel(name, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor | tf.Tensor[];
   return Array.isArray(out) ? out : [out];
 }
 
 /** The first of a gradient's dys (the others, of outputs saved only for the gradient, are zeros). */
-function first(dy: tf.Tensor | tf.Tensor[]): tf.Tensor {
+export function firstDy(dy: tf.Tensor | tf.Tensor[]): tf.Tensor {
   return Array.isArray(dy) ? dy[0] : dy;
 }
+
+const run = runFusedKernel;
+const first = firstDy;
 
 // ---------------------------------------------------------------------------------------------
 // bias + InstanceNorm + LeakyReLU

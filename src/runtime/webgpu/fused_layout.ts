@@ -180,42 +180,26 @@ fn main(index : i32) {
   );
 }
 
+/** An element-wise program over two same-size arrays p, q with the uniform `slope`. */
+function slopeKernel(key: string, p: tf.Tensor, q: tf.Tensor, slope: number, body: string): tf.Tensor {
+  return runElementwise(
+    { key, inputs: ['p', 'q'], v: vectorWidth(p.size), outputSize: p.size, uniforms: 'slope : f32,', body },
+    [p, q],
+    [f32(slope)],
+    p.shape,
+  );
+}
+
 /** out = LeakyReLU(a + b) (a residual block's end). */
 export function residualActKernel(a: tf.Tensor, b: tf.Tensor, slope: number): tf.Tensor {
-  const v = vectorWidth(a.size);
-  return runElementwise(
-    {
-      key: 'residual_act',
-      inputs: ['a', 'bv'],
-      v,
-      outputSize: a.size,
-      uniforms: 'slope : f32,',
-      body: `
-    let z = a[index] + bv[index];
-    result[index] = select(uniforms.slope * z, z, z > T(0.0));`,
-    },
-    [a, b],
-    [f32(slope)],
-    a.shape,
-  );
+  return slopeKernel('residual_act', a, b, slope, `
+    let z = p[index] + q[index];
+    result[index] = select(uniforms.slope * z, z, z > T(0.0));`);
 }
 
 /** Its gradient from the output y: dy where y > 0, else slope * dy. */
 export function residualActGradKernel(y: tf.Tensor, dy: tf.Tensor, slope: number): tf.Tensor {
-  const v = vectorWidth(y.size);
-  return runElementwise(
-    {
-      key: 'residual_act_grad',
-      inputs: ['y', 'dy'],
-      v,
-      outputSize: y.size,
-      uniforms: 'slope : f32,',
-      body: `
-    let g = dy[index];
-    result[index] = select(uniforms.slope * g, g, y[index] > T(0.0));`,
-    },
-    [y, dy],
-    [f32(slope)],
-    y.shape,
-  );
+  return slopeKernel('residual_act_grad', y, dy, slope, `
+    let g = q[index];
+    result[index] = select(uniforms.slope * g, g, p[index] > T(0.0));`);
 }
