@@ -1,6 +1,6 @@
 // The sigmoid Dice + BCE losses on the GPU (WGSL): the MultiTalent loss and nnU-Net's region loss,
-// the counterparts of fusedSigmoidDiceBce in ../loss/fused.ts: same value, same gradient w.r.t. the
-// logits (the math: ../loss/sigmoid-dice-bce.ts).
+// the webgpu kernels of the fused op of ../loss/fused.ts (registered in ./fused_kernels.ts): same
+// value, same gradient w.r.t. the logits as its host kernels (the math: ../loss/sigmoid-dice-bce.ts).
 //
 // Forward, logits z and targets g viewed as [B, N, C]:
 //   1./2. per (b, c) sums over voxels of BCE-with-logits, p g, p, g (p = sigmoid z)  -> [B, 4, C]
