@@ -6,6 +6,7 @@ import { explainCommand } from './commands/explain.js';
 import { fmtCommand } from './commands/fmt.js';
 import { graphCommand } from './commands/graph.js';
 import type { BenchOptions } from './commands/bench.js';
+import type { BenchLoaderOptions } from './commands/bench-loader.js';
 import type { VerifyOptions } from './commands/verify.js';
 import type { BackendChoice } from '../runtime/backend.js';
 import { processIO, UserError, type CliIO } from './io.js';
@@ -186,6 +187,21 @@ export function buildProgram(io: CliIO, setExitCode: (code: number) => void): Co
     const { benchCommand } = await import('./commands/bench.js');
     setExitCode(await benchCommand('step', { ...bench.opts(), ...opts }, io));
   });
+  bench
+    .command('loader')
+    .description('augmented training batches per second: case sampling, patches, augmentation, targets, in worker threads')
+    .option('--patch <D,H,W>', 'patch size', '32,32,32')
+    .option('--batch <n>', 'batch size', '2')
+    .option('--workers <n>', 'loader worker threads (0: the main thread; default one per spare core, at most 8)')
+    .option('--batches <n>', 'timed batches', '20')
+    .addOption(new Option('--augmentation <profile>', "nnU-Net's profile or none").choices(['nnunet', 'none']).default('nnunet'))
+    .option('--case <D,H,W>', 'shape of the synthetic cases (default 1.5x the patch)')
+    .option('--cases <n>', 'distinct synthetic cases', '2')
+    .option('--json', 'one JSON object')
+    .action(async (opts: BenchLoaderOptions) => {
+      const { benchLoaderCommand } = await import('./commands/bench-loader.js');
+      setExitCode(await benchLoaderCommand(opts, io));
+    });
   bench
     .command('verify')
     .description("checks a backend's conv kernels and a training step's loss and every gradient against the cpu backend")

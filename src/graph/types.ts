@@ -11,6 +11,8 @@
  * [batch, z, y, x, channel].
  */
 
+import type { TransformKind } from './transforms.js';
+
 export const GRAPH_SCHEMA_VERSION = 1 as const;
 
 export type Vec3 = [number, number, number];
@@ -182,11 +184,12 @@ export interface PreprocessStage extends StageBase {
   split: SplitSpec;
 }
 
-/** One augmentation transform: applied with probability `p`, parameters drawn uniformly from `range`. */
+/**
+ * One augmentation transform: applied with probability `p`, its parameter drawn from `range` (what
+ * each transform's range means and how it is drawn: graph/transforms.ts).
+ */
 export interface AugmentTransform {
-  kind:
-    | 'rotation' | 'scaling' | 'elastic' | 'noise' | 'blur' | 'brightness' | 'contrast'
-    | 'low_resolution' | 'gamma_inverted' | 'gamma' | 'mirror';
+  kind: TransformKind;
   /** Probability per sample (for `mirror`: per axis). */
   p: number;
   /** [low, high] of the parameter (degrees, factor, std, sigma, zoom, gamma); absent for `mirror`. */
@@ -198,7 +201,7 @@ export interface AugmentTransform {
 export interface AugmentationSpec {
   /** Profile name (`none`: no augmentation). */
   name: string;
-  /** In the order they are applied. */
+  /** In the order they are applied: nnU-Net's (graph/transforms.ts, TRANSFORM_KINDS). */
   transforms: AugmentTransform[];
 }
 
