@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { benchCommand, pytorchIsaEnv } from '../../src/cli/commands/bench.js';
 import { nativeIsas, selectNativeIsa } from '../../src/runtime/kernels/native_config.js';
+import { initRuntime } from '../../src/runtime/setup.js';
 import { UserError, type CliIO } from '../../src/cli/io.js';
 import { resencStepFlops, unetStepFlops } from '../../src/runtime/train/step-flops.js';
 import { webgpuSkipReason } from '../runtime/webgpu/helpers.js';
@@ -42,7 +43,10 @@ describe('mtc bench', () => {
     const { io, out } = captureIO();
     expect(await benchCommand('conv3d', { shape: '1,4,4,4,2', filters: '3', repeats: '1', backend: 'cpu', isa: 'generic', json: true }, io)).toBe(0);
     const r = JSON.parse(out[0]) as Record<string, unknown>;
-    if (String(r.backend).includes('mtc-native')) expect(r.backend).toContain('generic');
+    if (String(r.backend).includes('mtc-native')) {
+      expect(r.backend).toContain('generic');
+      expect((await initRuntime('cpu')).description).toContain('generic build');
+    }
     await expect(benchCommand('conv3d', { shape: '1,4,4,4,2', filters: '3', repeats: '1', backend: 'cpu', isa: 'sse9' }, captureIO().io)).rejects.toThrow(/--isa must be one of/);
     // Back to the CPU's best build for the other tests.
     const best = nativeIsas()[0];

@@ -256,8 +256,8 @@ function print(results: { tfjs: BenchResult; pytorch?: BenchResult; note?: strin
 export async function benchCommand(kind: 'conv3d' | 'step', options: BenchOptions, io: CliIO): Promise<number> {
   if (kind === 'conv3d') conv3dPlan(options); // options checked before the runtime starts
   else stepPlan(options);
+  applyIsa(options); // before the runtime describes the build in use
   const runtime = await initRuntime(backendOf(options));
-  applyIsa(options);
   const peak = kind === 'conv3d' ? measurePeak(runtime.backend, options, io) : undefined;
   const plan = kind === 'conv3d' ? conv3dPlan(options, peak) : stepPlan(options);
   print(await execute(plan, options, io, runtime.backend), options, io);
@@ -289,8 +289,8 @@ export const GPU_SUITE: { kind: 'conv3d' | 'step'; options: BenchOptions }[] = [
 ];
 
 export async function benchSuite(options: BenchOptions, io: CliIO): Promise<number> {
+  applyIsa(options); // before the runtime describes the build in use
   const runtime = await initRuntime(backendOf(options));
-  applyIsa(options);
   const rows: string[] = [];
   const backends = new Set<string>([runtime.description]);
   const suite = runtime.backend === 'webgpu' ? GPU_SUITE : SUITE;
