@@ -79,6 +79,15 @@ export function buildProgram(io: CliIO, setExitCode: (code: number) => void): Co
     .action(async (code: string) => setExitCode(await explainCommand(code, {}, io)));
 
   program
+    .command('lsp')
+    .description('the language server (LSP) for editors: diagnostics, hover, definition, completion, formatting')
+    .option('--stdio', 'speak the protocol on stdin/stdout (the only transport; editors pass it)')
+    .action(async () => {
+      const { lspCommand } = await import('./commands/lsp.js');
+      setExitCode(await lspCommand(io));
+    });
+
+  program
     .command('synth')
     .description('write the synthetic CT collection (nnU-Net raw format) into DIR')
     .argument('<dir>', 'output folder')

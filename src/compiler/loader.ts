@@ -77,14 +77,21 @@ function targetOf(spec: string, importer: SourceFile, host: LoaderHost): Target 
  */
 const parseCache = new Map<string, ReturnType<typeof parseSource>>();
 const PARSE_CACHE_LIMIT = 512;
+/** Also bounded by the text it holds: an editor sends a new text on every keystroke. */
+const PARSE_CACHE_CHARS = 16_000_000;
+let parseCacheChars = 0;
 
 function parseCached(display: string, text: string): ReturnType<typeof parseSource> {
   const key = `${display}\u0000${text}`;
   let hit = parseCache.get(key);
   if (hit === undefined) {
     hit = parseSource(display, text);
-    if (parseCache.size >= PARSE_CACHE_LIMIT) parseCache.clear();
+    if (parseCache.size >= PARSE_CACHE_LIMIT || parseCacheChars + text.length > PARSE_CACHE_CHARS) {
+      parseCache.clear();
+      parseCacheChars = 0;
+    }
     parseCache.set(key, hit);
+    parseCacheChars += text.length;
   }
   return hit;
 }

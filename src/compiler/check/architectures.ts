@@ -18,6 +18,8 @@ export const CONVS_PER_STAGE: Record<ArchitectureKind, number> = { unet: 2, rese
 /** nnU-Net v2's residual-encoder blocks per stage. */
 export const RESENC_BLOCKS = [1, 3, 4, 6, 6, 6, 6, 6];
 /** SwinUNETR (MONAI): stages, total stride per axis, transformer depths and heads. */
+/** The most resolution stages a U-Net may have (2^15 voxels per axis would be needed to halve them all). */
+export const MAX_STAGES = 16;
 export const SWIN = { stages: 6, totalStride: 32, depths: [2, 2, 2, 2], heads: [3, 6, 12, 24], window: [7, 7, 7] as Vec3, featureSize: 48 };
 
 /** Where errors about an instantiation point. */
@@ -201,6 +203,11 @@ export function checkArchitecture(sink: DiagnosticSink, decl: Declaration, name:
   if (strides && strV) lengths.push(['strides', strides.length, strV.span]);
   if (kernels && kV) lengths.push(['kernels', kernels.length, kV.span]);
   if (blocks && blV) lengths.push(['blocks', blocks.length, blV.span]);
+  const tooMany = lengths.find(([, n]) => n > MAX_STAGES);
+  if (tooMany !== undefined) {
+    sink.error('MT0303', tooMany[2], `${owner} has ${tooMany[1]} stages ('${tooMany[0]}'); at most ${MAX_STAGES} are supported`, 'nnU-Net plans have 5 to 7 stages');
+    ok = false;
+  }
   for (const [field, n, span] of lengths.slice(1)) {
     const [firstField, firstN] = lengths[0];
     if (n !== firstN) {
