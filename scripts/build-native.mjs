@@ -133,13 +133,14 @@ async function main() {
       const failed = results.findIndex((r) => !r.ok);
       return { units, results, failed };
     };
-    // Every build the compiler can make: avx512 and avx2 on x86 (a compiler without AVX-512
-    // support still gets the other two), generic everywhere.
+    // Every build the compiler can make: avx512 and avx2 on x86 (a compiler without AVX-512, or
+    // without AVX2, still gets the builds below it), generic everywhere.
     let isas = x86 ? ['generic', 'avx2', 'avx512'] : ['generic'];
     let built = await build(isas);
-    if (built.failed >= 0 && built.units[built.failed].isa === 'avx512') {
-      console.warn(`${tag} the compiler cannot build the AVX-512 kernels; building avx2 and generic only.`);
-      isas = ['generic', 'avx2'];
+    while (built.failed >= 0 && built.units[built.failed].isa && built.units[built.failed].isa !== 'generic') {
+      const dropped = built.units[built.failed].isa;
+      isas = isas.slice(0, isas.indexOf(dropped));
+      console.warn(`${tag} the compiler cannot build the ${dropped} kernels; building ${isas.join(' and ')} only.`);
       built = await build(isas);
     }
     const { units, results, failed } = built;

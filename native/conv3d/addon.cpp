@@ -304,7 +304,7 @@ napi_value SetIsa(napi_env env, napi_callback_info info) {
     return nullptr;
   }
   if (!SelectIsa(isa)) {
-    const std::string msg = std::string("conv3d native: this CPU cannot run the ") + buf + " build";
+    const std::string msg = std::string("conv3d native: the ") + buf + " build cannot run here (this CPU lacks its instructions, or the compiler could not build it)";
     napi_throw_range_error(env, "MTC_CONV3D", msg.c_str());
     return nullptr;
   }

@@ -75,15 +75,16 @@ const T& ForCurrentIsa(const T* avx512, const T* avx2, const T& generic) {
   if (isa == Isa::kAvx2 && avx2) return *avx2;
   return generic;
 }
+// (A build not compiled in is declared but not defined: decltype names its type unevaluated.)
 #if defined(MTC_HAVE_AVX512_BUILD)
 #define MTC_AVX512(x) (x)
 #else
-#define MTC_AVX512(x) nullptr
+#define MTC_AVX512(x) static_cast<decltype(x)>(nullptr)
 #endif
 #if defined(MTC_HAVE_X86_BUILDS)
 #define MTC_AVX2(x) (x)
 #else
-#define MTC_AVX2(x) nullptr
+#define MTC_AVX2(x) static_cast<decltype(x)>(nullptr)
 #endif
 
 }  // namespace mtc

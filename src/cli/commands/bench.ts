@@ -220,7 +220,7 @@ function applyIsa(options: BenchOptions): void {
   if (!isNativeIsa(options.isa)) throw new UserError(`--isa must be one of avx512, avx2, generic, got '${options.isa}'`);
   const available = nativeIsas();
   if (available.length === 0) throw new UserError('--isa needs the native kernels: build them with `node scripts/build-native.mjs`');
-  if (!available.includes(options.isa)) throw new UserError(`--isa ${options.isa}: this CPU runs only ${available.join(', ')}`);
+  if (!available.includes(options.isa)) throw new UserError(`--isa ${options.isa}: that build cannot run here (this CPU lacks its instructions, or the compiler could not build it); available: ${available.join(', ')}`);
   selectNativeIsa(options.isa);
 }
 

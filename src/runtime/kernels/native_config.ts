@@ -30,13 +30,13 @@ export function currentNativeIsa(): NativeIsa | undefined {
   return isa !== undefined && isNativeIsa(isa) ? isa : undefined;
 }
 
-/** Switches every native kernel to `isa`; throws with the builds available when this CPU cannot run it. */
+/** Switches every native kernel to `isa`; throws, naming the builds available, when it cannot run here. */
 export function selectNativeIsa(isa: NativeIsa): void {
   const a = addon();
   if (!a?.setIsa) throw new Error('the native kernels are not built (or predate run-time build selection): run `node scripts/build-native.mjs`');
   const available = nativeIsas();
   if (!available.includes(isa)) {
-    throw new Error(`this CPU cannot run the native kernels' ${isa} build (it runs: ${available.join(', ')})`);
+    throw new Error(`the native kernels' ${isa} build cannot run here (this CPU lacks its instructions, or the compiler could not build it); available: ${available.join(', ')}`);
   }
   a.setIsa(isa);
 }
