@@ -266,17 +266,20 @@ def step(a):
     def one():
         sync()
         t0 = time.perf_counter()
+        c0 = time.process_time()
         opt.zero_grad(set_to_none=True)
         loss = multitalent_loss(net(x), g, m)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), 12)
         opt.step()
         loss.item()
-        return (time.perf_counter() - t0) * 1e3
+        return (time.perf_counter() - t0) * 1e3, (time.process_time() - c0) * 1e3
 
     for _ in range(a.warmup):
         one()
-    ms = statistics.median(one() for _ in range(a.repeats))
+    runs = [one() for _ in range(a.repeats)]
+    ms = statistics.median(r[0] for r in runs)
+    cpu_ms = statistics.median(r[1] for r in runs)
     if blocks:
         flops = step_flops(features, c, b, (d, h, w), convs=1, blocks=blocks)
         label = f"step resenc_unet patch {d}x{h}x{w} batch {b} features [{a.features}] blocks [{','.join(map(str, blocks))}] classes {c}"
@@ -287,6 +290,8 @@ def step(a):
         "name": label,
         "backend": backend_name(a.threads),
         "ms": ms,
+        # Process CPU time (every thread): counts OpenMP threads spin-waiting unless OMP_WAIT_POLICY=PASSIVE.
+        "cpu_ms": cpu_ms,
         "gflops": flops / (ms * 1e6),
         "parameters": params,
     }

@@ -72,6 +72,8 @@ describe('mtc bench', () => {
     const r = JSON.parse(out[0]) as Record<string, unknown>;
     expect(r.name).toBe('step unet patch 8x8x8 batch 1 features [2,4] classes 2');
     expect(r.ms).toBeGreaterThan(0);
+    // The process CPU time per step (every thread) comes with the wall clock.
+    expect(r.cpu_ms).toBeGreaterThan(0);
     expect(r.parameters).toBeGreaterThan(0);
     expect(r.gflops).toBeCloseTo(unetStepFlops([2, 4], 2, 1, [8, 8, 8]) / ((r.ms as number) * 1e6), 6);
   });

@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { benchConv3d } from '../../runtime/kernels/bench.js';
 import { estimateFmaPeak, isNativeIsa, nativeIsas, selectNativeIsa, type PeakEstimate } from '../../runtime/kernels/native_config.js';
@@ -41,6 +42,8 @@ export interface BenchResult {
   backend: string;
   /** Median milliseconds. */
   ms: number;
+  /** Steps: median process CPU milliseconds (every thread; other load hardly moves it). */
+  cpu_ms?: number;
   gflops: number;
   parameters?: number;
   /** tfjs ms / PyTorch ms, with --compare. */
@@ -162,6 +165,7 @@ function stepPlan(options: BenchOptions): Plan {
         name: `step ${arch} patch ${patch.join('x')} batch ${batch} features [${features.join(',')}]${blockText} classes ${classes}`,
         backend: native ? `tfjs-cpu+mtc-native(${native.isa},${native.threads}t)` : `tfjs-${m.backend}`,
         ms: m.medianMs,
+        cpu_ms: m.medianCpuMs,
         gflops: flops / (m.medianMs * 1e6),
         parameters: m.parameters,
       };
@@ -199,7 +203,8 @@ async function execute(plan: Plan, options: BenchOptions, io: CliIO, backend: st
     const ms = median(rs.map((x) => x.ms));
     const gflops = (rs[0].gflops * rs[0].ms) / ms;
     const peak = rs[0].peak_gflops;
-    return { ...rs[0], ms, gflops, ...(peak ? { fraction_of_peak: gflops / peak } : {}) };
+    const cpu = rs.every((x) => x.cpu_ms !== undefined) ? { cpu_ms: median(rs.map((x) => x.cpu_ms as number)) } : {};
+    return { ...rs[0], ms, ...cpu, gflops, ...(peak ? { fraction_of_peak: gflops / peak } : {}) };
   };
   const tfjs = merge(ours);
   const pytorch = theirs.length > 0 ? merge(theirs) : undefined;
@@ -211,7 +216,8 @@ function line(r: BenchResult): string {
   const ratio = r.ratio_to_pytorch !== undefined ? `  ${r.ratio_to_pytorch.toFixed(2)}x PyTorch` : '';
   const params = r.parameters !== undefined ? `  ${r.parameters} params` : '';
   const peak = r.fraction_of_peak !== undefined ? `  ${(100 * r.fraction_of_peak).toFixed(0)}% of peak` : '';
-  return `${r.name}  ${r.backend}  ${r.ms.toFixed(1)} ms  ${r.gflops.toFixed(1)} GFLOP/s${peak}${params}${ratio}`;
+  const cpu = r.cpu_ms !== undefined ? ` (${r.cpu_ms.toFixed(1)} ms CPU)` : '';
+  return `${r.name}  ${r.backend}  ${r.ms.toFixed(1)} ms${cpu}  ${r.gflops.toFixed(1)} GFLOP/s${peak}${params}${ratio}`;
 }
 
 /** Selects the native kernels' build when --isa asks for one; a UserError when the CPU cannot run it. */
@@ -294,6 +300,7 @@ export async function benchSuite(options: BenchOptions, io: CliIO): Promise<numb
   const rows: string[] = [];
   const backends = new Set<string>([runtime.description]);
   const suite = runtime.backend === 'webgpu' ? GPU_SUITE : SUITE;
+  const loadBefore = loadAverage();
   const peak = measurePeak(runtime.backend, options, io);
   for (const c of suite) {
     const plan = c.kind === 'conv3d' ? conv3dPlan(c.options, peak) : stepPlan(c.options);
@@ -304,16 +311,27 @@ export async function benchSuite(options: BenchOptions, io: CliIO): Promise<numb
     backends.add(r.tfjs.backend);
     if (p) backends.add(p.backend);
     const ofPeak = r.tfjs.fraction_of_peak !== undefined ? ` (${(100 * r.tfjs.fraction_of_peak).toFixed(0)}% of peak)` : '';
+    const cpu = (x: BenchResult | undefined) => (x?.cpu_ms !== undefined ? x.cpu_ms.toFixed(1) : '-');
     rows.push(
-      `| ${r.tfjs.name} | ${r.tfjs.ms.toFixed(1)} | ${r.tfjs.gflops.toFixed(1)}${ofPeak} | ${p ? p.ms.toFixed(1) : '-'} | ${p ? p.gflops.toFixed(1) : '-'} | ${r.tfjs.ratio_to_pytorch?.toFixed(2) ?? '-'} |`,
+      `| ${r.tfjs.name} | ${r.tfjs.ms.toFixed(1)} | ${r.tfjs.gflops.toFixed(1)}${ofPeak} | ${p ? p.ms.toFixed(1) : '-'} | ${p ? p.gflops.toFixed(1) : '-'} | ${r.tfjs.ratio_to_pytorch?.toFixed(2) ?? '-'} | ${cpu(r.tfjs)} | ${cpu(p)} |`,
     );
     if (!options.json) io.err(`done: ${r.tfjs.name}`);
   }
   if (!options.json) {
+    io.out(`machine: ${cpuModel()}, ${cpus().length} CPUs${nativeIsas().length ? `, native builds it runs: ${nativeIsas().join(', ')}` : ''}; load average (1, 5, 15 min) before ${loadBefore}, after ${loadAverage()}`);
     io.out(`backends: ${[...backends].join(', ')}; ratio = tfjs ms / PyTorch ms, medians of interleaved rounds`);
-    io.out('| benchmark | tfjs ms | tfjs GFLOP/s | PyTorch ms | PyTorch GFLOP/s | ratio |');
-    io.out('|---|---|---|---|---|---|');
+    io.out(`CPU ms: process CPU time per step, every thread${io.env.OMP_WAIT_POLICY?.toUpperCase() === 'PASSIVE' ? '' : " (PyTorch's includes its OpenMP threads' spin-waiting: set OMP_WAIT_POLICY=PASSIVE, as `npm run bench:cpu` does, to compare CPU time)"}`);
+    io.out('| benchmark | tfjs ms | tfjs GFLOP/s | PyTorch ms | PyTorch GFLOP/s | ratio | tfjs CPU ms | PyTorch CPU ms |');
+    io.out('|---|---|---|---|---|---|---|---|');
     for (const row of rows) io.out(row);
   }
   return 0;
+}
+
+function loadAverage(): string {
+  return loadavg().map((x) => x.toFixed(2)).join(', ');
+}
+
+function cpuModel(): string {
+  return cpus()[0]?.model.trim() || 'unknown CPU';
 }
