@@ -88,6 +88,17 @@ export function buildProgram(io: CliIO, setExitCode: (code: number) => void): Co
     });
 
   program
+    .command('import')
+    .description('import nnU-Net v2, nnU-Net v1 and MultiTalent checkpoints as an mtc model (read safely: no Python, nothing run)')
+    .argument('<paths...>', 'model folders or checkpoint files (several: folds of one model)')
+    .requiredOption('-o, --output <dir>', 'the model folder to write (must not exist or be empty)')
+    .addOption(new Option('--checkpoint <which>', 'which checkpoint of a model folder').choices(['final', 'best']).default('final'))
+    .action(async (paths: string[], opts: { output: string; checkpoint: 'final' | 'best' }) => {
+      const { importCommand } = await import('./commands/import.js');
+      setExitCode(await importCommand(paths, { ...opts, version: packageVersion() }, io));
+    });
+
+  program
     .command('synth')
     .description('write the synthetic CT collection (nnU-Net raw format) into DIR')
     .argument('<dir>', 'output folder')

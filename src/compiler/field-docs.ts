@@ -4,7 +4,7 @@
  * offer on completion. Field names come from BLOCK_FIELDS (the checker's list), option words from
  * the checker's own constants, so none of this can drift from what `mtc check` accepts.
  */
-import { ARCHITECTURE_KINDS, MAX_STAGES } from './check/architectures.js';
+import { ARCHITECTURE_KINDS, LAYER_OPTIONS, MAX_STAGES } from './check/architectures.js';
 import { TRANSFORM_KINDS, transformDeclaration, type TransformKind } from '../graph/transforms.js';
 import { SYNTHETIC_GENERATORS } from './check/datasets.js';
 import { LOSSES, METRICS, PRECISIONS, SAMPLING_KINDS } from './check/experiments.js';
@@ -88,6 +88,12 @@ export const FIELD_DOCS: Docs = {
     strides: { value: 'list of `[z, y, x]` per stage, the first `[1, 1, 1]`', default: 'derived from patch and spacing' },
     deep_supervision: { value: '`true` or `false`', default: '`true` (`false` for `swin_unetr`)' },
     feature_size: { value: 'multiple of 12: the embedding size (`swin_unetr`)', default: '48' },
+    padding: { value: "`end` (strided convolutions pad after the data only, TensorFlow's 'same') or `symmetric` ((k-1)/2 on both sides, PyTorch)", default: '`end`' },
+    residual_skip: { value: '`resenc_unet` only: `strided_conv` (strided 1x1x1 conv with bias + IN) or `avgpool_conv` (average pooling by the stride, then a bias-free 1x1x1 conv + IN where the width changes: BasicBlockD)', default: '`strided_conv`' },
+    conv_bias: { value: '`true` or `false`: the convolutions have biases', default: '`true`' },
+    upsample_bias: { value: '`true` or `false`: the transposed convolutions have biases', default: '`true`' },
+    head_bias: { value: '`true` or `false`: the 1x1x1 output convolutions have biases', default: '`true`' },
+    decoder_kernels: { value: "`stage` (decoder stage i uses stage i's kernel) or `deeper` (stage i + 1's)", default: '`stage`' },
   },
   schedule: {
     optimizer: { value: '`sgd(momentum, nesterov, weight_decay)` or `adamw(beta1, beta2, weight_decay, amsgrad)`, named arguments', default: '`sgd(momentum: 0.99, nesterov: true, weight_decay: 3e-5)`; adamw 0.9, 0.999, 0.01, `amsgrad: false`' },
@@ -156,7 +162,16 @@ export const FIELD_DOCS: Docs = {
 export const FIELD_VALUES: { [K in BlockKind]?: Partial<Record<(typeof BLOCK_FIELDS)[K][number], FieldValue>> } = {
   dataset: { modality: { words: ['CT'] }, synthetic: { words: SYNTHETIC_GENERATORS } },
   classset: { classes: CLASS_ITEMS, exclude: CLASS_ITEMS },
-  architecture: { kind: { words: ARCHITECTURE_KINDS }, deep_supervision: { bool: true } },
+  architecture: {
+    kind: { words: ARCHITECTURE_KINDS },
+    deep_supervision: { bool: true },
+    padding: { words: LAYER_OPTIONS.padding },
+    residual_skip: { words: LAYER_OPTIONS.residual_skip },
+    conv_bias: { bool: true },
+    upsample_bias: { bool: true },
+    head_bias: { bool: true },
+    decoder_kernels: { words: LAYER_OPTIONS.decoder_kernels },
+  },
   schedule: { optimizer: { calls: params(OPTIMIZERS) }, lr: { calls: LAWS }, phase: { words: ['heads', 'all'] } },
   phase: { epochs: { words: ['rest'] }, lr: { calls: LAWS }, optimizer: { calls: params(OPTIMIZERS) } },
   sampling: { kind: { words: SAMPLING_KINDS } },

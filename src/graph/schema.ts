@@ -69,6 +69,14 @@ const architecture = obj(
     deepSupervision: { type: 'boolean' },
     swin: obj({ featureSize: posInt, depths: { type: 'array', items: posInt, minItems: 1 }, heads: { type: 'array', items: posInt, minItems: 1 }, window: intVec3 }),
     spacing: vec3,
+    layers: obj({
+      padding: { enum: ['end', 'symmetric'] },
+      residualSkip: { enum: ['strided_conv', 'avgpool_conv'] },
+      convBias: { type: 'boolean' },
+      upsampleBias: { type: 'boolean' },
+      headBias: { type: 'boolean' },
+      decoderKernels: { enum: ['stage', 'deeper'] },
+    }),
   },
 );
 

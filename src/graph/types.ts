@@ -74,6 +74,37 @@ export interface SwinSpec {
   window: Vec3;
 }
 
+/**
+ * How the layers compute where PyTorch's nnU-Net and mtc's own networks differ (graph/layers.ts has
+ * mtc's values; imported networks carry nnU-Net's).
+ */
+export interface LayerConventions {
+  /**
+   * Padding of strided convolutions: `end` pads after the data only (TensorFlow's 'same', mtc's own
+   * networks); `symmetric` pads (k - 1) / 2 on both sides (PyTorch, nnU-Net). Unstrided
+   * convolutions are padded symmetrically either way.
+   */
+  padding: 'end' | 'symmetric';
+  /**
+   * resenc_unet's skip where a block changes resolution or channels: `strided_conv` (a strided
+   * 1x1x1 convolution with bias + InstanceNorm) or `avgpool_conv` (nnU-Net v2's BasicBlockD:
+   * average pooling by the stride, then, where the channels change, a 1x1x1 convolution without
+   * bias + InstanceNorm).
+   */
+  residualSkip: 'strided_conv' | 'avgpool_conv';
+  /** The encoder's and decoder's convolutions have biases. */
+  convBias: boolean;
+  /** The decoder's transposed convolutions have biases (nnU-Net v1: none). */
+  upsampleBias: boolean;
+  /** The 1x1x1 output convolutions have biases (nnU-Net v1: none). */
+  headBias: boolean;
+  /**
+   * The kernel of decoder stage i's convolutions: `stage` (stage i's, mtc and nnU-Net v2) or
+   * `deeper` (stage i + 1's, as nnU-Net v1's Generic_UNet builds its decoder).
+   */
+  decoderKernels: 'stage' | 'deeper';
+}
+
 export interface ArchitectureSpec {
   name: string;
   /** The runtime trains `unet` and `resenc_unet`; `swin_unetr` is compiled and described but not yet executed. */
@@ -99,6 +130,8 @@ export interface ArchitectureSpec {
   swin?: SwinSpec;
   /** The spacing [z, y, x] mm the topology was derived for. Always set by the compiler. */
   spacing?: Vec3;
+  /** Layer conventions (graph/layers.ts; absent: mtc's own). Always set by the compiler. */
+  layers?: LayerConventions;
 }
 
 export type SamplingKind = 'inverse_sqrt' | 'uniform' | 'proportional';

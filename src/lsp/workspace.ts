@@ -111,15 +111,26 @@ export class Workspace {
   async analyze(uri: string): Promise<Analysis | undefined> {
     const doc = this.open.get(uri);
     if (doc === undefined) return undefined;
-    const key = `${doc.version}:${this.generation}`;
+    // The document object is updated in place by later edits: take its version and text now, so
+    // the analysis (and the diagnostics published under its version) is of one text.
+    const version = doc.version;
+    const text = doc.getText();
+    const key = `${version}:${this.generation}`;
     const hit = this.cache.get(uri);
     if (hit !== undefined && hit.key === key) return hit.analysis;
     const entry = pathOfUri(uri);
-    const program = await loadProgramWith(entry, this.host);
+    const host: LoaderHost = {
+      readFile: async (absolutePath) => (absolutePath === entry ? { ok: true, text } : this.host.readFile(absolutePath)),
+      get stdlibDir() {
+        return nodeHost.stdlibDir;
+      },
+      stdModules: () => this.host.stdModules(),
+    };
+    const program = await loadProgramWith(entry, host);
     const { checked, diagnostics } = analyzeProgram(program);
     const analysis: Analysis = {
       uri,
-      version: doc.version,
+      version,
       entry,
       program,
       checked,

@@ -21,7 +21,8 @@ describe('the transform declarations', () => {
   it('are what docs/language.md tabulates (range, law, p per channel, nnU-Net setting)', () => {
     const doc = readFileSync('docs/language.md', 'utf8');
     for (const t of TRANSFORMS) {
-      const row = doc.split('\n').find((l) => l.startsWith(`| \`${t.kind}\` |`));
+      // The transforms table (the augmentation block's field table, which comes first, has rows of the same names).
+      const row = doc.split('\n').filter((l) => l.startsWith(`| \`${t.kind}\` |`)).at(-1);
       expect(row, t.kind).toBeDefined();
       const cells = row!.split('|').map((c) => c.trim());
       expect(cells[3], t.kind).toBe(t.range ? (t.range.law === 'uniform' ? 'uniform' : 'around 1') : '');

@@ -10,7 +10,10 @@ import { withArticle } from '../words.js';
 export const BLOCK_FIELDS = {
   dataset: ['root', 'modality', 'cases', 'synthetic', 'seed', 'labels', 'classes', 'split'],
   classset: ['classes', 'exclude'],
-  architecture: ['kind', 'patch', 'spacing', 'stages', 'features', 'blocks', 'kernels', 'strides', 'deep_supervision', 'feature_size'],
+  architecture: [
+    'kind', 'patch', 'spacing', 'stages', 'features', 'blocks', 'kernels', 'strides', 'deep_supervision', 'feature_size',
+    'padding', 'residual_skip', 'conv_bias', 'upsample_bias', 'head_bias', 'decoder_kernels',
+  ],
   schedule: ['optimizer', 'lr', 'epochs', 'iterations', 'clip', 'phase'],
   phase: ['epochs', 'lr', 'optimizer'],
   sampling: ['kind', 'foreground'],
