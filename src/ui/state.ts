@@ -1,4 +1,4 @@
-import type { EvaluationResult, RunEvent, StageStatus } from '../runtime/events.js';
+import type { EpochRecord, EvaluationResult, RunEvent, RunStatus, StageStatus } from '../runtime/events.js';
 import type { StageKind } from '../graph/types.js';
 
 /** What a screen needs to know about one stage; derived from the event stream only. */
@@ -18,20 +18,35 @@ export interface StageView {
   seconds?: number;
   error?: string;
   lastLog?: string;
+  /** The stage key (its store entry), once known. */
+  key?: string;
+  /** Trainings: the last finished epoch (loss, pseudo-Dice, its moving average). */
+  lastEpoch?: EpochRecord;
+  /** Trainings: the last checkpoint written. */
+  checkpoint?: { kind: string; epoch: number };
+  /** With --explain-cache: what changed since the stage's last stored run. */
+  cacheChanges?: string[];
+  summary?: Record<string, unknown>;
 }
 
 export interface RunView {
+  /** The experiments of the run, joined for a header. */
   experiment: string;
+  experiments: string[];
+  /** The run folder (the first one when the run has several experiments). */
   runDir: string;
+  runDirs: Record<string, string>;
   backend: string;
   stages: StageView[];
   results: EvaluationResult[];
-  finished: null | { status: 'done' | 'failed'; seconds: number };
+  finished: null | { status: RunStatus; seconds: number };
 }
 
 export const emptyRunView: RunView = {
   experiment: '',
+  experiments: [],
   runDir: '',
+  runDirs: {},
   backend: '',
   stages: [],
   results: [],
@@ -48,8 +63,10 @@ export function reduceRunView(view: RunView, event: RunEvent): RunView {
     case 'run-start':
       return {
         ...emptyRunView,
-        experiment: event.graph.source.experiment,
-        runDir: event.runDir,
+        experiment: event.graph.source.experiments.join(', '),
+        experiments: [...event.graph.source.experiments],
+        runDir: Object.values(event.runDirs)[0] ?? '',
+        runDirs: { ...event.runDirs },
         backend: event.backend,
         stages: event.graph.stages.map((s) => ({
           id: s.id,
@@ -62,7 +79,7 @@ export function reduceRunView(view: RunView, event: RunEvent): RunView {
         })),
       };
     case 'stage-start':
-      return updateStage(view, event.stage, { status: 'running', description: event.description });
+      return updateStage(view, event.stage, { status: 'running', description: event.description, key: event.key });
     case 'stage-progress':
       return updateStage(view, event.stage, {
         done: event.done,
@@ -77,11 +94,19 @@ export function reduceRunView(view: RunView, event: RunEvent): RunView {
     case 'stage-log':
       return updateStage(view, event.stage, { lastLog: event.message });
     case 'stage-end':
-      return updateStage(view, event.stage, { status: event.status, seconds: event.seconds, error: event.error });
+      return updateStage(view, event.stage, { status: event.status, seconds: event.seconds, error: event.error, ...(event.key ? { key: event.key } : {}), ...(event.summary ? { summary: event.summary } : {}) });
+    case 'stage-cache':
+      return updateStage(view, event.stage, { key: event.key, cacheChanges: event.changes });
+    case 'epoch':
+      return updateStage(view, event.stage, { lastEpoch: event.record });
+    case 'checkpoint':
+      return updateStage(view, event.stage, { checkpoint: { kind: event.kind, epoch: event.epoch } });
     case 'evaluation':
       return { ...view, results: [...view.results, event.result] };
     case 'run-end':
       return { ...view, finished: { status: event.status, seconds: event.seconds } };
+    default:
+      return view;
   }
 }
 
