@@ -5,7 +5,7 @@
 // the native kernels' build and the load average before and after (other load slows it down).
 //   node bench/quickstart.mjs [--keep] [--json]      (after `npm ci` / `npm run build`)
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -39,7 +39,9 @@ if (code !== 0) {
   console.error(`mtc run failed (exit ${code}); files kept in ${dir}`);
   process.exit(1);
 }
-const runDir = join(dir, 'runs', readdirSync(join(dir, 'runs')).find((n) => n.startsWith('quickstart')));
+// Run folders are <runs>/<experiment>/<run key>/ (the store is <runs>/.store); fresh folders hold one.
+const experimentDir = join(dir, 'runs', 'quickstart');
+const runDir = join(experimentDir, readdirSync(experimentDir).find((n) => existsSync(join(experimentDir, n, 'metrics.json'))) ?? '');
 const metrics = JSON.parse(readFileSync(join(runDir, 'metrics.json'), 'utf8'));
 const summary = metrics.summaries.find((s) => s.stage.includes('quickstart')) ?? metrics.summaries[0];
 const result = {
