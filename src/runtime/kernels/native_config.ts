@@ -30,6 +30,16 @@ export function currentNativeIsa(): NativeIsa | undefined {
   return isa !== undefined && isNativeIsa(isa) ? isa : undefined;
 }
 
+/**
+ * The numerics class of the native build in use, for stage keys: `fma` (the avx512 and avx2 builds,
+ * bit-identical to each other), `generic` (no FMA: differs in the last bits), or undefined without
+ * the addon (tfjs's own kernels).
+ */
+export function nativeNumericsClass(): 'fma' | 'generic' | undefined {
+  const isa = currentNativeIsa();
+  return isa === undefined ? undefined : isa === 'generic' ? 'generic' : 'fma';
+}
+
 /** Switches every native kernel to `isa`; throws, naming the builds available, when it cannot run here. */
 export function selectNativeIsa(isa: NativeIsa): void {
   const a = addon();
