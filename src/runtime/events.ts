@@ -7,6 +7,12 @@ export interface ClassMetric {
   dice: number | null;
   /** Per-case Dice; null where both prediction and reference are empty (nnU-Net's NaN). */
   perCase: Record<string, number | null>;
+  /**
+   * HD95 in mm (when the evaluation asks for it): the mean over cases where it is defined (infinite
+   * when a case has exactly one empty mask), and per case (null: both masks empty).
+   */
+  hd95?: number | null;
+  perCaseHd95?: Record<string, number | null>;
 }
 
 export interface EvaluationResult {
@@ -19,13 +25,16 @@ export interface EvaluationResult {
 
 export type StageStatus = 'pending' | 'running' | 'done' | 'failed' | 'skipped';
 
+/** What an activity is: a stage of the graph, or work of a command outside a run (`mtc infer`). */
+export type ActivityKind = StageKind | 'infer';
+
 /**
  * Everything the runtime tells the outside world. The runtime knows no screen: the Ink, plain and
  * JSON renderers subscribe to these events.
  */
 export type RunEvent =
   | { type: 'run-start'; graph: RuntimeGraph; runDir: string; backend: string }
-  | { type: 'stage-start'; stage: string; kind: StageKind; description: string }
+  | { type: 'stage-start'; stage: string; kind: ActivityKind; description: string }
   | {
       type: 'stage-progress';
       stage: string;
@@ -44,7 +53,10 @@ export type RunEvent =
   | { type: 'stage-log'; stage: string; message: string }
   | { type: 'stage-end'; stage: string; status: Exclude<StageStatus, 'pending' | 'running'>; seconds: number; error?: string }
   | { type: 'evaluation'; result: EvaluationResult }
-  | { type: 'run-end'; status: 'done' | 'failed'; runDir: string; seconds: number; results: EvaluationResult[] };
+  | { type: 'run-end'; status: 'done' | 'failed'; runDir: string; seconds: number; results: EvaluationResult[] }
+  /** A command outside a run (`mtc infer`): its activities are announced up front, like a run's stages. */
+  | { type: 'job-start'; command: string; title: string; backend: string; folder: string; activities: string[] }
+  | { type: 'job-end'; command: string; status: 'done' | 'failed'; folder: string; seconds: number };
 
 export type RunListener = (event: RunEvent) => void;
 

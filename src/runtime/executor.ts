@@ -72,7 +72,7 @@ export async function runGraph(graphInput: unknown, options: RunOptions): Promis
   await writeFileAtomic(join(options.runDir, 'graph.yaml'), toYaml(graph));
   options.events.emit({ type: 'run-start', graph, runDir: options.runDir, backend: options.backend });
 
-  const state: RunState = { preprocessed: new Map(), checkpoints: new Map(), results: [], timings: {} };
+  const state: RunState = { preprocessed: new Map(), statistics: new Map(), checkpoints: new Map(), results: [], timings: {} };
   const failedStages = new Set<string>();
   let firstError: unknown;
 

@@ -1,10 +1,9 @@
-import type { EvaluationResult, RunEvent, StageStatus } from '../runtime/events.js';
-import type { StageKind } from '../graph/types.js';
+import type { ActivityKind, EvaluationResult, RunEvent, StageStatus } from '../runtime/events.js';
 
 /** What a screen needs to know about one stage; derived from the event stream only. */
 export interface StageView {
   id: string;
-  kind: StageKind;
+  kind: ActivityKind;
   status: StageStatus;
   description: string;
   done: number;
@@ -21,6 +20,8 @@ export interface StageView {
 }
 
 export interface RunView {
+  /** The command shown in the header (`run`, `infer`). */
+  command: string;
   experiment: string;
   runDir: string;
   backend: string;
@@ -30,6 +31,7 @@ export interface RunView {
 }
 
 export const emptyRunView: RunView = {
+  command: 'run',
   experiment: '',
   runDir: '',
   backend: '',
@@ -37,6 +39,10 @@ export const emptyRunView: RunView = {
   results: [],
   finished: null,
 };
+
+function pendingStage(id: string, kind: ActivityKind): StageView {
+  return { id, kind, status: 'pending', description: '', done: 0, total: 0, unit: '' };
+}
 
 function updateStage(view: RunView, id: string, patch: Partial<StageView>): RunView {
   return { ...view, stages: view.stages.map((s) => (s.id === id ? { ...s, ...patch } : s)) };
@@ -51,18 +57,21 @@ export function reduceRunView(view: RunView, event: RunEvent): RunView {
         experiment: event.graph.source.experiment,
         runDir: event.runDir,
         backend: event.backend,
-        stages: event.graph.stages.map((s) => ({
-          id: s.id,
-          kind: s.kind,
-          status: 'pending',
-          description: '',
-          done: 0,
-          total: 0,
-          unit: '',
-        })),
+        stages: event.graph.stages.map((s) => pendingStage(s.id, s.kind)),
       };
-    case 'stage-start':
-      return updateStage(view, event.stage, { status: 'running', description: event.description });
+    case 'job-start':
+      return {
+        ...emptyRunView,
+        command: event.command,
+        experiment: event.title,
+        runDir: event.folder,
+        backend: event.backend,
+        stages: event.activities.map((id) => pendingStage(id, 'infer')),
+      };
+    case 'stage-start': {
+      const known = view.stages.some((s) => s.id === event.stage) ? view : { ...view, stages: [...view.stages, pendingStage(event.stage, event.kind)] };
+      return updateStage(known, event.stage, { status: 'running', kind: event.kind, description: event.description });
+    }
     case 'stage-progress':
       return updateStage(view, event.stage, {
         done: event.done,
@@ -81,6 +90,7 @@ export function reduceRunView(view: RunView, event: RunEvent): RunView {
     case 'evaluation':
       return { ...view, results: [...view.results, event.result] };
     case 'run-end':
+    case 'job-end':
       return { ...view, finished: { status: event.status, seconds: event.seconds } };
   }
 }

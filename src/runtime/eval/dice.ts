@@ -1,10 +1,3 @@
-import type { HeadSpec, InferenceSpec } from '../../graph/types.js';
-import type { PreprocessedCase } from '../data/types.js';
-import { regionMask } from '../data/regions.js';
-import type { ClassMetric } from '../events.js';
-import { slidingWindowPredict, threshold } from '../infer/sliding-window.js';
-import type { UNet } from '../model/unet.js';
-
 /**
  * Dice = 2TP / (2TP + FP + FN) of two binary masks; null when both are empty (nnU-Net's NaN).
  */
@@ -28,49 +21,4 @@ export function dice(pred: Uint8Array, ref: Uint8Array): number | null {
 export function meanDefined(values: readonly (number | null)[]): number | null {
   const d = values.filter((v): v is number => v !== null);
   return d.length === 0 ? null : d.reduce((a, b) => a + b, 0) / d.length;
-}
-
-/**
- * Evaluates `model` on `cases` by sliding-window inference and per-class Dice on region masks.
- * `heads` selects which of the model's heads to evaluate (matched to the model's heads by dataset and
- * name); each case is evaluated only on the selected heads of its own dataset. Returns one metric per
- * selected head that has at least one case of its dataset, in `heads` order.
- */
-export async function evaluateModel(
-  model: UNet,
-  heads: readonly HeadSpec[],
-  cases: readonly PreprocessedCase[],
-  inference: InferenceSpec,
-  onProgress?: (done: number, total: number) => void,
-  signal?: AbortSignal,
-): Promise<ClassMetric[]> {
-  const channel = heads.map((h) => {
-    const i = model.heads.findIndex((m) => m.dataset === h.dataset && m.name === h.name);
-    if (i < 0) throw new Error(`the model has no head '${h.dataset}/${h.name}' (it has ${model.heads.map((m) => `${m.dataset}/${m.name}`).join(', ')})`);
-    return i;
-  });
-  const perCase: Record<string, number | null>[] = heads.map(() => ({}));
-  let done = 0;
-  onProgress?.(0, cases.length);
-  for (const c of cases) {
-    const mine = heads.map((h, k) => (h.dataset === c.dataset ? k : -1)).filter((k) => k >= 0);
-    if (mine.length > 0) {
-      const probs = await slidingWindowPredict(model, c.image, c.shape, {
-        ...inference,
-        heads: mine.map((k) => channel[k]),
-        signal,
-      });
-      mine.forEach((k, j) => {
-        perCase[k][c.id] = dice(threshold(probs[j], 0.5), regionMask(c.label, heads[k].labels));
-      });
-    }
-    done++;
-    onProgress?.(done, cases.length);
-  }
-  const out: ClassMetric[] = [];
-  heads.forEach((h, k) => {
-    if (!cases.some((c) => c.dataset === h.dataset)) return;
-    out.push({ dataset: h.dataset, name: h.name, dice: meanDefined(Object.values(perCase[k])), perCase: perCase[k] });
-  });
-  return out;
 }

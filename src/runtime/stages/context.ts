@@ -1,4 +1,5 @@
 import type { RuntimeGraph, DatasetSpec } from '../../graph/types.js';
+import type { CtStats } from '../data/preprocess/normalize.js';
 import type { PreprocessedDataset } from '../data/types.js';
 import type { EvaluationResult, RunEvents } from '../events.js';
 import { isAbsolute, resolve } from 'node:path';
@@ -6,6 +7,8 @@ import { isAbsolute, resolve } from 'node:path';
 /** What stages hand to each other during one run. */
 export interface RunState {
   preprocessed: Map<string, PreprocessedDataset>;
+  /** CT normalisation statistics used per dataset (for the plans.json of every trained model). */
+  statistics: Map<string, CtStats>;
   /** Stage id of a train/finetune stage → its checkpoint folder. */
   checkpoints: Map<string, string>;
   results: EvaluationResult[];

@@ -24,6 +24,7 @@ export async function runPreprocess(stage: PreprocessStage, ctx: StageContext): 
     (done, total, message) =>
       ctx.events.emit({ type: 'stage-progress', stage: stage.id, done, total, unit: 'steps', detail: message }),
   );
+  for (const [name, st] of Object.entries(result.stats)) ctx.state.statistics.set(name, st);
   for (const d of result.datasets) {
     ctx.state.preprocessed.set(d.name, d);
     const shapes = d.cases.map((c) => c.shape.join('x'));

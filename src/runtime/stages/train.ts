@@ -1,8 +1,15 @@
 import { join } from 'node:path';
 import type { FinetuneStage, TrainStage } from '../../graph/types.js';
+import { buildPlans, writePlans } from '../infer/plans.js';
 import { saveCheckpoint } from '../model/checkpoint.js';
+import { buildHistory, writeHistory } from '../train/history-file.js';
 import { trainModel } from '../train/trainer.js';
 import { preprocessedFor, type StageContext } from './context.js';
+
+/** The output activation a loss trains: MultiTalent's sigmoid per class, or dice_ce's softmax. */
+function activationOf(stage: TrainStage | FinetuneStage): 'sigmoid' | 'softmax' {
+  return stage.loss === 'dice_ce' ? 'softmax' : 'sigmoid';
+}
 
 /** Pre-training (`train`) and fine-tuning (`finetune`) share one path; fine-tuning starts from a checkpoint. */
 export async function runTraining(stage: TrainStage | FinetuneStage, ctx: StageContext): Promise<void> {
@@ -33,10 +40,28 @@ export async function runTraining(stage: TrainStage | FinetuneStage, ctx: StageC
   });
   const dir = join(ctx.runDir, 'checkpoints', stage.experiment);
   try {
-    await saveCheckpoint(trained.model, dir);
+    await saveCheckpoint(trained.model, dir, { activation: activationOf(stage) });
   } finally {
     trained.model.dispose();
   }
+  // Next to the weights: how to preprocess a new scan (plans.json) and the per-epoch record (history.json).
+  const preprocess = ctx.graph.stages.find((s) => s.kind === 'preprocess' && stage.datasets.every((d) => s.datasets.includes(d)));
+  if (preprocess?.kind === 'preprocess') {
+    const statistics = Object.fromEntries(stage.datasets.flatMap((d) => (ctx.state.statistics.has(d) ? [[d, ctx.state.statistics.get(d)!]] : [])));
+    await writePlans(
+      dir,
+      buildPlans({
+        stageId: stage.id,
+        params: stage,
+        datasets: ctx.graph.datasets,
+        normalization: preprocess.normalization,
+        statistics,
+        activation: activationOf(stage),
+        spacing: preprocess.spacing,
+      }),
+    );
+  }
+  await writeHistory(dir, buildHistory(stage.id, stage.experiment, stage.schedule.phases, stage.schedule.iterationsPerEpoch, trained.history, trained.seconds));
   ctx.state.checkpoints.set(stage.id, dir);
   ctx.events.emit({ type: 'stage-log', stage: stage.id, message: `checkpoint saved to ${dir}` });
 }

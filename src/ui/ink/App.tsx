@@ -76,7 +76,7 @@ export function RunApp({ events }: { events: RunEvents }) {
   return (
     <Box flexDirection="column">
       <Text>
-        <Text bold>mtc run</Text> {view.experiment}
+        <Text bold>mtc {view.command}</Text> {view.experiment}
         <Text color="gray">
           {view.backend ? `  backend ${view.backend}` : ''}
           {view.runDir ? `  → ${view.runDir}` : ''}

@@ -1,0 +1,201 @@
+/**
+ * Finding a trained model on disk: a run folder, a checkpoint folder (model.json + weights.bin +
+ * plans.json), a folder of folds (`fold_0/`, `fold_1/`, ... each a checkpoint folder, or holding
+ * `final/`), or a model package file (package.ts). Every form loads to one `InferenceModel`: the
+ * plans and the weights of each fold, with nothing built on the tfjs backend yet.
+ */
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import type { RuntimeGraph } from '../../graph/types.js';
+import { MtDataError } from '../data/errors.js';
+import { type CheckpointManifest, readCheckpoint } from '../model/checkpoint.js';
+import { UNet } from '../model/unet.js';
+import { type ModelPlans, readPlans } from './plans.js';
+import type { OutputActivation, PredictorNetwork } from './sliding-window.js';
+
+export interface ModelFold {
+  /** Cross-validation fold, or null for a model trained on all training cases. */
+  fold: number | null;
+  /** Where it came from (a folder, or `FILE#fold`). */
+  origin: string;
+  manifest: CheckpointManifest;
+  weights: Map<string, Float32Array>;
+}
+
+export interface InferenceModel {
+  /** The path given. */
+  origin: string;
+  kind: 'checkpoint' | 'folds' | 'run' | 'package';
+  plans: ModelPlans;
+  folds: ModelFold[];
+  /** The run folder the model belongs to, when known (for the resolved spec). */
+  runDir: string | null;
+}
+
+async function isDir(p: string): Promise<boolean> {
+  return stat(p).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
+}
+
+async function isFile(p: string): Promise<boolean> {
+  return stat(p).then(
+    (s) => s.isFile(),
+    () => false,
+  );
+}
+
+function foldNumber(dir: string): number | null {
+  const m = /^fold_?(\d+)$/.exec(basename(dir));
+  return m ? Number(m[1]) : null;
+}
+
+async function foldDirs(dir: string): Promise<string[]> {
+  const names = (await readdir(dir)).filter((n) => /^fold_?\d+$/.test(n)).sort((a, b) => Number(/\d+/.exec(a)![0]) - Number(/\d+/.exec(b)![0]));
+  const out: string[] = [];
+  for (const n of names) if (await isDir(join(dir, n))) out.push(join(dir, n));
+  return out;
+}
+
+/**
+ * Checkpoint folders under `dir`: `dir` itself when it holds model.json, else `dir/final`, else its
+ * `fold_*` folders (each resolved the same way). Empty when none.
+ */
+export async function checkpointFolders(dir: string): Promise<string[]> {
+  if (await isFile(join(dir, 'model.json'))) return [dir];
+  if (await isFile(join(dir, 'final', 'model.json'))) return [join(dir, 'final')];
+  const out: string[] = [];
+  for (const f of await foldDirs(dir)) out.push(...(await checkpointFolders(f)));
+  return out;
+}
+
+/** The run folder's model: `checkpoints/<name>` for `name` (default: the run's main experiment). */
+async function runModelDir(runDir: string, name: string | undefined): Promise<string> {
+  const ckpts = join(runDir, 'checkpoints');
+  const available = (await isDir(ckpts)) ? (await readdir(ckpts)).filter((n) => !n.startsWith('.')).sort() : [];
+  let wanted = name;
+  if (!wanted) {
+    try {
+      const graph = parseYaml(await readFile(join(runDir, 'graph.yaml'), 'utf8')) as RuntimeGraph;
+      const trained = graph.stages.filter((s) => s.kind === 'train' || s.kind === 'finetune');
+      wanted = available.includes(graph.source.experiment) ? graph.source.experiment : (trained.at(-1) as { experiment?: string } | undefined)?.experiment;
+    } catch {
+      wanted = undefined;
+    }
+  }
+  if (!wanted && available.length === 1) wanted = available[0];
+  if (!wanted || !available.includes(wanted)) {
+    throw MtDataError.about(
+      runDir,
+      wanted ? `has no model '${wanted}' (models in ${ckpts}: ${available.join(', ') || 'none'})` : `holds several models (${available.join(', ')})`,
+      available.length > 0 ? `Pick one with --model NAME (one of ${available.join(', ')})` : 'Run the experiment first (mtc run FILE), or pass a checkpoint folder',
+    );
+  }
+  return join(ckpts, wanted);
+}
+
+/** The run folder around a checkpoint folder (…/RUN/checkpoints/NAME[/fold_k][/final]), or null. */
+export async function enclosingRun(dir: string): Promise<string | null> {
+  let cur = resolve(dir);
+  for (let i = 0; i < 4; i++) {
+    const parent = dirname(cur);
+    if (basename(cur) === 'checkpoints' && (await isFile(join(parent, 'graph.yaml')))) return parent;
+    if (parent === cur) break;
+    cur = parent;
+  }
+  return null;
+}
+
+async function loadFold(dir: string): Promise<{ fold: ModelFold; plans: ModelPlans }> {
+  let loaded;
+  try {
+    loaded = await readCheckpoint(dir);
+  } catch (e) {
+    throw MtDataError.about(dir, `cannot be loaded as a model: ${(e as Error).message}`, 'Point at a checkpoint folder written by mtc run (model.json, weights.bin, plans.json)');
+  }
+  const plans = await readPlans(dir);
+  const weights = new Map<string, Float32Array>();
+  for (const [k, w] of loaded.weights) weights.set(k, w.values);
+  let fold = foldNumber(dir);
+  if (fold === null && basename(dir) === 'final') fold = foldNumber(dirname(dir));
+  return { fold: { fold, origin: dir, manifest: loaded.manifest, weights }, plans };
+}
+
+/** Checks that folds are folds of one model: same preprocessing, classes and architecture. */
+export function checkFoldsAgree(origin: string, plans: ModelPlans[], manifests: CheckpointManifest[]): void {
+  const key = (p: ModelPlans) => JSON.stringify([p.preprocessing, p.heads.map((h) => [h.dataset, h.name, h.labels]), p.activation]);
+  const archKey = (m: CheckpointManifest) => JSON.stringify([m.architecture.kind, m.architecture.patch, m.architecture.features]);
+  for (let i = 1; i < plans.length; i++) {
+    if (key(plans[i]) !== key(plans[0]) || archKey(manifests[i]) !== archKey(manifests[0])) {
+      throw MtDataError.about(origin, `holds folds that are not folds of one model (fold ${i} differs from fold 0 in preprocessing, classes or architecture)`, 'Keep only folds of the same experiment in the folder');
+    }
+  }
+}
+
+export interface LoadModelOptions {
+  /** Run folders: which experiment's model (default: the run's main experiment). */
+  model?: string;
+  /** Keep only these folds (default: all found). */
+  folds?: number[];
+}
+
+/** Loads a model from a run folder, checkpoint folder, folder of folds or package file. */
+export async function loadInferenceModel(path: string, options: LoadModelOptions = {}): Promise<InferenceModel> {
+  let model: InferenceModel;
+  if (await isFile(path)) {
+    const { readModelPackage } = await import('./package.js');
+    model = await readModelPackage(path);
+  } else if (await isDir(path)) {
+    let kind: InferenceModel['kind'] = 'checkpoint';
+    let dir = path;
+    let runDir = await enclosingRun(path);
+    if ((await isDir(join(path, 'checkpoints'))) && (await isFile(join(path, 'graph.yaml')))) {
+      dir = await runModelDir(path, options.model);
+      kind = 'run';
+      runDir = path;
+    }
+    const dirs = await checkpointFolders(dir);
+    if (dirs.length === 0) {
+      throw MtDataError.about(path, 'holds no model: no model.json here, in final/ or in fold_*/ folders', 'Pass a run folder, a checkpoint folder (model.json, weights.bin, plans.json) or a model package (mtc export)');
+    }
+    if (kind === 'checkpoint' && dirs.length > 1) kind = 'folds';
+    const loaded = [];
+    for (const d of dirs) loaded.push(await loadFold(d));
+    checkFoldsAgree(path, loaded.map((l) => l.plans), loaded.map((l) => l.fold.manifest));
+    model = { origin: path, kind, plans: loaded[0].plans, folds: loaded.map((l) => l.fold), runDir };
+  } else {
+    throw MtDataError.about(path, 'does not exist', 'Pass a run folder, a checkpoint folder or a model package file');
+  }
+  if (options.folds && options.folds.length > 0) {
+    const have = model.folds.map((f) => f.fold);
+    const missing = options.folds.filter((f) => !have.includes(f));
+    if (missing.length > 0) {
+      throw MtDataError.about(path, `has no fold ${missing.join(', ')} (folds here: ${have.map((f) => (f === null ? 'all cases' : String(f))).join(', ')})`, 'Pick folds the model has with --folds');
+    }
+    model = { ...model, folds: model.folds.filter((f) => f.fold !== null && options.folds!.includes(f.fold)) };
+  }
+  return model;
+}
+
+/** The output activation: the manifest's when it records one, else the plans', else sigmoid. */
+export function activationOf(model: InferenceModel): OutputActivation {
+  return model.folds[0]?.manifest.activation ?? model.plans.activation ?? 'sigmoid';
+}
+
+export interface LoadedNetwork extends PredictorNetwork {
+  dispose(): void;
+}
+
+/** Builds one network per fold on the current tfjs backend. */
+export function buildNetworks(model: InferenceModel): LoadedNetwork[] {
+  const out: LoadedNetwork[] = [];
+  try {
+    for (const f of model.folds) out.push(UNet.fromWeights(f.manifest.architecture, f.manifest.heads, f.weights));
+  } catch (e) {
+    for (const n of out) n.dispose();
+    throw MtDataError.about(model.origin, `cannot be built: ${(e as Error).message}`, 'The model files do not match this version of mtc; re-export or retrain the model');
+  }
+  return out;
+}
