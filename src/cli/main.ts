@@ -6,6 +6,7 @@ import { explainCommand } from './commands/explain.js';
 import { fmtCommand } from './commands/fmt.js';
 import { graphCommand } from './commands/graph.js';
 import type { BenchOptions } from './commands/bench.js';
+import type { InferCommandOptions } from './commands/infer.js';
 import type { VerifyOptions } from './commands/verify.js';
 import type { BackendChoice } from '../runtime/backend.js';
 import { processIO, UserError, type CliIO } from './io.js';
@@ -112,6 +113,67 @@ export function buildProgram(io: CliIO, setExitCode: (code: number) => void): Co
         setExitCode(await runCommand(file, { ...opts, json: Boolean(opts.json), dryRun: Boolean(opts.dryRun) }, io));
       },
     );
+
+  program
+    .command('infer')
+    .description('segment CT scans with a trained model: one binary mask per class, optionally a label map in a dataset protocol')
+    .argument('<model>', 'a run folder, a checkpoint folder (model.json, plans.json) or a model package (mtc export)')
+    .requiredOption('-i, --input <path>', 'a NIfTI file, or a folder of them (CASE_0000.nii.gz or CASE.nii.gz)')
+    .requiredOption('-o, --output <dir>', 'output folder')
+    .option('--model <name>', 'run folders: the experiment whose model to use (default: the main one)')
+    .option('--classes <list>', 'only these classes (comma-separated; class or dataset.class)')
+    .option('--protocol <dataset>', "also write a label map CASE.nii.gz in that dataset's protocol (later classes overwrite earlier ones)")
+    .option('--tta', 'test-time mirroring over all axes (default)', true)
+    .option('--no-tta', 'no test-time mirroring (8x faster)')
+    .option('--step <fraction>', 'sliding-window step as a fraction of the patch (default 0.5)')
+    .option('--folds <list>', "folds to average, e.g. 0,1,2 (default: all the model has)")
+    .option('--statistics', 'write statistics.json: volume (mm3) and mean HU per class')
+    .option('--preview', 'write preview.png: a few slices with the segmentation overlaid')
+    .option('--memory <size>', 'memory budget for the prediction, e.g. 8G (default: half the machine\'s memory)')
+    .option('--no-ct-check', 'do not refuse images that do not look like CT in Hounsfield units')
+    .addOption(new Option('--backend <name>', 'tfjs backend').choices(['auto', 'cpu', 'wasm', 'tensorflow', 'webgpu']).default('auto'))
+    .option('--no-tui', 'plain progress lines instead of the terminal UI')
+    .option('--json', 'one JSON event per line on stdout')
+    .action(async (model: string, opts: InferCommandOptions) => {
+      const { inferCommand } = await import('./commands/infer.js');
+      setExitCode(await inferCommand(model, opts, io));
+    });
+
+  program
+    .command('export')
+    .description('write a trained model as one self-contained package file (weights, classes, preprocessing, resolved spec, versions)')
+    .argument('<run>', 'a run folder, a checkpoint folder or a folder of folds')
+    .requiredOption('-o, --output <file>', 'package file, e.g. quickstart.mtpkg')
+    .option('--model <name>', 'run folders: the experiment whose model to export (default: the main one)')
+    .option('--folds <list>', 'folds to include (default: all)')
+    .action(async (run: string, opts: { output: string; model?: string; folds?: string }) => {
+      const { exportCommand } = await import('./commands/export.js');
+      setExitCode(await exportCommand(run, opts, io));
+    });
+
+  program
+    .command('eval')
+    .description('Dice and HD95 of predicted label maps against references, per case and class, with summaries')
+    .argument('<pred_dir>', 'predicted label maps (CASE.nii.gz), or fold_*/ folders of them (cross-validation)')
+    .argument('<gt_dir>', 'reference label maps (CASE.nii.gz), e.g. labelsTr/')
+    .option('--dataset <dir>', 'dataset folder whose dataset.json defines the classes (default: the folder above GT_DIR)')
+    .option('--group <name=classes>', 'a class group to summarise, e.g. cancer=tumour (repeatable)', collect, [])
+    .option('--no-hd95', 'Dice only')
+    .option('--json', 'machine-readable output (NaN as null, infinity as "Infinity")')
+    .action(async (pred: string, gt: string, opts: { dataset?: string; json?: boolean; hd95: boolean; group: string[] }) => {
+      const { evalCommand } = await import('./commands/eval.js');
+      setExitCode(await evalCommand(pred, gt, opts, io));
+    });
+
+  program
+    .command('report')
+    .description('an HTML report (SVG plots, self-contained) and a Markdown summary of run folders; several runs are compared with the first')
+    .argument('<runs...>', 'run folders')
+    .option('-o, --output <file>', 'HTML file (default: report.html in the first run folder); the .md goes next to it')
+    .action(async (runs: string[], opts: { output?: string }) => {
+      const { reportCommand } = await import('./commands/report.js');
+      setExitCode(await reportCommand(runs, opts, io));
+    });
 
   const data = program.command('data').description('inspect NIfTI files and check nnU-Net raw datasets');
   data
@@ -228,7 +290,7 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
       io.err(`mtc: ${err.message}`);
       return err.exitCode;
     }
-    if (err instanceof Error && ['MtDataError', 'GraphValidationError', 'UnsupportedFeatureError'].includes(err.name)) {
+    if (err instanceof Error && ['MtDataError', 'GraphValidationError', 'UnsupportedFeatureError', 'MemoryBudgetError'].includes(err.name)) {
       io.err(`mtc: ${err.message}`);
       return 1;
     }

@@ -41,7 +41,7 @@ function describeStage(stage: Stage): string {
     case 'evaluate':
       return `Dice of '${stage.experiment}' on held-out cases of ${stage.datasets.join(', ')}`;
     case 'report':
-      return 'write metrics.json';
+      return 'write metrics.json and the HTML report';
   }
 }
 

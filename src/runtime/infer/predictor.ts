@@ -139,6 +139,8 @@ export interface PredictOptions {
   /** Memory budget in bytes for the prediction's volumes (default half the machine's memory). */
   memoryBytes?: number;
   tilesPerBatch?: number;
+  /** Builds the networks of the model's folds (default: `buildNetworks`, the project's networks). */
+  createNetworks?: (model: InferenceModel) => LoadedNetwork[];
   events?: RunEvents;
   signal?: AbortSignal;
 }
@@ -175,7 +177,7 @@ export class Predictor {
     this.normalizationFrom = chosen.from;
     this.stems = classFileStems(plans.heads);
     if (model.folds.length === 0) throw MtDataError.about(model.origin, 'holds no folds to predict with', 'Check --folds');
-    this.networks = buildNetworks(model);
+    this.networks = (options.createNetworks ?? buildNetworks)(model);
   }
 
   dispose(): void {

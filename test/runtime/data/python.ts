@@ -31,3 +31,7 @@ export function runPythonFile(file: string, args: string[] = []): string {
   if (r.status !== 0) throw new Error(`python failed (${r.status}): ${r.stderr}`);
   return r.stdout;
 }
+
+export const HAS_SCIPY = has('numpy, scipy.ndimage');
+export const SCIPY_ONLY_SKIP_REASON =
+  'scipy not available in /usr/bin/python3 (apt-get install -y python3-scipy to run these checks)';
