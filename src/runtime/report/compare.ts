@@ -86,7 +86,7 @@ export function wilcoxonSignedRank(diffs: readonly number[]): number | null {
   }
   const mu = total / 2;
   const sigma = Math.sqrt((n * (n + 1) * (2 * n + 1)) / 24 - tieTerm / 48);
-  const z = (Math.abs(wPlus - mu) - 0.5) / sigma;
+  const z = Math.abs(wPlus - mu) / sigma; // no continuity correction, as scipy.stats.wilcoxon by default
   return Math.min(1, 2 * (1 - normalCdf(z)));
 }
 

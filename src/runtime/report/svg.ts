@@ -14,6 +14,7 @@ const FONT = 'font-family="system-ui, -apple-system, Segoe UI, Roboto, sans-seri
 
 function fmtTick(v: number): string {
   if (v === 0) return '0';
+  if (Number.isInteger(v) && Math.abs(v) < 1e5) return String(v);
   const a = Math.abs(v);
   if (a >= 1e4 || a < 1e-3) return v.toExponential(1);
   if (a >= 100) return v.toFixed(0);
