@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -81,6 +81,33 @@ describe('mtc run (tiny end to end)', () => {
     }
     const leftovers = (await readdir(runDir, { recursive: true })).filter((f) => /\.tmp/.test(String(f)));
     expect(leftovers).toEqual([]);
+  });
+
+  it('writes plans.json and history.json next to every model and the HTML report; mtc infer and eval use the run', async () => {
+    for (const exp of ['tiny_pre', 'tiny_ft']) {
+      const plans = JSON.parse(await readFile(join(runDir, 'checkpoints', exp, 'plans.json'), 'utf8')) as {
+        preprocessing: { spacing: number[]; normalization: { statistics: Record<string, { mean: number }> } };
+        heads: { name: string }[];
+      };
+      expect(plans.preprocessing.spacing).toEqual([8, 8, 8]);
+      expect(Object.keys(plans.preprocessing.normalization.statistics)).toEqual(exp === 'tiny_pre' ? ['liver', 'vessel'] : ['kidney']);
+      const history = JSON.parse(await readFile(join(runDir, 'checkpoints', exp, 'history.json'), 'utf8')) as { epochs: { epoch: number; lr: number; loss: number }[] };
+      expect(history.epochs.map((e) => e.epoch)).toEqual([0, 1]);
+      expect(history.epochs.every((e) => Number.isFinite(e.loss) && Number.isFinite(e.lr))).toBe(true);
+    }
+    const html = await readFile(join(runDir, 'report.html'), 'utf8');
+    expect(html).toContain('finetune:tiny_ft: training loss');
+    expect(existsSync(join(runDir, 'report.md'))).toBe(true);
+    const images = join(dir, 'data', 'quickstart', 'Dataset905_SynthKidney', 'imagesTr');
+    const inf = captureIO(dir);
+    expect(await main(['infer', runDir, '-i', join(images, 'kidney_000_0000.nii.gz'), '-o', 'pred', '--no-tta', '--no-tui', '--backend', 'cpu', '--protocol', 'kidney'], inf)).toBe(0);
+    expect(existsSync(join(dir, 'pred', 'kidney_000', 'kidney_tumour.nii.gz'))).toBe(true);
+    await mkdir(join(dir, 'gt'), { recursive: true });
+    await copyFile(join(dir, 'data', 'quickstart', 'Dataset905_SynthKidney', 'labelsTr', 'kidney_000.nii.gz'), join(dir, 'gt', 'kidney_000.nii.gz'));
+    const ev = captureIO(dir);
+    expect(await main(['eval', 'pred', 'gt', '--dataset', join(dir, 'data', 'quickstart', 'Dataset905_SynthKidney'), '--json'], ev)).toBe(0);
+    const j = JSON.parse(ev.stdout.join('')) as { cases: { case: string }[] };
+    expect(j.cases.map((c) => c.case)).toEqual(['kidney_000', 'kidney_000']);
   });
 
   it('is reproducible: the same file and data give bit-identical weights and metrics', async () => {
