@@ -261,6 +261,20 @@ export function buildProgram(io: CliIO, setExitCode: (code: number) => void): Co
       const { verifyCommand } = await import('./commands/verify.js');
       setExitCode(await verifyCommand(opts, io));
     });
+  bench
+    .command('infer')
+    .description("inference time per case (the sliding window of mtc infer) for the quickstart model and the paper's U-Net, against PyTorch; one multi-dataset model against an ensemble")
+    .option('--case <name>', 'quickstart, paper, ensemble or all', 'all')
+    .option('--volume <D,H,W>', 'synthetic volume in voxels', '200,512,512')
+    .option('--tiles <n>', "tiles timed for the paper's U-Net (the case is extrapolated)", '2')
+    .option('--quickstart-tiles <n>', 'tiles timed for the quickstart model (default: all)')
+    .option('--mirror', 'test-time mirroring (8 passes per tile)')
+    .option('--compare', 'the same sliding window in PyTorch (bench/pytorch_reference.py infer)')
+    .option('--json', 'one JSON object per result')
+    .action(async (opts: import('./commands/bench-infer.js').BenchInferOptions) => {
+      const { benchInferCommand } = await import('./commands/bench-infer.js');
+      setExitCode(await benchInferCommand(opts, io));
+    });
   benchOptions(bench.command('suite').description('the standard suite (as `mtc bench`), with these options')).action(
     async (opts: BenchOptions) => {
       const { benchSuite } = await import('./commands/bench.js');

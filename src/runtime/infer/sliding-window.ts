@@ -41,6 +41,8 @@ export interface SlidingWindowOptions extends InferenceSpec {
   /** Bytes the caller holds besides the accumulators (counted against `memoryBytes`). */
   fixedBytes?: number;
   signal?: AbortSignal;
+  /** Stop after the first `maxTiles` tiles (benchmarks: time part of a large case). */
+  maxTiles?: number;
   /** Forward passes done / total (tiles x networks x class groups). */
   onProgress?: (done: number, total: number) => void;
 }
@@ -54,7 +56,9 @@ export interface ProbabilityGroup {
 
 export interface SlidingWindowReport {
   plan: AccumulationPlan;
+  /** Tiles that cover the image, and how many were predicted (fewer only with `maxTiles`). */
   tiles: number;
+  tilesPredicted: number;
   forwardPasses: number;
 }
 
@@ -131,7 +135,8 @@ export async function slidingWindow(
   const padded = padToTile(image, shape, tile);
   const P = padded.shape;
   const nPad = P[0] * P[1] * P[2];
-  const positions = tilePositions(shape, tile, opts.stepFraction);
+  const allPositions = tilePositions(shape, tile, opts.stepFraction);
+  const positions = opts.maxTiles !== undefined ? allPositions.slice(0, Math.max(1, opts.maxTiles)) : allPositions;
   const [tz, ty, tx] = tile;
   const tileVox = tz * ty * tx;
   const weight = opts.gaussian ? gaussianImportance(tile) : uniformImportance(tile);
@@ -178,7 +183,7 @@ export async function slidingWindow(
     acc = null;
     await onGroup({ heads: groupHeads, probabilities });
   }
-  return { plan, tiles: positions.length, forwardPasses: total };
+  return { plan, tiles: allPositions.length, tilesPredicted: positions.length, forwardPasses: total };
 }
 
 /** All requested channels' probabilities at once (small volumes, tests, evaluation). */
