@@ -15,44 +15,7 @@
  * two masks, which holds every surface voxel, so restricting to it changes nothing.
  */
 import type { Vec3 } from '../../graph/types.js';
-
-interface Box {
-  start: Vec3;
-  shape: Vec3;
-}
-
-function unionBox(a: Uint8Array, b: Uint8Array, shape: Vec3): Box | null {
-  const [nz, ny, nx] = shape;
-  const lo: Vec3 = [nz, ny, nx];
-  const hi: Vec3 = [-1, -1, -1];
-  for (let z = 0; z < nz; z++)
-    for (let y = 0; y < ny; y++) {
-      const row = (z * ny + y) * nx;
-      for (let x = 0; x < nx; x++) {
-        if (!a[row + x] && !b[row + x]) continue;
-        if (z < lo[0]) lo[0] = z;
-        if (z > hi[0]) hi[0] = z;
-        if (y < lo[1]) lo[1] = y;
-        if (y > hi[1]) hi[1] = y;
-        if (x < lo[2]) lo[2] = x;
-        if (x > hi[2]) hi[2] = x;
-      }
-    }
-  if (hi[0] < 0) return null;
-  return { start: lo, shape: [hi[0] - lo[0] + 1, hi[1] - lo[1] + 1, hi[2] - lo[2] + 1] };
-}
-
-function cropBox(mask: Uint8Array, shape: Vec3, box: Box): Uint8Array {
-  const [, ny, nx] = shape;
-  const [bz, by, bx] = box.shape;
-  const out = new Uint8Array(bz * by * bx);
-  for (let z = 0; z < bz; z++)
-    for (let y = 0; y < by; y++) {
-      const src = ((z + box.start[0]) * ny + y + box.start[1]) * nx + box.start[2];
-      for (let x = 0; x < bx; x++) out[(z * by + y) * bx + x] = mask[src + x] ? 1 : 0;
-    }
-  return out;
-}
+import { boxShape, cropToBox, nonzeroBoundingBox } from '../data/preprocess/crop.js';
 
 /** Surface voxels (see the module doc): 1 where the voxel is in the mask and a 6-neighbour is not. */
 export function surfaceVoxels(mask: Uint8Array, shape: Vec3): Uint8Array {
@@ -167,12 +130,15 @@ export function hd95(pred: Uint8Array, ref: Uint8Array, shape: Vec3, spacing: Ve
   }
   if (!anyP && !anyR) return NaN;
   if (anyP !== anyR) return Infinity;
-  const box = unionBox(pred, ref, shape) as Box;
-  const p = cropBox(pred, shape, box);
-  const r = cropBox(ref, shape, box);
-  const sp = surfaceVoxels(p, box.shape);
-  const sr = surfaceVoxels(r, box.shape);
-  const toR = squaredDistanceTransform(sr, box.shape, spacing);
-  const toP = squaredDistanceTransform(sp, box.shape, spacing);
+  const union = new Uint8Array(n);
+  for (let i = 0; i < n; i++) union[i] = pred[i] || ref[i] ? 1 : 0;
+  const box = nonzeroBoundingBox(union, shape);
+  const inner = boxShape(box);
+  const p = cropToBox(pred, shape, box);
+  const r = cropToBox(ref, shape, box);
+  const sp = surfaceVoxels(p, inner);
+  const sr = surfaceVoxels(r, inner);
+  const toR = squaredDistanceTransform(sr, inner, spacing);
+  const toP = squaredDistanceTransform(sp, inner, spacing);
   return Math.max(percentileLinear(directed(sp, toR), 95), percentileLinear(directed(sr, toP), 95));
 }

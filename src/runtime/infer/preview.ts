@@ -64,46 +64,25 @@ export function renderPreview(image: Float32Array, classMap: Uint8Array, shape: 
     cx /= n;
   }
   const at = (f: number) => Math.round(z0 + f * (z1 - z0));
-  const fit = (wMm: number, hMm: number) => {
-    const mmPerPx = Math.max(wMm, hMm) / PANEL;
-    return { w: Math.max(1, Math.round(wMm / mmPerPx)), h: Math.max(1, Math.round(hMm / mmPerPx)), mmPerPx };
-  };
-  const axial = (z: number): Panel => {
-    const f = fit(nx * sx, ny * sy);
+  const size = [nz, ny, nx];
+  const mm = [sz, sy, sx];
+  /**
+   * A slice at `fixed` along axis `normal`; `across` runs left to right and `down` top to bottom,
+   * both reversed (radiological view of the RAS grid: right on the left, anterior/superior on top).
+   */
+  const slice = (normal: number, fixed: number, across: number, down: number): Panel => {
+    const mmPerPx = Math.max(size[across] * mm[across], size[down] * mm[down]) / PANEL;
+    const index = (px: number, axis: number) => size[axis] - 1 - Math.min(size[axis] - 1, Math.floor(((px + 0.5) * mmPerPx) / mm[axis]));
+    const strides = [ny * nx, nx, 1];
     return {
-      w: f.w,
-      h: f.h,
-      voxel: (px, py) => {
-        const x = nx - 1 - Math.min(nx - 1, Math.floor(((px + 0.5) * f.mmPerPx) / sx));
-        const y = ny - 1 - Math.min(ny - 1, Math.floor(((py + 0.5) * f.mmPerPx) / sy));
-        return (z * ny + y) * nx + x;
-      },
+      w: Math.max(1, Math.round((size[across] * mm[across]) / mmPerPx)),
+      h: Math.max(1, Math.round((size[down] * mm[down]) / mmPerPx)),
+      voxel: (px, py) => fixed * strides[normal] + index(px, across) * strides[across] + index(py, down) * strides[down],
     };
   };
-  const coronal = (y: number): Panel => {
-    const f = fit(nx * sx, nz * sz);
-    return {
-      w: f.w,
-      h: f.h,
-      voxel: (px, py) => {
-        const x = nx - 1 - Math.min(nx - 1, Math.floor(((px + 0.5) * f.mmPerPx) / sx));
-        const z = nz - 1 - Math.min(nz - 1, Math.floor(((py + 0.5) * f.mmPerPx) / sz));
-        return (z * ny + y) * nx + x;
-      },
-    };
-  };
-  const sagittal = (x: number): Panel => {
-    const f = fit(ny * sy, nz * sz);
-    return {
-      w: f.w,
-      h: f.h,
-      voxel: (px, py) => {
-        const y = ny - 1 - Math.min(ny - 1, Math.floor(((px + 0.5) * f.mmPerPx) / sy));
-        const z = nz - 1 - Math.min(nz - 1, Math.floor(((py + 0.5) * f.mmPerPx) / sz));
-        return (z * ny + y) * nx + x;
-      },
-    };
-  };
+  const axial = (z: number) => slice(0, z, 2, 1);
+  const coronal = (y: number) => slice(1, y, 2, 0);
+  const sagittal = (x: number) => slice(2, x, 1, 0);
   const panels = [axial(at(0.25)), axial(at(0.5)), axial(at(0.75)), coronal(Math.round(cy)), sagittal(Math.round(cx))];
   const width = panels.reduce((s, p) => s + p.w, 0) + GAP * (panels.length + 1);
   const height = Math.max(...panels.map((p) => p.h)) + 2 * GAP;
