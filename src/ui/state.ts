@@ -114,12 +114,14 @@ export function formatDice(d: number | null): string {
   return d === null ? '  n/a' : d.toFixed(4);
 }
 
-/** The per-class Dice table as plain text lines (shared by the plain and Ink renderers). */
+/** The per-class Dice (and HD95, when computed) table as plain text lines (shared by the plain and Ink renderers). */
 export function diceTableLines(result: EvaluationResult): string[] {
-  const rows = result.classes.map((c) => [c.dataset, c.name, formatDice(c.dice)]);
-  const header = ['dataset', 'class', 'Dice'];
+  const withHd = result.classes.some((c) => c.hd95 !== undefined);
+  const mm = (v: number | null | undefined) => (v === null || v === undefined ? 'n/a' : v === Infinity ? 'inf' : v.toFixed(2));
+  const rows = result.classes.map((c) => [c.dataset, c.name, formatDice(c.dice), ...(withHd ? [mm(c.hd95)] : [])]);
+  const header = ['dataset', 'class', 'Dice', ...(withHd ? ['HD95 mm'] : [])];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 2 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ');
+  const line = (cells: string[]) => cells.map((c, i) => (i >= 2 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ');
   return [
     line(header),
     widths.map((w) => '-'.repeat(w)).join('  '),

@@ -16,9 +16,3 @@ export function dice(pred: Uint8Array, ref: Uint8Array): number | null {
   const den = 2 * tp + fp + fn;
   return den === 0 ? null : (2 * tp) / den;
 }
-
-/** Mean over the defined values; null when none is defined. */
-export function meanDefined(values: readonly (number | null)[]): number | null {
-  const d = values.filter((v): v is number => v !== null);
-  return d.length === 0 ? null : d.reduce((a, b) => a + b, 0) / d.length;
-}
