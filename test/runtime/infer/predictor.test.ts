@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { HeadSpec, Vec3 } from '../../../src/graph/types.js';
 import { initBackend } from '../../../src/runtime/backend.js';
@@ -156,6 +157,29 @@ describe('mtc infer pipeline (preprocess, sliding window, export)', () => {
     expect(one.volume.data.reduce((a, b) => a + b, 0)).toBe(cropVoxels);
     expect(both.volume.data.every((v) => v === 0)).toBe(true);
     expect(existsSync(join(dir, 'two', 'case_a', 'lesion.nii.gz'))).toBe(false);
+  });
+});
+
+describe('softmax models (the manifest says so)', () => {
+  it('write the most probable channel per voxel: exclusive masks, no background file', async () => {
+    const heads: HeadSpec[] = [
+      { dataset: 'abdomen', name: 'background', labels: [0] },
+      { dataset: 'abdomen', name: 'organ', labels: [1] },
+      { dataset: 'abdomen', name: 'lesion', labels: [2] },
+    ];
+    const { dir, model, ct } = await setup(heads);
+    const softmax: InferenceModel = { ...model, folds: model.folds.map((f) => ({ ...f, manifest: { ...f.manifest, activation: 'softmax' as const } })) };
+    const [a, b] = organLevels;
+    // logits: background 40 (a - x), organ 0, lesion 40 (x - b)
+    const net = new LevelNet(heads, [0, 0, 0]);
+    net.apply = (x) => tf.tidy(() => tf.concat([tf.mul(tf.sub(a, x), 40), tf.mul(x, 0), tf.mul(tf.sub(x, b), 40)], 4) as tf.Tensor5D);
+    const r = await inferCases(softmax, await listInferInputs(join(dir, 'images')), join(dir, 'out'), { mirror: false, createNetworks: () => [net] });
+    expect(r.activation).toBe('softmax');
+    const organ = await readNiftiLabel(join(dir, 'out', 'case_a', 'organ.nii.gz'));
+    const lesion = await readNiftiLabel(join(dir, 'out', 'case_a', 'lesion.nii.gz'));
+    expect(Array.from(organ.volume.data)).toEqual(Array.from(ct.organ, (o, i) => (o && !ct.lesion[i] ? 1 : 0)));
+    expect(Array.from(lesion.volume.data)).toEqual(Array.from(ct.lesion));
+    expect(existsSync(join(dir, 'out', 'case_a', 'background.nii.gz'))).toBe(false);
   });
 });
 
