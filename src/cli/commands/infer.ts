@@ -83,7 +83,7 @@ export async function inferCommand(modelPath: string, options: InferCommandOptio
       backend: runtime.description,
     });
   } catch (e) {
-    if (abort.signal.aborted) throw new UserError('interrupted; the files written so far are complete, the case in progress was not written', 130);
+    if (abort.signal.aborted) throw new UserError('interrupted: the cases finished so far are complete; the case in progress left nothing behind', 130);
     throw e;
   } finally {
     process.off('SIGINT', onSigint);

@@ -206,10 +206,6 @@ export class CaseWriter {
         await this.writeClass(k, uncrop(m, o.source));
       }
     }
-    if (o.protocol && this.labelMap) {
-      await writeNiftiLike(o.protocol.path, this.labelMap, o.geometry, { datatype: 'uint8', orientation: 'ras', description: 'mtc label map' });
-      this.files.push(o.protocol.path);
-    }
     let statistics: Record<string, ClassStatistics> | null = null;
     if (o.statistics) {
       statistics = this.stats;
@@ -224,6 +220,11 @@ export class CaseWriter {
       const path = join(o.dir, 'preview.png');
       await writeFileAtomic(path, renderPreview(o.raw.data, this.previewMap, o.raw.shape, o.raw.spacing));
       this.files.push(path);
+    }
+    // the label map last: it sits outside the case folder, which the caller renames into place
+    if (o.protocol && this.labelMap) {
+      await writeNiftiLike(o.protocol.path, this.labelMap, o.geometry, { datatype: 'uint8', orientation: 'ras', description: 'mtc label map' });
+      this.files.push(o.protocol.path);
     }
     return { files: [...this.files], statistics };
   }

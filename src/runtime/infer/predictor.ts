@@ -6,13 +6,13 @@
  * (sliding-window.ts), hand each class to the export step (export.ts) as soon as its group is done.
  * Progress goes out as run events, one `infer:CASE` activity per input.
  */
-import { access, constants, mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { access, constants, mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { totalmem } from 'node:os';
 import { basename, join } from 'node:path';
 import { MtDataError } from '../data/errors.js';
 import { preprocessImageFile } from '../data/preprocess/image.js';
 import type { RunEvents } from '../events.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { tempSibling, writeFileAtomic } from '../io/atomic.js';
 import { formatBytes } from './accumulator.js';
 import { CaseWriter, type ClassStatistics } from './export.js';
 import { type InferenceModel, type LoadedNetwork, activationOf, buildNetworks } from './model-source.js';
@@ -211,9 +211,12 @@ export class Predictor {
     const protocol = o.protocol ? plans.protocols[o.protocol] : null;
     const rank = plans.heads.map((h) => (protocol && h.dataset === o.protocol ? protocol.order.findIndex((e) => e.class === h.name) + 1 : 0));
     const value = plans.heads.map((h) => (protocol && h.dataset === o.protocol ? (protocol.order.find((e) => e.class === h.name)?.value ?? 0) : 0));
+    // The case's files go to a temporary sibling folder, renamed into place when all are written:
+    // an interrupted case leaves nothing half-done behind.
     const caseDir = join(outDir, input.id);
+    const tmpDir = tempSibling(caseDir);
     const writer = new CaseWriter({
-      dir: caseDir,
+      dir: tmpDir,
       fileStems: this.stems,
       heads: plans.heads,
       write,
@@ -241,35 +244,44 @@ export class Predictor {
     let lastRate = performance.now();
     let lastDone = 0;
     let rate: number | undefined;
-    const report = await slidingWindow(
-      this.networks,
-      preprocessed.image,
-      preprocessed.shape,
-      {
-        stepFraction: o.stepFraction ?? plans.inference.stepFraction,
-        gaussian: plans.inference.gaussian,
-        mirror: o.mirror ?? plans.inference.mirror,
-        heads: channels,
-        activation: this.activation,
-        memoryBytes,
-        fixedBytes,
-        tilesPerBatch: o.tilesPerBatch,
-        signal: o.signal,
-        onProgress: (done, total) => {
-          const now = performance.now();
-          if (now - lastRate > 1000 && done > lastDone) {
-            rate = ((done - lastDone) * 1000) / (now - lastRate);
-            lastRate = now;
-            lastDone = done;
-          }
-          events?.emit({ type: 'stage-progress', stage: activity, done, total, unit: 'tiles', rate });
+    let report: SlidingWindowReport;
+    let outputs: Awaited<ReturnType<CaseWriter['finish']>>;
+    try {
+      report = await slidingWindow(
+        this.networks,
+        preprocessed.image,
+        preprocessed.shape,
+        {
+          stepFraction: o.stepFraction ?? plans.inference.stepFraction,
+          gaussian: plans.inference.gaussian,
+          mirror: o.mirror ?? plans.inference.mirror,
+          heads: channels,
+          activation: this.activation,
+          memoryBytes,
+          fixedBytes,
+          tilesPerBatch: o.tilesPerBatch,
+          signal: o.signal,
+          onProgress: (done, total) => {
+            const now = performance.now();
+            if (now - lastRate > 1000 && done > lastDone) {
+              rate = ((done - lastDone) * 1000) / (now - lastRate);
+              lastRate = now;
+              lastDone = done;
+            }
+            events?.emit({ type: 'stage-progress', stage: activity, done, total, unit: 'tiles', rate });
+          },
         },
-      },
-      async (group) => {
-        for (let j = 0; j < group.heads.length; j++) await writer.add(group.heads[j], group.probabilities[j]);
-        group.probabilities.length = 0;
-      },
-    );
+        async (group) => {
+          for (let j = 0; j < group.heads.length; j++) await writer.add(group.heads[j], group.probabilities[j]);
+          group.probabilities.length = 0;
+        },
+      );
+      outputs = await writer.finish();
+      await rm(caseDir, { recursive: true, force: true });
+      await rename(tmpDir, caseDir);
+    } finally {
+      await rm(tmpDir, { recursive: true, force: true });
+    }
     const p = report.plan;
     if (p.groups.length > 1 || p.precision !== 'float32') {
       log(
@@ -278,8 +290,8 @@ export class Predictor {
           ` (${formatBytes(p.accumulatorBytes)} + ${formatBytes(p.fixedBytes)} of buffers)`,
       );
     }
-    const outputs = await writer.finish();
-    return { id: input.id, input: input.path, files: outputs.files, statistics: outputs.statistics, report, seconds: (performance.now() - t0) / 1000 };
+    const files = outputs.files.map((f) => (f.startsWith(tmpDir) ? caseDir + f.slice(tmpDir.length) : f));
+    return { id: input.id, input: input.path, files, statistics: outputs.statistics, report, seconds: (performance.now() - t0) / 1000 };
   }
 }
 

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -157,6 +157,22 @@ describe('mtc infer pipeline (preprocess, sliding window, export)', () => {
     expect(one.volume.data.reduce((a, b) => a + b, 0)).toBe(cropVoxels);
     expect(both.volume.data.every((v) => v === 0)).toBe(true);
     expect(existsSync(join(dir, 'two', 'case_a', 'lesion.nii.gz'))).toBe(false);
+  });
+});
+
+describe('an interrupted case', () => {
+  it('leaves nothing half-written: the case folder appears only when all its files are written', async () => {
+    const { dir, model } = await setup();
+    const abort = new AbortController();
+    const events = new RunEvents();
+    events.subscribe((e) => {
+      if (e.type === 'stage-progress' && e.done >= 1) abort.abort();
+    });
+    const out = join(dir, 'out');
+    await expect(
+      inferCases(model, await listInferInputs(join(dir, 'images')), out, { events, signal: abort.signal, protocol: 'abdomen', createNetworks: levelNet(ORGAN_HEADS, organLevels) }),
+    ).rejects.toThrow();
+    expect(await readdir(out)).toEqual([]);
   });
 });
 
