@@ -41,7 +41,7 @@ export async function evaluateModel(
   model: PredictorNetwork | readonly PredictorNetwork[],
   heads: readonly HeadSpec[],
   cases: readonly PreprocessedCase[],
-  inference: InferenceSpec,
+  inference: InferenceSpec & { mirrorAxes?: number[] },
   onProgress?: (done: number, total: number) => void,
   signal?: AbortSignal,
   options: EvaluateModelOptions = {},

@@ -71,6 +71,12 @@ export interface ModelPlans {
   threshold: number;
   /** Default sliding-window settings (nnU-Net's). */
   inference: InferenceSpec;
+  /**
+   * The axes (0 = z, 1 = y, 2 = x) test-time mirroring may flip: those the training augmentation
+   * mirrored (nnU-Net's `inference_allowed_mirroring_axes`). Empty: the model never saw a mirrored
+   * image, so mirroring is not used. Absent in older plans: all three.
+   */
+  mirrorAxes?: number[];
   /** Per dataset of the heads: its label-map protocol (`mtc infer --protocol`). */
   protocols: Record<string, DatasetProtocol>;
   /** The training stage's resolved parameters. */
@@ -106,6 +112,17 @@ export function deriveProtocol(classes: readonly { name: string; labels: readonl
     order.push({ class: classes[i].name, value: value(i) });
   }
   return { order, labels: { ...labels } };
+}
+
+/**
+ * The axes the training augmentation mirrors, as the trainer applies it (train/augment.ts): without a
+ * profile, nnU-Net's mirroring on all axes; with one, its `mirror` transform's axes when p > 0; else none.
+ */
+export function trainingMirrorAxes(params: Pick<TrainParams, 'augmentation'>): number[] {
+  const spec = params.augmentation;
+  if (!spec) return [0, 1, 2];
+  const mirror = spec.transforms.find((t) => t.kind === 'mirror');
+  return mirror && mirror.p > 0 ? [...(mirror.axes ?? [0, 1, 2])].sort() : [];
 }
 
 export interface BuildPlansInput {
@@ -159,6 +176,7 @@ export function buildPlans(input: BuildPlansInput): ModelPlans {
     activation: input.activation,
     threshold: 0.5,
     inference: { ...DEFAULT_INFERENCE },
+    mirrorAxes: trainingMirrorAxes(params),
     protocols,
     training: structuredClone(params),
   };

@@ -162,6 +162,8 @@ export class Predictor {
   readonly selected: number[];
   readonly stems: string[];
   readonly normalizationFrom: string;
+  /** The axes test-time mirroring flips (those the training mirrored). */
+  readonly mirrorAxes: number[];
   private readonly stats: ReturnType<typeof statisticsFor>['stats'];
 
   constructor(
@@ -176,6 +178,7 @@ export class Predictor {
     this.stats = chosen.stats;
     this.normalizationFrom = chosen.from;
     this.stems = classFileStems(plans.heads);
+    this.mirrorAxes = plans.mirrorAxes ?? [0, 1, 2];
     if (model.folds.length === 0) throw MtDataError.about(model.origin, 'holds no folds to predict with', 'Check --folds');
     this.networks = (options.createNetworks ?? buildNetworks)(model);
   }
@@ -254,7 +257,8 @@ export class Predictor {
         {
           stepFraction: o.stepFraction ?? plans.inference.stepFraction,
           gaussian: plans.inference.gaussian,
-          mirror: o.mirror ?? plans.inference.mirror,
+          mirror: (o.mirror ?? plans.inference.mirror) && this.mirrorAxes.length > 0,
+          mirrorAxes: this.mirrorAxes,
           heads: channels,
           activation: this.activation,
           memoryBytes,
@@ -323,7 +327,12 @@ export async function inferCases(model: InferenceModel, inputs: InferInput[], ou
       stage: 'infer',
       message:
         `${model.folds.length} fold(s) [${model.folds.map((f) => (f.fold === null ? 'all' : f.fold)).join(', ')}], ${describeActivation(predictor.activation)}, classes: ${predictor.legend()}; ` +
-        `CT statistics of ${predictor.normalizationFrom}`,
+        `CT statistics of ${predictor.normalizationFrom}; ` +
+        (options.mirror === false
+          ? 'no test-time mirroring'
+          : predictor.mirrorAxes.length > 0
+            ? `test-time mirroring over ${predictor.mirrorAxes.map((a) => 'zyx'[a]).join(', ')}`
+            : 'no test-time mirroring: the model was trained without mirroring'),
     });
     for (const input of inputs) {
       const activity = `infer:${input.id}`;

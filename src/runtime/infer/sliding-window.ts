@@ -10,8 +10,8 @@ import { copyTile, cropPadding, padToTile, tilePositions } from './tiling.js';
  * - Tiles of the networks' patch, step `stepFraction` of the patch (tiling.ts); the image is
  *   zero-padded where it is smaller than the patch.
  * - Each tile and network: the output activation per tile (a sigmoid per class, MultiTalent's; or a
- *   softmax over the output channels), averaged over the 8 mirrorings when `mirror` is set (each
- *   prediction flipped back), then accumulated with the Gaussian importance map (sigma = tile / 8)
+ *   softmax over the output channels), averaged over the mirrorings when `mirror` is set (every
+ *   combination of `mirrorAxes`, 8 for all three axes; each prediction flipped back), then accumulated with the Gaussian importance map (sigma = tile / 8)
  *   or uniform weights; folds are averaged the same way (every fold sees every tile).
  * - Memory: the accumulators follow `planAccumulation` under `memoryBytes`; when even 16-bit
  *   accumulators for every class do not fit, the classes are predicted in groups, one pass each.
@@ -30,6 +30,11 @@ export interface PredictorNetwork {
 }
 
 export interface SlidingWindowOptions extends InferenceSpec {
+  /**
+   * With `mirror`: the axes (0 = z, 1 = y, 2 = x) to mirror over, every combination of them (nnU-Net's
+   * `allowed_mirroring_axes`: the axes the training augmentation mirrored). Default all three (8 passes).
+   */
+  mirrorAxes?: number[];
   /** Output channels to return (default: all). */
   heads?: number[];
   /** Output activation (default sigmoid). */
@@ -65,6 +70,12 @@ export interface SlidingWindowReport {
 /** The 8 mirrorings (subsets of the spatial axes 1..3 of an NDHWC tensor), identity first. */
 export const MIRROR_AXES: number[][] = [[], [3], [2], [1], [2, 3], [1, 3], [1, 2], [1, 2, 3]];
 
+/** The mirrorings over some data axes (0 = z, 1 = y, 2 = x): every subset, as NDHWC tensor axes. */
+export function mirrorings(axes: readonly number[]): number[][] {
+  const tensorAxes = new Set(axes.map((a) => a + 1));
+  return MIRROR_AXES.filter((m) => m.every((a) => tensorAxes.has(a)));
+}
+
 function activate(logits: tf.Tensor5D, activation: OutputActivation): tf.Tensor5D {
   return activation === 'softmax' ? (tf.softmax(logits, -1) as tf.Tensor5D) : (tf.sigmoid(logits) as tf.Tensor5D);
 }
@@ -73,7 +84,7 @@ function activate(logits: tf.Tensor5D, activation: OutputActivation): tf.Tensor5
 async function predictTiles(
   network: PredictorNetwork,
   tiles: tf.Tensor5D,
-  mirror: boolean,
+  mirrors: readonly number[][],
   activation: OutputActivation,
   select: tf.Tensor1D | null,
 ): Promise<Float32Array> {
@@ -82,14 +93,14 @@ async function predictTiles(
       const p = activate(network.apply(input), activation);
       return select ? (tf.gather(p, select, 4) as tf.Tensor5D) : p;
     };
-    if (!mirror) return one(tiles);
+    if (mirrors.length <= 1) return one(tiles);
     let acc: tf.Tensor | null = null;
-    for (const axes of MIRROR_AXES) {
+    for (const axes of mirrors) {
       let p = one(axes.length > 0 ? (tf.reverse(tiles, axes) as tf.Tensor5D) : tiles);
       if (axes.length > 0) p = tf.reverse(p, axes);
       acc = acc ? tf.add(acc, p) : p;
     }
-    return tf.div(acc as tf.Tensor, MIRROR_AXES.length);
+    return tf.div(acc as tf.Tensor, mirrors.length);
   });
   try {
     return (await probs.data()) as Float32Array;
@@ -130,6 +141,7 @@ export async function slidingWindow(
   for (const h of heads) if (!(Number.isInteger(h) && h >= 0 && h < channels)) throw new Error(`head index ${h} out of range (the model has ${channels})`);
   if (heads.length === 0) throw new Error('sliding window: no output channel selected');
   const activation = opts.activation ?? 'sigmoid';
+  const mirrors = opts.mirror ? mirrorings(opts.mirrorAxes ?? [0, 1, 2]) : [[]];
   const tilesPerBatch = Math.max(1, opts.tilesPerBatch ?? 1);
 
   const padded = padToTile(image, shape, tile);
@@ -161,7 +173,7 @@ export async function slidingWindow(
         try {
           for (const network of networks) {
             opts.signal?.throwIfAborted();
-            const probs = await predictTiles(network, input, opts.mirror, activation, select);
+            const probs = await predictTiles(network, input, mirrors, activation, select);
             batch.forEach((pos, t) => {
               for (let z = 0; z < tz; z++) for (let y = 0; y < ty; y++) rows[z * ty + y] = ((pos[0] + z) * P[1] + pos[1] + y) * P[2] + pos[2];
               acc!.addTile(probs, t * tileVox * groupHeads.length, weight, rows, tx);

@@ -3,6 +3,7 @@ import { readNiftiLabel } from '../data/nifti/read.js';
 import { loadRawDataset } from '../data/raw/dataset.js';
 import type { PreprocessedCase } from '../data/types.js';
 import { evaluateModel, type ReferenceLabel } from '../eval/model.js';
+import { trainingMirrorAxes } from '../infer/plans.js';
 import type { EvaluationResult } from '../events.js';
 import { loadCheckpoint, readCheckpoint } from '../model/checkpoint.js';
 import { datasetDir, datasetSpec, preprocessedFor, type StageContext } from './context.js';
@@ -35,11 +36,14 @@ export async function runEvaluate(stage: EvaluateStage, ctx: StageContext): Prom
   const model = await loadCheckpoint(dir);
   try {
     const heads = model.heads.filter((h) => stage.datasets.includes(h.dataset));
+    // test-time mirroring only over the axes the training mirrored (nnU-Net's rule)
+    const trained = ctx.graph.stages.find((s) => s.id === stage.model);
+    const mirrorAxes = trained && (trained.kind === 'train' || trained.kind === 'finetune') ? trainingMirrorAxes(trained) : [0, 1, 2];
     const classes = await evaluateModel(
       model,
       heads,
       cases,
-      stage.inference,
+      { ...stage.inference, mirror: stage.inference.mirror && mirrorAxes.length > 0, mirrorAxes },
       (done, total) => ctx.events.emit({ type: 'stage-progress', stage: stage.id, done, total, unit: 'cases' }),
       ctx.signal,
       { metrics: stage.metrics ?? ['dice'], reference, activation: manifest.activation ?? 'sigmoid' },

@@ -55,3 +55,17 @@ describe('plans.json', () => {
     expect(() => statisticsFor(p, null)).toThrow(/normalises each of its datasets \(a, b\) with its own CT statistics.*--protocol DATASET/);
   });
 });
+
+describe('test-time mirroring follows the training augmentation (nnU-Net)', () => {
+  it('mirrors the axes training mirrored, none when it did not', async () => {
+    const { trainingMirrorAxes } = await import('../../../src/runtime/infer/plans.js');
+    expect(trainingMirrorAxes({ augmentation: undefined })).toEqual([0, 1, 2]);
+    expect(trainingMirrorAxes({ augmentation: { name: 'none', transforms: [] } })).toEqual([]);
+    expect(trainingMirrorAxes({ augmentation: { name: 'm', transforms: [{ kind: 'mirror', p: 0.5, axes: [2, 1] }] } })).toEqual([1, 2]);
+    expect(trainingMirrorAxes({ augmentation: { name: 'm', transforms: [{ kind: 'mirror', p: 0 }] } })).toEqual([]);
+    const { mirrorings } = await import('../../../src/runtime/infer/sliding-window.js');
+    expect(mirrorings([0, 1, 2]).length).toBe(8);
+    expect(mirrorings([1, 2])).toEqual([[], [3], [2], [2, 3]]);
+    expect(mirrorings([])).toEqual([[]]);
+  });
+});
