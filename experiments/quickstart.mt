@@ -19,7 +19,8 @@
 // Datasets. `root` is an nnU-Net raw dataset folder (dataset.json, imagesTr/, labelsTr/), relative
 // to the data root (--data, else $MT_DATA, else ./data). `synthetic quickstart seed 2026` lets mtc
 // generate the folder when it is missing. `cases` is how many training cases the dataset holds;
-// it sets the sampling shares shown by `mtc check` (the runtime recounts from the data).
+// the sampling shares come from it: `mtc compile` shows them as each training stage's
+// `sampling.shares` (the runtime recounts from the data).
 //
 // A class is a region: the union of the label values listed. Classes of different datasets are
 // kept apart even when they share a name: every class gets its own sigmoid output, and a case

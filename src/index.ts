@@ -17,6 +17,7 @@ export {
 export { runGraph, type RunOptions, type RunOutcome } from './runtime/executor.js';
 export { RunEvents, type RunEvent, type RunListener, type EvaluationResult, type ClassMetric } from './runtime/events.js';
 export { initRuntime, type BackendChoice, type RuntimeInfo } from './runtime/setup.js';
+export { multiTalentLoss, multiTalentLossParts, type MultiTalentLossOptions, type MultiTalentLossParts } from './runtime/loss/multitalent.js';
 export { synthesizeCollection } from './runtime/data/synth/collection.js';
 export { readNifti, writeNifti, writeNiftiLike } from './runtime/data/nifti/index.js';
 export { preprocessImageFile, type ImagePreprocessing, type PreprocessedImage } from './runtime/data/preprocess/image.js';

@@ -35,14 +35,32 @@ schedule multitalent_swin_pretrain {
 //   1. 10 epochs training only the new output heads, learning rate rising linearly;
 //   2. 50 epochs warming up the whole network, learning rate rising linearly to 1e-2;
 //   3. nnU-Net's poly decay from 1e-2 for the rest of the 1000 epochs.
-// (The authors' code runs step 1 with AdamW up to 5e-4; this schedule uses SGD throughout, as the
-// paper describes.)
+// (The paper does not name the heads phase's optimiser or peak; this schedule uses SGD throughout.
+// The authors' code is multitalent_finetune_adamw_heads below.)
 schedule multitalent_finetune {
   optimizer  sgd(momentum: 0.99, nesterov: true, weight_decay: 3e-5)
   epochs     1000
   iterations 250
   clip       12
   phase heads { epochs 10  lr linear(0, 0.01) }
+  phase all { epochs 50  lr linear(0, 0.01) }
+  phase all { epochs rest  lr poly(0.01, 0.9) }
+}
+
+// The fine-tuning schedule as the MultiTalent authors' code runs it: the heads phase with AdamW
+// (AMSGrad, weight decay 3e-5), learning rate rising linearly to 5e-4; then a new SGD optimiser
+// (the AdamW state does not carry over) warming the whole network up to 1e-2 over 50 epochs, then
+// 1000 epochs of poly decay (1060 epochs in all, as in the code).
+schedule multitalent_finetune_adamw_heads {
+  optimizer  sgd(momentum: 0.99, nesterov: true, weight_decay: 3e-5)
+  epochs     1060
+  iterations 250
+  clip       12
+  phase heads {
+    epochs    10
+    lr        linear(0, 5e-4)
+    optimizer adamw(beta1: 0.9, beta2: 0.999, weight_decay: 3e-5, amsgrad: true)
+  }
   phase all { epochs 50  lr linear(0, 0.01) }
   phase all { epochs rest  lr poly(0.01, 0.9) }
 }

@@ -54,6 +54,8 @@ export const DIAGNOSTIC_CODES = {
   MT0406: 'case counts missing for some datasets',
   MT0407: 'inheritance cycle',
   MT0408: 'fine-tune targets outside the experiment',
+  MT0409: 'reported class set names classes the experiment does not evaluate',
+  MT0410: 'reported class set has no class of the experiment',
   MT0901: 'internal compiler error',
 } as const;
 

@@ -14,6 +14,7 @@ import { lower } from './lower.js';
 import type { Program } from './program.js';
 import { spanAt } from './source.js';
 import { closest } from './suggest.js';
+import { withArticle } from './words.js';
 
 export type { Diagnostic, DiagnosticCode, Severity } from './diagnostics.js';
 export { DIAGNOSTIC_CODES, hasErrors, diagnosticToJson, type DiagnosticJson } from './diagnostics.js';
@@ -80,7 +81,7 @@ export function compileProgram(program: Program, options: CompileOptions = {}): 
     if (sym === undefined || sym.kind !== 'experiment') {
       const all = [...checked.symbols.values()].filter((s) => s.kind === 'experiment').map((s) => s.name);
       const s = closest(options.experiment, all);
-      sink.error('MT0207', here, sym === undefined ? `no experiment named '${options.experiment}' in ${program.entry} or its imports` : `'${options.experiment}' is a ${sym.kind}, not an experiment`, s ? `did you mean '${s}'?` : all.length > 0 ? `experiments: ${all.join(', ')}` : undefined);
+      sink.error('MT0207', here, sym === undefined ? `no experiment named '${options.experiment}' in ${program.entry} or its imports` : `'${options.experiment}' is ${withArticle(sym.kind)}, not an experiment`, s ? `did you mean '${s}'?` : all.length > 0 ? `experiments: ${all.join(', ')}` : undefined);
     } else main = sym.name;
   } else if (program.files.has(program.entry)) {
     const names = experimentsIn(program, program.entry, checked.families);

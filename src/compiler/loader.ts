@@ -7,7 +7,7 @@ import { readFile, readdir } from 'node:fs/promises';
 import { dirname, extname, join, normalize, resolve } from 'node:path';
 import { DiagnosticSink, sortDiagnostics } from './diagnostics.js';
 import { parseSource } from './parse.js';
-import type { Program, ResolvedImport, SourceFile } from './program.js';
+import type { Program, ResolvedImport, SourceFile, StdlibDeclaration } from './program.js';
 import { spanAt, type Span } from './source.js';
 import { stdlibDir, stdModuleName } from './stdlib.js';
 import { didYouMean } from './suggest.js';
@@ -162,7 +162,27 @@ export async function loadProgramWith(entryPath: string, host: LoaderHost): Prom
     await load(entryTarget, read.text);
   }
   program.diagnostics = sortDiagnostics(sink.items, [...program.files.keys()]);
+  program.stdlib = await indexStdlib(host);
   return program;
+}
+
+/**
+ * Every declaration of the stdlib by name, so that a name the program lacks can be answered with
+ * the import that declares it. Modules are parsed once per process (the parse cache); a module
+ * that cannot be read is left out.
+ */
+async function indexStdlib(host: LoaderHost): Promise<Map<string, StdlibDeclaration>> {
+  const index = new Map<string, StdlibDeclaration>();
+  const dir = host.stdlibDir;
+  if (dir === null) return index;
+  for (const name of [...(await host.stdModules())].sort()) {
+    const read = await host.readFile(join(dir, `${name}.mt`));
+    if (!read.ok) continue;
+    for (const d of parseCached(`std/${name}.mt`, read.text).ast.declarations) {
+      if (d.name !== null && !index.has(d.name.text)) index.set(d.name.text, { kind: d.kind.text, module: `std/${name}` });
+    }
+  }
+  return index;
 }
 
 /** Reads the entry file and everything it imports from disk. */

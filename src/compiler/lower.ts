@@ -5,6 +5,8 @@
  * The pre-training chain is followed through `pretrained`; every experiment in it shares the
  * root's spacing and architecture (resolved by the checker at the root's patch and spacing).
  */
+import { dirname, isAbsolute, join, normalize } from 'node:path';
+import { outputLayoutFor } from '../graph/outputs.js';
 import { datasetShares } from '../graph/sampling.js';
 import {
   GRAPH_SCHEMA_VERSION,
@@ -33,9 +35,13 @@ export function headsOf(datasets: readonly DatasetSpec[], targets: readonly stri
   );
 }
 
-/** The report's class groups: the experiment's class sets, then one per tag, restricted to evaluated classes. */
-export function reportClassSets(checked: CheckedProgram, report: readonly string[], evaluated: readonly DatasetSpec[]): ClassSetSpec[] {
-  const ids = new Set(evaluated.flatMap((d) => d.classes.map((c) => `${d.name}.${c.name}`)));
+/**
+ * The report's class groups: the experiment's class sets, then one per tag, restricted to the
+ * evaluated classes (the targets when given, else every class of the evaluated datasets). The
+ * checker has warned about (MT0409) or refused (MT0410) what this leaves out.
+ */
+export function reportClassSets(checked: CheckedProgram, report: readonly string[], evaluated: readonly DatasetSpec[], targets: readonly string[] | null = null): ClassSetSpec[] {
+  const ids = new Set(headsOf(evaluated, targets).map((h) => `${h.dataset}.${h.name}`));
   const out: ClassSetSpec[] = [];
   for (const name of report) {
     const cs = checked.classsets.get(name);
@@ -44,7 +50,8 @@ export function reportClassSets(checked: CheckedProgram, report: readonly string
   }
   const tags = [...new Set(evaluated.flatMap((d) => d.classes.flatMap((c) => c.tags)))];
   for (const tag of tags) {
-    out.push({ name: `tag:${tag}`, classes: evaluated.flatMap((d) => d.classes.filter((c) => c.tags.includes(tag)).map((c) => `${d.name}.${c.name}`)) });
+    const classes = evaluated.flatMap((d) => d.classes.filter((c) => c.tags.includes(tag)).map((c) => `${d.name}.${c.name}`)).filter((c) => ids.has(c));
+    if (classes.length > 0) out.push({ name: `tag:${tag}`, classes });
   }
   return out;
 }
@@ -54,6 +61,12 @@ export class LoweringError extends Error {}
 function need<T>(v: T | undefined | null, what: string): T {
   if (v === undefined || v === null) throw new LoweringError(`internal: ${what} is missing after a clean check`);
   return v;
+}
+
+/** A `pretrained "FILE"` path: relative paths are relative to the .mt file that names them. */
+export function checkpointPath(e: Pick<ExperimentModel, 'checkpoint' | 'file'>): string | null {
+  if (e.checkpoint === null) return null;
+  return isAbsolute(e.checkpoint) ? e.checkpoint : normalize(join(dirname(e.file), e.checkpoint));
 }
 
 export function stageId(e: ExperimentModel): string {
@@ -96,10 +109,11 @@ export function lower(checked: CheckedProgram, main: string, sourceFile: string)
   for (const e of chain) {
     const architecture = need(checked.resolvedArchitectures.get(e.name), `the architecture of '${e.name}'`);
     const dsSpecs = e.datasets.map((d) => need(byName.get(d), `dataset '${d}'`).spec);
+    const heads = headsOf(dsSpecs, e.targets);
     const params: TrainParams = {
       experiment: e.name,
       datasets: [...e.datasets],
-      heads: headsOf(dsSpecs, e.targets),
+      heads,
       architecture: structuredClone(architecture),
       batch: e.batch,
       sampling: {
@@ -109,11 +123,13 @@ export function lower(checked: CheckedProgram, main: string, sourceFile: string)
       },
       schedule: structuredClone(need(checked.schedules.get(need(e.schedule, `schedule of '${e.name}'`)), `schedule '${e.schedule}'`)),
       loss: e.loss,
+      lossOptions: { ...e.lossOptions },
+      output: outputLayoutFor(e.loss, heads),
       seed: seedOf.get(e.name) ?? EXPERIMENT_DEFAULTS.seed,
       augmentation: structuredClone(e.augmentation),
       folds: [...e.folds],
       precision: e.precision,
-      checkpoint: previous === null ? e.checkpoint : null,
+      checkpoint: previous === null ? checkpointPath(e) : null,
       targets: e.targets === null ? null : [...e.targets],
     };
     const id = stageId(e);
@@ -130,7 +146,7 @@ export function lower(checked: CheckedProgram, main: string, sourceFile: string)
     metrics: [...ev.metrics],
   });
   const evaluated = mainExp.datasets.map((d) => need(byName.get(d), `dataset '${d}'`).spec);
-  stages.push({ id: 'report', kind: 'report', deps: [evalId], evaluations: [evalId], classSets: reportClassSets(checked, mainExp.report, evaluated) });
+  stages.push({ id: 'report', kind: 'report', deps: [evalId], evaluations: [evalId], classSets: reportClassSets(checked, mainExp.report, evaluated, mainExp.targets) });
 
   return {
     schemaVersion: GRAPH_SCHEMA_VERSION,

@@ -1,9 +1,12 @@
 /** Rendering diagnostics the way compilers do: location, severity, code, message, excerpt, caret, hint. */
 import type { Diagnostic } from './diagnostics.js';
 import type { Program } from './program.js';
+import { count } from './words.js';
 
 export interface RenderOptions {
   color: boolean;
+  /** Append the "2 errors, 1 warning" line (default true). Commands that print their own summary pass false. */
+  summary?: boolean;
 }
 
 const ansi = {
@@ -49,19 +52,19 @@ export function renderDiagnostic(d: Diagnostic, sources: ReadonlyMap<string, str
   return out.join('\n');
 }
 
-/** All diagnostics, one block each, separated by blank lines, then a summary line. Empty string when none. */
+/** All diagnostics, one block each, separated by blank lines, then (unless `summary: false`) a summary line. Empty string when none. */
 export function renderDiagnostics(diagnostics: readonly Diagnostic[], program: Pick<Program, 'sources'>, options: RenderOptions): string {
   if (diagnostics.length === 0) return '';
   const blocks = diagnostics.map((d) => renderDiagnostic(d, program.sources, options));
-  return `${blocks.join('\n\n')}\n\n${summarize(diagnostics)}\n`;
+  return options.summary === false ? `${blocks.join('\n\n')}\n` : `${blocks.join('\n\n')}\n\n${summarize(diagnostics)}\n`;
 }
 
-/** "2 errors, 1 warning". */
+/** "2 errors, 1 warning" (only the counts that are not zero; "" for none). */
 export function summarize(diagnostics: readonly Diagnostic[]): string {
   const errors = diagnostics.filter((d) => d.severity === 'error').length;
   const warnings = diagnostics.length - errors;
   const parts: string[] = [];
-  if (errors > 0) parts.push(`${errors} error${errors === 1 ? '' : 's'}`);
-  if (warnings > 0) parts.push(`${warnings} warning${warnings === 1 ? '' : 's'}`);
+  if (errors > 0) parts.push(count(errors, 'error'));
+  if (warnings > 0) parts.push(count(warnings, 'warning'));
   return parts.join(', ');
 }

@@ -46,7 +46,7 @@ const lrLaw = {
 const optimizer = {
   oneOf: [
     obj({ kind: { const: 'sgd' }, momentum: fraction, nesterov: { type: 'boolean' }, weightDecay: { type: 'number', minimum: 0 } }),
-    obj({ kind: { const: 'adamw' }, beta1: fraction, beta2: fraction, weightDecay: { type: 'number', minimum: 0 } }),
+    obj({ kind: { const: 'adamw' }, beta1: fraction, beta2: fraction, weightDecay: { type: 'number', minimum: 0 } }, { amsgrad: { type: 'boolean' } }),
   ],
 };
 
@@ -85,7 +85,7 @@ const schedule = obj({
   phases: {
     type: 'array',
     minItems: 1,
-    items: obj({ trains: { enum: ['heads', 'all'] }, epochs: posInt, lr: lrLaw }),
+    items: obj({ trains: { enum: ['heads', 'all'] }, epochs: posInt, lr: lrLaw }, { optimizer }),
   },
 });
 
@@ -103,7 +103,16 @@ const trainParams = {
   seed: nonNegInt,
 };
 
+const outputLayout = {
+  oneOf: [
+    obj({ activation: { const: 'sigmoid' } }),
+    obj({ activation: { const: 'softmax' }, labels: { type: 'array', items: { type: 'integer', minimum: 0, maximum: 255 }, minItems: 2 } }),
+  ],
+};
+
 const trainOptional = {
+  lossOptions: obj({ batchDice: { type: 'boolean' } }),
+  output: outputLayout,
   augmentation,
   folds: { type: 'array', items: { type: 'integer', minimum: 0, maximum: 4 }, minItems: 1 },
   precision: { enum: ['fp32', 'mixed'] },

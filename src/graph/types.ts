@@ -111,7 +111,14 @@ export interface SamplingSpec {
 
 export type OptimizerSpec =
   | { kind: 'sgd'; momentum: number; nesterov: boolean; weightDecay: number }
-  | { kind: 'adamw'; beta1: number; beta2: number; weightDecay: number };
+  | {
+      kind: 'adamw';
+      beta1: number;
+      beta2: number;
+      weightDecay: number;
+      /** AMSGrad (the running maximum of the second moment; the MultiTalent authors' heads phase). Always set by the compiler. */
+      amsgrad?: boolean;
+    };
 
 /** Learning rate as a function of progress within a phase. */
 export type LrLaw =
@@ -125,10 +132,17 @@ export interface PhaseSpec {
   trains: 'heads' | 'all';
   epochs: number;
   lr: LrLaw;
+  /**
+   * The phase's optimiser (the schedule's unless the phase sets its own). Optimiser state carries
+   * over from the previous phase when both use the same optimiser (equal specs); a phase with a
+   * different one starts from fresh state. Always set by the compiler.
+   */
+  optimizer?: OptimizerSpec;
 }
 
 export interface ScheduleSpec {
   name: string;
+  /** The schedule's optimiser: the default of its phases (each phase records the one it uses). */
   optimizer: OptimizerSpec;
   /** Total epochs; equals the sum of the phases' epochs. */
   epochs: number;
@@ -192,6 +206,29 @@ export type Precision = 'fp32' | 'mixed';
 
 export type LossKind = 'multitalent' | 'dice_ce';
 
+/** Options of the loss. */
+export interface LossOptions {
+  /**
+   * Dice pooled over the whole batch (true: the paper's batch Dice, nnU-Net's `batch_dice`) or
+   * computed per case and then summed (multitalent, the authors' code on one GPU) or averaged
+   * (dice_ce, nnU-Net's sample Dice).
+   */
+  batchDice: boolean;
+}
+
+/**
+ * How a network's output channels relate to its classes (the heads), and so how targets are built
+ * and predictions turned into class masks. The one definition is src/graph/outputs.ts.
+ * - `sigmoid`: one channel per head, in `heads` order, each an independent sigmoid; targets are the
+ *   heads' region masks; a class's prediction is p > 0.5 (classes may overlap).
+ * - `softmax`: one channel per label value, `labels[k]` for channel k, `labels[0]` = 0 the background
+ *   (every value no class names counts as background); targets are the one-hot label map; a class's
+ *   prediction is argmax over the channels falling on one of its labels (classes never overlap).
+ */
+export type OutputLayout =
+  | { activation: 'sigmoid' }
+  | { activation: 'softmax'; labels: number[] };
+
 export interface TrainParams {
   experiment: string;
   datasets: string[];
@@ -200,8 +237,16 @@ export interface TrainParams {
   batch: number;
   sampling: SamplingSpec;
   schedule: ScheduleSpec;
-  /** `multitalent`: the paper's masked sigmoid BCE - batch Dice; `dice_ce`: nnU-Net's softmax Dice + CE (single dataset). */
+  /**
+   * `multitalent`: the paper's masked sigmoid BCE - Dice, summed over classes; `dice_ce`: nnU-Net's
+   * Dice + CE for one dataset (softmax Dice + CE over the labels, or sigmoid Dice + BCE when a class
+   * is a region, as nnU-Net's region-based training).
+   */
   loss: LossKind;
+  /** The loss's options. Always set by the compiler. */
+  lossOptions?: LossOptions;
+  /** The output channels' layout (sigmoid per class, or softmax over labels). Always set by the compiler. */
+  output?: OutputLayout;
   seed: number;
   /** Augmentation profile. Always set by the compiler. */
   augmentation?: AugmentationSpec;

@@ -57,7 +57,11 @@ function semanticProblems(graph: RuntimeGraph): string[] {
       for (let axis = 0; axis < 3; axis++) {
         const total = a.strides.reduce((s, v) => s * v[axis], 1);
         if (a.patch[axis] % total !== 0) {
-          problems.push(`${where}: patch ${a.patch[axis]} on axis ${axis} is not divisible by the total stride ${total}`);
+          const lo = Math.max(total, Math.floor(a.patch[axis] / total) * total);
+          problems.push(
+            `${where}: patch ${a.patch[axis]} on axis ${axis} is not divisible by the total stride ${total}, so it does not fit the network; ` +
+              `use a multiple of ${total} (e.g. ${lo === a.patch[axis] ? lo + total : lo} or ${Math.ceil(a.patch[axis] / total) * total})`,
+          );
         }
       }
     }

@@ -5,7 +5,7 @@ import type { RuntimeGraph, Stage } from '../graph/types.js';
 import { validateGraph } from '../graph/validate.js';
 import type { EvaluationResult, RunEvents } from './events.js';
 import { writeFileAtomic } from './io/atomic.js';
-import { UnsupportedFeatureError, unsupportedFeatures } from './preflight.js';
+import { assertInputsUsable, UnsupportedFeatureError, unsupportedFeatures } from './preflight.js';
 import { stageHandlers, type RunState, type StageContext } from './stages/index.js';
 import { missingDatasetsMessage } from './stages/prepare.js';
 
@@ -67,6 +67,7 @@ export function assertExecutable(graph: RuntimeGraph, dataRoot: string): void {
 export async function runGraph(graphInput: unknown, options: RunOptions): Promise<RunOutcome> {
   const graph: RuntimeGraph = validateGraph(graphInput);
   assertExecutable(graph, options.dataRoot);
+  await assertInputsUsable(graph, options.dataRoot); // dataset.json vs classes, pretrained checkpoints
   const started = performance.now();
   await mkdir(options.runDir, { recursive: true });
   await writeFileAtomic(join(options.runDir, 'graph.yaml'), toYaml(graph));

@@ -1,4 +1,13 @@
-import type { RuntimeGraph, TrainParams } from '../graph/types.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { outputChannels } from '../graph/outputs.js';
+import type { ArchitectureSpec, RuntimeGraph, Stage, TrainParams } from '../graph/types.js';
+import { MtDataError } from './data/errors.js';
+import { classProblems, loadRawDataset } from './data/raw/dataset.js';
+import { lossDefinition, lossSetupOf, registeredLosses } from './loss/registry.js';
+import { checkpointDirOf, readCheckpointManifest, type CheckpointManifest } from './model/checkpoint.js';
+import { isHeadParam, parameterSpecs, validateArchitecture } from './model/unet.js';
+import { datasetDir } from './stages/context.js';
 
 /**
  * What the language can express but this runtime cannot execute yet. Checked before any stage
@@ -18,8 +27,18 @@ export function unsupportedFeatures(graph: RuntimeGraph): string[] {
     if (arch.kind !== 'unet' && arch.kind !== 'resenc_unet') {
       say(`experiment '${p.experiment}': architecture '${arch.name}' is a ${arch.kind}; the runtime trains 'unet' and 'resenc_unet' so far (mtc compile and run --dry-run accept it)`);
     }
-    if (p.loss !== 'multitalent') {
-      say(`experiment '${p.experiment}': loss '${p.loss}' is not trained by the runtime yet; use loss multitalent`);
+    if (!registeredLosses().includes(p.loss)) {
+      say(`experiment '${p.experiment}': loss '${p.loss}' is not known to this runtime (it trains ${registeredLosses().join(', ')})`);
+    } else {
+      const refused = lossDefinition(p.loss).refuse(lossSetupOf(p));
+      if (refused) say(`experiment '${p.experiment}': loss '${p.loss}' ${refused}`);
+    }
+    if (arch.kind === 'unet' || arch.kind === 'resenc_unet') {
+      try {
+        validateArchitecture(arch);
+      } catch (err) {
+        say(`experiment '${p.experiment}': the patch or topology does not fit the network: ${(err as Error).message}`);
+      }
     }
     const unsupported = (p.augmentation?.transforms ?? []).filter((t) => t.kind !== 'mirror' && t.p > 0).map((t) => t.kind);
     if (unsupported.length > 0) {
@@ -44,4 +63,86 @@ export class UnsupportedFeatureError extends Error {
     );
     this.name = 'UnsupportedFeatureError';
   }
+}
+
+const isTraining = (s: Stage): s is Extract<Stage, { kind: 'train' | 'finetune' }> => s.kind === 'train' || s.kind === 'finetune';
+
+/** Describes an architecture in one line, for mismatch messages. */
+function describeArchitecture(a: ArchitectureSpec): string {
+  return `'${a.name}' (${a.kind}, features ${a.features.join('/')}${a.blocksPerStage ? `, blocks ${a.blocksPerStage.join('/')}` : ''}, strides ${a.strides.map((s) => s.join('')).join(' ')})`;
+}
+
+/**
+ * Why the backbone of a checkpoint cannot initialise `params`' network, or null when every backbone
+ * tensor of the network is in the checkpoint with its shape (the output heads are always fresh).
+ */
+export function checkpointMismatch(manifest: CheckpointManifest, params: TrainParams, where: string): string | null {
+  const arch = params.architecture;
+  const theirs = manifest.architecture;
+  if (arch.kind !== 'unet' && arch.kind !== 'resenc_unet') {
+    return theirs.kind === arch.kind ? null : `${where} holds a ${theirs.kind} ${describeArchitecture(theirs)}, but experiment '${params.experiment}' trains a ${arch.kind} ${describeArchitecture(arch)}`;
+  }
+  const channels = outputChannels(lossSetupOf(params).output, params.heads).length;
+  const expected = parameterSpecs(arch, channels).filter((p) => !isHeadParam(p.name));
+  const have = new Map(manifest.weights.map((w) => [w.name, w.shape]));
+  const wrong: string[] = [];
+  for (const p of expected) {
+    const shape = have.get(p.name);
+    if (!shape) wrong.push(`${p.name} is missing`);
+    else if (shape.join(',') !== p.shape.join(',')) wrong.push(`${p.name} is [${shape.join(', ')}], the network needs [${p.shape.join(', ')}]`);
+  }
+  if (wrong.length === 0) return null;
+  return (
+    `the backbone in ${where} does not match the architecture of experiment '${params.experiment}': ` +
+    `${wrong.length} of its ${expected.length} backbone tensors differ (${wrong.slice(0, 3).join('; ')}${wrong.length > 3 ? `; and ${wrong.length - 3} more` : ''}). ` +
+    `The checkpoint was trained as ${describeArchitecture(theirs)}, the experiment builds ${describeArchitecture(arch)}. ` +
+    `Fine-tune with the checkpoint's architecture (same kind, features, blocks, kernels and strides), or start from a checkpoint of this one`
+  );
+}
+
+/**
+ * Problems with the run's inputs found by reading them, before any stage runs: each dataset folder
+ * that exists is read (its dataset.json and file listing, no voxels) and the classes of the .mt file
+ * are checked against the labels it declares; each `pretrained "FILE"` checkpoint's manifest is read
+ * and its backbone checked against the experiment's network. Folders that do not exist yet are left
+ * to the prepare stage (it synthesises the synthetic ones and names the others).
+ */
+export async function inputProblems(graph: RuntimeGraph, dataRoot: string): Promise<string[]> {
+  const problems: string[] = [];
+  for (const spec of graph.datasets) {
+    const dir = datasetDir({ dataRoot }, spec);
+    if (!existsSync(join(dir, 'dataset.json'))) continue;
+    try {
+      const ds = await loadRawDataset(dir, { checkContents: false });
+      problems.push(...classProblems(spec.name, spec.classes, ds));
+    } catch (err) {
+      if (!(err instanceof MtDataError)) throw err;
+      problems.push(`dataset '${spec.name}': ${err.message}`);
+    }
+  }
+  for (const stage of graph.stages) {
+    if (!isTraining(stage) || !stage.checkpoint) continue;
+    const dir = checkpointDirOf(stage.checkpoint);
+    const where = `the pretrained checkpoint ${join(dir, 'model.json')}`;
+    let manifest: CheckpointManifest;
+    try {
+      manifest = await readCheckpointManifest(dir);
+    } catch (err) {
+      problems.push(`experiment '${stage.experiment}': ${(err as Error).message} (pretrained "${stage.checkpoint}"; give the checkpoint folder or its model.json)`);
+      continue;
+    }
+    const mismatch = checkpointMismatch(manifest, stage, where);
+    if (mismatch) problems.push(`experiment '${stage.experiment}': ${mismatch}`);
+  }
+  return problems;
+}
+
+/** Throws an MtDataError listing every problem of inputProblems, before anything is written. */
+export async function assertInputsUsable(graph: RuntimeGraph, dataRoot: string): Promise<void> {
+  const problems = await inputProblems(graph, dataRoot);
+  if (problems.length === 0) return;
+  throw new MtDataError(
+    `the run's inputs do not fit the experiment (${problems.length} problem${problems.length === 1 ? '' : 's'}; nothing was run):\n${problems.map((p) => `  - ${p.replace(/\n/g, '\n    ')}`).join('\n')}`,
+    { problems },
+  );
 }

@@ -122,10 +122,11 @@ export function diceTableLines(result: EvaluationResult): string[] {
   const header = ['dataset', 'class', 'Dice', ...(withHd ? ['HD95 mm'] : [])];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i >= 2 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ');
+  const scored = result.classes.filter((c) => c.dice !== null).length;
   return [
     line(header),
     widths.map((w) => '-'.repeat(w)).join('  '),
     ...rows.map(line),
-    `mean Dice (${result.experiment}, ${result.classes.filter((c) => c.dice !== null).length} classes): ${formatDice(result.meanDice)}`,
+    `mean Dice (${result.experiment}, ${scored} ${scored === 1 ? 'class' : 'classes'}): ${formatDice(result.meanDice)}`,
   ];
 }

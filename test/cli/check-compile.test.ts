@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,6 +36,18 @@ describe('mtc check', () => {
     expect(io.stderr.join('\n')).toContain('garbage.mt:');
   });
 
+  it('prints the error summary once, with plurals that read right (issue #17)', async () => {
+    const io = captureIO();
+    expect(await main(['check', 'test/compiler/fixtures/acceptance.mt'], io)).toBe(1);
+    const text = io.stderr.join('\n');
+    const summaries = text.split('\n').filter((l) => /^\d+ errors?\b/.test(l) || /error\(s\)/.test(l));
+    expect(summaries).toHaveLength(1);
+    expect(summaries[0]).toMatch(/^\d+ errors in 1 file$/);
+    const ok = captureIO();
+    expect(await main(['check', 'experiments/quickstart.mt', 'experiments/baselines.mt'], ok)).toBe(0);
+    expect(ok.stderr).toEqual(['ok: 2 files checked']);
+  });
+
   it('reports a missing file as a diagnostic, exit 1', async () => {
     const io = captureIO();
     expect(await main(['check', 'does/not/exist.mt'], io)).toBe(1);
@@ -61,6 +74,46 @@ describe('mtc compile', () => {
     expect(await main(['compile', 'test/compiler/fixtures/acceptance.mt'], io)).toBe(1);
     expect(io.stdout).toEqual([]);
     expect(io.stderr.join('\n')).toContain('not compiled');
+  });
+
+  it("the quickstart's comment on `cases` is true: mtc compile shows the sampling shares they give", async () => {
+    const comment = readFileSync('experiments/quickstart.mt', 'utf8');
+    expect(comment).toContain('the sampling shares come from it: `mtc compile` shows them as each training stage\'s\n// `sampling.shares`');
+    const io = captureIO();
+    expect(await main(['compile', 'experiments/quickstart.mt', '--format', 'json'], io)).toBe(0);
+    const train = validateGraph(JSON.parse(io.stdout.join('\n'))).stages.find((s) => s.kind === 'train');
+    if (train?.kind !== 'train') throw new Error('no train stage');
+    // inverse_sqrt: a dataset's share is proportional to sqrt(cases): 12, 8, 6 and 10 cases.
+    const root = Math.sqrt(12) + Math.sqrt(8) + Math.sqrt(6) + Math.sqrt(10);
+    expect(train.sampling.shares.synth_liver).toBeCloseTo(Math.sqrt(12) / root, 6);
+    expect(train.sampling.shares.synth_abdomen).toBeCloseTo(Math.sqrt(6) / root, 6);
+  });
+
+  it('prints the error count once: in the "not compiled" line', async () => {
+    const io = captureIO();
+    expect(await main(['compile', 'test/compiler/fixtures/acceptance.mt'], io)).toBe(1);
+    const lines = io.stderr.join('\n').split('\n');
+    expect(lines.filter((l) => /\d+ errors?/.test(l))).toEqual([expect.stringMatching(/^mtc: test\/compiler\/fixtures\/acceptance\.mt: not compiled \(\d+ errors\)$/)]);
+  });
+
+  it('--set works on the family expansion that -e selects (issue #17)', async () => {
+    const io = captureIO();
+    const e = 'baselines_kits19_multitalent_unet_fold0';
+    expect(await main(['compile', 'experiments/baselines.mt', '-e', e, '--set', 'batch=3', '--set', `${e}.evaluation={ tta false }`, '--format', 'json'], io)).toBe(0);
+    const graph = validateGraph(JSON.parse(io.stdout.join('\n')));
+    const train = graph.stages.find((s) => s.kind === 'train');
+    const ev = graph.stages.find((s) => s.kind === 'evaluate');
+    expect([graph.source.experiment, train?.kind === 'train' && train.batch, ev?.kind === 'evaluate' && ev.inference.mirror]).toEqual([e, 3, false]);
+  });
+
+  it("MT0006's hint names the referenced declaration, and that override compiles", async () => {
+    const io = captureIO();
+    expect(await main(['compile', 'experiments/quickstart.mt', '--set', 'quickstart.schedule.epochs=10'], io)).toBe(1);
+    expect(io.stderr.join('\n')).toContain('hint: set the field of \'short_finetune\' itself: --set short_finetune.epochs=10');
+    const fixed = captureIO();
+    expect(await main(['compile', 'experiments/quickstart.mt', '--set', 'short_finetune.epochs=10', '--format', 'json'], fixed)).toBe(0);
+    const ft = validateGraph(JSON.parse(fixed.stdout.join('\n'))).stages.find((s) => s.kind === 'finetune');
+    expect(ft?.kind === 'finetune' && ft.schedule.epochs).toBe(10);
   });
 
   it('rejects an unknown format through commander, without a stack trace', async () => {

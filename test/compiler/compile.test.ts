@@ -76,9 +76,12 @@ describe('compile: the quickstart', async () => {
     expect(train.batch).toBe(2);
     expect(train.schedule).toEqual({
       name: 'short_pretrain', optimizer: { kind: 'sgd', momentum: 0.99, nesterov: true, weightDecay: 3e-5 },
-      epochs: 15, iterationsPerEpoch: 25, clipNorm: 12, phases: [{ trains: 'all', epochs: 15, lr: { kind: 'poly', initial: 0.01, exponent: 0.9 } }],
+      epochs: 15, iterationsPerEpoch: 25, clipNorm: 12,
+      phases: [{ trains: 'all', epochs: 15, lr: { kind: 'poly', initial: 0.01, exponent: 0.9 }, optimizer: { kind: 'sgd', momentum: 0.99, nesterov: true, weightDecay: 3e-5 } }],
     });
     expect(train.loss).toBe('multitalent');
+    expect(train.lossOptions).toEqual({ batchDice: true });
+    expect(train.output).toEqual({ activation: 'sigmoid' });
   });
 
   it('fine-tunes with fresh heads for the target only, inheriting the architecture', () => {
@@ -91,8 +94,8 @@ describe('compile: the quickstart', async () => {
     expect(ft.architecture.name).toBe('quickstart_unet');
     expect(ft.sampling.shares).toEqual({ synth_kidney: 1 });
     expect(ft.schedule.phases).toEqual([
-      { trains: 'heads', epochs: 2, lr: { kind: 'linear', from: 0, to: 0.01 } },
-      { trains: 'all', epochs: 58, lr: { kind: 'poly', initial: 0.01, exponent: 0.9 } },
+      { trains: 'heads', epochs: 2, lr: { kind: 'linear', from: 0, to: 0.01 }, optimizer: { kind: 'sgd', momentum: 0.99, nesterov: true, weightDecay: 3e-5 } },
+      { trains: 'all', epochs: 58, lr: { kind: 'poly', initial: 0.01, exponent: 0.9 }, optimizer: { kind: 'sgd', momentum: 0.99, nesterov: true, weightDecay: 3e-5 } },
     ]);
     expect(ft.schedule.epochs).toBe(60);
   });
@@ -129,7 +132,7 @@ describe('compile: rules', () => {
     const { graph } = await compileText(BASE.replace('epochs     10\n  iterations 5', ''));
     const train = graph!.stages[2] as TrainStage;
     expect(train.schedule).toMatchObject({ epochs: 1000, iterationsPerEpoch: 250, clipNorm: 12, optimizer: { kind: 'sgd', momentum: 0.99, nesterov: true, weightDecay: 3e-5 } });
-    expect(train.schedule.phases).toEqual([{ trains: 'all', epochs: 1000, lr: { kind: 'poly', initial: 0.01, exponent: 0.9 } }]);
+    expect(train.schedule.phases).toEqual([{ trains: 'all', epochs: 1000, lr: { kind: 'poly', initial: 0.01, exponent: 0.9 }, optimizer: { kind: 'sgd', momentum: 0.99, nesterov: true, weightDecay: 3e-5 } }]);
     expect(train.batch).toBe(2);
     expect(train.sampling).toMatchObject({ kind: 'inverse_sqrt', foregroundFraction: 0.33 });
   });
@@ -161,10 +164,11 @@ experiment ft2 { pretrained ft1 datasets [lung] schedule short seed 3 }
     const { graph, diagnostics } = await compileText(text);
     expect(diagnostics).toEqual([]);
     const s = (graph!.stages[2] as TrainStage).schedule;
-    expect(s.optimizer).toEqual({ kind: 'adamw', beta1: 0.9, beta2: 0.999, weightDecay: 0.05 });
+    const adamw = { kind: 'adamw', beta1: 0.9, beta2: 0.999, weightDecay: 0.05, amsgrad: false };
+    expect(s.optimizer).toEqual(adamw);
     expect(s.phases).toEqual([
-      { trains: 'heads', epochs: 10, lr: { kind: 'constant', value: 0.001 } },
-      { trains: 'all', epochs: 90, lr: { kind: 'cosine', initial: 0.01, final: 0.0001 } },
+      { trains: 'heads', epochs: 10, lr: { kind: 'constant', value: 0.001 }, optimizer: adamw },
+      { trains: 'all', epochs: 90, lr: { kind: 'cosine', initial: 0.01, final: 0.0001 }, optimizer: adamw },
     ]);
   });
 });

@@ -28,7 +28,7 @@ const cases: Case[] = [
   { code: 'MT0315', title: 'deep supervision on SwinUNETR', text: edit(BASE, 'kind     unet\n  patch    [32, 32, 32]\n  features [8, 16, 32, 64]', 'kind swin_unetr patch [64, 64, 64] deep_supervision true'), message: "architecture 'small': SwinUNETR has no deep supervision outputs" },
   { code: 'MT0407', title: 'inheritance cycle', text: `${BASE}\nexperiment a extends b { }\nexperiment b extends a { }\n`, message: 'inheritance cycle: a extends b extends a' },
   { code: 'MT0407', title: 'class sets including each other', text: `${BASE}\nclassset x { classes [y] }\nclassset y { classes [x] }\nexperiment r extends demo { report [x] }\n`, message: "class set 'x' includes itself, directly or through other class sets" },
-  { code: 'MT0408', title: 'targets outside the datasets', text: `${BASE}\n${KIDNEY}experiment ft { pretrained demo datasets [kidney] schedule short targets [liver.liver] }\n`, message: "targets of experiment 'ft' include 'liver.liver', whose dataset is not among its datasets" },
+  { code: 'MT0408', title: 'targets outside the datasets', text: `${BASE}\n${KIDNEY}experiment ft { pretrained demo datasets [kidney] schedule short targets [liver.liver] }\n`, message: "targets of experiment 'ft' include 'liver.liver', but 'liver' is not among its datasets" },
   { code: 'MT0305', title: 'SwinUNETR patch not a multiple of 32', text: edit(BASE, 'kind     unet\n  patch    [32, 32, 32]\n  features [8, 16, 32, 64]', 'kind swin_unetr patch [48, 64, 64]'), message: 'patch size 48 on axis z is not divisible by the total stride 32 (SwinUNETR halves every axis 5 times)' },
   { code: 'MT0305', title: 'experiment patch override checked against the strides', text: edit(BASE, 'seed         7', 'seed 7 patch [36, 32, 32]'), message: 'patch size 36 on axis z is not divisible by the total stride 8 (derived strides on z: 1 x 2 x 2 x 2)' },
   { code: 'MT0201', title: 'unknown class of a dataset', text: `${BASE}\nclassset c { classes [liver.livr] }\nexperiment r extends demo { report [c] }\n`, message: "dataset 'liver' has no class 'livr'" },
@@ -106,7 +106,8 @@ experiment full extends demo { augmentation aug sampling s precision mixed folds
   it('pretrained can be a checkpoint file', async () => {
     const { graph, diagnostics } = await compileText(edit(BASE, 'seed         7', 'seed 7 pretrained "ckpt/model.json"'));
     expect(diagnostics).toEqual([]);
-    expect((graph!.stages.find((s) => s.kind === 'train') as TrainStage).checkpoint).toBe('ckpt/model.json');
+    // relative to the .mt file naming it (here /mem/main.mt)
+    expect((graph!.stages.find((s) => s.kind === 'train') as TrainStage).checkpoint).toBe('/mem/ckpt/model.json');
   });
 
   it('derives the topology from patch and spacing the nnU-Net way', () => {

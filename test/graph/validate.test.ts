@@ -49,7 +49,7 @@ describe('validateGraph', () => {
     const p = problems(g);
     expect(p).toContain("stage 'train:pre' names unknown dataset 'zzz'");
     expect(p).toContain("stage 'train:pre': phases add up to 2 epochs, schedule says 5");
-    expect(p).toContain("stage 'train:pre': patch 15 on axis 1 is not divisible by the total stride 2");
+    expect(p).toContain("stage 'train:pre': patch 15 on axis 1 is not divisible by the total stride 2, so it does not fit the network; use a multiple of 2 (e.g. 14 or 16)");
   });
 
   it('rejects a fine-tune whose source is missing', () => {

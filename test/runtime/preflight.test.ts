@@ -7,6 +7,16 @@ describe('runtime preflight', () => {
     expect(unsupportedFeatures(sampleGraph())).toEqual([]);
   });
 
+  it('accepts both losses of the registry (dice_ce with either output form) and refuses a mismatched setup', () => {
+    const g = sampleGraph();
+    for (const s of g.stages) if (s.kind === 'train' || s.kind === 'finetune') Object.assign(s, { loss: 'dice_ce', output: { activation: 'sigmoid' } });
+    expect(unsupportedFeatures(g)).toEqual([]);
+    for (const s of g.stages) if (s.kind === 'train' || s.kind === 'finetune') Object.assign(s, { output: { activation: 'softmax', labels: [0, 1] } });
+    expect(unsupportedFeatures(g)).toEqual([]);
+    for (const s of g.stages) if (s.kind === 'train' || s.kind === 'finetune') Object.assign(s, { loss: 'multitalent' });
+    expect(unsupportedFeatures(g)[0]).toBe("experiment 'pre': loss 'multitalent' needs one sigmoid output per class, not a softmax output");
+  });
+
   it('accepts resenc_unet and refuses swin_unetr, naming the architecture', () => {
     const g = sampleGraph();
     for (const s of g.stages) {

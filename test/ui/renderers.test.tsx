@@ -41,6 +41,9 @@ describe('run view reducer', () => {
     const lines = diceTableLines(result);
     expect(lines[2]).toMatch(/^c\s+kidney\s+0\.9000$/);
     expect(lines.at(-1)).toBe('mean Dice (ft, 2 classes): 0.7000');
+    // One class reads "1 class" (issue #17).
+    const one = diceTableLines({ ...result, classes: [result.classes[0]], meanDice: 0.9 });
+    expect(one.at(-1)).toBe('mean Dice (ft, 1 class): 0.9000');
   });
 });
 

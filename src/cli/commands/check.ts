@@ -1,4 +1,5 @@
-import { checkProgram, diagnosticToJson, hasErrors, loadProgram, renderDiagnostics, type Diagnostic } from '../../compiler/index.js';
+import { checkProgram, diagnosticToJson, hasErrors, loadProgram, renderDiagnostics, summarize, type Diagnostic } from '../../compiler/index.js';
+import { count } from '../../compiler/words.js';
 import { argPath, type CliIO } from '../io.js';
 
 export interface CheckOptions {
@@ -26,7 +27,7 @@ export async function checkCommand(files: string[], options: CheckOptions, io: C
     all.push(...fresh);
     if (hasErrors(fresh)) failed = true;
     if (options.format === 'text' && fresh.length > 0) {
-      io.err(renderDiagnostics(fresh, program, { color: io.isTTY }));
+      io.err(renderDiagnostics(fresh, program, { color: io.isTTY, summary: false }));
     }
   }
   const errors = all.filter((d) => d.severity === 'error').length;
@@ -35,9 +36,10 @@ export async function checkCommand(files: string[], options: CheckOptions, io: C
     io.out(JSON.stringify({ files, diagnostics: all.map(diagnosticToJson), errors, warnings }, null, 2));
   } else {
     io.err(
-      failed
-        ? `${errors} error(s), ${warnings} warning(s) in ${files.length} file(s)`
-        : `ok: ${files.length} file(s) checked${warnings ? `, ${warnings} warning(s)` : ''}`,
+      (all.length > 0 ? '\n' : '') +
+      (failed
+        ? `${summarize(all)} in ${count(files.length, 'file')}`
+        : `ok: ${count(files.length, 'file')} checked${warnings ? `, ${count(warnings, 'warning')}` : ''}`),
     );
   }
   return failed ? 1 : 0;

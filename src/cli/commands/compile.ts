@@ -1,5 +1,5 @@
 import { stringify as toYaml } from 'yaml';
-import { applyOverrides, compileProgram, hasErrors, loadProgram, renderDiagnostics } from '../../compiler/index.js';
+import { applyOverrides, compileProgram, hasErrors, loadProgram, renderDiagnostics, summarize } from '../../compiler/index.js';
 import type { RuntimeGraph } from '../../graph/types.js';
 import { argPath, UserError, type CliIO } from '../io.js';
 
@@ -15,9 +15,10 @@ export async function compileFile(file: string, options: CompileOptions, io: Cli
   const { program, diagnostics: setDiagnostics } = applyOverrides(loaded, options.set ?? [], options.experiment);
   const { graph, diagnostics: compiled } = compileProgram(program, { experiment: options.experiment });
   const diagnostics = [...setDiagnostics, ...compiled];
-  if (diagnostics.length > 0) io.err(renderDiagnostics(diagnostics, program, { color: io.isTTY }));
+  // With errors, the UserError below carries the summary ("not compiled (2 errors)"): printed once.
+  if (diagnostics.length > 0) io.err(`${renderDiagnostics(diagnostics, program, { color: io.isTTY, summary: !hasErrors(diagnostics) })}${hasErrors(diagnostics) ? '\n' : ''}`);
   if (hasErrors(diagnostics) || !graph) {
-    throw new UserError(`${file}: not compiled (${diagnostics.filter((d) => d.severity === 'error').length} error(s))`);
+    throw new UserError(`${file}: not compiled (${summarize(diagnostics)})`);
   }
   return { graph, sources: loaded.sources };
 }

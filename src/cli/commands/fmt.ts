@@ -1,6 +1,6 @@
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { formatSource, renderDiagnostics } from '../../compiler/index.js';
+import { formatSource, renderDiagnostics, summarize } from '../../compiler/index.js';
 import type { CliIO } from '../io.js';
 
 export interface FmtOptions {
@@ -24,8 +24,8 @@ export async function fmtCommand(files: string[], options: FmtOptions, io: CliIO
     }
     const r = formatSource(file, text);
     if (r.text === null) {
-      io.err(renderDiagnostics(r.diagnostics, { sources: new Map([[file, text]]) }, { color: io.isTTY }));
-      io.err(`mtc fmt: ${file} has syntax errors; not formatted`);
+      io.err(renderDiagnostics(r.diagnostics, { sources: new Map([[file, text]]) }, { color: io.isTTY, summary: false }));
+      io.err(`mtc fmt: ${file} has syntax errors (${summarize(r.diagnostics)}); not formatted`);
       failed = true;
       continue;
     }

@@ -3,7 +3,7 @@ import type { RuntimeGraph } from '../../graph/types.js';
 import { initRuntime, type BackendChoice } from '../../runtime/setup.js';
 import { RunEvents } from '../../runtime/events.js';
 import { assertExecutable, runGraph } from '../../runtime/executor.js';
-import { unsupportedFeatures } from '../../runtime/preflight.js';
+import { assertInputsUsable, unsupportedFeatures } from '../../runtime/preflight.js';
 import { writeFileAtomic } from '../../runtime/io/atomic.js';
 import { attachJsonRenderer, attachPlainRenderer } from '../../ui/plain.js';
 import { UserError, type CliIO } from '../io.js';
@@ -47,6 +47,7 @@ export async function runCommand(file: string, options: RunCommandOptions, io: C
   }
   const dataRoot = resolve(io.cwd, options.data ?? io.env.MT_DATA ?? 'data');
   assertExecutable(graph, dataRoot); // before anything is written
+  await assertInputsUsable(graph, dataRoot);
   const runDir = resolve(io.cwd, options.runs, `${graph.source.experiment}-${timestamp()}`);
   for (const [path, text] of sources) {
     const rel = relative(io.cwd, path);

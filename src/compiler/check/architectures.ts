@@ -3,7 +3,7 @@
  *   features [...]?  blocks [...]?  kernels [[...]]?  strides [[...]]?  deep_supervision B?  feature_size N? }`
  */
 import type { ArchitectureKind, ArchitectureSpec, Vec3 } from '../../graph/types.js';
-import type { Declaration, Value } from '../ast.js';
+import type { Block, Declaration, Value } from '../ast.js';
 import type { DiagnosticSink } from '../diagnostics.js';
 import type { Span } from '../source.js';
 import { Fields } from './fields.js';
@@ -83,10 +83,10 @@ function perStage(r: ValueReader, v: Value, what: string, item: (it: Value, i: n
   return got.every((s): s is Vec3 => s !== undefined) ? got : undefined;
 }
 
-export function checkArchitecture(sink: DiagnosticSink, decl: Declaration, name: string): ArchitectureModel | undefined {
+export function checkArchitecture(sink: DiagnosticSink, decl: Declaration, name: string, body: Block | null = decl.body): ArchitectureModel | undefined {
   const owner = `architecture '${name}'`;
   const r = new ValueReader(sink);
-  const f = new Fields(sink, owner, decl.name?.span ?? decl.kind.span, 'architecture', decl.body);
+  const f = new Fields(sink, owner, decl.name?.span ?? decl.kind.span, 'architecture', body);
   let ok = true;
 
   const kindV = f.value('kind', 'kind unet');

@@ -3,7 +3,7 @@
  * a profile of transforms, each with its probability and parameter range. `none` is built in.
  */
 import type { AugmentationSpec, AugmentTransform } from '../../graph/types.js';
-import type { Declaration } from '../ast.js';
+import type { Block, Declaration } from '../ast.js';
 import type { DiagnosticSink } from '../diagnostics.js';
 import { BLOCK_FIELDS, Fields } from './fields.js';
 import { ValueReader } from './values.js';
@@ -29,13 +29,13 @@ export const TRANSFORM_RANGES: Record<TransformKind, string | null> = {
 
 const AXIS_WORDS = ['z', 'y', 'x'] as const;
 
-export function checkAugmentation(sink: DiagnosticSink, decl: Declaration, name: string): AugmentationSpec | undefined {
+export function checkAugmentation(sink: DiagnosticSink, decl: Declaration, name: string, body: Block | null = decl.body): AugmentationSpec | undefined {
   const owner = `augmentation '${name}'`;
   const r = new ValueReader(sink);
-  const f = new Fields(sink, owner, decl.name?.span ?? decl.kind.span, 'augmentation', decl.body);
+  const f = new Fields(sink, owner, decl.name?.span ?? decl.kind.span, 'augmentation', body);
   let ok = true;
   const transforms: AugmentTransform[] = [];
-  for (const e of decl.body?.entries ?? []) {
+  for (const e of body?.entries ?? []) {
     const kind = e.key.text as TransformKind;
     if (!(BLOCK_FIELDS.augmentation as readonly string[]).includes(kind) || f.entry(kind) !== e) continue;
     if (e.block === null || e.value !== null) {

@@ -3,27 +3,27 @@
  * declaration, and applies the rules that span several declarations (inheritance, pre-training
  * chains, shared spacing, leakage, unused names). Pure.
  */
+import { posix } from 'node:path';
 import type { ArchitectureSpec, Vec3 } from '../../graph/types.js';
 import type { Block, Declaration, NameValue } from '../ast.js';
 import { DiagnosticSink } from '../diagnostics.js';
 import { DECLARATION_WORDS, RESERVED_WORDS } from '../grammar/tokens.js';
-import type { Program, SourceFile } from '../program.js';
+import type { MemberOverride, Program, SourceFile } from '../program.js';
+import { setField } from '../set-field.js';
 import { closest } from '../suggest.js';
+import { withArticle } from '../words.js';
 import { checkArchitecture, instantiate } from './architectures.js';
 import { checkAugmentation } from './augmentation.js';
 import { checkClassSet, type ClassContext } from './classsets.js';
 import { checkDataset } from './datasets.js';
 import { checkExperiment, type ExperimentContext } from './experiments.js';
-import { eachValues, expandFamily, Inheritance } from './inherit.js';
-import type { CheckedProgram, DeclKind, ExperimentModel, Symbol } from './model.js';
+import { eachValues, expandFamily, EXTENDS, Inheritance } from './inherit.js';
+import { DECL_NOUNS, type CheckedProgram, type DeclKind, type ExperimentModel, type Symbol } from './model.js';
 import { checkSampling } from './sampling.js';
 import { checkSchedule } from './schedules.js';
 import { checkUnused, Usage } from './usage.js';
 
-const ARTICLE: Record<DeclKind, string> = {
-  dataset: 'a dataset', classset: 'a class set', architecture: 'an architecture', schedule: 'a schedule',
-  sampling: 'a sampling', augmentation: 'an augmentation profile', experiment: 'an experiment', family: 'a family',
-};
+const ARTICLE = Object.fromEntries(Object.entries(DECL_NOUNS).map(([k, noun]) => [k, withArticle(noun)])) as Record<DeclKind, string>;
 
 function isDeclKind(word: string): word is DeclKind {
   return (DECLARATION_WORDS as readonly string[]).includes(word);
@@ -79,11 +79,11 @@ export function checkLoadedProgram(program: Program, sink: DiagnosticSink): Chec
       }
       const name = decl.name.text;
       if (RESERVED_WORDS.includes(name)) {
-        sink.error('MT0105', decl.name.span, `'${name}' is a reserved word and cannot name a ${word}`, `choose another name, e.g. '${name}_1' or 'my_${name}'`);
+        sink.error('MT0105', decl.name.span, `'${name}' is a reserved word and cannot name ${withArticle(word)}`, `choose another name, e.g. '${name}_1' or 'my_${name}'`);
         continue;
       }
-      if (decl.parent !== null && word !== 'experiment' && word !== 'family') {
-        sink.error('MT0311', decl.parent.span, `only experiments and families can extend another declaration, not ${ARTICLE[word]}`, `copy the fields of '${decl.parent.text}' instead`);
+      if (decl.parent !== null && EXTENDS[word] === undefined) {
+        sink.error('MT0311', decl.parent.span, `${ARTICLE[word]} cannot extend another declaration`, `only experiments, families, schedules, architectures, samplings and augmentation profiles extend; copy the fields of '${decl.parent.text}' instead`);
       }
       declare({ kind: word, name, file: file.path, decl }, decl.name.span);
     }
@@ -99,10 +99,12 @@ export function checkLoadedProgram(program: Program, sink: DiagnosticSink): Chec
       const sameKind = [...checked.symbols.values()].filter((s) => (kind === null || s.kind === kind) && visible.has(s.file)).map((s) => s.name);
       const s = closest(ref.name, sameKind);
       const what = kind ?? 'name';
-      return sink.error('MT0201', ref.span, `unknown ${what} '${ref.name}'`, s ? `did you mean '${s}'?` : sameKind.length > 0 ? `known ${what}s: ${sameKind.slice(0, 8).join(', ')}${sameKind.length > 8 ? ', ...' : ''}` : kind === null ? undefined : `no ${kind} is declared; declare one with: ${kind} ${ref.name} { ... }`);
+      const hint = stdlibHint(program, ref.name, kind, s === null)
+        ?? (s ? `did you mean '${s}'?` : sameKind.length > 0 ? `known ${what}s: ${sameKind.slice(0, 8).join(', ')}${sameKind.length > 8 ? ', ...' : ''}` : kind === null ? undefined : `no ${kind} is declared; declare one with: ${kind} ${ref.name} { ... }`);
+      return sink.error('MT0201', ref.span, `unknown ${what} '${ref.name}'`, hint);
     }
     if (!visible.has(sym.file)) {
-      return sink.error('MT0208', ref.span, `${sym.kind} '${ref.name}' is declared in ${sym.file}, which this file does not import`, `add: import "${sym.file}"`);
+      return sink.error('MT0208', ref.span, `${sym.kind} '${ref.name}' is declared in ${sym.file}, which this file does not import`, `add: import "${importSpec(file, sym.file)}"`);
     }
     usage.use(file, sym);
     return sym;
@@ -115,25 +117,36 @@ export function checkLoadedProgram(program: Program, sink: DiagnosticSink): Chec
     return lookup(file, ref, kind)?.name;
   };
 
-  // 2. Declarations that depend on nothing else.
+  // Inheritance: `extends` chains, merged on demand (a parent of the declaration's own kind).
+  const inheritance = new Inheritance(checked.symbols, sink, (child, kind) => {
+    const p = child.decl.parent!;
+    const ref: NameValue = { kind: 'name', name: p.text, span: p.span };
+    const sym = checked.symbols.get(p.text);
+    if (sym !== undefined && sym.kind !== kind) {
+      return sink.error('MT0302', p.span, `'${p.text}' is ${ARTICLE[sym.kind]}; ${ARTICLE[child.kind]} can only extend ${ARTICLE[kind]}`);
+    }
+    return lookup(child.file, ref, kind);
+  });
+
+  // 2. Declarations that depend on nothing else (but what they extend).
   for (const sym of checked.symbols.values()) {
     const { decl, name } = sym;
     if (sym.kind === 'dataset') {
       const m = checkDataset(sink, decl, name);
       if (m) checked.datasets.set(name, m);
     } else if (sym.kind === 'architecture') {
-      const m = checkArchitecture(sink, decl, name);
+      const m = checkArchitecture(sink, decl, name, inheritance.blockOf(sym));
       if (m) checked.architectures.set(name, m);
     } else if (sym.kind === 'schedule') {
-      const m = checkSchedule(sink, decl, name);
+      const m = checkSchedule(sink, decl, name, inheritance.blockOf(sym));
       if (m) checked.schedules.set(name, m);
     } else if (sym.kind === 'sampling') {
-      const m = checkSampling(sink, decl, name);
+      const m = checkSampling(sink, decl, name, inheritance.blockOf(sym));
       if (m) checked.samplings.set(name, m);
     } else if (sym.kind === 'augmentation') {
       if (name === 'none') sink.error('MT0202', decl.name!.span, "'none' is the built-in empty augmentation profile", 'choose another name');
       else {
-        const m = checkAugmentation(sink, decl, name);
+        const m = checkAugmentation(sink, decl, name, inheritance.blockOf(sym));
         if (m) checked.augmentations.set(name, m);
       }
     }
@@ -164,27 +177,18 @@ export function checkLoadedProgram(program: Program, sink: DiagnosticSink): Chec
   };
   for (const sym of [...checked.symbols.values()]) if (sym.kind === 'classset') checkClassSetNamed(sym.name, null);
 
-  // 4. Inheritance and families.
-  const inheritance = new Inheritance(
-    checked.symbols,
-    sink,
-    () => undefined,
-    (child) => {
-      const p = child.decl.parent!;
-      const ref: NameValue = { kind: 'name', name: p.text, span: p.span };
-      const sym = checked.symbols.get(p.text);
-      if (sym !== undefined && sym.kind !== 'experiment') {
-        return sink.error('MT0302', p.span, `'${p.text}' is ${ARTICLE[sym.kind]}; ${child.kind === 'family' ? 'a family' : 'an experiment'} can only extend an experiment`);
-      }
-      return lookup(child.file, ref, 'experiment');
-    },
-  );
+  // 4. Experiments' inheritance and families.
   const bodies = new Map<string, Block | null>();
+  const memberOverrides = program.memberOverrides ?? [];
+  const applied = new Set<MemberOverride>();
   for (const sym of [...checked.symbols.values()]) {
     if (sym.kind !== 'family') continue;
     const block = inheritance.blockOf(sym);
     const names: string[] = [];
-    for (const x of expandFamily(sink, sym, block)) {
+    for (const expanded of expandFamily(sink, sym, block)) {
+      const mine = memberOverrides.filter((o) => o.experiment === expanded.name);
+      mine.forEach((o) => applied.add(o));
+      const x = mine.length === 0 ? expanded : { ...expanded, block: applyMemberOverrides(expanded.block, mine, checked, sink) };
       const decl: Declaration = { kind: { text: 'experiment', span: sym.decl.kind.span }, name: { text: x.name, span: sym.decl.name!.span }, parent: null, body: x.block, span: sym.decl.span };
       const before = checked.symbols.get(x.name);
       declare({ kind: 'experiment', name: x.name, file: sym.file, decl, family: sym.name }, sym.decl.name!.span);
@@ -194,6 +198,9 @@ export function checkLoadedProgram(program: Program, sink: DiagnosticSink): Chec
       }
     }
     checked.families.set(sym.name, names);
+  }
+  for (const o of memberOverrides) {
+    if (!applied.has(o)) sink.error('MT0006', o.span, `--set: family '${o.family}' no longer expands to '${o.experiment}' once the other overrides are applied`, `name one of its experiments: ${(checked.families.get(o.family) ?? []).slice(0, 4).join(', ')}`);
   }
   for (const sym of checked.symbols.values()) {
     if (sym.kind !== 'experiment' || sym.family !== undefined) continue;
@@ -213,6 +220,7 @@ export function checkLoadedProgram(program: Program, sink: DiagnosticSink): Chec
       samplings: checked.samplings,
       augmentations: checked.augmentations,
       isDeclared: (n, kind) => checked.symbols.get(n)?.kind === kind,
+      inStdlib: (n, kind) => program.stdlib?.get(n)?.kind === kind,
     };
     const m = checkExperiment(sink, sym.decl, bodies.get(sym.name) ?? null, sym.name, sym.file, ctx, sym.family ?? null);
     if (m) checked.experiments.set(sym.name, m);
@@ -223,6 +231,45 @@ export function checkLoadedProgram(program: Program, sink: DiagnosticSink): Chec
   // Usage is only meaningful when every reference resolved.
   if (!sink.items.some((d) => d.severity === 'error') && !program.diagnostics.some((d) => d.severity === 'error')) checkUnused(program, checked, usage, sink);
   return checked;
+}
+
+/** A family expansion's block with its `--set` overrides (a copy: expansions share their entries). */
+function applyMemberOverrides(block: Block, overrides: readonly MemberOverride[], checked: CheckedProgram, sink: DiagnosticSink): Block {
+  const copy = structuredClone(block);
+  for (const o of overrides) {
+    const problem = setField(copy, o.fields, o.entry, {
+      name: o.name,
+      owner: `experiment '${o.experiment}' (of family '${o.family}')`,
+      valueText: o.valueText,
+      isDeclaration: (n) => checked.symbols.has(n),
+    });
+    if (problem !== null) sink.error('MT0006', o.span, `--set: ${problem.message}`, problem.hint);
+  }
+  return copy;
+}
+
+/**
+ * The hint for a name the program does not declare but the stdlib does: the import to add. With
+ * `fuzzy`, a misspelling of a stdlib name of the expected kind is answered too.
+ */
+export function stdlibHint(program: Program, name: string, kind: DeclKind | null, fuzzy: boolean): string | undefined {
+  const index = program.stdlib;
+  if (index === undefined) return undefined;
+  const exact = index.get(name);
+  if (exact !== undefined && (kind === null || exact.kind === kind)) {
+    return `${exact.kind} '${name}' is in the standard library: add import "${exact.module}"`;
+  }
+  if (!fuzzy || kind === null) return undefined;
+  const near = closest(name, [...index].filter(([, d]) => d.kind === kind).map(([n]) => n));
+  if (near === null) return undefined;
+  return `did you mean '${near}'? It is in the standard library: add import "${index.get(near)!.module}"`;
+}
+
+/** How `from` imports `target` (both display paths): `std/NAME` for the stdlib, else a path relative to `from`'s folder. */
+export function importSpec(from: string, target: string): string {
+  if (target.startsWith('std/')) return target.replace(/\.mt$/, '');
+  const rel = posix.relative(posix.dirname(from.split('\\').join('/')), target.split('\\').join('/'));
+  return rel === '' ? target : rel;
 }
 
 /** The pre-training chain of an experiment, root first; null if it loops. */

@@ -5,7 +5,9 @@
  */
 import type { Declaration, NameValue, Value } from '../ast.js';
 import type { DiagnosticSink } from '../diagnostics.js';
+import type { Span } from '../source.js';
 import { closest, didYouMean } from '../suggest.js';
+import { withArticle } from '../words.js';
 import { Fields } from './fields.js';
 import type { ClassSetModel, DatasetModel, Symbol } from './model.js';
 import { ValueReader } from './values.js';
@@ -20,14 +22,33 @@ export interface ClassContext {
   visibleDatasets: () => DatasetModel[];
 }
 
-/** Reads a list (or single item) of class items into `dataset.class` ids, in order, without duplicates. */
-export function readClassItems(sink: DiagnosticSink, v: Value, what: string, ctx: ClassContext): string[] | undefined {
+/** What a list of class items selects. */
+export interface ClassSelection {
+  /** `dataset.class` ids, in order, without duplicates. */
+  classes: string[];
+  /** For each id, the span of the item that first brought it in (for carets on one item of a list). */
+  from: Map<string, Span>;
+  /**
+   * The ids named explicitly: by a dataset or `dataset.class` item, directly or through a class
+   * set. Ids that only `tagged(...)` selected are not in it: a tag selects "whichever classes
+   * carry it", so an experiment that has only some of them is expected.
+   */
+  named: Set<string>;
+}
+
+/** Reads a list (or single item) of class items. */
+export function readClassItems(sink: DiagnosticSink, v: Value, what: string, ctx: ClassContext): ClassSelection | undefined {
   const r = new ValueReader(sink);
   const items = v.kind === 'list' ? v.items : [v];
-  const out: string[] = [];
+  const out: ClassSelection = { classes: [], from: new Map(), named: new Set() };
   let ok = true;
-  const add = (ids: readonly string[]) => {
-    for (const id of ids) if (!out.includes(id)) out.push(id);
+  const add = (ids: readonly string[], at: Span, named: (id: string) => boolean) => {
+    for (const id of ids) {
+      if (named(id)) out.named.add(id);
+      if (out.from.has(id)) continue;
+      out.classes.push(id);
+      out.from.set(id, at);
+    }
   };
   for (const it of items) {
     if (it.kind === 'call' && it.callee.text === 'tagged') {
@@ -51,7 +72,7 @@ export function readClassItems(sink: DiagnosticSink, v: Value, what: string, ctx
         sink.error('MT0201', it.span, `no class visible here is tagged ${tags.map((t) => `'${t}'`).join(' or ')}`, didYouMean(tags[0], known) ?? (known.length > 0 ? `tags in use: ${known.join(', ')}` : 'tag classes in their dataset: liver_tumour [2] tags [cancer]'));
         ok = false;
       }
-      add(found);
+      add(found, it.span, () => false);
       continue;
     }
     const n = r.name(it, what, 'a dataset, dataset.class, a class set or tagged(TAG)');
@@ -73,7 +94,7 @@ export function readClassItems(sink: DiagnosticSink, v: Value, what: string, ctx
         continue;
       }
       if (dot < 0) {
-        add(d.spec.classes.map((c) => `${d.spec.name}.${c.name}`));
+        add(d.spec.classes.map((c) => `${d.spec.name}.${c.name}`), n.span, () => true);
         continue;
       }
       const cls = n.name.slice(dot + 1);
@@ -84,13 +105,13 @@ export function readClassItems(sink: DiagnosticSink, v: Value, what: string, ctx
         ok = false;
         continue;
       }
-      add([`${d.spec.name}.${cls}`]);
+      add([`${d.spec.name}.${cls}`], n.span, () => true);
     } else if (sym.kind === 'classset' && dot < 0) {
       const cs = ctx.classset(sym.name, n);
       if (cs === undefined) ok = false;
-      else add(cs.classes);
+      else add(cs.classes, n.span, (id) => cs.named.includes(id));
     } else {
-      sink.error('MT0302', n.span, `'${n.name}' is ${sym.kind === 'architecture' || sym.kind === 'experiment' || sym.kind === 'augmentation' ? 'an' : 'a'} ${sym.kind}, but ${what} expects classes: a dataset, dataset.class, a class set or tagged(TAG)`);
+      sink.error('MT0302', n.span, `'${n.name}' is ${withArticle(sym.kind)}, but ${what} expects classes: a dataset, dataset.class, a class set or tagged(TAG)`);
       ok = false;
     }
   }
@@ -103,12 +124,12 @@ export function checkClassSet(sink: DiagnosticSink, decl: Declaration, name: str
   const cV = f.required('classes', 'classes [msd_liver.liver_tumour, kits19.kidney_tumour]');
   const included = cV ? readClassItems(sink, cV, `'classes' of ${owner}`, ctx) : undefined;
   const xV = f.value('exclude', 'exclude [btcv.aorta]');
-  const excluded = xV ? readClassItems(sink, xV, `'exclude' of ${owner}`, ctx) : [];
+  const excluded = xV ? readClassItems(sink, xV, `'exclude' of ${owner}`, ctx)?.classes : [];
   if (included === undefined || excluded === undefined) return undefined;
-  const classes = included.filter((c) => !excluded.includes(c));
+  const classes = included.classes.filter((c) => !excluded.includes(c));
   if (classes.length === 0) {
     sink.error('MT0303', cV!.span, `${owner} holds no class${excluded.length > 0 ? ' once its exclusions are removed' : ''}`, 'a class set needs at least one class');
     return undefined;
   }
-  return { name, classes };
+  return { name, classes, named: classes.filter((c) => included.named.has(c)), span: decl.name?.span ?? decl.kind.span };
 }

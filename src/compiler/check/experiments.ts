@@ -4,16 +4,17 @@
  *   loss ...  pretrained E|"file"  evaluation { ... }  targets ...  allow_leakage B  report [...] }`.
  * Inheritance (`extends`) is resolved before this runs: the block holds the merged fields.
  */
-import type { AugmentationSpec, LossKind, Precision, SamplingKind, Vec3 } from '../../graph/types.js';
-import type { Block, Declaration, NameValue } from '../ast.js';
+import type { AugmentationSpec, LossKind, LossOptions, Precision, SamplingKind, Vec3 } from '../../graph/types.js';
+import type { Block, Declaration, NameValue, Value } from '../ast.js';
 import type { DiagnosticSink } from '../diagnostics.js';
 import type { Span } from '../source.js';
 import { NO_AUGMENTATION } from './augmentation.js';
 import { readClassItems, type ClassContext } from './classsets.js';
 import { Fields } from './fields.js';
-import type { DeclKind, EvaluationModel, ExperimentModel, SamplingModel } from './model.js';
+import type { ClassSetModel, DeclKind, EvaluationModel, ExperimentModel, SamplingModel } from './model.js';
 import { DEFAULT_FOREGROUND, SAMPLING_KINDS } from './sampling.js';
-import { ValueReader } from './values.js';
+import { bindCall, ValueReader, type ParamSpec } from './values.js';
+import { count, withArticle } from '../words.js';
 
 export const EXPERIMENT_DEFAULTS = {
   batch: 2,
@@ -24,6 +25,7 @@ export const EXPERIMENT_DEFAULTS = {
   folds: [0],
   precision: 'fp32' as Precision,
   loss: 'multitalent' as LossKind,
+  lossOptions: { batchDice: true } as LossOptions,
   evaluation: { tta: false, step: 0.5, metrics: ['dice'] } as EvaluationModel,
 };
 
@@ -32,6 +34,17 @@ export const FOLDS = 5;
 export const PRECISIONS: readonly Precision[] = ['fp32', 'mixed'];
 export const LOSSES: readonly LossKind[] = ['multitalent', 'dice_ce'];
 export const METRICS = ['dice', 'hd95'] as const;
+
+/** The loss's options, as named arguments: `loss multitalent(batch_dice: false)`. */
+const LOSS_PARAMS: ParamSpec[] = [{ name: 'batch_dice', default: EXPERIMENT_DEFAULTS.lossOptions.batchDice, read: (r, v, what) => r.bool(v, what) }];
+
+/** `loss KIND` or `loss KIND(batch_dice: BOOL)`. */
+export function readLoss(r: ValueReader, v: Value): { kind: LossKind; options: LossOptions } | undefined {
+  const kind = r.option(v.kind === 'call' ? { kind: 'name', name: v.callee.text, span: v.callee.span } : v, 'loss', LOSSES);
+  if (kind === undefined || (v.kind !== 'call' && v.kind !== 'name')) return undefined;
+  const a = bindCall(r, v, LOSS_PARAMS, { positional: false });
+  return a === undefined ? undefined : { kind, options: { batchDice: a.batch_dice as boolean } };
+}
 
 /** Resolves a reference to a declaration of the given kind, reporting unknown / wrong-kind names. */
 export type Resolve = (ref: NameValue, kind: DeclKind, what: string) => string | undefined;
@@ -43,6 +56,8 @@ export interface ExperimentContext {
   augmentations: ReadonlyMap<string, AugmentationSpec>;
   /** Whether a name is declared as the given kind (without reporting). */
   isDeclared: (name: string, kind: DeclKind) => boolean;
+  /** Whether the stdlib declares a name as the given kind (imported or not). */
+  inStdlib: (name: string, kind: DeclKind) => boolean;
 }
 
 export function checkExperiment(sink: DiagnosticSink, decl: Declaration, body: Block | null, name: string, file: string, ctx: ExperimentContext, family: string | null = null): ExperimentModel | undefined {
@@ -58,7 +73,7 @@ export function checkExperiment(sink: DiagnosticSink, decl: Declaration, body: B
   const ref = (field: string, kind: DeclKind, example: string, required: boolean): { name: string; span: Span } | null | undefined => {
     const v = required ? f.required(field, example) : f.value(field, example);
     if (v === undefined) return f.has(field) || required ? fail() : null;
-    const n = r.name(v, `'${field}'`, `the name of ${kind === 'architecture' || kind === 'experiment' ? 'an' : 'a'} ${kind}`);
+    const n = r.name(v, `'${field}'`, `the name of ${withArticle(kind)}`);
     if (n === undefined) return fail();
     const got = ctx.resolve(n, kind, `'${field}'`);
     return got === undefined ? fail() : { name: got, span: n.span };
@@ -139,7 +154,8 @@ export function checkExperiment(sink: DiagnosticSink, decl: Declaration, body: B
 
   let sampling: { kind: SamplingKind; foregroundFraction: number } | undefined = { kind: EXPERIMENT_DEFAULTS.sampling, foregroundFraction: EXPERIMENT_DEFAULTS.foregroundFraction };
   const samplingV = f.value('sampling', 'sampling inverse_sqrt');
-  if (samplingV?.kind === 'name' && ctx.isDeclared(samplingV.name, 'sampling')) {
+  const namesSampling = samplingV?.kind === 'name' && !(SAMPLING_KINDS as readonly string[]).includes(samplingV.name) && ctx.inStdlib(samplingV.name, 'sampling');
+  if (samplingV?.kind === 'name' && (ctx.isDeclared(samplingV.name, 'sampling') || namesSampling)) {
     const got = ctx.resolve(samplingV, 'sampling', "'sampling'");
     const m = got === undefined ? undefined : ctx.samplings.get(got);
     sampling = m ? { kind: m.kind, foregroundFraction: m.foregroundFraction } : undefined;
@@ -178,12 +194,19 @@ export function checkExperiment(sink: DiagnosticSink, decl: Declaration, body: B
   let folds: number[] | undefined = EXPERIMENT_DEFAULTS.folds;
   const foldsV = f.value('folds', 'folds [0, 1, 2, 3, 4]');
   if (foldsV?.kind === 'name' && foldsV.name === 'all') folds = Array.from({ length: FOLDS }, (_, i) => i);
-  else if (foldsV) {
+  else if (foldsV?.kind === 'number') {
+    // `folds 5` most often means "5-fold cross-validation"; `folds 2` may mean fold 2 alone.
+    const n = foldsV.value;
+    const single = Number.isInteger(n) && n >= 0 && n < FOLDS;
+    sink.error('MT0301', foldsV.span, `'folds' expects a list of fold numbers 0 to ${FOLDS - 1}, or all, found number ${foldsV.text}`,
+      single ? `write folds [${foldsV.text}] for fold ${foldsV.text} alone, or folds all for the ${FOLDS}-fold cross-validation` : `write folds all for the ${FOLDS}-fold cross-validation (folds 0 to ${FOLDS - 1}), or a list such as folds [0]`);
+    folds = undefined;
+  } else if (foldsV) {
     const items = r.list(foldsV, "'folds'", `fold numbers 0 to ${FOLDS - 1} (or all)`);
     const got = items?.map((it) => {
       const n = r.integer(it, "'folds'", 0);
       if (n !== undefined && n >= FOLDS) {
-        sink.error('MT0303', it.span, `fold ${n} does not exist: cross-validation has ${FOLDS} folds, 0 to ${FOLDS - 1}`);
+        sink.error('MT0303', it.span, `fold ${n} does not exist: cross-validation has ${FOLDS} folds, 0 to ${FOLDS - 1}`, `folds are numbered from 0; write folds all for all ${FOLDS}`);
         return undefined;
       }
       return n;
@@ -211,7 +234,8 @@ export function checkExperiment(sink: DiagnosticSink, decl: Declaration, body: B
   if (precision === undefined) ok = false;
 
   const lossV = f.value('loss', 'loss multitalent');
-  const loss = lossV ? r.option(lossV, 'loss', LOSSES) : EXPERIMENT_DEFAULTS.loss;
+  const lossRead = lossV ? readLoss(r, lossV) : { kind: EXPERIMENT_DEFAULTS.loss, options: { ...EXPERIMENT_DEFAULTS.lossOptions } };
+  const loss = lossRead?.kind;
   if (loss === undefined) ok = false;
   if (loss === 'dice_ce' && datasets.length > 1) {
     sink.error('MT0314', lossV!.span, `loss dice_ce (nnU-Net's softmax Dice + cross-entropy) trains one dataset, but ${owner} has ${datasets.length}`, 'use loss multitalent for several datasets, or train one dataset per experiment (a family does that)');
@@ -249,13 +273,21 @@ export function checkExperiment(sink: DiagnosticSink, decl: Declaration, body: B
   const tV = f.value('targets', 'targets [amos.liver, amos.spleen]');
   let targets: string[] | null | undefined = null;
   if (tV) {
-    targets = readClassItems(sink, tV, "'targets'", ctx.classes);
-    if (targets !== undefined) {
-      const outside = targets.filter((t) => !datasets.includes(t.slice(0, t.indexOf('.'))));
-      if (outside.length > 0) {
-        sink.error('MT0408', tV.span, `targets of ${owner} include ${outside.slice(0, 3).map((c) => `'${c}'`).join(', ')}${outside.length > 3 ? ` and ${outside.length - 3} more` : ''}, whose dataset${outside.length === 1 ? ' is' : 's are'} not among its datasets`, 'targets select classes of the experiment\'s own datasets');
-        targets = undefined;
+    const selected = readClassItems(sink, tV, "'targets'", ctx.classes);
+    targets = selected?.classes;
+    if (selected !== undefined) {
+      // One error per offending item, with the caret on that item.
+      const byItem = new Map<Span, string[]>();
+      for (const t of selected.classes) {
+        if (datasets.includes(t.slice(0, t.indexOf('.')))) continue;
+        const at = selected.from.get(t)!;
+        byItem.set(at, [...(byItem.get(at) ?? []), t]);
       }
+      for (const [at, outside] of byItem) {
+        const foreign = [...new Set(outside.map((t) => t.slice(0, t.indexOf('.'))))];
+        sink.error('MT0408', at, `targets of ${owner} include ${outside.slice(0, 3).map((c) => `'${c}'`).join(', ')}${outside.length > 3 ? ` and ${outside.length - 3} more` : ''}, but ${foreign.map((d) => `'${d}'`).join(', ')} ${foreign.length === 1 ? 'is' : 'are'} not among its datasets`, `targets select classes of the experiment's own datasets (${datasets.join(', ')})`);
+      }
+      if (byItem.size > 0) targets = undefined;
     }
   }
   if (targets === undefined) ok = false;
@@ -272,7 +304,13 @@ export function checkExperiment(sink: DiagnosticSink, decl: Declaration, body: B
       const n = r.name(it, "'report'", 'a class set name');
       const got = n ? ctx.resolve(n, 'classset', "'report'") : undefined;
       if (got === undefined) ok = false;
-      else if (!report.includes(got)) report.push(got);
+      else if (!report.includes(got)) {
+        report.push(got);
+        if (targets !== undefined && ok) {
+          const set = ctx.classes.classset(got, n!);
+          if (set !== undefined && !checkReported(sink, set, n!.span, owner, datasets, targets, ctx)) ok = false;
+        }
+      }
     }
     if (items === undefined) ok = false;
   }
@@ -302,10 +340,41 @@ export function checkExperiment(sink: DiagnosticSink, decl: Declaration, body: B
     folds,
     precision,
     loss,
+    lossOptions: lossRead!.options,
     evaluation,
     targets,
     allowLeakage,
     report,
     family,
   };
+}
+
+/**
+ * A reported class set against the classes the experiment evaluates (its targets, else every class
+ * of its datasets). Classes the set names explicitly but the experiment lacks are left out of the
+ * report: a warning that names them (MT0409). A set left with no class at all is an error
+ * (MT0410). Classes selected by tagged(...) are not warned about: a tag means "those I have".
+ */
+function checkReported(
+  sink: DiagnosticSink, set: ClassSetModel, at: Span, owner: string, datasets: readonly string[], targets: readonly string[] | null, ctx: ExperimentContext,
+): boolean {
+  const evaluated = new Set(targets ?? datasets.flatMap((d) => (ctx.classes.datasets.get(d)?.spec.classes ?? []).map((c) => `${d}.${c.name}`)));
+  const datasetOf = (id: string) => id.slice(0, id.indexOf('.'));
+  const kept = set.classes.filter((c) => evaluated.has(c));
+  if (kept.length === 0) {
+    const foreign = [...new Set(set.classes.map(datasetOf))];
+    sink.error('MT0410', at, `class set '${set.name}' has no class that ${owner} evaluates: its ${count(set.classes.length, 'class', 'classes')} belong to ${foreign.slice(0, 4).map((d) => `'${d}'`).join(', ')}${foreign.length > 4 ? ` and ${foreign.length - 4} more` : ''}`, `the report would have nothing to show for it: remove it from 'report', or report a class set of ${targets !== null ? 'the targets' : `classes of ${datasets.join(', ')}`}`);
+    return false;
+  }
+  const dropped = set.named.filter((c) => !evaluated.has(c));
+  if (dropped.length > 0) {
+    const shown = `${dropped.slice(0, 3).map((c) => `'${c}'`).join(', ')}${dropped.length > 3 ? ` and ${dropped.length - 3} more` : ''}`;
+    const foreign = [...new Set(dropped.map(datasetOf).filter((d) => !datasets.includes(d)))];
+    const reason = foreign.length > 0
+      ? `${foreign.map((d) => `'${d}'`).join(', ')} ${foreign.length === 1 ? 'is' : 'are'} not among its datasets`
+      : 'not among its targets';
+    const it = dropped.length === 1 ? 'it' : 'them';
+    sink.warning('MT0409', at, `class set '${set.name}' names ${shown}, which ${owner} does not evaluate (${reason}): the report leaves ${it} out`, `the report shows '${set.name}' with ${count(kept.length, 'class', 'classes')} (${kept.slice(0, 3).join(', ')}${kept.length > 3 ? ', ...' : ''}); remove ${it} from the class set${foreign.length > 0 ? `, or add ${foreign.map((d) => `'${d}'`).join(', ')} to the experiment's datasets` : ''}`);
+  }
+  return true;
 }

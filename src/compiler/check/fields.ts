@@ -3,6 +3,7 @@ import type { Block, Entry, Value } from '../ast.js';
 import type { DiagnosticSink } from '../diagnostics.js';
 import type { Span } from '../source.js';
 import { closest } from '../suggest.js';
+import { withArticle } from '../words.js';
 
 /** Fields of each block kind; the single source of truth for the checker and the docs test. */
 export const BLOCK_FIELDS = {
@@ -10,7 +11,7 @@ export const BLOCK_FIELDS = {
   classset: ['classes', 'exclude'],
   architecture: ['kind', 'patch', 'spacing', 'stages', 'features', 'blocks', 'kernels', 'strides', 'deep_supervision', 'feature_size'],
   schedule: ['optimizer', 'lr', 'epochs', 'iterations', 'clip', 'phase'],
-  phase: ['epochs', 'lr'],
+  phase: ['epochs', 'lr', 'optimizer'],
   sampling: ['kind', 'foreground'],
   augmentation: ['rotation', 'scaling', 'elastic', 'noise', 'blur', 'brightness', 'contrast', 'low_resolution', 'gamma_inverted', 'gamma', 'mirror'],
   transform: ['p', 'range', 'axes'],
@@ -48,8 +49,8 @@ export class Fields {
           suggestion !== null
             ? `did you mean '${suggestion}'?`
             : elsewhere.length > 0
-              ? `'${key}' belongs in ${elsewhere.map((k) => `a ${k}`).join(' or ')} block, not a ${kind}`
-              : `a ${kind} block may hold: ${allowed.join(', ')}`;
+              ? `'${key}' belongs in ${elsewhere.map((k) => withArticle(k)).join(' or ')} block, not ${withArticle(kind)}`
+              : `${withArticle(kind)} block may hold: ${allowed.join(', ')}`;
         sink.error('MT0203', e.key.span, `unknown field '${key}' in ${owner}`, hint);
         continue;
       }

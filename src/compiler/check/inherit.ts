@@ -1,11 +1,47 @@
 /**
- * `experiment b extends a { ... }`: b's block is a's (merged) block with b's fields overriding
- * a's; `exclude` lists accumulate down the chain. Families (`family f extends a { folds each(0, 1) }`)
- * expand into one experiment per combination of their `each(...)` values.
+ * `KIND b extends a { ... }`: b's block is a's (merged) block with b's fields overriding a's.
+ * Experiments and families extend experiments; schedules, architectures, samplings and
+ * augmentation profiles extend a declaration of their own kind. An overriding field takes the
+ * place of the one it replaces (order matters for augmentation transforms and schedule phases);
+ * a repeatable field given by b (a schedule's `phase`) replaces all of a's; `exclude` lists
+ * accumulate down the chain unless b gives `datasets`. Families (`family f extends a { folds
+ * each(0, 1) }`) expand into one experiment per combination of their `each(...)` values.
  */
 import type { Block, Entry, Value } from '../ast.js';
 import type { DiagnosticSink } from '../diagnostics.js';
-import type { Symbol } from './model.js';
+import { withArticle } from '../words.js';
+import { DECL_NOUNS, type DeclKind, type Symbol } from './model.js';
+
+/** Which declaration kinds can extend, and the kind each one extends. */
+export const EXTENDS: Partial<Record<DeclKind, DeclKind>> = {
+  experiment: 'experiment',
+  family: 'experiment',
+  schedule: 'schedule',
+  architecture: 'architecture',
+  sampling: 'sampling',
+  augmentation: 'augmentation',
+};
+
+/** b's entries over a's: see the module comment. */
+export function mergeEntries(base: readonly Entry[], own: readonly Entry[]): Entry[] {
+  const ownKeys = new Set(own.map((e) => e.key.text));
+  const overrides = (key: string) => ownKeys.has(key) && !(key === 'exclude' && !ownKeys.has('datasets'));
+  const out: Entry[] = [];
+  const placed = new Set<string>();
+  for (const e of base) {
+    const key = e.key.text;
+    if (key === 'exclude' && ownKeys.has('datasets')) continue;
+    if (!overrides(key)) {
+      out.push(e);
+      continue;
+    }
+    if (placed.has(key)) continue;
+    placed.add(key);
+    out.push(...own.filter((o) => o.key.text === key));
+  }
+  out.push(...own.filter((o) => !placed.has(o.key.text)));
+  return out;
+}
 
 export class Inheritance {
   private readonly merged = new Map<string, Block | null>();
@@ -14,30 +50,29 @@ export class Inheritance {
   constructor(
     private readonly symbols: ReadonlyMap<string, Symbol>,
     private readonly sink: DiagnosticSink,
-    /** Called for every `extends` reference that resolves (usage tracking). */
-    private readonly onParent: (child: Symbol, parent: Symbol) => void,
     /** Resolves the parent name with visibility rules; undefined when reported. */
-    private readonly resolveParent: (child: Symbol) => Symbol | undefined,
+    private readonly resolveParent: (child: Symbol, kind: DeclKind) => Symbol | undefined,
   ) {}
 
-  /** The merged block of an experiment or family. */
+  /** The merged block of a declaration (its own block when it extends nothing). */
   blockOf(sym: Symbol, stack: string[] = []): Block | null {
     if (this.merged.has(sym.name)) return this.merged.get(sym.name) ?? null;
     const own = sym.decl.body;
     const parentIdent = sym.decl.parent;
-    if (parentIdent === null) {
+    const parentKind = EXTENDS[sym.kind];
+    if (parentIdent === null || parentKind === undefined || sym.family !== undefined) {
       this.merged.set(sym.name, own);
       return own;
     }
     if (stack.includes(sym.name)) return own;
-    const parent = this.resolveParent(sym);
+    const parent = this.resolveParent(sym, parentKind);
     if (parent === undefined) {
       this.merged.set(sym.name, own);
       return own;
     }
-    this.onParent(sym, parent);
-    if (parent.kind !== 'experiment' || parent.family !== undefined) {
-      this.sink.error('MT0302', parentIdent.span, `'${parent.name}' is ${parent.family !== undefined ? `an experiment of family '${parent.family}'` : `a ${parent.kind}`}; ${sym.kind === 'family' ? 'a family' : 'an experiment'} can only extend a declared experiment`);
+    if (parent.kind !== parentKind || parent.family !== undefined) {
+      const what = parent.family !== undefined ? `an experiment of family '${parent.family}'` : withArticle(DECL_NOUNS[parent.kind]);
+      this.sink.error('MT0302', parentIdent.span, `'${parent.name}' is ${what}; ${withArticle(DECL_NOUNS[sym.kind])} can only extend a declared ${DECL_NOUNS[parentKind]}`);
       this.merged.set(sym.name, own);
       return own;
     }
@@ -46,17 +81,14 @@ export class Inheritance {
       const key = [...loop].sort().join(',');
       if (!this.reportedCycles.has(key)) {
         this.reportedCycles.add(key);
-        this.sink.error('MT0407', parentIdent.span, `inheritance cycle: ${[...loop, loop[0]].join(' extends ')}`, 'an experiment cannot extend itself, directly or through others; break the chain');
+        this.sink.error('MT0407', parentIdent.span, `inheritance cycle: ${[...loop, loop[0]].join(' extends ')}`, `${withArticle(DECL_NOUNS[sym.kind])} cannot extend itself, directly or through others; break the chain`);
       }
       this.merged.set(sym.name, own);
       return own;
     }
     const base = this.blockOf(parent, [...stack, sym.name]);
-    const ownEntries = own?.entries ?? [];
-    const ownKeys = new Set(ownEntries.map((e) => e.key.text));
-    const inherited = (base?.entries ?? []).filter((e) => (e.key.text === 'exclude' ? !ownKeys.has('datasets') : !ownKeys.has(e.key.text)));
     const block: Block = {
-      entries: [...inherited, ...ownEntries],
+      entries: mergeEntries(base?.entries ?? [], own?.entries ?? []),
       span: own?.span ?? sym.decl.span,
       closed: own?.closed ?? false,
     };
@@ -92,8 +124,11 @@ function namePart(key: string, v: Value): string {
   }
 }
 
+/** Fields whose each(...) values are single items of a list: `datasets each(a, b)` means [a], then [b]. */
+const LIST_AXES = ['datasets', 'exclude', 'folds', 'targets', 'report'];
+
 function concrete(key: string, v: Value): Value {
-  if ((key === 'datasets' || key === 'folds') && v.kind !== 'list') return { kind: 'list', items: [v], span: v.span };
+  if (LIST_AXES.includes(key) && v.kind !== 'list') return { kind: 'list', items: [v], span: v.span };
   return v;
 }
 

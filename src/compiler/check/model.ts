@@ -1,11 +1,17 @@
 /** The checked program: declarations turned into typed models, ready for lowering. */
 import type {
-  ArchitectureKind, ArchitectureSpec, AugmentationSpec, DatasetSpec, LossKind, Precision, SamplingKind, ScheduleSpec, Vec3,
+  ArchitectureKind, ArchitectureSpec, AugmentationSpec, DatasetSpec, LossKind, LossOptions, Precision, SamplingKind, ScheduleSpec, Vec3,
 } from '../../graph/types.js';
 import type { Declaration } from '../ast.js';
 import type { Span } from '../source.js';
 
 export type DeclKind = 'dataset' | 'classset' | 'architecture' | 'schedule' | 'sampling' | 'augmentation' | 'experiment' | 'family';
+
+/** How messages name each kind of declaration. */
+export const DECL_NOUNS: Record<DeclKind, string> = {
+  dataset: 'dataset', classset: 'class set', architecture: 'architecture', schedule: 'schedule',
+  sampling: 'sampling', augmentation: 'augmentation profile', experiment: 'experiment', family: 'family',
+};
 
 export interface Symbol {
   kind: DeclKind;
@@ -26,6 +32,10 @@ export interface DatasetModel {
 export interface ClassSetModel {
   name: string;
   classes: string[];
+  /** The classes it names explicitly (a dataset or dataset.class item, possibly through another set), not only by tag. */
+  named: string[];
+  /** Where it is declared (its name). */
+  span: Span;
 }
 
 /** An architecture as written; `spec` is its topology resolved at its own patch and spacing. */
@@ -84,6 +94,7 @@ export interface ExperimentModel {
   folds: number[];
   precision: Precision;
   loss: LossKind;
+  lossOptions: LossOptions;
   evaluation: EvaluationModel;
   /** Fine-tune targets as `dataset.class` ids, or null for every class of `datasets`. */
   targets: string[] | null;

@@ -1,6 +1,6 @@
 /** `sampling NAME { kind inverse_sqrt  foreground 0.33 }`: a named case-sampling policy. */
 import type { SamplingKind } from '../../graph/types.js';
-import type { Declaration } from '../ast.js';
+import type { Block, Declaration } from '../ast.js';
 import type { DiagnosticSink } from '../diagnostics.js';
 import { Fields } from './fields.js';
 import type { SamplingModel } from './model.js';
@@ -10,10 +10,10 @@ export const SAMPLING_KINDS: readonly SamplingKind[] = ['inverse_sqrt', 'uniform
 /** nnU-Net's foreground oversampling. */
 export const DEFAULT_FOREGROUND = 0.33;
 
-export function checkSampling(sink: DiagnosticSink, decl: Declaration, name: string): SamplingModel | undefined {
+export function checkSampling(sink: DiagnosticSink, decl: Declaration, name: string, body: Block | null = decl.body): SamplingModel | undefined {
   const owner = `sampling '${name}'`;
   const r = new ValueReader(sink);
-  const f = new Fields(sink, owner, decl.name?.span ?? decl.kind.span, 'sampling', decl.body);
+  const f = new Fields(sink, owner, decl.name?.span ?? decl.kind.span, 'sampling', body);
   const kindV = f.required('kind', 'kind inverse_sqrt');
   const kind = kindV ? r.option(kindV, 'sampling', SAMPLING_KINDS) : undefined;
   const fgV = f.value('foreground', 'foreground 0.33');

@@ -1,6 +1,7 @@
 /**
  * `schedule NAME { optimizer ...  lr ...  epochs N  iterations N  clip X  phase heads|all { ... }* }`
- * Omitted values take nnU-Net's defaults.
+ * Omitted values take nnU-Net's defaults. A phase may set its own `optimizer` (else the schedule's);
+ * every phase of the lowered schedule records the optimiser it uses.
  */
 import type { LrLaw, OptimizerSpec, PhaseSpec, ScheduleSpec } from '../../graph/types.js';
 import type { Block, Declaration, Value } from '../ast.js';
@@ -32,6 +33,7 @@ const OPTIMIZERS: Record<'sgd' | 'adamw', ParamSpec[]> = {
     { name: 'beta1', default: 0.9, read: frac },
     { name: 'beta2', default: 0.999, read: frac },
     { name: 'weight_decay', default: 0.01, read: nonNeg },
+    { name: 'amsgrad', default: false, read: bool },
   ],
 };
 
@@ -57,7 +59,7 @@ export function readOptimizer(r: ValueReader, v: Value): OptimizerSpec | undefin
   const a = bindCall(r, v, OPTIMIZERS[kind], { positional: false });
   if (a === undefined) return undefined;
   if (kind === 'sgd') return { kind, momentum: a.momentum as number, nesterov: a.nesterov as boolean, weightDecay: a.weight_decay as number };
-  return { kind, beta1: a.beta1 as number, beta2: a.beta2 as number, weightDecay: a.weight_decay as number };
+  return { kind, beta1: a.beta1 as number, beta2: a.beta2 as number, weightDecay: a.weight_decay as number, amsgrad: a.amsgrad as boolean };
 }
 
 export function readLrLaw(r: ValueReader, v: Value): LrLaw | undefined {
@@ -88,14 +90,16 @@ interface PhaseDraft {
   /** 'rest' or a number. */
   epochs: number | 'rest';
   lr: LrLaw | null;
+  /** The phase's own optimiser, or null for the schedule's. */
+  optimizer: OptimizerSpec | null;
   span: Span;
   epochsSpan: Span;
 }
 
-export function checkSchedule(sink: DiagnosticSink, decl: Declaration, name: string): ScheduleSpec | undefined {
+export function checkSchedule(sink: DiagnosticSink, decl: Declaration, name: string, body: Block | null = decl.body): ScheduleSpec | undefined {
   const owner = `schedule '${name}'`;
   const r = new ValueReader(sink);
-  const f = new Fields(sink, owner, decl.name?.span ?? decl.kind.span, 'schedule', decl.body, ['phase']);
+  const f = new Fields(sink, owner, decl.name?.span ?? decl.kind.span, 'schedule', body, ['phase']);
   let ok = true;
 
   const optV = f.value('optimizer', 'optimizer sgd(momentum: 0.99, nesterov: true, weight_decay: 3e-5)');
@@ -129,7 +133,7 @@ export function checkSchedule(sink: DiagnosticSink, decl: Declaration, name: str
 
   if (drafts.length === 0) {
     const total = epochs ?? SCHEDULE_DEFAULTS.epochs;
-    return { name, optimizer, epochs: total, iterationsPerEpoch: iterations, clipNorm: clip, phases: [{ trains: 'all', epochs: total, lr }] };
+    return { name, optimizer, epochs: total, iterationsPerEpoch: iterations, clipNorm: clip, phases: [{ trains: 'all', epochs: total, lr, optimizer: structuredClone(optimizer) }] };
   }
 
   const rests = drafts.filter((d) => d.epochs === 'rest');
@@ -158,7 +162,12 @@ export function checkSchedule(sink: DiagnosticSink, decl: Declaration, name: str
     sink.error('MT0307', epochsV?.span ?? decl.name?.span ?? decl.kind.span, `the phases of ${owner} add up to ${fixed} epochs, but 'epochs' is ${total}`, "make them agree, or write 'epochs rest' in the last phase");
     return undefined;
   }
-  const phases: PhaseSpec[] = drafts.map((d) => ({ trains: d.trains, epochs: d.epochs === 'rest' ? total - fixed : d.epochs, lr: d.lr ?? lr }));
+  const phases: PhaseSpec[] = drafts.map((d) => ({
+    trains: d.trains,
+    epochs: d.epochs === 'rest' ? total - fixed : d.epochs,
+    lr: d.lr ?? lr,
+    optimizer: structuredClone(d.optimizer ?? optimizer),
+  }));
   return { name, optimizer, epochs: total, iterationsPerEpoch: iterations, clipNorm: clip, phases };
 }
 
@@ -197,6 +206,8 @@ function readPhase(
   }
   const lrV = f.value('lr', 'lr linear(0, 0.01)');
   const lr = lrV ? readLrLaw(r, lrV) : null;
-  if (trains === undefined || epochs === undefined || lr === undefined) return undefined;
-  return { trains, epochs, lr, span: value.span, epochsSpan };
+  const optV = f.value('optimizer', 'optimizer adamw(weight_decay: 3e-5, amsgrad: true)');
+  const optimizer = optV ? readOptimizer(r, optV) : null;
+  if (trains === undefined || epochs === undefined || lr === undefined || optimizer === undefined) return undefined;
+  return { trains, epochs, lr, optimizer, span: value.span, epochsSpan };
 }

@@ -1,9 +1,10 @@
-import type { HeadSpec, InferenceSpec, Vec3 } from '../../graph/types.js';
+import type { HeadSpec, InferenceSpec, OutputLayout, Vec3 } from '../../graph/types.js';
 import { regionMask } from '../data/regions.js';
 import type { PreprocessedCase } from '../data/types.js';
 import type { ClassMetric } from '../events.js';
-import { maskInCanonicalGrid } from '../infer/export.js';
-import { type PredictorNetwork, slidingWindow, threshold } from '../infer/sliding-window.js';
+import { classMasksFromProbabilities } from '../infer/class-masks.js';
+import { labelMapInCanonicalGrid, maskInCanonicalGrid } from '../infer/export.js';
+import { type PredictorNetwork, slidingWindow } from '../infer/sliding-window.js';
 import { dice } from './dice.js';
 import { hd95 } from './hd95.js';
 import { meanOf } from './summary.js';
@@ -26,8 +27,13 @@ export interface EvaluateModelOptions {
    * (or when it returns null) the comparison happens in the preprocessed grid.
    */
   reference?: (c: PreprocessedCase) => Promise<ReferenceLabel | null>;
-  /** Output activation (default sigmoid). */
-  activation?: 'sigmoid' | 'softmax';
+  /**
+   * The model's output layout (checkpoint manifest `output`, graph/outputs.ts; default sigmoid): with
+   * sigmoid outputs `heads` are matched to the model's channels by dataset and name and thresholded
+   * at 0.5; with a softmax output every channel is predicted and the label of the most probable one
+   * gives each class's mask.
+   */
+  output?: OutputLayout;
 }
 
 /**
@@ -48,7 +54,9 @@ export async function evaluateModel(
 ): Promise<ClassMetric[]> {
   const networks = Array.isArray(model) ? (model as readonly PredictorNetwork[]) : [model as PredictorNetwork];
   const first = networks[0];
+  const output: OutputLayout = options.output ?? { activation: 'sigmoid' };
   const channel = heads.map((h) => {
+    if (output.activation === 'softmax') return -1; // every channel is predicted
     const i = first.heads.findIndex((m) => m.dataset === h.dataset && m.name === h.name);
     if (i < 0) throw new Error(`the model has no head '${h.dataset}/${h.name}' (it has ${first.heads.map((m) => `${m.dataset}/${m.name}`).join(', ')})`);
     return i;
@@ -64,29 +72,27 @@ export async function evaluateModel(
     if (mine.length > 0) {
       const ref = c.source && options.reference ? await options.reference(c) : null;
       const probs: Float32Array[] = [];
-      await slidingWindow(networks, c.image, c.shape, { ...inference, heads: mine.map((k) => channel[k]), activation: options.activation, signal }, (g) => {
+      const select = output.activation === 'softmax' ? undefined : mine.map((k) => channel[k]);
+      await slidingWindow(networks, c.image, c.shape, { ...inference, heads: select, activation: output.activation, signal }, (g) => {
         probs.push(...g.probabilities);
       });
+      const classes = mine.map((k) => heads[k]);
+      const inFileGrid = Boolean(ref && c.source);
+      let masks: Uint8Array[];
+      if (inFileGrid && output.activation === 'softmax') {
+        const labelMap = labelMapInCanonicalGrid(probs, output.labels, { shape: c.shape, spacing: c.spacing }, c.source!);
+        masks = classes.map((h) => regionMask(labelMap, h.labels));
+      } else if (inFileGrid) {
+        masks = probs.map((p) => maskInCanonicalGrid(p, { shape: c.shape, spacing: c.spacing }, c.source!));
+      } else {
+        masks = classMasksFromProbabilities(output, probs, classes);
+      }
+      const [label, shape, spacing] = inFileGrid && ref ? [ref.label, ref.shape, ref.spacing] : [c.label, c.shape, c.spacing];
       mine.forEach((k, j) => {
-        let pred: Uint8Array;
-        let label: Uint8Array;
-        let shape: Vec3;
-        let spacing: Vec3;
-        if (ref && c.source) {
-          pred = maskInCanonicalGrid(probs[j], { shape: c.shape, spacing: c.spacing }, c.source);
-          label = ref.label;
-          shape = ref.shape;
-          spacing = ref.spacing;
-        } else {
-          pred = threshold(probs[j], 0.5);
-          label = c.label;
-          shape = c.shape;
-          spacing = c.spacing;
-        }
         const region = regionMask(label, heads[k].labels);
-        perCase[k][c.id] = dice(pred, region);
+        perCase[k][c.id] = dice(masks[j], region);
         if (withHd) {
-          const h = hd95(pred, region, shape, spacing);
+          const h = hd95(masks[j], region, shape, spacing);
           perCaseHd[k][c.id] = Number.isNaN(h) ? null : h;
         }
       });

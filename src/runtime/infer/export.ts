@@ -4,7 +4,8 @@
  *
  * Per class: the probability map in the preprocessed grid is resampled back to the cropped grid with
  * order 1 (the coarse axis of anisotropic data with order 0, as preprocessing did), thresholded at
- * 0.5 (sigmoid: every class on its own, so classes may overlap; softmax: the most probable channel),
+ * 0.5 (sigmoid: every class on its own, so classes may overlap; softmax: the label of the most
+ * probable channel, then each class's labels, graph/outputs.ts),
  * put back into the full canonical grid (zeros outside the crop) and written in the file's own voxel
  * order with the input's header and affine (`writeNiftiLike`). Classes are handled one at a time, so
  * only one class's full-resolution map is held at once.
@@ -20,6 +21,7 @@ import type { Vec3 } from '../../graph/types.js';
 import type { NiftiGeometry } from '../data/nifti/read.js';
 import { writeNiftiLike } from '../data/nifti/write.js';
 import { planResampling, resampleImage } from '../data/preprocess/resample.js';
+import { regionMask } from '../data/regions.js';
 import type { CaseSource, Volume } from '../data/types.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import type { PlansHead } from './plans.js';
@@ -66,6 +68,43 @@ export function maskInCanonicalGrid(prob: Float32Array, grid: PredictionGrid, so
   return uncrop(m, source);
 }
 
+/**
+ * softmax export: the running argmax over channels in one grid, as label values (ties keep the
+ * earlier channel, as numpy's argmax does when channels come in order).
+ */
+export class ArgmaxLabels {
+  private best: Float32Array | null = null;
+  private labels: Uint8Array | null = null;
+
+  add(prob: Float32Array, label: number): void {
+    if (!this.best || !this.labels) {
+      this.best = Float32Array.from(prob);
+      this.labels = new Uint8Array(prob.length).fill(label);
+      return;
+    }
+    const b = this.best;
+    const l = this.labels;
+    for (let i = 0; i < prob.length; i++) {
+      if (prob[i] > b[i]) {
+        b[i] = prob[i];
+        l[i] = label;
+      }
+    }
+  }
+
+  result(): Uint8Array {
+    if (!this.labels) throw new Error('ArgmaxLabels: no channel added');
+    return this.labels;
+  }
+}
+
+/** softmax export: the label map in the full canonical grid from every channel's probabilities. */
+export function labelMapInCanonicalGrid(probs: readonly Float32Array[], labels: readonly number[], grid: PredictionGrid, source: CaseSource): Uint8Array {
+  const acc = new ArgmaxLabels();
+  probs.forEach((p, k) => acc.add(probabilityToCrop(p, grid, source), labels[k]));
+  return uncrop(acc.result(), source);
+}
+
 export interface ClassStatistics {
   dataset: string;
   class: string;
@@ -81,11 +120,13 @@ export interface CaseOutputOptions {
   dir: string;
   /** File stem per class, parallel to `heads`. */
   fileStems: string[];
-  /** The classes written (parallel to `fileStems`); with softmax, every output channel. */
+  /** The model's classes (parallel to `fileStems`). */
   heads: PlansHead[];
-  /** Which of `heads` to write (default all); softmax needs every channel but may write fewer. */
+  /** Which of `heads` to write (default all). */
   write?: boolean[];
   activation: OutputActivation;
+  /** softmax: the label value of each output channel (channel 0: background, 0). */
+  channelLabels?: number[];
   threshold: number;
   grid: PredictionGrid;
   source: CaseSource;
@@ -115,8 +156,8 @@ export class CaseWriter {
   private readonly previewRank: Uint8Array | null;
   private readonly stats: Record<string, ClassStatistics> = {};
   private readonly files: string[] = [];
-  /** softmax: the best channel so far and its probability, in the crop grid. */
-  private best: { p: Float32Array; k: Uint8Array } | null = null;
+  /** softmax: the most probable channel's label so far, in the crop grid. */
+  private argmax: ArgmaxLabels | null = null;
   private readonly seen = new Set<number>();
 
   constructor(private readonly o: CaseOutputOptions) {
@@ -128,28 +169,22 @@ export class CaseWriter {
     this.previewRank = o.preview ? new Uint8Array(this.canonicalVoxels) : null;
     if ((o.statistics || o.preview) && !o.raw) throw new Error('CaseWriter: statistics and preview need the raw image');
     if (o.heads.length > 255) throw new Error('CaseWriter: at most 255 classes per case');
+    if (o.activation === 'softmax' && !o.channelLabels) throw new Error('CaseWriter: a softmax output needs its channel labels');
   }
 
-  /** Adds class k's probabilities (preprocessed grid). */
+  /**
+   * Adds output channel k's probabilities (preprocessed grid). sigmoid: channel k is class k;
+   * softmax: channel k stands for label `channelLabels[k]`.
+   */
   async add(k: number, prob: Float32Array): Promise<void> {
-    if (this.seen.has(k)) throw new Error(`CaseWriter: class ${k} added twice`);
+    if (this.seen.has(k)) throw new Error(`CaseWriter: channel ${k} added twice`);
     this.seen.add(k);
     if (this.o.activation === 'sigmoid') {
       await this.writeClass(k, maskInCanonicalGrid(prob, this.o.grid, this.o.source, this.o.threshold));
       return;
     }
-    const p = probabilityToCrop(prob, this.o.grid, this.o.source);
-    if (!this.best) {
-      this.best = { p, k: new Uint8Array(p.length).fill(k) };
-      return;
-    }
-    const { p: bp, k: bk } = this.best;
-    for (let i = 0; i < p.length; i++) {
-      if (p[i] > bp[i]) {
-        bp[i] = p[i];
-        bk[i] = k;
-      }
-    }
+    this.argmax ??= new ArgmaxLabels();
+    this.argmax.add(probabilityToCrop(prob, this.o.grid, this.o.source), this.o.channelLabels![k]);
   }
 
   private async writeClass(k: number, mask: Uint8Array): Promise<void> {
@@ -196,15 +231,10 @@ export class CaseWriter {
   /** Writes what needs every class (softmax masks, the label map, statistics, the preview). */
   async finish(): Promise<CaseOutputs> {
     const o = this.o;
-    if (o.activation === 'softmax' && this.best) {
-      const { k: bk } = this.best;
-      this.best = null;
-      for (let k = 0; k < o.heads.length; k++) {
-        if (o.heads[k].labels.includes(0)) continue; // a background channel
-        const m = new Uint8Array(bk.length);
-        for (let i = 0; i < bk.length; i++) m[i] = bk[i] === k ? 1 : 0;
-        await this.writeClass(k, uncrop(m, o.source));
-      }
+    if (o.activation === 'softmax' && this.argmax) {
+      const labelMap = uncrop(this.argmax.result(), o.source);
+      this.argmax = null;
+      for (let k = 0; k < o.heads.length; k++) await this.writeClass(k, regionMask(labelMap, o.heads[k].labels));
     }
     let statistics: Record<string, ClassStatistics> | null = null;
     if (o.statistics) {

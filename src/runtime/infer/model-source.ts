@@ -9,10 +9,10 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { RuntimeGraph } from '../../graph/types.js';
 import { MtDataError } from '../data/errors.js';
-import { type CheckpointManifest, readCheckpoint } from '../model/checkpoint.js';
+import { type CheckpointManifest, type CheckpointOutput, checkpointOutput, readCheckpoint } from '../model/checkpoint.js';
 import { UNet } from '../model/unet.js';
 import { type ModelPlans, readPlans } from './plans.js';
-import type { OutputActivation, PredictorNetwork } from './sliding-window.js';
+import type { PredictorNetwork } from './sliding-window.js';
 
 export interface ModelFold {
   /** Cross-validation fold, or null for a model trained on all training cases. */
@@ -179,9 +179,11 @@ export async function loadInferenceModel(path: string, options: LoadModelOptions
   return model;
 }
 
-/** The output activation: the manifest's when it records one, else the plans', else sigmoid. */
-export function activationOf(model: InferenceModel): OutputActivation {
-  return model.folds[0]?.manifest.activation ?? model.plans.activation ?? 'sigmoid';
+/** How the model's output channels become class masks: the manifest's `output` (graph/outputs.ts). */
+export function outputOf(model: InferenceModel): CheckpointOutput {
+  const first = model.folds[0];
+  if (!first) throw MtDataError.about(model.origin, 'holds no folds to predict with', 'Check --folds');
+  return checkpointOutput(first.manifest);
 }
 
 export interface LoadedNetwork extends PredictorNetwork {

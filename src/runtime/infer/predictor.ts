@@ -15,7 +15,8 @@ import type { RunEvents } from '../events.js';
 import { tempSibling, writeFileAtomic } from '../io/atomic.js';
 import { formatBytes } from './accumulator.js';
 import { CaseWriter, type ClassStatistics } from './export.js';
-import { type InferenceModel, type LoadedNetwork, activationOf, buildNetworks } from './model-source.js';
+import { type InferenceModel, type LoadedNetwork, buildNetworks, outputOf } from './model-source.js';
+import type { CheckpointOutput } from '../model/checkpoint.js';
 import { type ModelPlans, type PlansHead, statisticsFor } from './plans.js';
 import { colourHex } from './preview.js';
 import { type OutputActivation, type SlidingWindowReport, slidingWindow } from './sliding-window.js';
@@ -157,7 +158,11 @@ export interface CaseResult {
 /** A model ready to predict: networks built, classes selected, statistics chosen. */
 export class Predictor {
   readonly networks: LoadedNetwork[];
+  /** How the output channels become class masks (the manifest's `output`). */
+  readonly output: CheckpointOutput;
   readonly activation: OutputActivation;
+  /** Output channel of each of the model's classes (sigmoid), or -1 (softmax: every channel is predicted). */
+  private readonly channelOf: number[];
   /** Selected heads (indices into the model's heads). */
   readonly selected: number[];
   readonly stems: string[];
@@ -171,7 +176,16 @@ export class Predictor {
     readonly options: PredictOptions = {},
   ) {
     const plans = model.plans;
-    this.activation = activationOf(model);
+    if (model.folds.length === 0) throw MtDataError.about(model.origin, 'holds no folds to predict with', 'Check --folds');
+    this.output = outputOf(model);
+    this.activation = this.output.activation;
+    const channels = model.folds[0].manifest.heads;
+    this.channelOf = plans.heads.map((h) => {
+      if (this.activation === 'softmax') return -1;
+      const c = channels.findIndex((m) => m.dataset === h.dataset && m.name === h.name);
+      if (c < 0) throw MtDataError.about(model.origin, `has no output channel for its class ${h.dataset}.${h.name}`, 'The model files do not belong together; re-export the model');
+      return c;
+    });
     this.selected = selectHeads(plans, options.classes, options.protocol);
     const datasets = [...new Set(this.selected.map((i) => plans.heads[i].dataset))];
     const chosen = statisticsFor(plans, options.protocol ?? (datasets.length === 1 ? datasets[0] : null));
@@ -179,7 +193,6 @@ export class Predictor {
     this.normalizationFrom = chosen.from;
     this.stems = classFileStems(plans.heads);
     this.mirrorAxes = plans.mirrorAxes ?? [0, 1, 2];
-    if (model.folds.length === 0) throw MtDataError.about(model.origin, 'holds no folds to predict with', 'Check --folds');
     this.networks = (options.createNetworks ?? buildNetworks)(model);
   }
 
@@ -208,8 +221,10 @@ export class Predictor {
     );
     const src = preprocessed.source;
     log(`${src.canonicalShape.join('x')} voxels (${src.orientationCode}) -> cropped and resampled to ${preprocessed.shape.join('x')} at ${plans.preprocessing.spacing.join('x')} mm`);
-    // softmax needs every channel for its argmax; sigmoid only the selected classes
-    const channels = this.activation === 'softmax' ? plans.heads.map((_, i) => i) : this.selected;
+    // softmax needs every channel for its argmax; sigmoid only the selected classes' channels
+    const labels = this.output.activation === 'softmax' ? this.output.labels : null;
+    const channels = labels ? labels.map((_, c) => c) : this.selected.map((i) => this.channelOf[i]);
+    const classOfChannel = new Map(this.selected.map((i) => [this.channelOf[i], i]));
     const write = plans.heads.map((_, i) => this.selected.includes(i));
     const protocol = o.protocol ? plans.protocols[o.protocol] : null;
     const rank = plans.heads.map((h) => (protocol && h.dataset === o.protocol ? protocol.order.findIndex((e) => e.class === h.name) + 1 : 0));
@@ -224,6 +239,7 @@ export class Predictor {
       heads: plans.heads,
       write,
       activation: this.activation,
+      channelLabels: labels ?? undefined,
       threshold: plans.threshold,
       grid: { shape: preprocessed.shape, spacing: preprocessed.spacing },
       source: src,
@@ -276,7 +292,8 @@ export class Predictor {
           },
         },
         async (group) => {
-          for (let j = 0; j < group.heads.length; j++) await writer.add(group.heads[j], group.probabilities[j]);
+          // sigmoid: the writer numbers classes; softmax: channels
+          for (let j = 0; j < group.heads.length; j++) await writer.add(labels ? group.heads[j] : (classOfChannel.get(group.heads[j]) as number), group.probabilities[j]);
           group.probabilities.length = 0;
         },
       );

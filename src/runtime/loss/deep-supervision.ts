@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Vec3 } from '../../graph/types.js';
 import { multiTalentLoss } from './multitalent.js';
+import type { LossFn } from './registry.js';
 
 /**
  * nnU-Net's deep-supervision loss weights for `outputs` outputs (output 0 = full resolution):
@@ -28,15 +29,17 @@ export function downsampleTargets(targets: tf.Tensor5D, stride: Vec3): tf.Tensor
 }
 
 /**
- * The deep-supervision MultiTalent loss: sum_k weights[k] * multiTalentLoss(logits[k], targets[k], mask),
- * with the [B, C] mask shared by all scales. Outputs with weight 0 are not evaluated (as nnU-Net's
- * DeepSupervisionWrapper), so their heads receive no gradient.
+ * The deep-supervision loss: sum_k weights[k] * loss(logits[k], targets[k], mask), with the [B, C]
+ * mask shared by all scales (`loss`: the MultiTalent loss unless given; any loss of ./registry.ts).
+ * Outputs with weight 0 are not evaluated (as nnU-Net's DeepSupervisionWrapper), so their heads
+ * receive no gradient.
  */
 export function deepSupervisionLoss(
   logits: readonly tf.Tensor5D[],
   targets: readonly tf.Tensor5D[],
   mask: tf.Tensor2D,
   weights: readonly number[],
+  loss: LossFn = multiTalentLoss,
 ): tf.Scalar {
   if (logits.length !== targets.length || logits.length !== weights.length) {
     throw new Error(`deep supervision: ${logits.length} outputs, ${targets.length} targets, ${weights.length} weights`);
@@ -45,7 +48,7 @@ export function deepSupervisionLoss(
     let total: tf.Scalar | null = null;
     for (let k = 0; k < logits.length; k++) {
       if (weights[k] === 0) continue;
-      const term = tf.mul(multiTalentLoss(logits[k], targets[k], mask), weights[k]) as tf.Scalar;
+      const term = tf.mul(loss(logits[k], targets[k], mask), weights[k]) as tf.Scalar;
       total = total ? (tf.add(total, term) as tf.Scalar) : term;
     }
     if (!total) throw new Error('deep supervision: every output has weight 0');

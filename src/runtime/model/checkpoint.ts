@@ -1,14 +1,15 @@
 import { mkdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import type { ArchitectureSpec, HeadSpec } from '../../graph/types.js';
+import type { ArchitectureSpec, HeadSpec, OutputLayout } from '../../graph/types.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { isHeadParam, UNet } from './unet.js';
 
 /**
  * Checkpoint folder layout:
- *   model.json  manifest: format, architecture, heads, and per weight its name, shape and offset
- *               (in float32 elements) into weights.bin, plus the byte length of weights.bin
+ *   model.json  manifest: format, architecture, heads (the network's output channels), output (how
+ *               the channels become class masks, see CheckpointOutput), and per weight its name,
+ *               shape and offset (in float32 elements) into weights.bin, plus the byte length of weights.bin
  *   weights.bin all weights, float32 little-endian, concatenated in manifest order
  * Each file is written atomically (temp file + rename); weights.bin first, model.json last, so a
  * readable model.json always describes a complete weights.bin (checked by its length on load).
@@ -24,23 +25,40 @@ export interface WeightEntry {
   offset: number;
 }
 
+/**
+ * The `output` field of model.json: how the network's output channels (`heads` of the manifest, in
+ * channel order) become the masks of `classes` (graph/outputs.ts is the definition):
+ * - `{ activation: 'sigmoid', classes }`: channel k is classes[k]'s independent sigmoid; a class's
+ *   mask is p > 0.5 (classes may overlap). `heads` and `classes` are the same list.
+ * - `{ activation: 'softmax', labels, classes }`: one softmax over the channels; channel k stands for
+ *   label value labels[k] (labels[0] = 0, the background); the label map is the argmax channel's
+ *   label, and a class's mask is the voxels whose label is one of the class's `labels`.
+ * Manifests written before this field existed are sigmoid, with classes = heads.
+ */
+export type CheckpointOutput = OutputLayout & { classes: HeadSpec[] };
+
 export interface CheckpointManifest {
   format: typeof CHECKPOINT_FORMAT;
   version: typeof CHECKPOINT_VERSION;
   architecture: ArchitectureSpec;
+  /** The network's output channels, in order (for a sigmoid output: its classes). */
   heads: HeadSpec[];
-  /** Output activation the model was trained with (absent: sigmoid, MultiTalent's per-class outputs). */
-  activation?: 'sigmoid' | 'softmax';
+  /** How the channels become class masks; absent in older manifests (then sigmoid, classes = heads). */
+  output?: CheckpointOutput;
   weightsBytes: number;
   weights: WeightEntry[];
 }
 
-export interface SaveCheckpointOptions {
-  /** Recorded in model.json; omitted for the default sigmoid. */
-  activation?: 'sigmoid' | 'softmax';
+/** A manifest's output description (older manifests: sigmoid with one channel per class). */
+export function checkpointOutput(manifest: Pick<CheckpointManifest, 'heads' | 'output'>): CheckpointOutput {
+  return manifest.output ?? { activation: 'sigmoid', classes: manifest.heads.map((h) => ({ ...h, labels: [...h.labels] })) };
 }
 
-export async function saveCheckpoint(model: UNet, dir: string, options: SaveCheckpointOptions = {}): Promise<void> {
+/**
+ * Writes `model` to `dir`. `output` describes its channels (default: one sigmoid per head, the
+ * heads being the classes).
+ */
+export async function saveCheckpoint(model: UNet, dir: string, output?: { layout: OutputLayout; classes: HeadSpec[] }): Promise<void> {
   await mkdir(dir, { recursive: true });
   const entries: WeightEntry[] = [];
   let total = 0;
@@ -61,7 +79,7 @@ export async function saveCheckpoint(model: UNet, dir: string, options: SaveChec
     version: CHECKPOINT_VERSION,
     architecture: model.architecture,
     heads: model.heads,
-    ...(options.activation && options.activation !== 'sigmoid' ? { activation: options.activation } : {}),
+    output: output ? { ...structuredClone(output.layout), classes: structuredClone(output.classes) } : checkpointOutput({ heads: model.heads }),
     weightsBytes: bytes.byteLength,
     weights: entries,
   };
@@ -77,8 +95,18 @@ export interface LoadedWeights {
   weights: Map<string, { shape: number[]; values: Float32Array }>;
 }
 
-/** Reads and checks a checkpoint folder without building a model. */
-export async function readCheckpoint(dir: string): Promise<LoadedWeights> {
+/**
+ * The checkpoint folder a `pretrained "PATH"` names: the folder itself, or the folder of its
+ * model.json; relative paths resolve against the working directory (the compiler has already made
+ * them relative to the .mt file that names them).
+ */
+export function checkpointDirOf(path: string): string {
+  const abs = resolve(path);
+  return basename(abs) === 'model.json' ? dirname(abs) : abs;
+}
+
+/** Reads and checks a checkpoint's model.json (not its weights). */
+export async function readCheckpointManifest(dir: string): Promise<CheckpointManifest> {
   const manifestPath = join(dir, 'model.json');
   let text: string;
   try {
@@ -97,6 +125,13 @@ export async function readCheckpoint(dir: string): Promise<LoadedWeights> {
       `${manifestPath}: unsupported checkpoint format '${String(manifest.format)}' version ${String(manifest.version)} (expected ${CHECKPOINT_FORMAT} v${CHECKPOINT_VERSION})`,
     );
   }
+  return manifest;
+}
+
+/** Reads and checks a checkpoint folder without building a model. */
+export async function readCheckpoint(dir: string): Promise<LoadedWeights> {
+  const manifestPath = join(dir, 'model.json');
+  const manifest = await readCheckpointManifest(dir);
   const buf = await readFile(join(dir, 'weights.bin'));
   return { manifest, weights: decodeWeights(manifest, buf, dir) };
 }

@@ -5,7 +5,7 @@ import type { PreprocessedCase } from '../data/types.js';
 import { evaluateModel, type ReferenceLabel } from '../eval/model.js';
 import { trainingMirrorAxes } from '../infer/plans.js';
 import type { EvaluationResult } from '../events.js';
-import { loadCheckpoint, readCheckpoint } from '../model/checkpoint.js';
+import { checkpointOutput, loadCheckpoint, readCheckpointManifest } from '../model/checkpoint.js';
 import { datasetDir, datasetSpec, preprocessedFor, type StageContext } from './context.js';
 
 /**
@@ -32,10 +32,10 @@ export async function runEvaluate(stage: EvaluateStage, ctx: StageContext): Prom
     if (expected && volume.shape.some((d, i) => d !== expected[i])) return null;
     return { label: volume.data, shape: volume.shape, spacing: volume.spacing };
   };
-  const { manifest } = await readCheckpoint(dir);
+  const output = checkpointOutput(await readCheckpointManifest(dir));
   const model = await loadCheckpoint(dir);
   try {
-    const heads = model.heads.filter((h) => stage.datasets.includes(h.dataset));
+    const heads = output.classes.filter((h) => stage.datasets.includes(h.dataset));
     // test-time mirroring only over the axes the training mirrored (nnU-Net's rule)
     const trained = ctx.graph.stages.find((s) => s.id === stage.model);
     const mirrorAxes = trained && (trained.kind === 'train' || trained.kind === 'finetune') ? trainingMirrorAxes(trained) : [0, 1, 2];
@@ -46,7 +46,7 @@ export async function runEvaluate(stage: EvaluateStage, ctx: StageContext): Prom
       { ...stage.inference, mirror: stage.inference.mirror && mirrorAxes.length > 0, mirrorAxes },
       (done, total) => ctx.events.emit({ type: 'stage-progress', stage: stage.id, done, total, unit: 'cases' }),
       ctx.signal,
-      { metrics: stage.metrics ?? ['dice'], reference, activation: manifest.activation ?? 'sigmoid' },
+      { metrics: stage.metrics ?? ['dice'], reference, output },
     );
     const defined = classes.map((c) => c.dice).filter((d): d is number => d !== null);
     const result: EvaluationResult = {

@@ -1,15 +1,11 @@
 import { join } from 'node:path';
 import type { FinetuneStage, TrainStage } from '../../graph/types.js';
 import { buildPlans, writePlans } from '../infer/plans.js';
-import { saveCheckpoint } from '../model/checkpoint.js';
+import { checkpointDirOf, saveCheckpoint } from '../model/checkpoint.js';
 import { buildHistory, writeHistory } from '../train/history-file.js';
 import { trainModel } from '../train/trainer.js';
 import { preprocessedFor, type StageContext } from './context.js';
 
-/** The output activation a loss trains: MultiTalent's sigmoid per class, or dice_ce's softmax. */
-function activationOf(stage: TrainStage | FinetuneStage): 'sigmoid' | 'softmax' {
-  return stage.loss === 'dice_ce' ? 'softmax' : 'sigmoid';
-}
 
 /** Pre-training (`train`) and fine-tuning (`finetune`) share one path; fine-tuning starts from a checkpoint. */
 export async function runTraining(stage: TrainStage | FinetuneStage, ctx: StageContext): Promise<void> {
@@ -18,6 +14,8 @@ export async function runTraining(stage: TrainStage | FinetuneStage, ctx: StageC
     const from = ctx.state.checkpoints.get(stage.from);
     if (!from) throw new Error(`stage '${stage.from}' produced no checkpoint to fine-tune from`);
     init = { checkpointDir: from };
+  } else if (stage.checkpoint) {
+    init = { checkpointDir: checkpointDirOf(stage.checkpoint) }; // `pretrained "FILE"`, checked by preflight
   }
   const trained = await trainModel({
     params: stage,
@@ -40,7 +38,7 @@ export async function runTraining(stage: TrainStage | FinetuneStage, ctx: StageC
   });
   const dir = join(ctx.runDir, 'checkpoints', stage.experiment);
   try {
-    await saveCheckpoint(trained.model, dir, { activation: activationOf(stage) });
+    await saveCheckpoint(trained.model, dir, trained.output);
   } finally {
     trained.model.dispose();
   }
@@ -56,7 +54,7 @@ export async function runTraining(stage: TrainStage | FinetuneStage, ctx: StageC
         datasets: ctx.graph.datasets,
         normalization: preprocess.normalization,
         statistics,
-        activation: activationOf(stage),
+        activation: trained.output.layout.activation,
         spacing: preprocess.spacing,
       }),
     );

@@ -34,3 +34,13 @@ export function phaseAt(phases: readonly PhaseSpec[], epoch: number): { phase: n
   }
   throw new RangeError(`epoch ${epoch} is past the schedule's ${start} epochs`);
 }
+
+/**
+ * The learning rate of global epoch `epoch` (0-based over all phases) of a schedule: its phase's
+ * law at the epoch's position within the phase. The trainer sets it at the start of each epoch.
+ */
+export function scheduleLearningRate(schedule: { phases: readonly PhaseSpec[] }, epoch: number): number {
+  const { phase, epochInPhase } = phaseAt(schedule.phases, epoch);
+  const p = schedule.phases[phase];
+  return learningRate(p.lr, epochInPhase, p.epochs);
+}

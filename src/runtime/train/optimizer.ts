@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import type { OptimizerSpec } from '../../graph/types.js';
+import type { OptimizerSpec, ScheduleSpec } from '../../graph/types.js';
 import { useFusedOps } from '../model/fused.js';
 
 /**
@@ -11,9 +11,16 @@ import { useFusedOps } from '../model/fused.js';
  * AdamW (torch.optim.AdamW, eps 1e-8):
  *   w *= 1 - lr * wd;  m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;
  *   w -= lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
+ *   with amsgrad: vmax = max(vmax, v) replaces v in the step (torch's amsgrad=True).
  *
  * State is kept per variable (by its tfjs name) and created on the variable's first update, so a
  * variable first trained in a later phase starts with fresh state.
+ *
+ * Phases (PhaseOptimizers): each phase of a schedule names its optimiser. Consecutive phases with
+ * equal optimiser specs share one optimiser, so its state (momentum buffers, Adam moments and step
+ * counts) carries over from one phase to the next; a phase whose optimiser differs gets a new one
+ * with fresh state, and the previous one is disposed (as the MultiTalent authors' fine-tuning
+ * creates a new SGD after its AdamW heads phase).
  */
 export interface Optimizer {
   /** Applies one update; `grads[i]` is the gradient of `vars[i]`. Does not dispose `grads`. */
@@ -97,12 +104,13 @@ class Sgd implements Optimizer {
 }
 
 class AdamW implements Optimizer {
-  private readonly state = new Map<string, { m: tf.Variable; v: tf.Variable; t: number }>();
+  private readonly state = new Map<string, { m: tf.Variable; v: tf.Variable; vmax: tf.Variable | null; t: number }>();
 
   constructor(
     private readonly beta1: number,
     private readonly beta2: number,
     private readonly weightDecay: number,
+    private readonly amsgrad = false,
   ) {}
 
   apply(vars: readonly tf.Variable[], grads: readonly tf.Tensor[], lr: number): void {
@@ -111,7 +119,12 @@ class AdamW implements Optimizer {
         const g = grads[i];
         let s = this.state.get(w.name);
         if (!s) {
-          s = { m: tf.variable(tf.zerosLike(w), false), v: tf.variable(tf.zerosLike(w), false), t: 0 };
+          s = {
+            m: tf.variable(tf.zerosLike(w), false),
+            v: tf.variable(tf.zerosLike(w), false),
+            vmax: this.amsgrad ? tf.variable(tf.zerosLike(w), false) : null,
+            t: 0,
+          };
           this.state.set(w.name, s);
         }
         s.t += 1;
@@ -119,8 +132,13 @@ class AdamW implements Optimizer {
         const v = tf.add(tf.mul(s.v, this.beta2), tf.mul(tf.square(g), 1 - this.beta2));
         s.m.assign(m);
         s.v.assign(v);
+        let second: tf.Tensor = v;
+        if (s.vmax) {
+          second = tf.maximum(s.vmax, v);
+          s.vmax.assign(second);
+        }
         const mHat = tf.div(m, 1 - this.beta1 ** s.t);
-        const vHat = tf.div(v, 1 - this.beta2 ** s.t);
+        const vHat = tf.div(second, 1 - this.beta2 ** s.t);
         const decayed = this.weightDecay !== 0 ? tf.mul(w, 1 - lr * this.weightDecay) : w;
         w.assign(tf.sub(decayed, tf.mul(tf.div(mHat, tf.add(tf.sqrt(vHat), ADAM_EPS)), lr)));
       });
@@ -131,6 +149,7 @@ class AdamW implements Optimizer {
     for (const s of this.state.values()) {
       s.m.dispose();
       s.v.dispose();
+      s.vmax?.dispose();
     }
     this.state.clear();
   }
@@ -141,8 +160,53 @@ export function createOptimizer(spec: OptimizerSpec): Optimizer {
     case 'sgd':
       return new Sgd(spec.momentum, spec.nesterov, spec.weightDecay);
     case 'adamw':
-      return new AdamW(spec.beta1, spec.beta2, spec.weightDecay);
+      return new AdamW(spec.beta1, spec.beta2, spec.weightDecay, spec.amsgrad ?? false);
   }
+}
+
+/** The optimiser of a phase: its own, else the schedule's. */
+export function phaseOptimizerSpec(schedule: ScheduleSpec, phase: number): OptimizerSpec {
+  const p = schedule.phases[phase];
+  if (!p) throw new RangeError(`schedule '${schedule.name}' has no phase ${phase + 1}`);
+  return p.optimizer ?? schedule.optimizer;
+}
+
+function sameSpec(a: OptimizerSpec, b: OptimizerSpec): boolean {
+  const norm = (s: OptimizerSpec) => {
+    const full: Record<string, unknown> = s.kind === 'adamw' ? { ...s, amsgrad: s.amsgrad ?? false } : { ...s };
+    return JSON.stringify(full, Object.keys(full).sort());
+  };
+  return norm(a) === norm(b);
+}
+
+/**
+ * One optimiser per run of consecutive phases with equal optimiser specs (see the module comment):
+ * `forPhase(i)` returns phase i's optimiser, creating it (and disposing the previous one) when the
+ * spec changes. Phases are visited in order (a resumed run may start at any phase).
+ */
+export class PhaseOptimizers {
+  private current: { spec: OptimizerSpec; optimizer: Optimizer } | null = null;
+
+  constructor(private readonly schedule: ScheduleSpec) {}
+
+  forPhase(phase: number): { optimizer: Optimizer; fresh: boolean; spec: OptimizerSpec } {
+    const spec = phaseOptimizerSpec(this.schedule, phase);
+    if (this.current && sameSpec(this.current.spec, spec)) return { optimizer: this.current.optimizer, fresh: false, spec };
+    this.current?.optimizer.dispose();
+    this.current = { spec, optimizer: createOptimizer(spec) };
+    return { optimizer: this.current.optimizer, fresh: true, spec };
+  }
+
+  dispose(): void {
+    this.current?.optimizer.dispose();
+    this.current = null;
+  }
+}
+
+/** A short description of an optimiser spec for logs. */
+export function describeOptimizer(spec: OptimizerSpec): string {
+  if (spec.kind === 'sgd') return `SGD (momentum ${spec.momentum}${spec.nesterov ? ', Nesterov' : ''}, weight decay ${spec.weightDecay})`;
+  return `AdamW (betas ${spec.beta1}, ${spec.beta2}, weight decay ${spec.weightDecay}${spec.amsgrad ? ', AMSGrad' : ''})`;
 }
 
 /**

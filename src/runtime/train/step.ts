@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { deepSupervisionLoss, deepSupervisionWeights, downsampleTargets } from '../loss/deep-supervision.js';
 import { multiTalentLoss } from '../loss/multitalent.js';
+import type { LossFn } from '../loss/registry.js';
 import { outputCount, outputStrides, type UNet } from '../model/unet.js';
 import { takeDeviceErrors } from '../webgpu/dawn.js';
 import { clipByGlobalNorm, type Optimizer } from './optimizer.js';
@@ -9,9 +10,9 @@ import { clipByGlobalNorm, type Optimizer } from './optimizer.js';
 export interface TrainBatch {
   /** [B, z, y, x, 1] */
   image: tf.Tensor5D;
-  /** Region targets [B, z, y, x, heads] in {0, 1}. */
+  /** Targets [B, z, y, x, channels] in {0, 1}: the heads' regions, or the one-hot label map of a softmax output (graph/outputs.ts). */
   targets: tf.Tensor5D;
-  /** [B, heads]: 1 when the head's dataset is the case's dataset. */
+  /** [B, channels]: 1 when the channel's dataset is the case's dataset. */
   mask: tf.Tensor2D;
 }
 
@@ -32,11 +33,20 @@ function deepSupervisionPlan(model: UNet, batch: TrainBatch): { targets: tf.Tens
   return { targets, weights, unused };
 }
 
+/** The loss of a training step was NaN or infinite (the caller names the iteration and the batch). */
+export class NonFiniteLossError extends Error {
+  constructor(readonly loss: number) {
+    super(`training diverged: loss is ${loss}`);
+    this.name = 'NonFiniteLossError';
+  }
+}
+
 /**
- * One optimisation step: forward, MultiTalent loss (with deep supervision: the weighted multi-scale
- * MultiTalent loss, see loss/deep-supervision.ts), backward (w.r.t. `vars` only), global-norm clip,
- * optimiser update. Resolves to the loss value (read back asynchronously: GPU backends have no
- * synchronous read). All intermediates are disposed.
+ * One optimisation step: forward, the loss (`loss`, from loss/registry.ts; the MultiTalent loss
+ * unless given; with deep supervision its weighted multi-scale sum, see loss/deep-supervision.ts),
+ * backward (w.r.t. `vars` only), global-norm clip, optimiser update. Resolves to the loss value
+ * (read back asynchronously: GPU backends have no synchronous read); a NaN or infinite loss rejects
+ * with NonFiniteLossError. All intermediates are disposed.
  */
 export async function trainStep(
   model: UNet,
@@ -47,6 +57,7 @@ export async function trainStep(
   clipNorm: number,
   /** Throw when the loss is not finite (benchmarks of numerically unsound backends turn it off). */
   checkFinite = true,
+  loss: LossFn = multiTalentLoss,
 ): Promise<number> {
   const ds = deepSupervisionPlan(model, batch);
   if (ds) vars = vars.filter((v) => !ds.unused.has(v));
@@ -54,8 +65,8 @@ export async function trainStep(
   try {
     result = tf.variableGrads(
       ds
-        ? () => deepSupervisionLoss(model.applyAll(batch.image), ds.targets, batch.mask, ds.weights)
-        : () => multiTalentLoss(model.apply(batch.image), batch.targets, batch.mask),
+        ? () => deepSupervisionLoss(model.applyAll(batch.image), ds.targets, batch.mask, ds.weights, loss)
+        : () => loss(model.apply(batch.image), batch.targets, batch.mask),
       vars as tf.Variable[],
     );
   } finally {
@@ -75,13 +86,13 @@ export async function trainStep(
       tf.dispose(clipped.grads);
       if (typeof clipped.norm !== 'number') clipped.norm.dispose();
     }
-    const loss = (await value.data())[0];
+    const lossValue = (await value.data())[0];
     const gpuErrors = takeDeviceErrors();
     if (gpuErrors.length > 0) {
       throw new Error(`the GPU rejected work of this training step, so its results are wrong: ${gpuErrors.join('; ')}`);
     }
-    if (checkFinite && !Number.isFinite(loss)) throw new Error(`training diverged: loss is ${loss}`);
-    return loss;
+    if (checkFinite && !Number.isFinite(lossValue)) throw new NonFiniteLossError(lossValue);
+    return lossValue;
   } finally {
     value.dispose();
     tf.dispose(Object.values(grads));

@@ -1,17 +1,20 @@
 import * as tf from '@tensorflow/tfjs';
-import type { TrainParams } from '../../graph/types.js';
+import { outputChannels } from '../../graph/outputs.js';
+import type { HeadSpec, OutputLayout, TrainParams } from '../../graph/types.js';
 import { trainingUnsupportedReason } from '../backend.js';
+import { outputTargetLuts } from '../data/regions.js';
 import type { PreprocessedDataset } from '../data/types.js';
 import { deepSupervisionWeights } from '../loss/deep-supervision.js';
+import { createLoss, lossDefinition, lossSetupOf } from '../loss/registry.js';
 import { initFromPretrained, type PretrainedInit } from '../model/checkpoint.js';
 import { Prng } from '../rng.js';
 import { outputCount, UNet } from '../model/unet.js';
 import { augmenterFor } from './augment.js';
-import { batchToTensors, regionTables, sampleBatchArrays } from './batch.js';
-import { learningRate } from './lr.js';
-import { createOptimizer } from './optimizer.js';
+import { batchToTensors, sampleBatchArrays, type BatchArrays } from './batch.js';
+import { scheduleLearningRate } from './lr.js';
+import { describeOptimizer, PhaseOptimizers } from './optimizer.js';
 import { CaseSampler, datasetShares } from './sampler.js';
-import { trainStep } from './step.js';
+import { NonFiniteLossError, trainStep } from './step.js';
 
 export interface TrainProgress {
   /** Completed iterations (1-based after the first step) and the total over all phases. */
@@ -45,11 +48,34 @@ export interface EpochRecord {
 
 export interface TrainedModel {
   model: UNet;
+  /** How the model's output channels map to the classes (for the checkpoint manifest). */
+  output: { layout: OutputLayout; classes: HeadSpec[] };
   history: EpochRecord[];
   /** What fine-tuning copied from the checkpoint (absent for training from scratch). */
   init?: PretrainedInit;
   iterations: number;
   seconds: number;
+}
+
+/**
+ * The loss became NaN or infinite: training stopped at `iteration` (1-based, over all phases) of
+ * `epoch` (0-based); `cases` are the batch's cases (`dataset/case id`).
+ */
+export class TrainingDivergedError extends Error {
+  constructor(
+    readonly experiment: string,
+    readonly iteration: number,
+    readonly epoch: number,
+    readonly loss: number,
+    readonly cases: string[],
+  ) {
+    super(
+      `experiment '${experiment}': training diverged at iteration ${iteration} (epoch ${epoch + 1}): the loss is ${loss}. ` +
+        `The batch held ${cases.join(', ')}. Check these cases' images for NaN or extreme values ` +
+        `(mtc data check), or lower the learning rate or the gradient clip of the schedule.`,
+    );
+    this.name = 'TrainingDivergedError';
+  }
 }
 
 const RATE_WINDOW = 20;
@@ -65,7 +91,8 @@ function selectDatasets(params: TrainParams, data: readonly PreprocessedDataset[
 }
 
 function validateParams(params: TrainParams): void {
-  if (params.loss !== 'multitalent') throw new Error(`loss '${String(params.loss)}' is not implemented in this runtime yet (only 'multitalent')`);
+  const refused = lossDefinition(params.loss).refuse(lossSetupOf(params));
+  if (refused) throw new Error(`experiment '${params.experiment}': loss '${params.loss}' ${refused}`);
   if (params.heads.length === 0) throw new Error('training needs at least one output head');
   if (!Number.isInteger(params.batch) || params.batch < 1) throw new Error(`batch must be a positive integer, got ${params.batch}`);
   const s = params.schedule;
@@ -87,9 +114,12 @@ function yieldToEventLoop(): Promise<void> {
 }
 
 /**
- * Trains a U-Net with one sigmoid head per `params.heads` entry on the MultiTalent loss, phase by
- * phase (a `heads` phase updates only the output heads, `all` everything), each phase for its epochs
- * x iterationsPerEpoch iterations with its learning-rate law set per epoch.
+ * Trains a U-Net with the output channels of `params.output` (one sigmoid per head, or a softmax
+ * over the labels; graph/outputs.ts) on the loss `params.loss` (loss/registry.ts), phase by phase (a
+ * `heads` phase updates only the output heads, `all` everything), each phase for its epochs x
+ * iterationsPerEpoch iterations with its own optimiser (train/optimizer.ts: PhaseOptimizers) and
+ * its learning-rate law set per epoch. A NaN or infinite loss stops training with a
+ * TrainingDivergedError naming the iteration and the batch's cases.
  */
 export async function trainModel(opts: TrainOptions): Promise<TrainedModel> {
   const { params, signal } = opts;
@@ -108,11 +138,19 @@ export async function trainModel(opts: TrainOptions): Promise<TrainedModel> {
         .join(', '),
   );
 
+  const setup = lossSetupOf(params);
+  const channels = outputChannels(setup.output, params.heads);
+  const lossFn = createLoss(params.loss, setup);
   const t0 = performance.now();
-  const model = UNet.create(params.architecture, params.heads, params.seed);
-  const optimizer = createOptimizer(params.schedule.optimizer);
+  const model = UNet.create(params.architecture, channels, params.seed);
+  const optimizers = new PhaseOptimizers(params.schedule);
   try {
-    log(`U-Net ${params.architecture.features.join('/')} with ${params.heads.length} heads: ${model.parameterCount()} parameters`);
+    log(
+      `U-Net ${params.architecture.features.join('/')} with ${channels.length} ${setup.output.activation} outputs` +
+        (setup.output.activation === 'softmax' ? ` (labels ${setup.output.labels.join(', ')}; background first)` : '') +
+        `: ${model.parameterCount()} parameters`,
+    );
+    log(`loss ${lossDefinition(params.loss).describe(setup)}`);
     let init: PretrainedInit | undefined;
     if (opts.init) {
       init = await initFromPretrained(model, opts.init.checkpointDir);
@@ -136,7 +174,7 @@ export async function trainModel(opts: TrainOptions): Promise<TrainedModel> {
       log(`deep supervision: ${w.length} outputs, loss weights ${w.map((v) => v.toFixed(3)).join(', ')} (full resolution first)`);
     }
     if (params.precision === 'mixed') log('mixed precision is not available on tfjs; training in fp32');
-    const tables = regionTables(params.heads);
+    const tables = outputTargetLuts(setup.output, channels);
     const patch = params.architecture.patch;
     const s = params.schedule;
     const total = s.phases.reduce((a, p) => a + p.epochs, 0) * s.iterationsPerEpoch;
@@ -147,30 +185,42 @@ export async function trainModel(opts: TrainOptions): Promise<TrainedModel> {
     // Batches are drawn one step ahead: while a GPU backend runs step k, the host samples batch k+1
     // (on the cpu backend the step has finished by then; the order of draws is the same either way,
     // so results do not change).
-    const draw = () => sampleBatchArrays(sampler, params.heads, tables, patch, params.batch, params.sampling.foregroundFraction, augmenter, rng);
-    let next = total > 0 ? draw() : null;
+    const draw = () => sampleBatchArrays(sampler, channels, tables, patch, params.batch, params.sampling.foregroundFraction, augmenter, rng);
+    let next: BatchArrays | null = total > 0 ? draw() : null;
     for (let pi = 0; pi < s.phases.length; pi++) {
       const phase = s.phases[pi];
       const vars = phase.trains === 'heads' ? model.headVariables() : model.variables();
-      log(`phase ${pi + 1}/${s.phases.length}: ${phase.epochs} epochs training ${phase.trains === 'heads' ? 'the heads only' : 'the whole network'}`);
+      const { optimizer, fresh, spec } = optimizers.forPhase(pi);
+      log(
+        `phase ${pi + 1}/${s.phases.length}: ${phase.epochs} epochs training ${phase.trains === 'heads' ? 'the heads only' : 'the whole network'}, ` +
+          `${describeOptimizer(spec)}${pi > 0 ? (fresh ? ', fresh optimiser state' : ', optimiser state carried over') : ''}`,
+      );
       for (let e = 0; e < phase.epochs; e++, epoch++) {
-        const lr = learningRate(phase.lr, e, phase.epochs);
+        const lr = scheduleLearningRate(s, epoch); // phase pi's law at epoch e of the phase
         let lossSum = 0;
         for (let it = 0; it < s.iterationsPerEpoch; it++) {
           signal?.throwIfAborted();
           const ts = performance.now();
           if (!next) throw new Error('internal: no batch drawn');
-          const batch = batchToTensors(next, patch, params.heads.length);
+          const current: BatchArrays = next;
+          const batch = batchToTensors(current, patch, channels.length);
           let loss: number;
           try {
-            const pending = trainStep(model, vars, optimizer, batch, lr, s.clipNorm);
+            const pending = trainStep(model, vars, optimizer, batch, lr, s.clipNorm, true, lossFn);
             try {
               next = iteration + 1 < total ? draw() : null;
             } catch (err) {
               await pending.catch(() => undefined); // the step's own outcome no longer matters
               throw err;
             }
-            loss = await pending;
+            try {
+              loss = await pending;
+            } catch (err) {
+              if (err instanceof NonFiniteLossError) {
+                throw new TrainingDivergedError(params.experiment, iteration + 1, epoch, err.loss, batchCaseNames(current, params.batch, channels));
+              }
+              throw err;
+            }
           } finally {
             tf.dispose([batch.image, batch.targets, batch.mask]);
           }
@@ -186,11 +236,26 @@ export async function trainModel(opts: TrainOptions): Promise<TrainedModel> {
       }
     }
     signal?.throwIfAborted();
-    return { model, history, init, iterations: iteration, seconds: (performance.now() - t0) / 1000 };
+    return {
+      model,
+      output: { layout: structuredClone(setup.output), classes: params.heads.map((h) => ({ ...h, labels: [...h.labels] })) },
+      history,
+      init,
+      iterations: iteration,
+      seconds: (performance.now() - t0) / 1000,
+    };
   } catch (err) {
     model.dispose();
     throw err;
   } finally {
-    optimizer.dispose();
+    optimizers.dispose();
   }
+}
+
+/** `dataset/case` for each case of a batch (the dataset: the one whose channels the case's mask row marks). */
+function batchCaseNames(arrays: BatchArrays, batch: number, channels: readonly HeadSpec[]): string[] {
+  return arrays.cases.map((id, b) => {
+    const k = channels.findIndex((_, c) => arrays.mask[b * channels.length + c] > 0);
+    return k >= 0 && arrays.mask.length === batch * channels.length ? `${channels[k].dataset}/${id}` : id;
+  });
 }

@@ -12,4 +12,4 @@
  */
 export { gpuBiasNormAct } from './fused_norm.js';
 export { gpuAddBias, gpuConcatChannels, gpuDepthToSpaceBias, gpuUpsampleFilter } from './fused_layout.js';
-export { gpuMultiTalentLoss } from './fused_loss.js';
+export { gpuMultiTalentLoss, gpuSigmoidDiceBce } from './fused_loss.js';

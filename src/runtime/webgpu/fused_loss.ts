@@ -1,11 +1,12 @@
-// The MultiTalent loss on the GPU (WGSL), the counterpart of fusedMultiTalentLoss in
-// ../loss/fused.ts: same value, same gradient w.r.t. the logits (see that file for the math).
+// The sigmoid Dice + BCE losses on the GPU (WGSL): the MultiTalent loss and nnU-Net's region loss,
+// the counterparts of fusedSigmoidDiceBce in ../loss/fused.ts: same value, same gradient w.r.t. the
+// logits (the math: ../loss/sigmoid-dice-bce.ts).
 //
 // Forward, logits z and targets g viewed as [B, N, C]:
 //   1./2. per (b, c) sums over voxels of BCE-with-logits, p g, p, g (p = sigmoid z)  -> [B, 4, C]
 //         (two-stage deterministic reduction, ./fused_reduce.ts)
-//   3. one workgroup: per class BCE_c, num_c, den_c, the clamp, the annotated test, and the sum
-//      over classes in a fixed tree                                               -> scalar
+//   3. one workgroup: per class BCE_c, I_c, D_c (or the per-case Dice terms), the clamp, the
+//      annotated test, the mean weights, and the sum over classes in a fixed tree -> scalar
 // Backward:
 //   1. per (b, c) coefficients u, v, w of lossGrad (host_ops.ts), scaled by the upstream dy read
 //      on the GPU (no host read-back)                                              -> [3, B, C]
@@ -13,9 +14,9 @@
 // Float32 throughout (the cpu version sums in float64): the per-(b, c) sums are tree sums, whose
 // rounding error grows with log(N) rather than N.
 import * as tf from '@tensorflow/tfjs';
-import { DICE_DENOMINATOR_MIN } from '../loss/constants.js';
+import { multiTalentSpec, type SigmoidDiceBceSpec } from '../loss/sigmoid-dice-bce.js';
 import { NO_PARAMS_WGSL, reduceSums, type Dims, type PartialSpec } from './fused_reduce.js';
-import { f32, i32, runElementwise, runKernel, sampleChannelWgsl, toFloat32, vectorWidth } from './fused_program.js';
+import { f32, i32, runElementwise, runKernel, sampleChannelWgsl, toFloat32, vectorWidth, type Uniform } from './fused_program.js';
 
 /** Numerically stable sigmoid and log(1 + e) for e in [0, 1] (works on f32 and vec4). */
 const SIGMOID_WGSL = `
@@ -47,38 +48,84 @@ fn mt_elem(o : i32, p : TP) -> vec4<f32> {
 `,
 };
 
-/** Per class: (annotated, BCE_c, num_c, raw den_c) from the sums and the mask, summed over b. */
+/**
+ * Shared helpers of the value and coefficient programs (see ../loss/sigmoid-dice-bce.ts for the math):
+ * per class (sum_b m, sum_b m S_bce / N, I_c = sum_b m S_pg, D_c = sum_b m (S_p + S_g)); per (b, c)
+ * the case's I and D; the counts (M, G) of annotated pairs and of Dice groups; one Dice term.
+ */
 const CLASS_WGSL = `
 fn mt_class(c : i32) -> vec4<f32> {
   var msum = 0.0;
   var bce = 0.0;
-  var num = 0.0;
+  var inter = 0.0;
   var den = 0.0;
   for (var b = 0; b < uniforms.nB; b = b + 1) {
     let m = mask[b * uniforms.nC + c];
     let k = (b * 4) * uniforms.nC + c;
     msum = msum + m;
     bce = bce + m * sums[k] / f32(uniforms.nN);
-    num = num + 2.0 * m * sums[k + uniforms.nC];
+    inter = inter + m * sums[k + uniforms.nC];
     den = den + m * (sums[k + 2 * uniforms.nC] + sums[k + 3 * uniforms.nC]);
   }
-  return vec4<f32>(select(0.0, 1.0, msum > 0.0), bce, num, den);
+  return vec4<f32>(msum, bce, inter, den);
+}
+fn mt_case(b : i32, c : i32) -> vec2<f32> {
+  let m = mask[b * uniforms.nC + c];
+  let k = (b * 4) * uniforms.nC + c;
+  return vec2<f32>(m * sums[k + uniforms.nC], m * (sums[k + 2 * uniforms.nC] + sums[k + 3 * uniforms.nC]));
+}
+fn mt_dice(inter : f32, den : f32) -> f32 {
+  return (2.0 * inter + uniforms.smoothing) / max(den + uniforms.smoothing, uniforms.denMin);
+}
+fn mt_weights() -> vec2<f32> {
+  if (uniforms.mean == 0) { return vec2<f32>(1.0, 1.0); }
+  var pairs = 0.0;
+  var groups = 0.0;
+  for (var c = 0; c < uniforms.nC; c = c + 1) {
+    var msum = 0.0;
+    for (var b = 0; b < uniforms.nB; b = b + 1) {
+      let m = mask[b * uniforms.nC + c];
+      msum = msum + m;
+      if (uniforms.perCase != 0 && m > 0.0) { groups = groups + 1.0; }
+    }
+    pairs = pairs + msum;
+    if (uniforms.perCase == 0 && msum > 0.0) { groups = groups + 1.0; }
+  }
+  return vec2<f32>(1.0 / max(pairs, 1.0), 1.0 / max(groups, 1.0));
 }
 `;
 
+const LOSS_UNIFORMS = 'nB : i32, nN : i32, nC : i32, denMin : f32, smoothing : f32, perCase : i32, mean : i32,';
+
+function lossUniforms(d: Dims, spec: SigmoidDiceBceSpec): Uniform[] {
+  return [i32(d.B), i32(d.N), i32(d.C), f32(spec.denominatorMin), f32(spec.smooth), i32(spec.batchDice ? 0 : 1), i32(spec.reduction === 'mean' ? 1 : 0)];
+}
+
 const VALUE_WORKGROUP = 256;
 
-function lossValue(sums: tf.Tensor, mask: tf.Tensor, d: Dims): tf.Tensor {
+function lossValue(sums: tf.Tensor, mask: tf.Tensor, d: Dims, spec: SigmoidDiceBceSpec): tf.Tensor {
   const code = `
 ${CLASS_WGSL}
 var<workgroup> red : array<f32, ${VALUE_WORKGROUP}>;
 fn main(index : i32) {
   let t = i32(localIndex);
+  let w = mt_weights();
   var acc = 0.0;
   for (var c = t; c < uniforms.nC; c = c + ${VALUE_WORKGROUP}) {
     let k = mt_class(c);
     if (k.x > 0.0) {
-      acc = acc + (k.y - k.z / max(k.w, uniforms.denMin));
+      var dice = 0.0;
+      if (uniforms.perCase != 0) {
+        for (var b = 0; b < uniforms.nB; b = b + 1) {
+          if (mask[b * uniforms.nC + c] > 0.0) {
+            let q = mt_case(b, c);
+            dice = dice + mt_dice(q.x, q.y);
+          }
+        }
+      } else {
+        dice = mt_dice(k.z, k.w);
+      }
+      acc = acc + (w.x * k.y - w.y * dice);
     }
   }
   red[t] = acc;
@@ -94,16 +141,16 @@ ${[128, 64, 32, 16, 8, 4, 2, 1].map((s) => `  if (t < ${s}) { red[t] = red[t] + 
       outputSize: 1,
       workgroupSize: [VALUE_WORKGROUP, 1, 1],
       workgroups: 1,
-      uniforms: 'nB : i32, nN : i32, nC : i32, denMin : f32,',
+      uniforms: LOSS_UNIFORMS,
       code,
     },
     [sums, mask],
-    [i32(d.B), i32(d.N), i32(d.C), f32(DICE_DENOMINATOR_MIN)],
+    lossUniforms(d, spec),
     [],
   );
 }
 
-function lossCoefficients(sums: tf.Tensor, mask: tf.Tensor, dy: tf.Tensor, d: Dims): tf.Tensor {
+function lossCoefficients(sums: tf.Tensor, mask: tf.Tensor, dy: tf.Tensor, d: Dims, spec: SigmoidDiceBceSpec): tf.Tensor {
   const code = `
 ${CLASS_WGSL}
 fn main(index : i32) {
@@ -116,11 +163,14 @@ fn main(index : i32) {
     var v = 0.0;
     var w = 0.0;
     if (k.x > 0.0 && mk != 0.0) {
+      let wt = mt_weights();
+      var q = k.zw;
+      if (uniforms.perCase != 0) { q = mt_case(index / uniforms.nC, c); }
       let f = dy[0] * mk;
-      let dc = max(k.w, uniforms.denMin);
-      u = f / f32(uniforms.nN);
-      v = 2.0 * f / dc;
-      w = select(0.0, f * k.z / (dc * dc), k.w >= uniforms.denMin);
+      let dc = max(q.y + uniforms.smoothing, uniforms.denMin);
+      u = f * wt.x / f32(uniforms.nN);
+      v = 2.0 * f * wt.y / dc;
+      w = select(0.0, f * wt.y * (2.0 * q.x + uniforms.smoothing) / (dc * dc), q.y + uniforms.smoothing >= uniforms.denMin);
     }
     result[index] = u;
     result[index + BC] = v;
@@ -136,11 +186,11 @@ fn main(index : i32) {
       outputSize: size,
       workgroupSize: [64, 1, 1],
       workgroups: Math.ceil((d.B * d.C) / 64),
-      uniforms: 'nB : i32, nN : i32, nC : i32, denMin : f32,',
+      uniforms: LOSS_UNIFORMS,
       code,
     },
     [sums, mask, dy],
-    [i32(d.B), i32(d.N), i32(d.C), f32(DICE_DENOMINATOR_MIN)],
+    lossUniforms(d, spec),
     [size],
   );
 }
@@ -169,11 +219,12 @@ function lossLogitGrad(z: tf.Tensor, g: tf.Tensor, coef: tf.Tensor, d: Dims): tf
 }
 
 /**
- * The MultiTalent loss (see ../loss/multitalent.ts) as WGSL programs on the webgpu backend: same
- * value and gradient w.r.t. `logits` as fusedMultiTalentLoss; `targets` and `mask` get none.
+ * The sigmoid Dice + BCE family (../loss/sigmoid-dice-bce.ts: the MultiTalent loss, nnU-Net's region
+ * loss) as WGSL programs on the webgpu backend: same value and gradient w.r.t. `logits` as
+ * fusedSigmoidDiceBce; `targets` and `mask` get none.
  */
-export function gpuMultiTalentLoss(logits: tf.Tensor5D, targets: tf.Tensor5D, mask: tf.Tensor2D): tf.Scalar {
-  // Shapes are checked by the caller, multiTalentLoss (../loss/multitalent.ts).
+export function gpuSigmoidDiceBce(logits: tf.Tensor5D, targets: tf.Tensor5D, mask: tf.Tensor2D, spec: SigmoidDiceBceSpec): tf.Scalar {
+  // Shapes are checked by the caller (../loss/sigmoid-loss.ts).
   const [B, D, H, W, C] = logits.shape;
   const d: Dims = { B, N: D * H * W, C };
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
@@ -183,11 +234,11 @@ export function gpuMultiTalentLoss(logits: tf.Tensor5D, targets: tf.Tensor5D, ma
     const g = toFloat32(targets);
     const m = toFloat32(mask);
     const sums = reduceSums(LOSS_STATS, [zi, g], d);
-    const value = lossValue(sums, m, d) as tf.Scalar;
+    const value = lossValue(sums, m, d, spec) as tf.Scalar;
     save([zi, g, m, sums]);
     const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
       const [zs, gs, ms, ss] = saved;
-      const coef = lossCoefficients(ss, ms, dy, d);
+      const coef = lossCoefficients(ss, ms, dy, d, spec);
       const dz = lossLogitGrad(zs, gs, coef, d);
       coef.dispose();
       return [dz];
@@ -195,4 +246,9 @@ export function gpuMultiTalentLoss(logits: tf.Tensor5D, targets: tf.Tensor5D, ma
     return { value, gradFunc };
   });
   return op(logits) as tf.Scalar;
+}
+
+/** The MultiTalent loss (batch Dice unless `batchDice` is false) as the WGSL programs above. */
+export function gpuMultiTalentLoss(logits: tf.Tensor5D, targets: tf.Tensor5D, mask: tf.Tensor2D, batchDice = true): tf.Scalar {
+  return gpuSigmoidDiceBce(logits, targets, mask, multiTalentSpec(batchDice));
 }

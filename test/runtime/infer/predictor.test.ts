@@ -177,24 +177,29 @@ describe('an interrupted case', () => {
 });
 
 describe('softmax models (the manifest says so)', () => {
-  it('write the most probable channel per voxel: exclusive masks, no background file', async () => {
-    const heads: HeadSpec[] = [
-      { dataset: 'abdomen', name: 'background', labels: [0] },
+  it('write the label of the most probable channel, then each class from it', async () => {
+    const classes: HeadSpec[] = [
       { dataset: 'abdomen', name: 'organ', labels: [1] },
       { dataset: 'abdomen', name: 'lesion', labels: [2] },
     ];
-    const { dir, model, ct } = await setup(heads);
-    const softmax: InferenceModel = { ...model, folds: model.folds.map((f) => ({ ...f, manifest: { ...f.manifest, activation: 'softmax' as const } })) };
+    const channels: HeadSpec[] = [{ dataset: 'abdomen', name: 'background', labels: [0] }, ...classes];
+    const { dir, model, ct } = await setup(classes);
+    const softmax: InferenceModel = {
+      ...model,
+      folds: model.folds.map((f) => ({ ...f, manifest: { ...f.manifest, heads: channels, output: { activation: 'softmax' as const, labels: [0, 1, 2], classes } } })),
+    };
     const [a, b] = organLevels;
     // logits: background 40 (a - x), organ 0, lesion 40 (x - b)
-    const net = new LevelNet(heads, [0, 0, 0]);
+    const net = new LevelNet(channels, [0, 0, 0]);
     net.apply = (x) => tf.tidy(() => tf.concat([tf.mul(tf.sub(a, x), 40), tf.mul(x, 0), tf.mul(tf.sub(x, b), 40)], 4) as tf.Tensor5D);
-    const r = await inferCases(softmax, await listInferInputs(join(dir, 'images')), join(dir, 'out'), { mirror: false, createNetworks: () => [net] });
+    const r = await inferCases(softmax, await listInferInputs(join(dir, 'images')), join(dir, 'out'), { mirror: false, protocol: 'abdomen', createNetworks: () => [net] });
     expect(r.activation).toBe('softmax');
     const organ = await readNiftiLabel(join(dir, 'out', 'case_a', 'organ.nii.gz'));
     const lesion = await readNiftiLabel(join(dir, 'out', 'case_a', 'lesion.nii.gz'));
+    const map = await readNiftiLabel(join(dir, 'out', 'case_a.nii.gz'));
     expect(Array.from(organ.volume.data)).toEqual(Array.from(ct.organ, (o, i) => (o && !ct.lesion[i] ? 1 : 0)));
     expect(Array.from(lesion.volume.data)).toEqual(Array.from(ct.lesion));
+    expect(Array.from(map.volume.data)).toEqual(Array.from(ct.organ, (o, i) => (ct.lesion[i] ? 2 : o ? 1 : 0)));
     expect(existsSync(join(dir, 'out', 'case_a', 'background.nii.gz'))).toBe(false);
   });
 });

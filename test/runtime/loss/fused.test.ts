@@ -2,8 +2,8 @@ import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../../src/runtime/backend.js';
 import { setHostKernels } from '../../../src/runtime/kernels/host_ops.js';
-import { fusedMultiTalentLoss } from '../../../src/runtime/loss/fused.js';
-import { multiTalentLossParts } from '../../../src/runtime/loss/multitalent.js';
+import { fusedSigmoidDiceBce } from '../../../src/runtime/loss/fused.js';
+import { multiTalentSpec, nnUNetRegionSpec, sigmoidDiceBceParts, type SigmoidDiceBceSpec } from '../../../src/runtime/loss/sigmoid-dice-bce.js';
 import { setFusedOps } from '../../../src/runtime/model/fused.js';
 
 beforeAll(async () => {
@@ -14,11 +14,11 @@ afterEach(() => {
   setFusedOps('auto');
 });
 
-/** The tfjs composition of multitalent.ts: value and d/dlogits. */
-function reference(z: tf.Tensor5D, g: tf.Tensor5D, m: tf.Tensor2D): { value: number; grad: Float32Array } {
+/** The tfjs composition of sigmoid-dice-bce.ts: value and d/dlogits. */
+function reference(z: tf.Tensor5D, g: tf.Tensor5D, m: tf.Tensor2D, spec: SigmoidDiceBceSpec = multiTalentSpec()): { value: number; grad: Float32Array } {
   setFusedOps('off');
   const { value, grads } = tf.tidy(() => {
-    const r = tf.valueAndGrads((x: tf.Tensor) => multiTalentLossParts(x as tf.Tensor5D, g, m).loss)([z]);
+    const r = tf.valueAndGrads((x: tf.Tensor) => sigmoidDiceBceParts(x as tf.Tensor5D, g, m, spec).loss)([z]);
     return { value: tf.keep(r.value), grads: r.grads.map((t) => tf.keep(t)) };
   });
   const out = { value: value.dataSync()[0], grad: grads[0].dataSync() as Float32Array };
@@ -26,9 +26,9 @@ function reference(z: tf.Tensor5D, g: tf.Tensor5D, m: tf.Tensor2D): { value: num
   return out;
 }
 
-function fused(z: tf.Tensor5D, g: tf.Tensor5D, m: tf.Tensor2D): { value: number; grad: Float32Array } {
+function fused(z: tf.Tensor5D, g: tf.Tensor5D, m: tf.Tensor2D, spec: SigmoidDiceBceSpec = multiTalentSpec()): { value: number; grad: Float32Array } {
   const { value, grads } = tf.tidy(() => {
-    const r = tf.valueAndGrads((x: tf.Tensor) => fusedMultiTalentLoss(x as tf.Tensor5D, g, m))([z]);
+    const r = tf.valueAndGrads((x: tf.Tensor) => fusedSigmoidDiceBce(x as tf.Tensor5D, g, m, spec))([z]);
     return { value: tf.keep(r.value), grads: r.grads.map((t) => tf.keep(t)) };
   });
   const out = { value: value.dataSync()[0], grad: Float32Array.from(grads[0].dataSync()) };
@@ -49,7 +49,14 @@ const cases: { shape: [number, number, number, number, number]; seed: number }[]
   { shape: [4, 4, 5, 3, 9], seed: 3 },
 ];
 
-describe('fused MultiTalent loss equals the tfjs composition (value and gradient)', () => {
+const SPECS: [string, SigmoidDiceBceSpec][] = [
+  ['MultiTalent, batch Dice', multiTalentSpec(true)],
+  ['MultiTalent, per-case Dice', multiTalentSpec(false)],
+  ['nnU-Net regions, batch Dice', nnUNetRegionSpec(true)],
+  ['nnU-Net regions, sample Dice', nnUNetRegionSpec(false)],
+];
+
+describe.each(SPECS)('fused sigmoid Dice + BCE (%s) equals the tfjs composition (value and gradient)', (_, spec) => {
   for (const host of ['auto', 'js'] as const) {
     for (const c of cases) {
       it(`[${c.shape.join(', ')}], ${host === 'js' ? 'JavaScript' : 'default (native when built)'} kernels`, () => {
@@ -63,8 +70,8 @@ describe('fused MultiTalent loss equals the tfjs composition (value and gradient
           return cls !== C - 1 && cls % 3 === b % 3 ? 1 : 0;
         });
         const m = tf.tensor2d(maskData, [B, C]);
-        const ref = reference(z, g, m);
-        const got = fused(z, g, m);
+        const ref = reference(z, g, m, spec);
+        const got = fused(z, g, m, spec);
         expect(Math.abs(got.value - ref.value)).toBeLessThan(1e-4 * (1 + Math.abs(ref.value)));
         expect(maxAbs(got.grad, ref.grad)).toBeLessThan(1e-6);
         // Masked entries and the class no case annotates: exactly zero gradient.
@@ -84,8 +91,8 @@ describe('fused MultiTalent loss equals the tfjs composition (value and gradient
     const z = tf.fill([1, 2, 2, 2, 2], -40) as tf.Tensor5D;
     const g = tf.zeros([1, 2, 2, 2, 2]) as tf.Tensor5D;
     const m = tf.tensor2d([[1, 1]]);
-    const ref = reference(z, g, m);
-    const got = fused(z, g, m);
+    const ref = reference(z, g, m, spec);
+    const got = fused(z, g, m, spec);
     expect(got.grad.every(Number.isFinite)).toBe(true);
     expect(Math.abs(got.value - ref.value)).toBeLessThan(1e-5);
     expect(maxAbs(got.grad, ref.grad)).toBeLessThan(1e-6);

@@ -69,6 +69,23 @@ describe('MultiTalent loss (paper eq. 2)', () => {
     expect(Array.from(parts.annotated.dataSync())).toEqual([1, 1, 0]);
   });
 
+  it("per-case Dice (the authors' code on one GPU): a Dice per annotated (case, class), summed", () => {
+    const { z, g, m } = tensors();
+    const bce0 = (Math.log(2) - Math.log(0.75)) / 2 + (Math.log(4) + Math.log(2)) / 2;
+    const bce1 = Math.log(2);
+    // Class 0, case 0: sum p g = 0.5 + 0.75, sum p = 1.25, sum g = 2 -> 2.5 / 3.25 = 10/13.
+    // Class 0, case 1: p (0.75, 0.5), g (0, 1): sum p g = 0.5, sum p = 1.25, sum g = 1 -> 1 / 2.25 = 4/9.
+    // Class 1, case 2: p (0.5, 0.5), g (1, 0) -> 1 / 2.
+    const expected = bce0 + bce1 - (10 / 13 + 4 / 9 + 0.5);
+    const parts = multiTalentLossParts(z, g, m, { batchDice: false });
+    expect(parts.loss.dataSync()[0]).toBeCloseTo(expected, 5);
+    expect(parts.dice.dataSync()[0]).toBeCloseTo(10 / 13 + 4 / 9, 5);
+    expect(parts.dice.dataSync()[2]).toBe(0);
+    // The fused op (cpu default) agrees, and differs from the batch Dice.
+    expect(multiTalentLoss(z, g, m, { batchDice: false }).dataSync()[0]).toBeCloseTo(expected, 5);
+    expect(Math.abs(multiTalentLoss(z, g, m).dataSync()[0] - expected)).toBeGreaterThan(0.1);
+  });
+
   it('is independent of the logits where the mask is 0', () => {
     const a = tensors();
     const changed = logitsArr.map((c, b) => c.map((v) => v.map((x, k) => (maskArr[b][k] ? x : x * -3 + 1)))).flat(2);

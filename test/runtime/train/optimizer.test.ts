@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../../src/runtime/backend.js';
-import { clipByGlobalNorm, createOptimizer } from '../../../src/runtime/train/optimizer.js';
+import type { OptimizerSpec, ScheduleSpec } from '../../../src/graph/types.js';
+import { clipByGlobalNorm, createOptimizer, PhaseOptimizers, phaseOptimizerSpec } from '../../../src/runtime/train/optimizer.js';
 import { setFusedOps } from '../../../src/runtime/model/fused.js';
 
 beforeAll(async () => {
@@ -53,6 +54,92 @@ describe('AdamW (PyTorch semantics)', () => {
     const w = run({ kind: 'adamw', beta1: 0.9, beta2: 0.999, weightDecay: 0.01 }, 1, 0.1);
     expect(w[0]).toBeCloseTo(0.999 - 0.1, 6);
     expect(w[1]).toBeCloseTo(-2 * 0.999 - 0.1, 6);
+  });
+});
+
+describe('AdamW with AMSGrad (torch.optim.AdamW(amsgrad=True))', () => {
+  /** The torch update by hand in float64, for a scalar weight and a gradient sequence. */
+  function byHand(gs: number[], lr: number, b1: number, b2: number, wd: number, amsgrad: boolean): number {
+    let w = 1;
+    let m = 0;
+    let v = 0;
+    let vmax = 0;
+    gs.forEach((g, i) => {
+      const t = i + 1;
+      w *= 1 - lr * wd;
+      m = b1 * m + (1 - b1) * g;
+      v = b2 * v + (1 - b2) * g * g;
+      vmax = Math.max(vmax, v);
+      w -= (lr * (m / (1 - b1 ** t))) / (Math.sqrt((amsgrad ? vmax : v) / (1 - b2 ** t)) + 1e-8);
+    });
+    return w;
+  }
+
+  it('uses the running maximum of the second moment, so a shrinking gradient takes smaller steps', () => {
+    const gs = [1, 0.01, 0.01, 0.01, 0.01]; // beta2 0.5: v forgets the first gradient fast, vmax does not
+    const result = (amsgrad: boolean): number => {
+      const w = tf.variable(tf.tensor1d([1]));
+      const opt = createOptimizer({ kind: 'adamw', beta1: 0.9, beta2: 0.5, weightDecay: 3e-5, amsgrad });
+      for (const g of gs) tf.tidy(() => opt.apply([w], [tf.tensor1d([g])], 0.1));
+      const out = w.dataSync()[0];
+      opt.dispose();
+      w.dispose();
+      return out;
+    };
+    const ams = result(true);
+    const plain = result(false);
+    expect(ams).toBeCloseTo(byHand(gs, 0.1, 0.9, 0.5, 3e-5, true), 6);
+    expect(plain).toBeCloseTo(byHand(gs, 0.1, 0.9, 0.5, 3e-5, false), 6);
+    expect(ams - plain).toBeGreaterThan(0.1); // smaller steps after the large gradient
+  });
+});
+
+describe('an optimiser per phase', () => {
+  const sgd: OptimizerSpec = { kind: 'sgd', momentum: 0.99, nesterov: true, weightDecay: 3e-5 };
+  const adamw: OptimizerSpec = { kind: 'adamw', beta1: 0.9, beta2: 0.999, weightDecay: 3e-5, amsgrad: true };
+  const schedule = (opts: (OptimizerSpec | undefined)[]): ScheduleSpec => ({
+    name: 's',
+    optimizer: sgd,
+    epochs: opts.length,
+    iterationsPerEpoch: 1,
+    clipNorm: 12,
+    phases: opts.map((optimizer) => ({ trains: 'all', epochs: 1, lr: { kind: 'constant', value: 0.01 }, ...(optimizer ? { optimizer } : {}) })),
+  });
+
+  it("uses the phase's optimiser, else the schedule's", () => {
+    const s = schedule([adamw, undefined]);
+    expect(phaseOptimizerSpec(s, 0)).toEqual(adamw);
+    expect(phaseOptimizerSpec(s, 1)).toEqual(sgd);
+    expect(() => phaseOptimizerSpec(s, 2)).toThrow(/no phase 3/);
+  });
+
+  it('carries the state over between equal optimisers and starts fresh (disposing the old) when it changes', () => {
+    const w = tf.variable(tf.tensor1d([1, -2]));
+    const g = tf.tensor1d([0.5, 0.25]);
+    const phases = new PhaseOptimizers(schedule([adamw, { ...adamw }, sgd, sgd]));
+    const a = phases.forPhase(0);
+    expect(a.fresh).toBe(true);
+    a.optimizer.apply([w], [g], 0.01);
+    const b = phases.forPhase(1);
+    expect(b.fresh).toBe(false);
+    expect(b.optimizer).toBe(a.optimizer); // same moments and step count
+    const tensors = tf.memory().numTensors;
+    const c = phases.forPhase(2);
+    expect(c.fresh).toBe(true);
+    expect(c.spec.kind).toBe('sgd');
+    expect(tf.memory().numTensors).toBe(tensors - 3); // AdamW's m, v and vmax are gone
+    expect(phases.forPhase(3).optimizer).toBe(c.optimizer);
+    phases.dispose();
+    tf.dispose([w, g]);
+  });
+
+  it("treats an AdamW without 'amsgrad' like amsgrad false", () => {
+    const plain: OptimizerSpec = { kind: 'adamw', beta1: 0.9, beta2: 0.999, weightDecay: 0.01 };
+    const phases = new PhaseOptimizers(schedule([plain, { ...plain, amsgrad: false }, { ...plain, amsgrad: true }]));
+    phases.forPhase(0);
+    expect(phases.forPhase(1).fresh).toBe(false);
+    expect(phases.forPhase(2).fresh).toBe(true);
+    phases.dispose();
   });
 });
 

@@ -2,7 +2,9 @@
 // backend: values and gradients from the same host arrays, relative tolerance 1e-4.
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { fusedMultiTalentLoss } from '../../../src/runtime/loss/fused.js';
+import { fusedMultiTalentLoss, fusedSigmoidDiceBce } from '../../../src/runtime/loss/fused.js';
+import { multiTalentSpec, nnUNetRegionSpec, type SigmoidDiceBceSpec } from '../../../src/runtime/loss/sigmoid-dice-bce.js';
+import { fusedSoftmaxDiceCe, nnUNetSoftmaxSpec, softmaxDiceCeLoss } from '../../../src/runtime/loss/softmax-dice-ce.js';
 import {
   fusedAddBias,
   fusedBiasNormAct,
@@ -16,6 +18,7 @@ import {
   gpuConcatChannels,
   gpuDepthToSpaceBias,
   gpuMultiTalentLoss,
+  gpuSigmoidDiceBce,
   gpuUpsampleFilter,
 } from '../../../src/runtime/webgpu/fused.js';
 import { chunkPlan } from '../../../src/runtime/webgpu/fused_reduce.js';
@@ -280,5 +283,44 @@ describe.skipIf(webgpuSkipReason)('webgpu fused ops equal the cpu fused ops', ()
         gpuMultiTalentLoss(t5(zi), t5(tf.cast(tf.cast(gi, 'int32'), 'float32')), tf.cast(mi, 'int32') as tf.Tensor2D);
       await expectSame(cpu, gpu, lossInputs([2, 5, 4, 3, 6], 80), 1);
     });
+
+    for (const [name, spec] of [
+      ['per-case Dice (the authors\' code)', multiTalentSpec(false)],
+      ['nnU-Net regions (dice_ce), batch Dice', nnUNetRegionSpec(true)],
+      ['nnU-Net regions (dice_ce), sample Dice', nnUNetRegionSpec(false)],
+    ] as [string, SigmoidDiceBceSpec][]) {
+      for (const shape of [[2, 5, 4, 3, 6], [3, 3, 4, 4, 8]] as Shape[]) {
+        it(`${name}, [${shape.join(', ')}]`, async () => {
+          await expectSame(
+            ([z, g, m]) => fusedSigmoidDiceBce(t5(z), t5(g), m as tf.Tensor2D, spec),
+            ([z, g, m]) => gpuSigmoidDiceBce(t5(z), t5(g), m as tf.Tensor2D, spec),
+            lossInputs(shape, 90),
+            1,
+          );
+        });
+      }
+    }
+  });
+
+  describe("dice_ce's softmax form (tfjs kernels on webgpu, the fused op on cpu)", () => {
+    for (const batchDice of [true, false]) {
+      it(`batch_dice ${batchDice}`, async () => {
+        const shape: Shape = [2, 4, 6, 5, 4];
+        const [B, , , , C] = shape;
+        const n = size(shape) / C;
+        const labels = randn(n, 95).map((v) => (v < 0.2 ? 0 : Math.min(C - 1, 1 + Math.floor((v - 0.2) * 3))));
+        const g = new Float32Array(n * C);
+        labels.forEach((l, i) => (g[i * C + l] = 1));
+        const spec = nnUNetSoftmaxSpec(batchDice);
+        const m = new Float32Array(B * C).fill(1);
+        const inputs: HostInput[] = [input(shape, 96, 0, 2), { shape, data: g }, { shape: [B, C], data: m }];
+        await expectSame(
+          ([z, gt]) => fusedSoftmaxDiceCe(t5(z), t5(gt), spec),
+          ([z, gt, mk]) => softmaxDiceCeLoss(t5(z), t5(gt), mk as tf.Tensor2D, spec),
+          inputs,
+          1,
+        );
+      });
+    }
   });
 });

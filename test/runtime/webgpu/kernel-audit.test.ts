@@ -7,7 +7,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 
-import type { ArchitectureSpec, HeadSpec } from '../../../src/graph/types.js';
+import type { ArchitectureSpec, HeadSpec, OutputLayout } from '../../../src/graph/types.js';
+import { createLoss } from '../../../src/runtime/loss/registry.js';
 import { slidingWindowPredict } from '../../../src/runtime/infer/sliding-window.js';
 import { setFusedOps } from '../../../src/runtime/model/fused.js';
 import { Prng } from '../../../src/runtime/rng.js';
@@ -153,6 +154,52 @@ describe.skipIf(webgpuSkipReason)('tfjs kernels used on webgpu avoid tfjs-webgpu
       expect(result.broken).toEqual([]);
     }, 300_000);
   }
+
+  for (const [name, output] of [
+    ['softmax', { activation: 'softmax', labels: [0, 1, 2] }],
+    ['region (sigmoid)', { activation: 'sigmoid' }],
+  ] as [string, OutputLayout][]) {
+    it(`a dice_ce (${name}) training step with deep supervision and an AdamW (AMSGrad) update`, async () => {
+      const loss = createLoss('dice_ce', { output, options: { batchDice: false } });
+      const result = await onBackend('webgpu', async () => {
+        const model = UNet.create(arch(true), heads, 1);
+        const opt = createOptimizer({ kind: 'adamw', beta1: 0.9, beta2: 0.999, weightDecay: 3e-5, amsgrad: true });
+        const rng = new Prng(4);
+        const image = tf.tensor5d(new Float32Array(2 * 8 * 16 * 16).map(() => rng.normal()), [2, 8, 16, 16, 1]);
+        const onehot = new Float32Array(2 * 8 * 16 * 16 * 3);
+        for (let i = 0; i < onehot.length / 3; i++) onehot[i * 3 + Math.min(2, Math.floor(rng.next() * 3))] = 1;
+        const targets = tf.tensor5d(onehot, [2, 8, 16, 16, 3]);
+        const mask = tf.ones([2, 3]) as tf.Tensor2D;
+        try {
+          return await audit(async () => {
+            await trainStep(model, model.variables(), opt, { image, targets, mask }, 0.01, 1, true, loss);
+            await trainStep(model, model.variables(), opt, { image, targets, mask }, 0.01, 1, true, loss);
+          });
+        } finally {
+          tf.dispose([image, targets, mask]);
+          opt.dispose();
+          model.dispose();
+        }
+      });
+      expect(result.calls.some((c) => c.name === 'Conv3D')).toBe(true);
+      expect(result.broken).toEqual([]);
+    }, 300_000);
+  }
+
+  it('sliding-window inference of a softmax output with mirroring', async () => {
+    const result = await onBackend('webgpu', async () => {
+      const model = UNet.create(arch(false), heads, 1);
+      const rng = new Prng(5);
+      const image = new Float32Array(9 * 17 * 16).map(() => rng.normal());
+      try {
+        return await audit(() => slidingWindowPredict(model, image, [9, 17, 16], { stepFraction: 0.5, gaussian: true, mirror: true, activation: 'softmax' }));
+      } finally {
+        model.dispose();
+      }
+    });
+    expect(result.calls.some((c) => c.name === 'Softmax')).toBe(true);
+    expect(result.broken).toEqual([]);
+  }, 300_000);
 
   it('sliding-window inference with mirroring', async () => {
     const result = await onBackend('webgpu', async () => {

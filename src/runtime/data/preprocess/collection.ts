@@ -14,7 +14,7 @@ import { PreprocessCache, cacheKey } from '../cache/cache.js';
 import { decodeCase, encodeCase } from '../cache/case-file.js';
 import { sampleClassVoxels } from './class-voxels.js';
 import { preprocessArrays } from './image.js';
-import { type RawCase, type RawDataset, loadRawCase, loadRawDataset } from '../raw/dataset.js';
+import { type RawCase, type RawDataset, classProblems, loadRawCase, loadRawDataset } from '../raw/dataset.js';
 import { MtDataError } from '../errors.js';
 import {
   DEFAULT_FOREGROUND_SAMPLES,
@@ -65,22 +65,6 @@ export interface PreprocessResult {
   fingerprints: Record<string, DatasetFingerprint>;
   /** Cases read from the cache instead of computed. */
   cacheHits: number;
-}
-
-function checkClasses(input: PreprocessInput, ds: RawDataset): string[] {
-  const declared = new Set(ds.labelValues);
-  const problems: string[] = [];
-  const names = new Set<string>();
-  for (const c of input.classes) {
-    if (names.has(c.name)) problems.push(`class '${c.name}' is declared twice`);
-    names.add(c.name);
-    if (c.labels.length === 0) problems.push(`class '${c.name}' has no label values`);
-    for (const v of c.labels) {
-      if (v === 0) problems.push(`class '${c.name}' includes label 0, which is background`);
-      else if (!declared.has(v)) problems.push(`class '${c.name}' uses label ${v}, which ${ds.dir}/dataset.json does not declare (declared: ${ds.labelValues.join(', ')})`);
-    }
-  }
-  return problems.map((p) => `dataset '${input.name}': ${p}`);
 }
 
 /** Crop, normalise, resample and list class voxels of one case (raw arrays are released early). */
@@ -157,7 +141,7 @@ export async function preprocessCollectionDetailed(
   for (const input of inputs) {
     try {
       const ds = await loadRawDataset(input.dir, { checkContents: false });
-      const problems = checkClasses(input, ds);
+      const problems = classProblems(input.name, input.classes, ds);
       if (problems.length > 0) throw new MtDataError(problems.join('\n'), { path: input.dir, problems });
       raws.push(ds);
     } catch (e) {

@@ -221,3 +221,30 @@ export async function loadRawCase(dataset: RawDataset, which: string | RawCaseRe
   if (problems.length > 0) throw datasetError(dataset.dir, problems);
   return { id: ref.id, image: image.volume, label: label.volume, geometry: image.geometry, affine: image.affine };
 }
+
+/**
+ * What is wrong with a dataset's classes (from the .mt file) against its dataset.json: repeated
+ * names, empty label lists, the background label, and label values dataset.json does not declare
+ * (a class whose labels are missing from the data would train on an empty target). One message per
+ * problem, each naming the dataset; empty when the classes fit.
+ */
+export function classProblems(name: string, classes: readonly { name: string; labels: readonly number[] }[], ds: Pick<RawDataset, 'dir' | 'labelValues'>): string[] {
+  const declared = new Set(ds.labelValues);
+  const problems: string[] = [];
+  const names = new Set<string>();
+  for (const c of classes) {
+    if (names.has(c.name)) problems.push(`class '${c.name}' is declared twice`);
+    names.add(c.name);
+    if (c.labels.length === 0) problems.push(`class '${c.name}' has no label values`);
+    for (const v of c.labels) {
+      if (v === 0) problems.push(`class '${c.name}' includes label 0, which is background`);
+      else if (!declared.has(v)) {
+        problems.push(
+          `class '${c.name}' uses label ${v}, which ${join(ds.dir, 'dataset.json')} does not declare (declared: ${ds.labelValues.join(', ')}); ` +
+            `fix the class's labels in the .mt file, or point the dataset's root at the folder that holds this label`,
+        );
+      }
+    }
+  }
+  return problems.map((p) => `dataset '${name}': ${p}`);
+}
