@@ -74,11 +74,15 @@ export function planAccumulation(classes: number, voxels: number, budgetBytes: n
   return plan('uint16', groups);
 }
 
-/** Weighted-mean accumulators for `classes` maps over `voxels` voxels. */
+/**
+ * Weighted-mean accumulators for `classes` maps over `voxels` voxels, interleaved (voxel-major, the
+ * classes of a voxel side by side, like the network's channels-last output), so that adding a tile
+ * streams through memory instead of touching one array per class.
+ */
 export class ProbabilityAccumulator {
   readonly norm: Float32Array;
-  private readonly f32: Float32Array[] = [];
-  private readonly u16: Uint16Array[] = [];
+  private readonly f32: Float32Array | null;
+  private readonly u16: Uint16Array | null;
 
   constructor(
     readonly classes: number,
@@ -86,10 +90,8 @@ export class ProbabilityAccumulator {
     readonly precision: AccumulatorPrecision,
   ) {
     this.norm = new Float32Array(voxels);
-    for (let c = 0; c < classes; c++) {
-      if (precision === 'float32') this.f32.push(new Float32Array(voxels));
-      else this.u16.push(new Uint16Array(voxels));
-    }
+    this.f32 = precision === 'float32' ? new Float32Array(classes * voxels) : null;
+    this.u16 = precision === 'uint16' ? new Uint16Array(classes * voxels) : null;
   }
 
   /** Bytes held by the class accumulators (not counting `norm`). */
@@ -105,22 +107,8 @@ export class ProbabilityAccumulator {
   addTile(probs: Float32Array, probsAt: number, weight: Float32Array, rows: Int32Array, rowLength: number): void {
     const C = this.classes;
     const norm = this.norm;
-    if (this.precision === 'float32') {
-      const acc = this.f32;
-      for (let r = 0; r < rows.length; r++) {
-        const base = rows[r];
-        for (let x = 0; x < rowLength; x++) {
-          const local = r * rowLength + x;
-          const g = weight[local];
-          const v = base + x;
-          const src = probsAt + local * C;
-          norm[v] += g;
-          for (let c = 0; c < C; c++) acc[c][v] += probs[src + c] * g;
-        }
-      }
-      return;
-    }
-    const acc = this.u16;
+    const f32 = this.f32;
+    const u16 = this.u16;
     for (let r = 0; r < rows.length; r++) {
       const base = rows[r];
       for (let x = 0; x < rowLength; x++) {
@@ -128,13 +116,19 @@ export class ProbabilityAccumulator {
         const g = weight[local];
         const v = base + x;
         const src = probsAt + local * C;
-        const w = norm[v] + g;
-        const f = g / w;
-        norm[v] = w;
-        for (let c = 0; c < C; c++) {
-          const m = acc[c][v] / U16;
-          const next = m + (probs[src + c] - m) * f;
-          acc[c][v] = Math.round((next < 0 ? 0 : next > 1 ? 1 : next) * U16);
+        const dst = v * C;
+        if (f32) {
+          norm[v] += g;
+          for (let c = 0; c < C; c++) f32[dst + c] += probs[src + c] * g;
+        } else if (u16) {
+          const w = norm[v] + g;
+          const f = g / w;
+          norm[v] = w;
+          for (let c = 0; c < C; c++) {
+            const m = u16[dst + c] / U16;
+            const next = m + (probs[src + c] - m) * f;
+            u16[dst + c] = Math.round((next < 0 ? 0 : next > 1 ? 1 : next) * U16);
+          }
         }
       }
     }
@@ -143,12 +137,13 @@ export class ProbabilityAccumulator {
   /** Class c's weighted mean at every voxel (a new array). */
   result(c: number): Float32Array {
     const out = new Float32Array(this.voxels);
-    if (this.precision === 'float32') {
-      const a = this.f32[c];
-      for (let i = 0; i < out.length; i++) out[i] = this.norm[i] > 0 ? a[i] / this.norm[i] : 0;
-    } else {
-      const a = this.u16[c];
-      for (let i = 0; i < out.length; i++) out[i] = a[i] / U16;
+    const C = this.classes;
+    if (this.f32) {
+      const a = this.f32;
+      for (let i = 0; i < out.length; i++) out[i] = this.norm[i] > 0 ? a[i * C + c] / this.norm[i] : 0;
+    } else if (this.u16) {
+      const a = this.u16;
+      for (let i = 0; i < out.length; i++) out[i] = a[i * C + c] / U16;
     }
     return out;
   }
