@@ -5,7 +5,7 @@
  * summary.ts. A PRED_DIR of `fold_*` folders is a cross-validation: each fold is evaluated on the
  * cases it holds, then aggregated.
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { ClassSetSpec, Vec3 } from '../../graph/types.js';
 import { MtDataError } from '../data/errors.js';
@@ -13,6 +13,7 @@ import { affineMaxDiff } from '../data/nifti/affine.js';
 import { readNiftiLabel } from '../data/nifti/read.js';
 import { type DatasetJson, datasetJsonProblems } from '../data/raw/dataset-json.js';
 import { regionMask } from '../data/regions.js';
+import { foldDirs, foldNumber } from '../infer/model-files.js';
 import { dice } from './dice.js';
 import { hd95 } from './hd95.js';
 import { type CrossValidationSummary, type EvaluationSummary, aggregateFolds, meanOf, summarizeClasses } from './summary.js';
@@ -163,16 +164,6 @@ function classRows(cases: CaseMetric[], classes: EvalClass[], withHd: boolean): 
   });
 }
 
-async function foldFolders(dir: string): Promise<{ fold: number; dir: string }[]> {
-  const names = await readdir(dir).catch(() => [] as string[]);
-  const out: { fold: number; dir: string }[] = [];
-  for (const n of names) {
-    const m = /^fold_?(\d+)$/.exec(n);
-    if (m && (await stat(join(dir, n))).isDirectory()) out.push({ fold: Number(m[1]), dir: join(dir, n) });
-  }
-  return out.sort((a, b) => a.fold - b.fold);
-}
-
 /** Evaluates a folder of predictions (or of `fold_*` folders) against references; see the module doc. */
 export async function evaluateFolder(predDir: string, gtDir: string, options: EvaluateFolderOptions = {}): Promise<FolderEvaluation> {
   const datasetDir = options.dataset ?? dirname(resolve(gtDir));
@@ -181,7 +172,7 @@ export async function evaluateFolder(predDir: string, gtDir: string, options: Ev
   const withHd = options.hd95 ?? true;
   const refs = await niftiFiles(gtDir);
   if (refs.size === 0) throw MtDataError.about(gtDir, 'holds no label maps (.nii.gz or .nii)', 'Pass the folder of reference label maps, e.g. labelsTr/');
-  const folds = await foldFolders(predDir);
+  const folds = (await foldDirs(predDir)).map((d) => ({ fold: foldNumber(d) as number, dir: d }));
   const sources = folds.length > 0 ? folds : [{ fold: undefined as number | undefined, dir: predDir }];
   const plans: { fold: number | undefined; pairs: { id: string; pred: string; ref: string }[] }[] = [];
   const unmatched: string[] = [];

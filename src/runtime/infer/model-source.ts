@@ -4,7 +4,7 @@
  * `final/`), or a model package file (package.ts). Every form loads to one `InferenceModel`: the
  * plans and the weights of each fold, with nothing built on the tfjs backend yet.
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { RuntimeGraph } from '../../graph/types.js';
@@ -12,6 +12,7 @@ import { MtDataError } from '../data/errors.js';
 import { type CheckpointManifest, type CheckpointOutput, checkpointOutput, readCheckpoint } from '../model/checkpoint.js';
 import { UNet } from '../model/unet.js';
 import { type ModelPlans, readPlans } from './plans.js';
+import { checkpointFolders, foldNumber, isDir, isFile } from './model-files.js';
 import type { PredictorNetwork } from './sliding-window.js';
 
 export interface ModelFold {
@@ -31,44 +32,6 @@ export interface InferenceModel {
   folds: ModelFold[];
   /** The run folder the model belongs to, when known (for the resolved spec). */
   runDir: string | null;
-}
-
-async function isDir(p: string): Promise<boolean> {
-  return stat(p).then(
-    (s) => s.isDirectory(),
-    () => false,
-  );
-}
-
-async function isFile(p: string): Promise<boolean> {
-  return stat(p).then(
-    (s) => s.isFile(),
-    () => false,
-  );
-}
-
-function foldNumber(dir: string): number | null {
-  const m = /^fold_?(\d+)$/.exec(basename(dir));
-  return m ? Number(m[1]) : null;
-}
-
-async function foldDirs(dir: string): Promise<string[]> {
-  const names = (await readdir(dir)).filter((n) => /^fold_?\d+$/.test(n)).sort((a, b) => Number(/\d+/.exec(a)![0]) - Number(/\d+/.exec(b)![0]));
-  const out: string[] = [];
-  for (const n of names) if (await isDir(join(dir, n))) out.push(join(dir, n));
-  return out;
-}
-
-/**
- * Checkpoint folders under `dir`: `dir` itself when it holds model.json, else `dir/final`, else its
- * `fold_*` folders (each resolved the same way). Empty when none.
- */
-export async function checkpointFolders(dir: string): Promise<string[]> {
-  if (await isFile(join(dir, 'model.json'))) return [dir];
-  if (await isFile(join(dir, 'final', 'model.json'))) return [join(dir, 'final')];
-  const out: string[] = [];
-  for (const f of await foldDirs(dir)) out.push(...(await checkpointFolders(f)));
-  return out;
 }
 
 /** The run folder's model: `checkpoints/<name>` for `name` (default: the run's main experiment). */

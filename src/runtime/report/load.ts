@@ -6,6 +6,7 @@ import type { RuntimeGraph } from '../../graph/types.js';
 import { MtDataError } from '../data/errors.js';
 import type { EvaluationSummary } from '../eval/summary.js';
 import type { EvaluationResult } from '../events.js';
+import { checkpointFolders } from '../infer/model-files.js';
 import { type ModelPlans, readPlans } from '../infer/plans.js';
 import { type TrainingHistory, readHistory } from '../train/history-file.js';
 import type { SoftwareVersions } from '../version.js';
@@ -68,7 +69,9 @@ export async function loadRun(dir: string): Promise<RunData> {
   const trained: TrainedStage[] = [];
   for (const s of graph?.stages ?? []) {
     if (s.kind !== 'train' && s.kind !== 'finetune') continue;
-    const ckpt = join(dir, 'checkpoints', s.experiment);
+    // next to the model: checkpoints/NAME itself, or where its model.json is (final/, fold_k/)
+    const base = join(dir, 'checkpoints', s.experiment);
+    const ckpt = (await checkpointFolders(base).catch(() => [] as string[]))[0] ?? base;
     const plans = await readPlans(ckpt).catch(() => null);
     trained.push({
       stage: s.id,
