@@ -7,6 +7,7 @@ import { fmtCommand } from './commands/fmt.js';
 import { graphCommand } from './commands/graph.js';
 import type { BenchOptions } from './commands/bench.js';
 import type { InferCommandOptions } from './commands/infer.js';
+import type { BenchLoaderOptions } from './commands/bench-loader.js';
 import type { VerifyOptions } from './commands/verify.js';
 import type { BackendChoice } from '../runtime/backend.js';
 import { processIO, UserError, type CliIO } from './io.js';
@@ -77,6 +78,26 @@ export function buildProgram(io: CliIO, setExitCode: (code: number) => void): Co
     .description('explain a diagnostic code, with an example')
     .argument('<code>', 'e.g. MT0305')
     .action(async (code: string) => setExitCode(await explainCommand(code, {}, io)));
+
+  program
+    .command('lsp')
+    .description('the language server (LSP) for editors: diagnostics, hover, definition, completion, formatting')
+    .option('--stdio', 'speak the protocol on stdin/stdout (the only transport; editors pass it)')
+    .action(async () => {
+      const { lspCommand } = await import('./commands/lsp.js');
+      setExitCode(await lspCommand(io));
+    });
+
+  program
+    .command('import')
+    .description('import nnU-Net v2, nnU-Net v1 and MultiTalent checkpoints as an mtc model (read safely: no Python, nothing run)')
+    .argument('<paths...>', 'model folders or checkpoint files (several: folds of one model)')
+    .requiredOption('-o, --output <dir>', 'the model folder to write (must not exist or be empty)')
+    .addOption(new Option('--checkpoint <which>', 'which checkpoint of a model folder').choices(['final', 'best']).default('final'))
+    .action(async (paths: string[], opts: { output: string; checkpoint: 'final' | 'best' }) => {
+      const { importCommand } = await import('./commands/import.js');
+      setExitCode(await importCommand(paths, { ...opts, version: packageVersion() }, io));
+    });
 
   program
     .command('synth')
@@ -246,6 +267,21 @@ export function buildProgram(io: CliIO, setExitCode: (code: number) => void): Co
     const { benchCommand } = await import('./commands/bench.js');
     setExitCode(await benchCommand('step', opts, io));
   });
+  bench
+    .command('loader')
+    .description('augmented training batches per second: case sampling, patches, augmentation, targets, in worker threads')
+    .option('--patch <D,H,W>', 'patch size', '32,32,32')
+    .option('--batch <n>', 'batch size', '2')
+    .option('--workers <n>', 'loader worker threads (0: the main thread; default one per spare core, at most 8)')
+    .option('--batches <n>', 'timed batches', '20')
+    .addOption(new Option('--augmentation <profile>', "nnU-Net's profile or none").choices(['nnunet', 'none']).default('nnunet'))
+    .option('--case <D,H,W>', 'shape of the synthetic cases (default 1.5x the patch)')
+    .option('--cases <n>', 'distinct synthetic cases', '2')
+    .option('--json', 'one JSON object')
+    .action(async (opts: BenchLoaderOptions) => {
+      const { benchLoaderCommand } = await import('./commands/bench-loader.js');
+      setExitCode(await benchLoaderCommand(opts, io));
+    });
   bench
     .command('verify')
     .description("checks a backend's conv kernels and a training step's loss and every gradient against the cpu backend")

@@ -21,16 +21,17 @@ function nodes(node: CstNode, key: string): CstNode[] {
   return (node.children[key] ?? []).filter((e): e is CstNode => !isToken(e));
 }
 
-/** All real tokens under a node, in source order. */
-function allTokens(node: CstNode, out: IToken[] = []): IToken[] {
-  for (const list of Object.values(node.children)) {
-    for (const e of list) {
+/** The first and last real tokens under a node (by offset), found without collecting them. */
+function extremeTokens(node: CstNode, acc: { first: IToken | undefined; last: IToken | undefined }): void {
+  for (const key in node.children) {
+    for (const e of node.children[key]) {
       if (isToken(e)) {
-        if (hasPosition(e) && !e.isInsertedInRecovery) out.push(e);
-      } else allTokens(e, out);
+        if (!hasPosition(e) || e.isInsertedInRecovery) continue;
+        if (acc.first === undefined || e.startOffset < acc.first.startOffset) acc.first = e;
+        if (acc.last === undefined || e.startOffset > acc.last.startOffset) acc.last = e;
+      } else extremeTokens(e, acc);
     }
   }
-  return out;
 }
 
 /** Unquotes a string token; an unterminated string has no closing quote to drop. */
@@ -43,16 +44,11 @@ export class AstBuilder {
   constructor(private readonly path: string) {}
 
   private span(node: CstNode, fallback?: Span): Span | null {
-    const ts = allTokens(node);
-    if (ts.length === 0) return fallback ?? null;
-    let first = ts[0];
-    let last = ts[0];
-    for (const t of ts) {
-      if (t.startOffset < first.startOffset) first = t;
-      if (t.startOffset > last.startOffset) last = t;
-    }
-    const a = tokenSpan(this.path, first);
-    const b = tokenSpan(this.path, last);
+    const acc: { first: IToken | undefined; last: IToken | undefined } = { first: undefined, last: undefined };
+    extremeTokens(node, acc);
+    if (acc.first === undefined || acc.last === undefined) return fallback ?? null;
+    const a = tokenSpan(this.path, acc.first);
+    const b = tokenSpan(this.path, acc.last);
     return { file: this.path, start: a.start, end: b.end };
   }
 

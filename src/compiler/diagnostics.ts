@@ -20,6 +20,7 @@ export const DIAGNOSTIC_CODES = {
   MT0104: 'unclosed block',
   MT0105: 'reserved word used as a name',
   MT0106: 'value expected',
+  MT0107: 'nesting too deep',
   MT0201: 'unknown name',
   MT0202: 'duplicate declaration',
   MT0203: 'unknown field',

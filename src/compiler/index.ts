@@ -32,6 +32,12 @@ export { mtLexer } from './grammar/tokens.js';
 export { samplingShares } from './lower.js';
 export { deriveStrides, deriveTopology, defaultFeatures } from './check/topology.js';
 export { stdlibDir, packageRoot } from './stdlib.js';
+export type { CheckedProgram, DeclKind, Symbol as DeclarationSymbol } from './check/model.js';
+export type * as Ast from './ast.js';
+export { BLOCK_FIELDS, type BlockKind } from './check/fields.js';
+export { BLOCK_DOCS, FIELD_DOCS, FIELD_VALUES, declarationBlockKind, nestedBlockKind, type FieldDoc, type FieldValue } from './field-docs.js';
+export { DECLARATION_WORDS, RESERVED_WORDS } from './grammar/tokens.js';
+export { MAX_NESTING } from './grammar/nesting.js';
 
 interface Checked {
   checked: CheckedProgram;
@@ -51,6 +57,16 @@ function sorted(program: Program, diagnostics: Diagnostic[]): Diagnostic[] {
 /** All load, syntax and semantic diagnostics of a program, sorted by file and position. */
 export function checkProgram(program: Program): { diagnostics: Diagnostic[] } {
   return { diagnostics: sorted(program, checkAll(program).diagnostics) };
+}
+
+/**
+ * checkProgram's diagnostics together with the checked program they came from (the symbol
+ * table, every declaration as a typed model, resolved architectures and family expansions):
+ * what tools such as the language server build on.
+ */
+export function analyzeProgram(program: Program): { checked: CheckedProgram; diagnostics: Diagnostic[] } {
+  const { checked, diagnostics } = checkAll(program);
+  return { checked, diagnostics: sorted(program, diagnostics) };
 }
 
 /** Names of the experiments declared in a file, in declaration order (a family's once checked: pass `families`). */

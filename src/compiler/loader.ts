@@ -4,7 +4,7 @@
  * it imports; reports missing files and import cycles (which are never followed, so they cannot hang).
  */
 import { readFile, readdir } from 'node:fs/promises';
-import { dirname, extname, join, normalize, resolve } from 'node:path';
+import { dirname, extname, isAbsolute, join, normalize, resolve } from 'node:path';
 import { DiagnosticSink, sortDiagnostics } from './diagnostics.js';
 import { parseSource } from './parse.js';
 import type { Program, ResolvedImport, SourceFile, StdlibDeclaration } from './program.js';
@@ -65,7 +65,8 @@ function targetOf(spec: string, importer: SourceFile, host: LoaderHost): Target 
     return { display: `std/${std}.mt`, absolute: join(host.stdlibDir ?? '/nonexistent-multitalent-stdlib', `${std}.mt`) };
   }
   return {
-    display: normalize(join(dirname(importer.path), spec)),
+    // An absolute path names the file itself (e.g. the model.mt that `mtc import` wrote).
+    display: isAbsolute(spec) ? normalize(spec) : normalize(join(dirname(importer.path), spec)),
     absolute: resolve(dirname(importer.absolutePath), spec),
   };
 }
@@ -77,14 +78,21 @@ function targetOf(spec: string, importer: SourceFile, host: LoaderHost): Target 
  */
 const parseCache = new Map<string, ReturnType<typeof parseSource>>();
 const PARSE_CACHE_LIMIT = 512;
+/** Also bounded by the text it holds: an editor sends a new text on every keystroke. */
+const PARSE_CACHE_CHARS = 16_000_000;
+let parseCacheChars = 0;
 
 function parseCached(display: string, text: string): ReturnType<typeof parseSource> {
   const key = `${display}\u0000${text}`;
   let hit = parseCache.get(key);
   if (hit === undefined) {
     hit = parseSource(display, text);
-    if (parseCache.size >= PARSE_CACHE_LIMIT) parseCache.clear();
+    if (parseCache.size >= PARSE_CACHE_LIMIT || parseCacheChars + text.length > PARSE_CACHE_CHARS) {
+      parseCache.clear();
+      parseCacheChars = 0;
+    }
     parseCache.set(key, hit);
+    parseCacheChars += text.length;
   }
   return hit;
 }

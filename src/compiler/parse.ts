@@ -6,7 +6,8 @@ import { AstBuilder } from './cst-to-ast.js';
 import { DiagnosticSink, type Diagnostic } from './diagnostics.js';
 import { mtLexer, UnterminatedComment, UnterminatedString } from './grammar/tokens.js';
 import { mtParser, startsTopLevel } from './grammar/parser.js';
-import { decodeParseMessage, setMessageContext } from './grammar/messages.js';
+import { decodeParseMessage, describeToken, setMessageContext } from './grammar/messages.js';
+import { limitNesting, MAX_NESTING } from './grammar/nesting.js';
 import { endOfFileSpan, hasPosition, spanAt, tokenSpan, type Span } from './source.js';
 
 export interface ParseResult {
@@ -66,10 +67,15 @@ export function parseSource(file: string, text: string): ParseResult {
   for (const c of comments) {
     if (tokenMatcher(c, UnterminatedComment)) sink.error('MT0102', tokenSpan(file, c), "unterminated comment: '/*' has no closing '*/'", "add '*/' where the comment should end");
   }
-  const tokens = lexed.tokens;
-  for (const t of tokens) {
+  for (const t of lexed.tokens) {
     if (tokenMatcher(t, UnterminatedString)) sink.error('MT0102', tokenSpan(file, t), 'unterminated string: the closing \'"\' is missing on this line', 'strings cannot span lines; close the quote');
   }
+  // The parser recurses once per level of brackets: deeper input is cut out here and reported.
+  const nesting = limitNesting(lexed.tokens);
+  for (const t of nesting.tooDeep) {
+    sink.error('MT0107', tokenSpan(file, t), `${describeToken(t)} opens a level of nesting deeper than ${MAX_NESTING}; everything inside it is skipped`, `brackets and blocks nest at most ${MAX_NESTING} levels deep; .mt values need a few (kernels [[1, 3, 3], [3, 3, 3]])`);
+  }
+  const tokens = nesting.tokens;
 
   const builder = new AstBuilder(file);
   let start = 0;

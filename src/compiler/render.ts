@@ -22,9 +22,13 @@ function paint(on: boolean, codes: string, text: string): string {
   return on ? `${codes}${text}${ansi.reset}` : text;
 }
 
-function lineOf(text: string, line: number): string | undefined {
-  const lines = text.split(/\r?\n/);
-  return lines[line - 1];
+/** The line holding `offset` (found around it, not by splitting the whole text: files can be large). */
+function lineAt(text: string, offset: number): string | undefined {
+  if (offset < 0 || offset > text.length) return undefined;
+  const from = text.lastIndexOf('\n', offset - 1) + 1;
+  const next = text.indexOf('\n', offset);
+  const line = text.slice(from, next < 0 ? text.length : next);
+  return line.endsWith('\r') ? line.slice(0, -1) : line;
 }
 
 export function renderDiagnostic(d: Diagnostic, sources: ReadonlyMap<string, string>, options: RenderOptions): string {
@@ -36,7 +40,7 @@ export function renderDiagnostic(d: Diagnostic, sources: ReadonlyMap<string, str
     `${paint(c, ansi.bold, `${d.span.file}:${start.line}:${start.column}:`)} ${paint(c, ansi.bold + sevColor, `${d.severity}[${d.code}]`)}${paint(c, ansi.bold, `: ${d.message}`)}`,
   );
   const text = sources.get(d.span.file);
-  const src = text === undefined || end.offset <= start.offset ? undefined : lineOf(text, start.line);
+  const src = text === undefined || end.offset <= start.offset ? undefined : lineAt(text, start.offset);
   const gutterWidth = Math.max(4, String(start.line).length + 1);
   if (src !== undefined) {
     const shown = src.length > 200 ? src.slice(0, 200) : src;

@@ -22,23 +22,30 @@ export function editDistance(a: string, b: string): number {
   return d[n][m];
 }
 
+/** Names longer than this get no suggestion. */
+const MAX_SUGGESTED_LENGTH = 100;
+
 /**
  * The closest candidate to `name`, or null when nothing is close enough. "Close enough" allows
  * about one edit per three characters (at least one), compared case-insensitively.
  */
 export function closest(name: string, candidates: Iterable<string>): string | null {
+  // Nobody misspells a name this long; comparing it would cost its length squared.
+  if (name.length > MAX_SUGGESTED_LENGTH) return null;
   const lower = name.toLowerCase();
   let best: string | null = null;
   let bestDistance = Infinity;
+  const limit = Math.max(1, Math.floor(name.length / 3));
   for (const c of candidates) {
     if (c === name) continue;
+    // The distance is at least the difference in length: skip what cannot be close (and long junk quickly).
+    if (Math.abs(c.length - name.length) > Math.min(limit, bestDistance)) continue;
     const dist = editDistance(lower, c.toLowerCase());
     if (dist < bestDistance) {
       best = c;
       bestDistance = dist;
     }
   }
-  const limit = Math.max(1, Math.floor(name.length / 3));
   return best !== null && bestDistance <= limit ? best : null;
 }
 

@@ -2,6 +2,8 @@
  * JSON Schema (draft 2020-12 subset understood by ajv's default draft-07 mode) for RuntimeGraph.
  * Kept next to ./types.ts: any change to one must be made to the other; test/graph covers both.
  */
+import { TRANSFORM_KINDS } from './transforms.js';
+
 const num = { type: 'number' } as const;
 const posInt = { type: 'integer', minimum: 1 } as const;
 const nonNegInt = { type: 'integer', minimum: 0 } as const;
@@ -28,7 +30,7 @@ const augmentation = obj({
   transforms: {
     type: 'array',
     items: obj(
-      { kind: { enum: ['rotation', 'scaling', 'elastic', 'noise', 'blur', 'brightness', 'contrast', 'low_resolution', 'gamma_inverted', 'gamma', 'mirror'] }, p: fraction },
+      { kind: { enum: [...TRANSFORM_KINDS] }, p: fraction },
       { range: range2, axes: axisList },
     ),
   },
@@ -67,6 +69,14 @@ const architecture = obj(
     deepSupervision: { type: 'boolean' },
     swin: obj({ featureSize: posInt, depths: { type: 'array', items: posInt, minItems: 1 }, heads: { type: 'array', items: posInt, minItems: 1 }, window: intVec3 }),
     spacing: vec3,
+    layers: obj({
+      padding: { enum: ['end', 'symmetric'] },
+      residualSkip: { enum: ['strided_conv', 'avgpool_conv'] },
+      convBias: { type: 'boolean' },
+      upsampleBias: { type: 'boolean' },
+      headBias: { type: 'boolean' },
+      decoderKernels: { enum: ['stage', 'deeper'] },
+    }),
   },
 );
 

@@ -11,6 +11,8 @@
  * [batch, z, y, x, channel].
  */
 
+import type { TransformKind } from './transforms.js';
+
 export const GRAPH_SCHEMA_VERSION = 1 as const;
 
 export type Vec3 = [number, number, number];
@@ -72,6 +74,37 @@ export interface SwinSpec {
   window: Vec3;
 }
 
+/**
+ * How the layers compute where PyTorch's nnU-Net and mtc's own networks differ (graph/layers.ts has
+ * mtc's values; imported networks carry nnU-Net's).
+ */
+export interface LayerConventions {
+  /**
+   * Padding of strided convolutions: `end` pads after the data only (TensorFlow's 'same', mtc's own
+   * networks); `symmetric` pads (k - 1) / 2 on both sides (PyTorch, nnU-Net). Unstrided
+   * convolutions are padded symmetrically either way.
+   */
+  padding: 'end' | 'symmetric';
+  /**
+   * resenc_unet's skip where a block changes resolution or channels: `strided_conv` (a strided
+   * 1x1x1 convolution with bias + InstanceNorm) or `avgpool_conv` (nnU-Net v2's BasicBlockD:
+   * average pooling by the stride, then, where the channels change, a 1x1x1 convolution without
+   * bias + InstanceNorm).
+   */
+  residualSkip: 'strided_conv' | 'avgpool_conv';
+  /** The encoder's and decoder's convolutions have biases. */
+  convBias: boolean;
+  /** The decoder's transposed convolutions have biases (nnU-Net v1: none). */
+  upsampleBias: boolean;
+  /** The 1x1x1 output convolutions have biases (nnU-Net v1: none). */
+  headBias: boolean;
+  /**
+   * The kernel of decoder stage i's convolutions: `stage` (stage i's, mtc and nnU-Net v2) or
+   * `deeper` (stage i + 1's, as nnU-Net v1's Generic_UNet builds its decoder).
+   */
+  decoderKernels: 'stage' | 'deeper';
+}
+
 export interface ArchitectureSpec {
   name: string;
   /** The runtime trains `unet` and `resenc_unet`; `swin_unetr` is compiled and described but not yet executed. */
@@ -97,6 +130,8 @@ export interface ArchitectureSpec {
   swin?: SwinSpec;
   /** The spacing [z, y, x] mm the topology was derived for. Always set by the compiler. */
   spacing?: Vec3;
+  /** Layer conventions (graph/layers.ts; absent: mtc's own). Always set by the compiler. */
+  layers?: LayerConventions;
 }
 
 export type SamplingKind = 'inverse_sqrt' | 'uniform' | 'proportional';
@@ -182,11 +217,12 @@ export interface PreprocessStage extends StageBase {
   split: SplitSpec;
 }
 
-/** One augmentation transform: applied with probability `p`, parameters drawn uniformly from `range`. */
+/**
+ * One augmentation transform: applied with probability `p`, its parameter drawn from `range` (what
+ * each transform's range means and how it is drawn: graph/transforms.ts).
+ */
 export interface AugmentTransform {
-  kind:
-    | 'rotation' | 'scaling' | 'elastic' | 'noise' | 'blur' | 'brightness' | 'contrast'
-    | 'low_resolution' | 'gamma_inverted' | 'gamma' | 'mirror';
+  kind: TransformKind;
   /** Probability per sample (for `mirror`: per axis). */
   p: number;
   /** [low, high] of the parameter (degrees, factor, std, sigma, zoom, gamma); absent for `mirror`. */
@@ -198,7 +234,7 @@ export interface AugmentTransform {
 export interface AugmentationSpec {
   /** Profile name (`none`: no augmentation). */
   name: string;
-  /** In the order they are applied. */
+  /** In the order they are applied: nnU-Net's (graph/transforms.ts, TRANSFORM_KINDS). */
   transforms: AugmentTransform[];
 }
 

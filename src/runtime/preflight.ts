@@ -8,6 +8,7 @@ import { lossDefinition, lossSetupOf, registeredLosses } from './loss/registry.j
 import { checkpointDirOf, readCheckpointManifest, type CheckpointManifest } from './model/checkpoint.js';
 import { isHeadParam, parameterSpecs, validateArchitecture } from './model/unet.js';
 import { datasetDir } from './stages/context.js';
+import { unimplementedTransforms } from './train/augment/registry.js';
 
 /**
  * What the language can express but this runtime cannot execute yet. Checked before any stage
@@ -40,11 +41,11 @@ export function unsupportedFeatures(graph: RuntimeGraph): string[] {
         say(`experiment '${p.experiment}': the patch or topology does not fit the network: ${(err as Error).message}`);
       }
     }
-    const unsupported = (p.augmentation?.transforms ?? []).filter((t) => t.kind !== 'mirror' && t.p > 0).map((t) => t.kind);
-    if (unsupported.length > 0) {
+    const missing = unimplementedTransforms(p.augmentation);
+    if (missing.length > 0) {
       say(
-        `experiment '${p.experiment}': augmentation '${p.augmentation?.name}' uses ${[...new Set(unsupported)].join(', ')}, ` +
-          `which the runtime does not apply yet (only mirror); use an augmentation profile with mirror only, or 'augmentation none'`,
+        `experiment '${p.experiment}': augmentation '${p.augmentation?.name}' uses ${missing.join(', ')}, ` +
+          `which this runtime does not implement; set its p to 0, or use 'augmentation none'`,
       );
     }
   }

@@ -77,3 +77,27 @@ describe('step FLOPs', () => {
     expect(unetStepFlops([2], 3, 1, [8, 8, 8])).toBe(6 * vox * (1 * 2 * 27 + 2 * 2 * 27 + 2 * 3));
   });
 });
+
+describe('mtc bench loader', () => {
+  it('reports augmented batches per second for a patch, batch size and worker count', async () => {
+    const { benchLoaderCommand } = await import('../../src/cli/commands/bench-loader.js');
+    for (const workers of ['0', '1']) {
+      const { io, out } = captureIO();
+      const code = await benchLoaderCommand({ patch: '8,8,8', batch: '2', workers, batches: '3', case: '12,12,12', cases: '1', json: true }, io);
+      expect(code).toBe(0);
+      const r = JSON.parse(out[0]) as Record<string, unknown>;
+      expect(r.name).toBe('loader patch 8x8x8 batch 2 augmentation nnunet_augmentation cases 12x12x12');
+      expect(r.workers).toBe(Number(workers));
+      expect(r.batches_per_second).toBeGreaterThan(0);
+      expect(r.ms_per_batch).toBeCloseTo(1000 / (r.batches_per_second as number), 6);
+      expect(r.cpu_ms_per_batch).toBeGreaterThan(0);
+    }
+  });
+
+  it('refuses a case smaller than the patch and an unknown profile', async () => {
+    const { benchLoaderCommand } = await import('../../src/cli/commands/bench-loader.js');
+    const { io } = captureIO();
+    await expect(benchLoaderCommand({ patch: '16,16,16', case: '8,8,8' }, io)).rejects.toThrow(UserError);
+    await expect(benchLoaderCommand({ augmentation: 'heavy' }, io)).rejects.toThrow(/--augmentation must be/);
+  });
+});

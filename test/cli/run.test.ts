@@ -7,8 +7,9 @@ import { main } from '../../src/cli/main.js';
 import { webgpuSkipReason } from '../runtime/webgpu/helpers.js';
 import { captureIO } from './helpers.js';
 
-/** The quickstart's shape at toy size: two source datasets, one fine-tune target, a few iterations. */
+/** The quickstart's shape at toy size: two source datasets, one fine-tune target, a few iterations, nnU-Net's augmentation. */
 const TINY = `
+import "std/augmentation"
 dataset liver {
   root "quickstart/Dataset901_SynthLiver"
   synthetic quickstart seed 5
@@ -31,8 +32,8 @@ schedule ft {
   phase heads { epochs 1     lr linear(0, 0.01) }
   phase all   { epochs rest  lr poly(0.01, 0.9) }
 }
-experiment tiny_pre { datasets [liver, vessel]  architecture tiny  schedule pre  spacing [8, 8, 8]  seed 3 }
-experiment tiny_ft  { pretrained tiny_pre  datasets [kidney]  schedule ft  seed 3 }
+experiment tiny_pre { datasets [liver, vessel]  architecture tiny  schedule pre  spacing [8, 8, 8]  seed 3  augmentation nnunet_augmentation }
+experiment tiny_ft  { pretrained tiny_pre  datasets [kidney]  schedule ft  seed 3  augmentation nnunet_augmentation }
 `;
 
 describe('mtc run (tiny end to end)', () => {
@@ -60,6 +61,8 @@ describe('mtc run (tiny end to end)', () => {
     }
     expect(text).toMatch(/kidney_tumour\s+(\d\.\d{4}|n\/a)/);
     expect(text).toMatch(/mean Dice \(tiny_ft, \d classes\): /);
+    expect(text).toContain("augmentation 'nnunet_augmentation': rotation, scaling, noise, blur, brightness, contrast, low_resolution, gamma_inverted, gamma, mirror");
+    expect(text).not.toMatch(/not implemented/);
     expect(existsSync(join(dir, 'data', 'quickstart', 'Dataset905_SynthKidney', 'dataset.json'))).toBe(true);
   });
 
@@ -173,11 +176,11 @@ describe('mtc run (tiny end to end)', () => {
 
   it('refuses what the runtime cannot execute yet before running anything, and names missing data too', async () => {
     const io4 = captureIO();
-    const code4 = await main(['run', 'experiments/kits_finetune.mt', '--no-tui', '--data', join(dir, 'no-data'), '--runs', join(dir, 'runs4')], io4);
+    const code4 = await main(['run', 'experiments/multitalent_md.mt', '-e', 'md_swin', '--no-tui', '--data', join(dir, 'no-data'), '--runs', join(dir, 'runs4')], io4);
     expect(code4).toBe(1);
     const err = io4.stderr.join('\n');
     expect(err).toContain('cannot execute yet');
-    expect(err).toContain("augmentation 'nnunet_augmentation' uses");
+    expect(err).toContain("architecture 'multitalent_swin' is a swin_unetr");
     expect(err).toContain(`folder ${join(dir, 'no-data')}`);
     expect(err).toContain('imagesTr/CASE_0000.nii.gz');
     expect(existsSync(join(dir, 'runs4'))).toBe(false);

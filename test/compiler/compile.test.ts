@@ -70,6 +70,7 @@ describe('compile: the quickstart', async () => {
       name: 'quickstart_unet', kind: 'unet', patch: [32, 32, 32], features: [8, 16, 32, 64],
       strides: [[1, 1, 1], [2, 2, 2], [2, 2, 2], [2, 2, 2]], convsPerStage: 2,
       kernels: [[3, 3, 3], [3, 3, 3], [3, 3, 3], [3, 3, 3]], deepSupervision: false, spacing: [4, 4, 4],
+      layers: { padding: 'end', residualSkip: 'strided_conv', convBias: true, upsampleBias: true, headBias: true, decoderKernels: 'stage' },
     });
     expect(train.augmentation).toEqual({ name: 'none', transforms: [] });
     expect([train.folds, train.precision, train.checkpoint, train.targets]).toEqual([[0], 'fp32', null, null]);

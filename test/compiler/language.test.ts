@@ -1,7 +1,9 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { compileProgram, DIAGNOSTIC_CODES, deriveTopology, loadProgram, type Diagnostic } from '../../src/compiler/index.js';
 import type { FinetuneStage, ReportStage, TrainStage, EvaluateStage } from '../../src/graph/index.js';
-import { BASE, compileText, diagnosticsOf } from './helpers.js';
+import { nnunetProfile, TRANSFORMS } from '../../src/graph/transforms.js';
+import { BASE, compileText, diagnosticsOf, programOf } from './helpers.js';
 
 function only(ds: Diagnostic[], code: string): Diagnostic {
   const found = ds.filter((d) => d.code === code);
@@ -38,6 +40,12 @@ const cases: Case[] = [
   { code: 'MT0303', title: 'fold out of range', text: edit(BASE, 'seed         7', 'seed 7 folds [5]'), message: 'fold 5 does not exist: cross-validation has 5 folds, 0 to 4' },
   { code: 'MT0303', title: 'augmentation range reversed', text: `${BASE}\naugmentation a { scaling { p 0.2 range [1.4, 0.7] } }\nexperiment r extends demo { augmentation a }\n`, message: "'range' of 'scaling' runs from 1.4 down to 0.7" },
   { code: 'MT0303', title: 'augmentation probability above 1', text: `${BASE}\naugmentation a { mirror { p 2 } }\nexperiment r extends demo { augmentation a }\n`, message: "'p' of 'mirror' must be between 0 and 1, found 2" },
+  { code: 'MT0303', title: 'augmentation range outside what the transform accepts', text: `${BASE}\naugmentation a { low_resolution { p 0.25 range [0.5, 2] } }\nexperiment r extends demo { augmentation a }\n`, message: "'range' of 'low_resolution' (high) must be between 0 and 1, found 2" },
+  { code: 'MT0303', title: 'a zoom factor of 0', text: `${BASE}\naugmentation a { scaling { p 0.2 range [0, 1.4] } }\nexperiment r extends demo { augmentation a }\n`, message: "'range' of 'scaling' (low) must be greater than 0, found 0" },
+  { code: 'MT0311', title: 'axes on a transform that takes none', text: `${BASE}\naugmentation a { blur { p 0.2 range [0.5, 1] axes [z] } }\nexperiment r extends demo { augmentation a }\n`, message: "'blur' takes no axes" },
+  { code: 'MT0311', title: 'a range on mirroring', text: `${BASE}\naugmentation a { mirror { p 0.5 range [0, 1] } }\nexperiment r extends demo { augmentation a }\n`, message: "'mirror' takes no range" },
+  { code: 'MT0304', title: 'elastic deformation switched on without a range', text: `${BASE}\naugmentation a { elastic { p 0.1 } }\nexperiment r extends demo { augmentation a }\n`, message: "transform 'elastic' of augmentation 'a' applies with p 0.1 but gives no range (largest displacement in voxels, drawn per axis)" },
+  { code: 'MT0304', title: 'a transform without its range', text: `${BASE}\naugmentation a { gamma { p 0.3 } }\nexperiment r extends demo { augmentation a }\n`, message: "transform 'gamma' of augmentation 'a' is missing 'range'" },
   { code: 'MT0302', title: 'extends something that is not an experiment', text: `${BASE}\nexperiment r extends short { }\n`, message: "'short' is a schedule; an experiment can only extend an experiment" },
   { code: 'MT0404', title: 'leakage through a chain of extends', text: `${BASE}\nexperiment pre extends demo { }\nexperiment ft { pretrained pre datasets [liver] schedule short }\n` },
 ];
@@ -81,6 +89,24 @@ describe('compile: the complete language', () => {
     const r = compileProgram(program, { experiment: 'per_liver_fold1' });
     const train = r.graph!.stages.find((s) => s.kind === 'train') as TrainStage;
     expect([train.datasets, train.folds, train.loss]).toEqual([['liver'], [1], 'dice_ce']);
+  });
+
+  it("lists a profile's transforms in nnU-Net's order, whatever order they are written in", async () => {
+    const text = `${BASE}\naugmentation aug { mirror { p 0.5 } gamma { p 0.3 range [0.7, 1.5] } scaling { p 0.2 range [0.7, 1.4] } }\nexperiment r extends demo { augmentation aug }\n`;
+    const { graph, diagnostics } = await compileText(text);
+    expect(diagnostics).toEqual([]);
+    const train = graph!.stages.find((s) => s.kind === 'train') as TrainStage;
+    expect(train.augmentation!.transforms.map((t) => t.kind)).toEqual(['scaling', 'gamma', 'mirror']);
+  });
+
+  it("stdlib's nnunet_augmentation is nnU-Net's setting of every declared transform", async () => {
+    const text = `import "std/augmentation"\n${BASE}\nexperiment r extends demo { augmentation nnunet_augmentation }\n`;
+    const program = await programOf(text, {}, { augmentation: readFileSync('stdlib/augmentation.mt', 'utf8') });
+    const { graph, diagnostics } = compileProgram(program);
+    expect(diagnostics).toEqual([]);
+    const train = graph!.stages.find((s) => s.kind === 'train') as TrainStage;
+    expect(train.augmentation).toEqual(nnunetProfile());
+    expect(train.augmentation!.transforms.map((t) => t.kind)).toEqual(TRANSFORMS.map((t) => t.kind));
   });
 
   it('lowers augmentation, precision, folds, evaluation and report class sets', async () => {

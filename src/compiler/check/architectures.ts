@@ -1,8 +1,12 @@
 /**
  * `architecture NAME { kind unet|resenc_unet|swin_unetr  patch [z, y, x]  spacing [z, y, x]?  stages N?
- *   features [...]?  blocks [...]?  kernels [[...]]?  strides [[...]]?  deep_supervision B?  feature_size N? }`
+ *   features [...]?  blocks [...]?  kernels [[...]]?  strides [[...]]?  deep_supervision B?  feature_size N?
+ *   padding end|symmetric?  residual_skip strided_conv|avgpool_conv?  conv_bias B?  upsample_bias B?
+ *   head_bias B?  decoder_kernels stage|deeper? }` (the layer conventions: mtc's own by default,
+ *   nnU-Net's in the architectures `mtc import` writes)
  */
-import type { ArchitectureKind, ArchitectureSpec, Vec3 } from '../../graph/types.js';
+import { MTC_LAYERS } from '../../graph/layers.js';
+import type { ArchitectureKind, ArchitectureSpec, LayerConventions, Vec3 } from '../../graph/types.js';
 import type { Block, Declaration, Value } from '../ast.js';
 import type { DiagnosticSink } from '../diagnostics.js';
 import type { Span } from '../source.js';
@@ -11,6 +15,13 @@ import type { ArchitectureModel } from './model.js';
 import { defaultFeatures, deriveTopology } from './topology.js';
 import { axisName, ValueReader } from './values.js';
 
+/** The option words of the layer-convention fields (see graph/layers.ts). */
+export const LAYER_OPTIONS = {
+  padding: ['end', 'symmetric'],
+  residual_skip: ['strided_conv', 'avgpool_conv'],
+  decoder_kernels: ['stage', 'deeper'],
+} as const satisfies Record<string, readonly string[]>;
+
 export { deriveStrides } from './topology.js';
 
 export const ARCHITECTURE_KINDS: readonly ArchitectureKind[] = ['unet', 'resenc_unet', 'swin_unetr'];
@@ -18,6 +29,8 @@ export const CONVS_PER_STAGE: Record<ArchitectureKind, number> = { unet: 2, rese
 /** nnU-Net v2's residual-encoder blocks per stage. */
 export const RESENC_BLOCKS = [1, 3, 4, 6, 6, 6, 6, 6];
 /** SwinUNETR (MONAI): stages, total stride per axis, transformer depths and heads. */
+/** The most resolution stages a U-Net may have (2^15 voxels per axis would be needed to halve them all). */
+export const MAX_STAGES = 16;
 export const SWIN = { stages: 6, totalStride: 32, depths: [2, 2, 2, 2], heads: [3, 6, 12, 24], window: [7, 7, 7] as Vec3, featureSize: 48 };
 
 /** Where errors about an instantiation point. */
@@ -70,6 +83,7 @@ export function instantiate(sink: DiagnosticSink, m: Omit<ArchitectureModel, 'sp
     kernels: kernels.map((k): Vec3 => [...k]),
     deepSupervision: m.deepSupervision,
     spacing: [...(spacing ?? [1, 1, 1])],
+    layers: { ...m.layers },
   };
   if (m.kind === 'resenc_unet') spec.blocksPerStage = m.blocks ?? RESENC_BLOCKS.slice(0, n).concat(Array.from({ length: Math.max(0, n - RESENC_BLOCKS.length) }, () => 6));
   if (m.kind === 'swin_unetr') spec.swin = { featureSize: m.featureSize, depths: [...SWIN.depths], heads: [...SWIN.heads], window: [...SWIN.window] };
@@ -109,6 +123,10 @@ export function checkArchitecture(sink: DiagnosticSink, decl: Declaration, name:
   notFor('stages', ['unet', 'resenc_unet'], 'SwinUNETR has a fixed number of stages');
   notFor('features', ['unet', 'resenc_unet'], "SwinUNETR's features follow from 'feature_size'");
   notFor('kernels', ['unet', 'resenc_unet'], "SwinUNETR's kernels are fixed");
+  notFor('residual_skip', ['resenc_unet'], "the residual skip belongs to kind resenc_unet; remove 'residual_skip' or change the kind");
+  for (const field of ['padding', 'conv_bias', 'upsample_bias', 'head_bias', 'decoder_kernels']) {
+    notFor(field, ['unet', 'resenc_unet'], `'${field}' is a layer convention of the U-Nets (imported nnU-Net networks); SwinUNETR's layers are fixed`);
+  }
 
   const patchV = f.required('patch', 'patch [96, 192, 192]');
   const patch = patchV ? r.vec3(patchV, "'patch'", { integer: true, min: 0, exclusiveMin: true }) : undefined;
@@ -194,6 +212,26 @@ export function checkArchitecture(sink: DiagnosticSink, decl: Declaration, name:
     } else featureSize = n;
   }
 
+  // Layer conventions (mtc's own unless given; `mtc import` writes nnU-Net's).
+  const layers: LayerConventions = { ...MTC_LAYERS };
+  const optionField = <K extends 'padding' | 'residualSkip' | 'decoderKernels'>(field: string, key: K, options: readonly LayerConventions[K][], example: string): void => {
+    const v = f.value(field, example);
+    if (!v) return;
+    const got = r.option(v, `'${field}'`, options);
+    if (got === undefined) ok = false;
+    else layers[key] = got;
+  };
+  optionField('padding', 'padding', LAYER_OPTIONS.padding, 'padding symmetric');
+  optionField('residual_skip', 'residualSkip', LAYER_OPTIONS.residual_skip, 'residual_skip avgpool_conv');
+  optionField('decoder_kernels', 'decoderKernels', LAYER_OPTIONS.decoder_kernels, 'decoder_kernels deeper');
+  for (const [field, key] of [['conv_bias', 'convBias'], ['upsample_bias', 'upsampleBias'], ['head_bias', 'headBias']] as const) {
+    const v = f.value(field, `${field} false`);
+    if (!v) continue;
+    const b = r.bool(v, `'${field}'`);
+    if (b === undefined) ok = false;
+    else layers[key] = b;
+  }
+
   // Per-stage lists must agree in length (with each other and with 'stages').
   const lengths: Array<[string, number, Span]> = [];
   if (stages !== null && stages !== undefined && stV) lengths.push(['stages', stages, stV.span]);
@@ -201,6 +239,11 @@ export function checkArchitecture(sink: DiagnosticSink, decl: Declaration, name:
   if (strides && strV) lengths.push(['strides', strides.length, strV.span]);
   if (kernels && kV) lengths.push(['kernels', kernels.length, kV.span]);
   if (blocks && blV) lengths.push(['blocks', blocks.length, blV.span]);
+  const tooMany = lengths.find(([, n]) => n > MAX_STAGES);
+  if (tooMany !== undefined) {
+    sink.error('MT0303', tooMany[2], `${owner} has ${tooMany[1]} stages ('${tooMany[0]}'); at most ${MAX_STAGES} are supported`, 'nnU-Net plans have 5 to 7 stages');
+    ok = false;
+  }
   for (const [field, n, span] of lengths.slice(1)) {
     const [firstField, firstN] = lengths[0];
     if (n !== firstN) {
@@ -210,7 +253,7 @@ export function checkArchitecture(sink: DiagnosticSink, decl: Declaration, name:
   }
 
   if (!ok || patch === undefined || spacing === undefined || stages === undefined) return undefined;
-  const model: Omit<ArchitectureModel, 'spec'> = { name, kind, patch, spacing, stages, features, blocks, kernels, strides, deepSupervision, featureSize };
+  const model: Omit<ArchitectureModel, 'spec'> = { name, kind, patch, spacing, stages, features, blocks, kernels, strides, deepSupervision, featureSize, layers };
   const spec = instantiate(sink, model, patch, spacing, { owner, patch: patchV!.span, patchItems: patchV!.kind === 'list' ? patchV!.items.map((i) => i.span) : null });
   if (spec === undefined) return undefined;
   return { ...model, spec };

@@ -160,11 +160,13 @@ export function checkLoadedProgram(program: Program, sink: DiagnosticSink): Chec
     classset: (name, at) => checkClassSetNamed(name, at),
     visibleDatasets: () => [...checked.datasets.values()].filter((d) => visibleFrom(file).has(checked.symbols.get(d.spec.name)?.file ?? '')),
   });
+  // References that close a loop of class sets (found below without recursion): reported there instead of followed.
+  const loopEdges = new Set<NameValue>();
   const checkClassSetNamed = (name: string, at: NameValue | null) => {
     const state = classsetState.get(name);
     if (state === 'done') return checked.classsets.get(name);
     if (state === 'failed') return undefined;
-    if (state === 'busy') {
+    if (state === 'busy' || (at !== null && loopEdges.has(at))) {
       if (at !== null) sink.error('MT0407', at.span, `class set '${name}' includes itself, directly or through other class sets`, 'a class set cannot contain itself; list its classes instead');
       return undefined;
     }
@@ -175,7 +177,9 @@ export function checkLoadedProgram(program: Program, sink: DiagnosticSink): Chec
     if (m) checked.classsets.set(name, m);
     return m;
   };
-  for (const sym of [...checked.symbols.values()]) if (sym.kind === 'classset') checkClassSetNamed(sym.name, null);
+  // Class sets are checked in dependency order, so that checking one never recurses into another
+  // (a chain of class sets may be as long as the file).
+  for (const name of classSetOrder(checked, loopEdges)) checkClassSetNamed(name, null);
 
   // 4. Experiments' inheritance and families.
   const bodies = new Map<string, Block | null>();
@@ -231,6 +235,49 @@ export function checkLoadedProgram(program: Program, sink: DiagnosticSink): Chec
   // Usage is only meaningful when every reference resolved.
   if (!sink.items.some((d) => d.severity === 'error') && !program.diagnostics.some((d) => d.severity === 'error')) checkUnused(program, checked, usage, sink);
   return checked;
+}
+
+/** The class sets a class set's items name (dotless names that are class sets), in order. */
+function classSetRefs(checked: CheckedProgram, decl: Declaration): NameValue[] {
+  const out: NameValue[] = [];
+  for (const e of decl.body?.entries ?? []) {
+    if (e.key.text !== 'classes' && e.key.text !== 'exclude') continue;
+    const items = e.value === null ? [] : e.value.kind === 'list' ? e.value.items : [e.value];
+    for (const it of items) if (it.kind === 'name' && !it.name.includes('.') && checked.symbols.get(it.name)?.kind === 'classset') out.push(it);
+  }
+  return out;
+}
+
+/**
+ * Class sets in dependency order (an iterative depth-first post-order), in declaration order
+ * otherwise. A reference back to a class set still being visited closes a loop: it goes into
+ * `loopEdges`, where the check reports it (MT0407) instead of following it.
+ */
+function classSetOrder(checked: CheckedProgram, loopEdges: Set<NameValue>): string[] {
+  const order: string[] = [];
+  const state = new Map<string, 'open' | 'closed'>();
+  for (const root of checked.symbols.values()) {
+    if (root.kind !== 'classset' || state.has(root.name)) continue;
+    const stack: Array<{ name: string; refs: NameValue[]; next: number }> = [{ name: root.name, refs: classSetRefs(checked, root.decl), next: 0 }];
+    state.set(root.name, 'open');
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1];
+      if (top.next === top.refs.length) {
+        stack.pop();
+        state.set(top.name, 'closed');
+        order.push(top.name);
+        continue;
+      }
+      const ref = top.refs[top.next++];
+      const s = state.get(ref.name);
+      if (s === 'open') loopEdges.add(ref);
+      else if (s === undefined) {
+        state.set(ref.name, 'open');
+        stack.push({ name: ref.name, refs: classSetRefs(checked, checked.symbols.get(ref.name)!.decl), next: 0 });
+      }
+    }
+  }
+  return order;
 }
 
 /** A family expansion's block with its `--set` overrides (a copy: expansions share their entries). */

@@ -3,17 +3,22 @@ import type { Block, Entry, Value } from '../ast.js';
 import type { DiagnosticSink } from '../diagnostics.js';
 import type { Span } from '../source.js';
 import { closest } from '../suggest.js';
+import { TRANSFORM_KINDS } from '../../graph/transforms.js';
 import { withArticle } from '../words.js';
 
 /** Fields of each block kind; the single source of truth for the checker and the docs test. */
 export const BLOCK_FIELDS = {
   dataset: ['root', 'modality', 'cases', 'synthetic', 'seed', 'labels', 'classes', 'split'],
   classset: ['classes', 'exclude'],
-  architecture: ['kind', 'patch', 'spacing', 'stages', 'features', 'blocks', 'kernels', 'strides', 'deep_supervision', 'feature_size'],
+  architecture: [
+    'kind', 'patch', 'spacing', 'stages', 'features', 'blocks', 'kernels', 'strides', 'deep_supervision', 'feature_size',
+    'padding', 'residual_skip', 'conv_bias', 'upsample_bias', 'head_bias', 'decoder_kernels',
+  ],
   schedule: ['optimizer', 'lr', 'epochs', 'iterations', 'clip', 'phase'],
   phase: ['epochs', 'lr', 'optimizer'],
   sampling: ['kind', 'foreground'],
-  augmentation: ['rotation', 'scaling', 'elastic', 'noise', 'blur', 'brightness', 'contrast', 'low_resolution', 'gamma_inverted', 'gamma', 'mirror'],
+  /** The transforms (graph/transforms.ts, the one list). */
+  augmentation: TRANSFORM_KINDS,
   transform: ['p', 'range', 'axes'],
   evaluation: ['tta', 'step', 'metrics'],
   experiment: [

@@ -46,6 +46,10 @@ export function mergeEntries(base: readonly Entry[], own: readonly Entry[]): Ent
 export class Inheritance {
   private readonly merged = new Map<string, Block | null>();
   private readonly reportedCycles = new Set<string>();
+  /** Links whose `extends` chain is known to end without a loop. */
+  private readonly acyclic = new Set<string>();
+  /** Links whose chain runs into a loop, and that loop. */
+  private readonly loops = new Map<string, Loop>();
 
   constructor(
     private readonly symbols: ReadonlyMap<string, Symbol>,
@@ -54,59 +58,99 @@ export class Inheritance {
     private readonly resolveParent: (child: Symbol, kind: DeclKind) => Symbol | undefined,
   ) {}
 
-  /** The merged block of a declaration (its own block when it extends nothing). */
-  blockOf(sym: Symbol, stack: string[] = []): Block | null {
+  /**
+   * The merged block of a declaration (its own block when it extends nothing). Walks the `extends`
+   * chain up without recursion (a chain may be as long as the file), then merges down from the
+   * first block already known.
+   */
+  blockOf(sym: Symbol): Block | null {
     if (this.merged.has(sym.name)) return this.merged.get(sym.name) ?? null;
-    const own = sym.decl.body;
-    const parentIdent = sym.decl.parent;
-    const parentKind = EXTENDS[sym.kind];
-    if (parentIdent === null || parentKind === undefined || sym.family !== undefined) {
-      this.merged.set(sym.name, own);
-      return own;
-    }
-    if (stack.includes(sym.name)) return own;
-    const parent = this.resolveParent(sym, parentKind);
-    if (parent === undefined) {
-      this.merged.set(sym.name, own);
-      return own;
-    }
-    if (parent.kind !== parentKind || parent.family !== undefined) {
-      const what = parent.family !== undefined ? `an experiment of family '${parent.family}'` : withArticle(DECL_NOUNS[parent.kind]);
-      this.sink.error('MT0302', parentIdent.span, `'${parent.name}' is ${what}; ${withArticle(DECL_NOUNS[sym.kind])} can only extend a declared ${DECL_NOUNS[parentKind]}`);
-      this.merged.set(sym.name, own);
-      return own;
-    }
-    const loop = this.cycleFrom(sym);
-    if (loop !== null) {
-      const key = [...loop].sort().join(',');
-      if (!this.reportedCycles.has(key)) {
-        this.reportedCycles.add(key);
-        this.sink.error('MT0407', parentIdent.span, `inheritance cycle: ${[...loop, loop[0]].join(' extends ')}`, `${withArticle(DECL_NOUNS[sym.kind])} cannot extend itself, directly or through others; break the chain`);
+    // A chain that runs into a loop is reported once, at the first link that sees it; its links keep their own blocks.
+    const loop = sym.decl.parent === null ? null : this.cycleFrom(sym);
+    const pending: Symbol[] = [];
+    let cur = sym;
+    let base: Block | null;
+    for (;;) {
+      if (this.merged.has(cur.name)) {
+        base = this.merged.get(cur.name) ?? null;
+        break;
       }
-      this.merged.set(sym.name, own);
-      return own;
+      const own = cur.decl.body;
+      const parentIdent = cur.decl.parent;
+      const parentKind = EXTENDS[cur.kind];
+      base = own;
+      if (parentIdent === null || parentKind === undefined || cur.family !== undefined) {
+        this.merged.set(cur.name, own);
+        break;
+      }
+      const parent = this.resolveParent(cur, parentKind);
+      if (parent === undefined) {
+        this.merged.set(cur.name, own);
+        break;
+      }
+      if (parent.kind !== parentKind || parent.family !== undefined) {
+        const what = parent.family !== undefined ? `an experiment of family '${parent.family}'` : withArticle(DECL_NOUNS[parent.kind]);
+        this.sink.error('MT0302', parentIdent.span, `'${parent.name}' is ${what}; ${withArticle(DECL_NOUNS[cur.kind])} can only extend a declared ${DECL_NOUNS[parentKind]}`);
+        this.merged.set(cur.name, own);
+        break;
+      }
+      if (loop !== null) {
+        if (!this.reportedCycles.has(loop.key)) {
+          this.reportedCycles.add(loop.key);
+          const shown = loop.members.length > 12 ? [...loop.members.slice(0, 10), `... (${loop.members.length - 10} more)`] : loop.members;
+          this.sink.error('MT0407', parentIdent.span, `inheritance cycle: ${[...shown, loop.members[0]].join(' extends ')}`, `${withArticle(DECL_NOUNS[cur.kind])} cannot extend itself, directly or through others; break the chain`);
+        }
+        this.merged.set(cur.name, own);
+        break;
+      }
+      pending.push(cur);
+      cur = parent;
     }
-    const base = this.blockOf(parent, [...stack, sym.name]);
-    const block: Block = {
-      entries: mergeEntries(base?.entries ?? [], own?.entries ?? []),
-      span: own?.span ?? sym.decl.span,
-      closed: own?.closed ?? false,
-    };
-    this.merged.set(sym.name, block);
-    return block;
+    for (let i = pending.length - 1; i >= 0; i--) {
+      const child = pending[i];
+      const own = child.decl.body;
+      const block: Block = { entries: mergeEntries(base?.entries ?? [], own?.entries ?? []), span: own?.span ?? child.decl.span, closed: own?.closed ?? false };
+      this.merged.set(child.name, block);
+      base = block;
+    }
+    return this.merged.get(sym.name) ?? null;
   }
 
-  /** The names of the loop sym's `extends` chain runs into, starting at sym, or null. */
-  private cycleFrom(sym: Symbol): string[] | null {
-    const seen: string[] = [];
+  /** The loop sym's `extends` chain runs into (its members, from where the chain enters it), or null. */
+  private cycleFrom(sym: Symbol): Loop | null {
+    const seen = new Map<string, number>();
+    const order: string[] = [];
     let cur: Symbol | undefined = sym;
-    while (cur !== undefined && cur.decl.parent !== null) {
-      if (seen.includes(cur.name)) return seen.slice(seen.indexOf(cur.name));
-      seen.push(cur.name);
+    let loop: Loop | null = null;
+    while (cur !== undefined && cur.decl.parent !== null && !this.acyclic.has(cur.name)) {
+      const known = this.loops.get(cur.name);
+      if (known !== undefined) {
+        loop = known;
+        break;
+      }
+      const at = seen.get(cur.name);
+      if (at !== undefined) {
+        const members = order.slice(at);
+        loop = { members, key: [...members].sort().join(',') };
+        break;
+      }
+      seen.set(cur.name, order.length);
+      order.push(cur.name);
       cur = this.symbols.get(cur.decl.parent.text);
     }
-    return null;
+    // Remember the answer for every link walked, so that the next chain through them stops early.
+    for (const n of order) {
+      if (loop === null) this.acyclic.add(n);
+      else this.loops.set(n, loop);
+    }
+    return loop;
   }
+}
+
+interface Loop {
+  members: string[];
+  /** Identifies the loop whatever link it was entered from. */
+  key: string;
 }
 
 function namePart(key: string, v: Value): string {
@@ -137,6 +181,9 @@ export function eachValues(e: Entry): Value[] | null {
   return e.value.args.map((a) => a.value).filter((v): v is Value => v !== null);
 }
 
+/** The most experiments one family may expand into. */
+export const MAX_FAMILY_EXPANSION = 10_000;
+
 export interface Expansion {
   name: string;
   block: Block;
@@ -164,19 +211,27 @@ export function expandFamily(sink: DiagnosticSink, sym: Symbol, block: Block | n
     sink.error('MT0304', sym.decl.name?.span ?? sym.decl.kind.span, `family '${sym.name}' varies nothing`, 'give at least one field as each(...), e.g. datasets each(msd_liver, kits19)');
     return [];
   }
+  const count = axes.reduce((n, a) => n * a.values.length, 1);
+  if (count > MAX_FAMILY_EXPANSION) {
+    sink.error('MT0303', sym.decl.name?.span ?? sym.decl.kind.span, `family '${sym.name}' would expand into ${count > 1e15 ? 'more than 10^15' : count} experiments; at most ${MAX_FAMILY_EXPANSION} are allowed`, 'vary fewer fields, or split the family');
+    return [];
+  }
+  // One experiment per combination, the last axis varying fastest (an odometer: no recursion per axis).
   const out: Expansion[] = [];
-  const pick = (level: number, chosen: Value[]): void => {
-    if (level === axes.length) {
-      const replaced = entries.map((e, i) => {
-        const a = axes.findIndex((x) => x.index === i);
-        return a < 0 ? e : { ...e, value: concrete(e.key.text, chosen[a]) };
-      });
-      const name = [sym.name, ...axes.map((a, i) => namePart(a.key, chosen[i]))].join('_');
-      out.push({ name, block: { entries: replaced, span: block?.span ?? sym.decl.span, closed: block?.closed ?? true } });
-      return;
+  const digits = axes.map(() => 0);
+  for (let k = 0; k < count; k++) {
+    const chosen = axes.map((a, i) => a.values[digits[i]]);
+    const replaced = entries.map((e, i) => {
+      const a = axes.findIndex((x) => x.index === i);
+      return a < 0 ? e : { ...e, value: concrete(e.key.text, chosen[a]) };
+    });
+    const name = [sym.name, ...axes.map((a, i) => namePart(a.key, chosen[i]))].join('_');
+    out.push({ name, block: { entries: replaced, span: block?.span ?? sym.decl.span, closed: block?.closed ?? true } });
+    for (let i = axes.length - 1; i >= 0; i--) {
+      digits[i]++;
+      if (digits[i] < axes[i].values.length) break;
+      digits[i] = 0;
     }
-    for (const v of axes[level].values) pick(level + 1, [...chosen, v]);
-  };
-  pick(0, []);
+  }
   return out;
 }

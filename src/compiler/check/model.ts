@@ -1,6 +1,6 @@
 /** The checked program: declarations turned into typed models, ready for lowering. */
 import type {
-  ArchitectureKind, ArchitectureSpec, AugmentationSpec, DatasetSpec, LossKind, LossOptions, Precision, SamplingKind, ScheduleSpec, Vec3,
+  ArchitectureKind, ArchitectureSpec, AugmentationSpec, DatasetSpec, LayerConventions, LossKind, LossOptions, Precision, SamplingKind, ScheduleSpec, Vec3,
 } from '../../graph/types.js';
 import type { Declaration } from '../ast.js';
 import type { Span } from '../source.js';
@@ -52,6 +52,8 @@ export interface ArchitectureModel {
   strides: Vec3[] | null;
   deepSupervision: boolean;
   featureSize: number;
+  /** Layer conventions (mtc's own unless the declaration gives nnU-Net's, as imported models do). */
+  layers: LayerConventions;
   /** Resolved at its own patch and spacing (isotropic when it has none). */
   spec: ArchitectureSpec;
 }

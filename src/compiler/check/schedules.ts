@@ -23,7 +23,7 @@ const nonNeg = (r: ValueReader, v: Value, what: string) => r.ranged(v, what, { m
 const frac = (r: ValueReader, v: Value, what: string) => r.fraction(v, what);
 const bool = (r: ValueReader, v: Value, what: string) => r.bool(v, what);
 
-const OPTIMIZERS: Record<'sgd' | 'adamw', ParamSpec[]> = {
+export const OPTIMIZERS: Record<'sgd' | 'adamw', ParamSpec[]> = {
   sgd: [
     { name: 'momentum', default: 0.99, read: frac },
     { name: 'nesterov', default: true, read: bool },
@@ -37,7 +37,7 @@ const OPTIMIZERS: Record<'sgd' | 'adamw', ParamSpec[]> = {
   ],
 };
 
-const LR_LAWS: Record<LrLaw['kind'], ParamSpec[]> = {
+export const LR_LAWS: Record<LrLaw['kind'], ParamSpec[]> = {
   constant: [{ name: 'value', read: nonNeg }],
   linear: [
     { name: 'from', read: nonNeg },

@@ -20,6 +20,7 @@ export const FIELD_WORDS = [
   'exclude',
   // architecture
   'kind', 'patch', 'features', 'strides', 'stages', 'blocks', 'kernels', 'deep_supervision', 'feature_size',
+  'padding', 'residual_skip', 'conv_bias', 'upsample_bias', 'head_bias', 'decoder_kernels',
   // schedule
   'optimizer', 'lr', 'epochs', 'iterations', 'clip', 'phase',
   // experiment

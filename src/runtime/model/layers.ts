@@ -41,24 +41,48 @@ export function instanceNorm(x: tf.Tensor5D, scale: tf.Tensor1D, offset: tf.Tens
 export function convUnit(
   x: tf.Tensor5D,
   weight: tf.Tensor5D,
-  bias: tf.Tensor1D,
+  /** null: a convolution without bias (imported networks). */
+  bias: tf.Tensor1D | null,
   scale: tf.Tensor1D,
   offset: tf.Tensor1D,
   stride: Vec3,
   /** LeakyReLU's negative slope; 1 gives conv + norm without activation (a residual block's end). */
   slope = LEAKY_RELU_SLOPE,
+  /** Strided convolutions: pad at the end only ('same', mtc's own) or (k-1)/2 on both sides (PyTorch). */
+  padding: 'end' | 'symmetric' = 'end',
 ): tf.Tensor5D {
   return tf.tidy(() => {
-    // A 1x1x1 kernel needs no padding; 'same' with a stride would make tfjs pad by -1 (sampling odd
-    // voxels, unlike PyTorch's padding 0, and outside what the native kernels take).
-    const pad = weight.shape[0] === 1 && weight.shape[1] === 1 && weight.shape[2] === 1 ? 'valid' : 'same';
-    const raw = tf.conv3d(x, weight, stride, pad);
+    const raw = conv3dPadded(x, weight, stride, padding);
+    if (bias === null) bias = tf.zeros([weight.shape[4]]) as tf.Tensor1D;
     if (useFusedOps()) return fusedBiasNormAct(raw, bias, scale, offset, INSTANCE_NORM_EPS, slope);
     if (useGpuFusedOps()) return gpuBiasNormAct(raw, bias, scale, offset, INSTANCE_NORM_EPS, slope);
     const conv = tf.add(raw, bias) as tf.Tensor5D;
     const normed = instanceNorm(conv, scale, offset);
     return slope === 1 ? normed : tf.leakyRelu(normed, slope);
   });
+}
+
+/**
+ * 3D convolution with nnU-Net's output size (input / stride). A 1x1x1 kernel needs no padding
+ * ('same' with a stride would make tfjs pad by -1, sampling odd voxels, unlike PyTorch's padding 0,
+ * and outside what the native kernels take). Other kernels: 'same' (for a stride of 2 on an even
+ * size, tfjs pads only at the end), or with `symmetric` and a stride, PyTorch's (k-1)/2 zeros on
+ * both sides of each axis and a 'valid' convolution.
+ */
+export function conv3dPadded(x: tf.Tensor5D, weight: tf.Tensor5D, stride: Vec3, padding: 'end' | 'symmetric'): tf.Tensor5D {
+  const k = weight.shape.slice(0, 3);
+  if (k.every((v) => v === 1)) return tf.conv3d(x, weight, stride, 'valid');
+  if (padding === 'end' || stride.every((s) => s === 1)) return tf.conv3d(x, weight, stride, 'same');
+  return tf.tidy(() => {
+    const padded = tf.pad(x, [[0, 0], ...k.map((v): [number, number] => [(v - 1) / 2, (v - 1) / 2]), [0, 0]]) as tf.Tensor5D;
+    return tf.conv3d(padded, weight, stride, 'valid');
+  });
+}
+
+/** Average pooling over blocks of `stride` voxels (nnU-Net v2's residual skip before its 1x1x1 conv). */
+export function blockAverage(x: tf.Tensor5D, stride: Vec3): tf.Tensor5D {
+  if (stride.every((s) => s === 1)) return x;
+  return tf.avgPool3d(x, stride, stride, 'valid');
 }
 
 /** LeakyReLU(a + b) for same-shape tensors (a residual block's sum). */
@@ -104,8 +128,9 @@ function pointwiseBias(y: tf.Tensor5D, bias: tf.Tensor1D): tf.Tensor5D {
  * A 1x1x1 convolution as a matrix product over the flattened voxels. `weight` is [1, 1, 1, in, out]
  * (the conv3d filter layout, so checkpoints read the same either way).
  */
-export function pointwise(x: tf.Tensor5D, weight: tf.Tensor5D, bias: tf.Tensor1D): tf.Tensor5D {
+export function pointwise(x: tf.Tensor5D, weight: tf.Tensor5D, bias: tf.Tensor1D | null): tf.Tensor5D {
   return tf.tidy(() => {
+    if (bias === null) bias = tf.zeros([weight.shape[4]]) as tf.Tensor1D;
     const [b, d, h, w, cin] = x.shape;
     if (useFusedOps() || useGpuFusedOps()) {
       return pointwiseBias(project(x, weight), bias);
@@ -126,8 +151,9 @@ export function pointwise(x: tf.Tensor5D, weight: tf.Tensor5D, bias: tf.Tensor1D
  * `weight` is [sz, sy, sx, out, in], the same layout as `tf.conv3dTranspose`'s filter, so
  * `upsample(x, w, b, s)` equals `tf.conv3dTranspose(x, w, outShape, s, 'valid') + b`.
  */
-export function upsample(x: tf.Tensor5D, weight: tf.Tensor5D, bias: tf.Tensor1D, stride: Vec3): tf.Tensor5D {
+export function upsample(x: tf.Tensor5D, weight: tf.Tensor5D, bias: tf.Tensor1D | null, stride: Vec3): tf.Tensor5D {
   return tf.tidy(() => {
+    if (bias === null) bias = tf.zeros([weight.shape[3]]) as tf.Tensor1D;
     const [b, d, h, w, cin] = x.shape;
     const [sz, sy, sx, cout] = weight.shape;
     if (sz !== stride[0] || sy !== stride[1] || sx !== stride[2]) {

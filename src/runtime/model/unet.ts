@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
+import { layersOf } from '../../graph/layers.js';
 import type { ArchitectureSpec, HeadSpec, Vec3 } from '../../graph/types.js';
-import { concatChannels, convUnit, LEAKY_RELU_SLOPE, pointwise, residualAct, upsample } from './layers.js';
+import { blockAverage, concatChannels, convUnit, LEAKY_RELU_SLOPE, pointwise, residualAct, upsample } from './layers.js';
 import { Prng } from '../rng.js';
 
 /**
@@ -31,6 +32,12 @@ import { Prng } from '../rng.js';
  *   head.ds{i}.weight [1,1,1,features[i],heads], head.ds{i}.bias [heads]   (deep supervision, i = 1 .. n-2)
  *   resenc_unet encoder instead of enc{i}.conv{j}: stem.conv.*, stem.norm.*,
  *     enc{i}.block{j}.conv1.* / norm1.* / conv2.* / norm2.*, and enc{i}.block{j}.skip.* / skip_norm.* where needed
+ *
+ * Layer conventions (`architecture.layers`, graph/layers.ts; imported nnU-Net networks): without
+ * `convBias` the conv units have no `.bias`, without `upsampleBias` no `dec{i}.up.bias`, without
+ * `headBias` no `head*.bias`; `decoderKernels: deeper` gives dec{i} stage i + 1's kernel; `padding: symmetric` pads strided convolutions as PyTorch does; with
+ * `residualSkip: avgpool_conv` a block's skip is an average pooling by the stride and, only where
+ * the channels change, `skip.weight` (no bias) + `skip_norm.*` (nnU-Net v2's BasicBlockD).
  */
 
 export type ParamRole = 'weight' | 'bias' | 'scale' | 'offset';
@@ -132,35 +139,48 @@ export function stageKernel(arch: ArchitectureSpec, i: number): Vec3 {
   return arch.kernels?.[i] ?? [3, 3, 3];
 }
 
-function convParams(prefix: string, normPrefix: string, cin: number, cout: number, k: Vec3): ParamSpec[] {
+/** Kernel of decoder stage i's convolutions (its own stage's, or with `decoderKernels: deeper` the next deeper stage's). */
+export function decoderKernel(arch: ArchitectureSpec, i: number): Vec3 {
+  return stageKernel(arch, layersOf(arch).decoderKernels === 'deeper' ? i + 1 : i);
+}
+
+function convParams(prefix: string, normPrefix: string, cin: number, cout: number, k: Vec3, bias = true): ParamSpec[] {
   return [
     { name: `${prefix}.weight`, shape: [k[0], k[1], k[2], cin, cout], role: 'weight', fanIn: k[0] * k[1] * k[2] * cin },
-    { name: `${prefix}.bias`, shape: [cout], role: 'bias', fanIn: 0 },
+    ...(bias ? [{ name: `${prefix}.bias`, shape: [cout], role: 'bias' as const, fanIn: 0 }] : []),
     { name: `${normPrefix}.scale`, shape: [cout], role: 'scale', fanIn: 0 },
     { name: `${normPrefix}.offset`, shape: [cout], role: 'offset', fanIn: 0 },
   ];
 }
 
-/** True when residual block j of stage i needs a projection skip (stride or channel change). */
+/** True when residual block j of stage i changes the stride or the channel count (its skip is not the identity). */
 export function blockNeedsSkip(arch: ArchitectureSpec, i: number, j: number): boolean {
   if (j > 0) return false;
   const cin = i === 0 ? arch.features[0] : arch.features[i - 1];
   return cin !== arch.features[i] || arch.strides[i].some((s) => s !== 1);
 }
 
+/** Whether block j of stage i has a skip convolution (`skip.*`): mtc's whenever the skip is not the identity, nnU-Net v2's only where the channels change. */
+export function blockHasSkipConv(arch: ArchitectureSpec, i: number, j: number): boolean {
+  if (!blockNeedsSkip(arch, i, j)) return false;
+  if (layersOf(arch).residualSkip === 'strided_conv') return true;
+  return (i === 0 ? arch.features[0] : arch.features[i - 1]) !== arch.features[i];
+}
+
 function residualEncoderParams(arch: ArchitectureSpec): ParamSpec[] {
-  const specs = convParams('stem.conv', 'stem.norm', 1, arch.features[0], stageKernel(arch, 0));
+  const layers = layersOf(arch);
+  const specs = convParams('stem.conv', 'stem.norm', 1, arch.features[0], stageKernel(arch, 0), layers.convBias);
   arch.features.forEach((f, i) => {
     const k = stageKernel(arch, i);
     const blocks = arch.blocksPerStage?.[i] ?? 1;
     for (let j = 0; j < blocks; j++) {
       const p = `enc${i}.block${j}`;
       const cin = j > 0 ? f : i === 0 ? arch.features[0] : arch.features[i - 1];
-      specs.push(...convParams(`${p}.conv1`, `${p}.norm1`, cin, f, k));
-      const second = convParams(`${p}.conv2`, `${p}.norm2`, f, f, k);
-      second[2].zeroInit = true;
+      specs.push(...convParams(`${p}.conv1`, `${p}.norm1`, cin, f, k, layers.convBias));
+      const second = convParams(`${p}.conv2`, `${p}.norm2`, f, f, k, layers.convBias);
+      second.find((x) => x.role === 'scale')!.zeroInit = true;
       specs.push(...second);
-      if (blockNeedsSkip(arch, i, j)) specs.push(...convParams(`${p}.skip`, `${p}.skip_norm`, cin, f, [1, 1, 1]));
+      if (blockHasSkipConv(arch, i, j)) specs.push(...convParams(`${p}.skip`, `${p}.skip_norm`, cin, f, [1, 1, 1], layers.residualSkip === 'strided_conv'));
     }
   });
   return specs;
@@ -170,13 +190,14 @@ function residualEncoderParams(arch: ArchitectureSpec): ParamSpec[] {
 export function parameterSpecs(arch: ArchitectureSpec, numHeads: number): ParamSpec[] {
   const specs: ParamSpec[] = [];
   const n = arch.features.length;
+  const layers = layersOf(arch);
   if (arch.kind === 'resenc_unet') {
     specs.push(...residualEncoderParams(arch));
   } else {
     let cin = 1;
     for (let i = 0; i < n; i++) {
       for (let j = 0; j < arch.convsPerStage; j++) {
-        specs.push(...convParams(`enc${i}.conv${j}`, `enc${i}.norm${j}`, j === 0 ? cin : arch.features[i], arch.features[i], stageKernel(arch, i)));
+        specs.push(...convParams(`enc${i}.conv${j}`, `enc${i}.norm${j}`, j === 0 ? cin : arch.features[i], arch.features[i], stageKernel(arch, i), layers.convBias));
       }
       cin = arch.features[i];
     }
@@ -186,19 +207,19 @@ export function parameterSpecs(arch: ArchitectureSpec, numHeads: number): ParamS
     const f = arch.features[i];
     // fan-in of a kernel=stride transposed conv output voxel: the in-channels of the one input voxel.
     specs.push({ name: `dec${i}.up.weight`, shape: [s[0], s[1], s[2], f, arch.features[i + 1]], role: 'weight', fanIn: arch.features[i + 1] });
-    specs.push({ name: `dec${i}.up.bias`, shape: [f], role: 'bias', fanIn: 0 });
+    if (layers.upsampleBias) specs.push({ name: `dec${i}.up.bias`, shape: [f], role: 'bias', fanIn: 0 });
     for (let j = 0; j < arch.convsPerStage; j++) {
-      specs.push(...convParams(`dec${i}.conv${j}`, `dec${i}.norm${j}`, j === 0 ? 2 * f : f, f, stageKernel(arch, i)));
+      specs.push(...convParams(`dec${i}.conv${j}`, `dec${i}.norm${j}`, j === 0 ? 2 * f : f, f, decoderKernel(arch, i), layers.convBias));
     }
   }
   specs.push({ name: `${HEAD_PREFIX}weight`, shape: [1, 1, 1, arch.features[0], numHeads], role: 'weight', fanIn: arch.features[0] });
-  specs.push({ name: `${HEAD_PREFIX}bias`, shape: [numHeads], role: 'bias', fanIn: 0 });
+  if (layers.headBias) specs.push({ name: `${HEAD_PREFIX}bias`, shape: [numHeads], role: 'bias', fanIn: 0 });
   // Deep-supervision heads come last, so the other parameters (and their seeded initial values) are
   // the same with and without deep supervision.
   for (let k = 1; k < outputCount(arch); k++) {
     const f = arch.features[k];
     specs.push({ name: `${outputHeadPrefix(k)}weight`, shape: [1, 1, 1, f, numHeads], role: 'weight', fanIn: f });
-    specs.push({ name: `${outputHeadPrefix(k)}bias`, shape: [numHeads], role: 'bias', fanIn: 0 });
+    if (layers.headBias) specs.push({ name: `${outputHeadPrefix(k)}bias`, shape: [numHeads], role: 'bias', fanIn: 0 });
   }
   return specs;
 }
@@ -234,12 +255,17 @@ export class UNet {
   readonly heads: HeadSpec[];
   /** Parameters by stable name, in `parameterSpecs` order. */
   readonly params: ReadonlyMap<string, tf.Variable>;
+  private readonly padding: 'end' | 'symmetric';
+  private readonly residualSkip: 'strided_conv' | 'avgpool_conv';
   private disposed = false;
 
   private constructor(arch: ArchitectureSpec, heads: HeadSpec[], values: (spec: ParamSpec) => Float32Array) {
     validateArchitecture(arch);
     if (heads.length < 1) throw new Error('a model needs at least one output head');
     this.architecture = structuredClone(arch);
+    const layers = layersOf(arch);
+    this.padding = layers.padding;
+    this.residualSkip = layers.residualSkip;
     this.heads = heads.map((h) => ({ ...h, labels: [...h.labels] }));
     // tfjs variable names are global to the engine; prefix them so several models can coexist.
     const id = `unet${++modelCounter}`;
@@ -275,16 +301,22 @@ export class UNet {
     return v as unknown as tf.Tensor<R>;
   }
 
+  /** A bias parameter, or null where the layer conventions have none. */
+  private bias(name: string): tf.Tensor1D | null {
+    return (this.params.get(name) as unknown as tf.Tensor1D | undefined) ?? null;
+  }
+
   /** conv (prefix.weight/bias) + InstanceNorm (normPrefix.scale/offset) + LeakyReLU with `slope` (1: none). */
   private unit(x: tf.Tensor5D, prefix: string, normPrefix: string, stride: Vec3, slope = LEAKY_RELU_SLOPE): tf.Tensor5D {
     return convUnit(
       x,
       this.p(`${prefix}.weight`),
-      this.p(`${prefix}.bias`),
+      this.bias(`${prefix}.bias`),
       this.p(`${normPrefix}.scale`),
       this.p(`${normPrefix}.offset`),
       stride,
       slope,
+      this.padding,
     );
   }
 
@@ -296,7 +328,14 @@ export class UNet {
       const p = `enc${i}.block${j}`;
       const stride: Vec3 = j === 0 ? arch.strides[i] : [1, 1, 1];
       const inner = this.unit(this.unit(h, `${p}.conv1`, `${p}.norm1`, stride), `${p}.conv2`, `${p}.norm2`, [1, 1, 1], 1);
-      const skip = blockNeedsSkip(arch, i, j) ? this.unit(h, `${p}.skip`, `${p}.skip_norm`, stride, 1) : h;
+      let skip = h;
+      if (blockNeedsSkip(arch, i, j)) {
+        if (this.residualSkip === 'strided_conv') skip = this.unit(h, `${p}.skip`, `${p}.skip_norm`, stride, 1);
+        else {
+          skip = blockAverage(h, stride);
+          if (blockHasSkipConv(arch, i, j)) skip = this.unit(skip, `${p}.skip`, `${p}.skip_norm`, [1, 1, 1], 1);
+        }
+      }
       const next = residualAct(inner, skip);
       if (h !== x) h.dispose();
       h = next;
@@ -353,11 +392,11 @@ export class UNet {
       const outputs = all ? outputCount(arch) : 1;
       const extra: tf.Tensor5D[] = [];
       for (let i = n - 2; i >= 0; i--) {
-        const up = upsample(h, this.p(`dec${i}.up.weight`), this.p(`dec${i}.up.bias`), arch.strides[i + 1]);
+        const up = upsample(h, this.p(`dec${i}.up.weight`), this.bias(`dec${i}.up.bias`), arch.strides[i + 1]);
         h = this.stage(concatChannels(up, skips[i]), `dec${i}`, [1, 1, 1]);
-        if (i >= 1 && i < outputs) extra.unshift(pointwise(h, this.p(`${outputHeadPrefix(i)}weight`), this.p(`${outputHeadPrefix(i)}bias`)));
+        if (i >= 1 && i < outputs) extra.unshift(pointwise(h, this.p(`${outputHeadPrefix(i)}weight`), this.bias(`${outputHeadPrefix(i)}bias`)));
       }
-      return [pointwise(h, this.p(`${HEAD_PREFIX}weight`), this.p(`${HEAD_PREFIX}bias`)), ...extra];
+      return [pointwise(h, this.p(`${HEAD_PREFIX}weight`), this.bias(`${HEAD_PREFIX}bias`)), ...extra];
     });
   }
 
@@ -365,13 +404,12 @@ export class UNet {
     return [...this.params.values()];
   }
 
-  /** The [weight, bias] variables of output k's 1x1x1 conv (k = 0: the full-resolution head). */
+  /** The [weight, bias] variables of output k's 1x1x1 conv (k = 0: the full-resolution head; no bias without `headBias`). */
   outputHeadVariables(k: number): tf.Variable[] {
-    return [`${outputHeadPrefix(k)}weight`, `${outputHeadPrefix(k)}bias`].map((name) => {
-      const v = this.params.get(name);
-      if (!v) throw new Error(`model has no output ${k} (parameter '${name}')`);
-      return v;
-    });
+    const weight = this.params.get(`${outputHeadPrefix(k)}weight`);
+    if (!weight) throw new Error(`model has no output ${k} (parameter '${outputHeadPrefix(k)}weight')`);
+    const bias = this.params.get(`${outputHeadPrefix(k)}bias`);
+    return bias ? [weight, bias] : [weight];
   }
 
   headVariables(): tf.Variable[] {

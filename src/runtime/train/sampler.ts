@@ -108,7 +108,7 @@ export function choosePatchStart(c: PreprocessedCase, patch: Vec3, forceForegrou
 }
 
 /** Copies the patch at `start` out of the case; voxels outside the volume are image 0, label 0. */
-export function extractPatch(c: PreprocessedCase, start: Vec3, patch: Vec3): { image: Float32Array; label: Uint8Array } {
+export function extractPatch(c: Pick<PreprocessedCase, 'image' | 'label' | 'shape'>, start: Vec3, patch: Vec3): { image: Float32Array; label: Uint8Array } {
   const [pz, py, px] = patch;
   const [Z, Y, X] = c.shape;
   const image = new Float32Array(pz * py * px);

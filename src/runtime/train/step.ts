@@ -4,6 +4,7 @@ import { multiTalentLoss } from '../loss/multitalent.js';
 import type { LossFn } from '../loss/registry.js';
 import { outputCount, outputStrides, type UNet } from '../model/unet.js';
 import { takeDeviceErrors } from '../webgpu/dawn.js';
+import type { BatchArrays } from './batch.js';
 import { clipByGlobalNorm, type Optimizer } from './optimizer.js';
 
 /** One training batch, channels-last; see train/batch.ts for how it is assembled. */
@@ -14,6 +15,26 @@ export interface TrainBatch {
   targets: tf.Tensor5D;
   /** [B, channels]: 1 when the channel's dataset is the case's dataset. */
   mask: tf.Tensor2D;
+}
+
+/**
+ * A batch's host arrays as tensors (the caller disposes them). The region targets are gathered on
+ * the backend: row b * 256 + label of the batch's region table, for every voxel.
+ */
+export function batchToTensors(arrays: BatchArrays, patch: readonly [number, number, number], heads: number): TrainBatch {
+  const B = arrays.mask.length / heads;
+  const n = arrays.labels.length / B;
+  const rows = new Int32Array(B * n);
+  for (let b = 0; b < B; b++) {
+    const base = b * n;
+    for (let i = 0; i < n; i++) rows[base + i] = b * 256 + arrays.labels[base + i];
+  }
+  const targets = tf.tidy(() => tf.gather(tf.tensor2d(arrays.regions, [B * 256, heads]), tf.tensor1d(rows, 'int32')).reshape([B, ...patch, heads]) as tf.Tensor5D);
+  return {
+    image: tf.tensor5d(arrays.image, [B, ...patch, 1]),
+    targets,
+    mask: tf.tensor2d(arrays.mask, [B, heads]),
+  };
 }
 
 /**

@@ -1,20 +1,20 @@
 import * as tf from '@tensorflow/tfjs';
+import { availableParallelism } from 'node:os';
 import { outputChannels } from '../../graph/outputs.js';
+import { isDummy2d } from '../../graph/transforms.js';
 import type { HeadSpec, OutputLayout, TrainParams } from '../../graph/types.js';
 import { trainingUnsupportedReason } from '../backend.js';
-import { outputTargetLuts } from '../data/regions.js';
 import type { PreprocessedDataset } from '../data/types.js';
 import { deepSupervisionWeights } from '../loss/deep-supervision.js';
 import { createLoss, lossDefinition, lossSetupOf } from '../loss/registry.js';
 import { initFromPretrained, type PretrainedInit } from '../model/checkpoint.js';
-import { Prng } from '../rng.js';
 import { outputCount, UNet } from '../model/unet.js';
-import { augmenterFor } from './augment.js';
-import { batchToTensors, sampleBatchArrays, type BatchArrays } from './batch.js';
+import type { BatchArrays } from './batch.js';
+import { createBatchSource, defaultLoaderWorkers, type BatchSource } from './loader.js';
 import { scheduleLearningRate } from './lr.js';
 import { describeOptimizer, PhaseOptimizers } from './optimizer.js';
-import { CaseSampler, datasetShares } from './sampler.js';
-import { NonFiniteLossError, trainStep } from './step.js';
+import { datasetShares } from './sampler.js';
+import { batchToTensors, NonFiniteLossError, trainStep } from './step.js';
 
 export interface TrainProgress {
   /** Completed iterations (1-based after the first step) and the total over all phases. */
@@ -37,6 +37,8 @@ export interface TrainOptions {
   onProgress?: (p: TrainProgress) => void;
   onLog?: (message: string) => void;
   signal?: AbortSignal;
+  /** Batch loader worker threads (default: one per spare core, at most 8; 0 draws batches on this thread). */
+  loaderWorkers?: number;
 }
 
 export interface EpochRecord {
@@ -55,6 +57,8 @@ export interface TrainedModel {
   init?: PretrainedInit;
   iterations: number;
   seconds: number;
+  /** The batch loader: its worker threads, and the seconds the steps waited for batches out of the training loop's. */
+  loader?: { workers: number; waitedSeconds: number; loopSeconds: number };
 }
 
 /**
@@ -79,8 +83,6 @@ export class TrainingDivergedError extends Error {
 }
 
 const RATE_WINDOW = 20;
-/** Seed offset so patch sampling does not reuse the weight initialisation's random stream. */
-const SAMPLING_SEED_SALT = 0x5eed5a17;
 
 function selectDatasets(params: TrainParams, data: readonly PreprocessedDataset[]): PreprocessedDataset[] {
   return params.datasets.map((name) => {
@@ -127,7 +129,6 @@ export async function trainModel(opts: TrainOptions): Promise<TrainedModel> {
   if (unsupported) throw new Error(unsupported);
   validateParams(params);
   const datasets = selectDatasets(params, opts.data);
-  const sampler = new CaseSampler(datasets, params.sampling.kind);
   const log = opts.onLog ?? (() => undefined);
   const trainCounts = Object.fromEntries(datasets.map((d) => [d.name, d.train.length]));
   const shares = datasetShares(params.sampling.kind, trainCounts);
@@ -144,6 +145,7 @@ export async function trainModel(opts: TrainOptions): Promise<TrainedModel> {
   const t0 = performance.now();
   const model = UNet.create(params.architecture, channels, params.seed);
   const optimizers = new PhaseOptimizers(params.schedule);
+  let source: BatchSource | undefined;
   try {
     log(
       `U-Net ${params.architecture.features.join('/')} with ${channels.length} ${setup.output.activation} outputs` +
@@ -164,17 +166,16 @@ export async function trainModel(opts: TrainOptions): Promise<TrainedModel> {
       );
     }
 
-    const rng = new Prng((params.seed ^ SAMPLING_SEED_SALT) >>> 0);
-    const { augmenter, unsupported } = augmenterFor(params.augmentation);
-    if (unsupported.length > 0) {
-      log(`augmentation '${params.augmentation?.name}': ${unsupported.join(', ')} not implemented in this runtime yet; applying mirroring only`);
+    const active = (params.augmentation?.transforms ?? []).filter((t) => t.p > 0).map((t) => t.kind);
+    if (params.augmentation && active.length > 0) {
+      const inPlane = isDummy2d(params.architecture.patch) ? '; in-plane only (anisotropic patch, nnU-Net\'s dummy 2D)' : '';
+      log(`augmentation '${params.augmentation.name}': ${active.join(', ')}${inPlane}`);
     }
     if (outputCount(params.architecture) > 1) {
       const w = deepSupervisionWeights(outputCount(params.architecture));
       log(`deep supervision: ${w.length} outputs, loss weights ${w.map((v) => v.toFixed(3)).join(', ')} (full resolution first)`);
     }
     if (params.precision === 'mixed') log('mixed precision is not available on tfjs; training in fp32');
-    const tables = outputTargetLuts(setup.output, channels);
     const patch = params.architecture.patch;
     const s = params.schedule;
     const total = s.phases.reduce((a, p) => a + p.epochs, 0) * s.iterationsPerEpoch;
@@ -182,11 +183,13 @@ export async function trainModel(opts: TrainOptions): Promise<TrainedModel> {
     const durations: number[] = [];
     let iteration = 0;
     let epoch = 0;
-    // Batches are drawn one step ahead: while a GPU backend runs step k, the host samples batch k+1
-    // (on the cpu backend the step has finished by then; the order of draws is the same either way,
-    // so results do not change).
-    const draw = () => sampleBatchArrays(sampler, channels, tables, patch, params.batch, params.sampling.foregroundFraction, augmenter, rng);
-    let next: BatchArrays | null = total > 0 ? draw() : null;
+    // Batch k comes from the loader's workers (a pure function of the seed, k and the data), prepared
+    // while the steps before it run.
+    const workers = opts.loaderWorkers ?? defaultLoaderWorkers(availableParallelism());
+    source = createBatchSource({ datasets, params, startIteration: 0, total, workers });
+    let waited = 0;
+    let firstWait = 0;
+    const tTrain = performance.now();
     for (let pi = 0; pi < s.phases.length; pi++) {
       const phase = s.phases[pi];
       const vars = phase.trains === 'heads' ? model.headVariables() : model.variables();
@@ -201,20 +204,15 @@ export async function trainModel(opts: TrainOptions): Promise<TrainedModel> {
         for (let it = 0; it < s.iterationsPerEpoch; it++) {
           signal?.throwIfAborted();
           const ts = performance.now();
-          if (!next) throw new Error('internal: no batch drawn');
-          const current: BatchArrays = next;
+          const current: BatchArrays = await source.next();
+          const w = performance.now() - ts;
+          if (iteration === 0) firstWait = w;
+          waited += w;
           const batch = batchToTensors(current, patch, channels.length);
           let loss: number;
           try {
-            const pending = trainStep(model, vars, optimizer, batch, lr, s.clipNorm, true, lossFn);
             try {
-              next = iteration + 1 < total ? draw() : null;
-            } catch (err) {
-              await pending.catch(() => undefined); // the step's own outcome no longer matters
-              throw err;
-            }
-            try {
-              loss = await pending;
+              loss = await trainStep(model, vars, optimizer, batch, lr, s.clipNorm, true, lossFn);
             } catch (err) {
               if (err instanceof NonFiniteLossError) {
                 throw new TrainingDivergedError(params.experiment, iteration + 1, epoch, err.loss, batchCaseNames(current, params.batch, channels));
@@ -235,6 +233,13 @@ export async function trainModel(opts: TrainOptions): Promise<TrainedModel> {
         history.push({ epoch, phase: pi, lr, meanLoss: lossSum / s.iterationsPerEpoch });
       }
     }
+    const trainMs = performance.now() - tTrain;
+    if (iteration > 0) {
+      log(
+        `data loading (${workers} worker${workers === 1 ? '' : 's'}): the steps waited ${(waited / 1000).toFixed(1)} s of ${(trainMs / 1000).toFixed(1)} s ` +
+          `(${((100 * waited) / trainMs).toFixed(1)} %; ${(firstWait / 1000).toFixed(1)} s of it for the first batch)`,
+      );
+    }
     signal?.throwIfAborted();
     return {
       model,
@@ -243,12 +248,14 @@ export async function trainModel(opts: TrainOptions): Promise<TrainedModel> {
       init,
       iterations: iteration,
       seconds: (performance.now() - t0) / 1000,
+      loader: { workers, waitedSeconds: waited / 1000, loopSeconds: trainMs / 1000 },
     };
   } catch (err) {
     model.dispose();
     throw err;
   } finally {
     optimizers.dispose();
+    await source?.close();
   }
 }
 

@@ -8,7 +8,10 @@
 //   - Reverse and StridedSlice of rank 5 (invalid WGSL): one axis at a time on a rank-3 view;
 //   - AddN of more inputs than the device's storage-buffer limit (an invalid pipeline and a silent
 //     0): summed in chunks;
-//   - Transpose past rank 6 (unsupported): runs of axes that stay together are merged.
+//   - Transpose past rank 6 (unsupported): runs of axes that stay together are merged;
+//   - PadV2 and Slice of rank 5 (invalid WGSL; PyTorch-style padding of imported networks and its
+//     gradient): an axis the op leaves whole merges into the axis before it, which brings the
+//     runtime's cases to rank <= 4; others go one axis at a time on rank-3 views.
 //
 // Views are TensorInfos sharing the input's data with another shape, as tfjs's own Reshape kernel
 // makes them; intermediate results are released at once. Gradients are unaffected: the engine
@@ -206,6 +209,79 @@ function transposeWrapper(original: tf.KernelConfig): tf.KernelFunc {
   };
 }
 
+/**
+ * Merges every axis that `whole(a)` leaves untouched into the axis before it (its extent scaling
+ * that axis's parameters, as the data stays contiguous), and leading untouched axes together.
+ */
+export function mergeUntouchedAxes(shape: readonly number[], params: readonly (readonly [number, number])[], whole: (a: number) => boolean): { shape: number[]; params: [number, number][] } {
+  const outShape: number[] = [];
+  const outParams: [number, number][] = [];
+  shape.forEach((n, a) => {
+    if (whole(a) && outShape.length > 0) {
+      const last = outShape.length - 1;
+      outShape[last] *= n;
+      outParams[last] = [outParams[last][0] * n, outParams[last][1] * n];
+      return;
+    }
+    outShape.push(n);
+    outParams.push([params[a][0], params[a][1]]);
+  });
+  return { shape: outShape, params: outParams };
+}
+
+function padWrapper(original: tf.KernelConfig): tf.KernelFunc {
+  return (args) => {
+    const { x } = args.inputs as { x: Info };
+    const at = args.attrs as unknown as { paddings: [number, number][]; constantValue: number };
+    if (x.shape.length <= 4) return forward(original, args, { x });
+    const merged = mergeUntouchedAxes(x.shape, at.paddings, (a) => at.paddings[a][0] === 0 && at.paddings[a][1] === 0);
+    const outShape = x.shape.map((n, a) => n + at.paddings[a][0] + at.paddings[a][1]);
+    if (merged.shape.length <= 4) {
+      return view(forward(original, args, { x: view(x, merged.shape) }, { ...at, paddings: merged.params }), outShape);
+    }
+    const backend = args.backend as unknown as BackendLike;
+    const shape = [...x.shape];
+    const steps: ((cur: Info) => Info)[] = [];
+    for (let axis = 0; axis < shape.length; axis++) {
+      const [lo, hi] = at.paddings[axis];
+      if (lo === 0 && hi === 0) continue;
+      const around = aroundAxis(shape, axis);
+      shape[axis] += lo + hi;
+      const next = [...shape];
+      steps.push((cur) => view(forward(original, args, { x: view(cur, around) }, { ...at, paddings: [[0, 0], [lo, hi], [0, 0]] }), next));
+    }
+    return chain(backend, x, steps);
+  };
+}
+
+function sliceWrapper(original: tf.KernelConfig): tf.KernelFunc {
+  return (args) => {
+    const { x } = args.inputs as { x: Info };
+    const at = args.attrs as unknown as { begin: number | number[]; size: number | number[] };
+    const rank = x.shape.length;
+    if (rank <= 4) return forward(original, args, { x });
+    const begin = Array.isArray(at.begin) ? at.begin : x.shape.map(() => at.begin as number);
+    const size = (Array.isArray(at.size) ? at.size : x.shape.map(() => at.size as number)).map((s, a) => (s < 0 ? x.shape[a] - begin[a] : s));
+    const params = x.shape.map((_, a): [number, number] => [begin[a], size[a]]);
+    const merged = mergeUntouchedAxes(x.shape, params, (a) => begin[a] === 0 && size[a] === x.shape[a]);
+    if (merged.shape.length <= 4) {
+      return view(forward(original, args, { x: view(x, merged.shape) }, { begin: merged.params.map((p) => p[0]), size: merged.params.map((p) => p[1]) }), size);
+    }
+    const backend = args.backend as unknown as BackendLike;
+    const shape = [...x.shape];
+    const steps: ((cur: Info) => Info)[] = [];
+    for (let axis = 0; axis < rank; axis++) {
+      if (begin[axis] === 0 && size[axis] === shape[axis]) continue;
+      const around = aroundAxis(shape, axis);
+      shape[axis] = size[axis];
+      const next = [...shape];
+      const [b, s] = [begin[axis], size[axis]];
+      steps.push((cur) => view(forward(original, args, { x: view(cur, around) }, { begin: [0, b, 0], size: [around[0], s, around[2]] }), next));
+    }
+    return chain(backend, x, steps);
+  };
+}
+
 /** The wrapped kernel configs (built from the kernels registered when called). */
 export function makeSafeWebGpuKernels(original: (name: string) => tf.KernelConfig | undefined): tf.KernelConfig[] {
   const wrap = (name: string, make: (o: tf.KernelConfig) => tf.KernelFunc): tf.KernelConfig[] => {
@@ -219,5 +295,7 @@ export function makeSafeWebGpuKernels(original: (name: string) => tf.KernelConfi
     ...wrap('StridedSlice', stridedSliceWrapper),
     ...wrap('AddN', addNWrapper),
     ...wrap('Transpose', transposeWrapper),
+    ...wrap('PadV2', padWrapper),
+    ...wrap('Slice', sliceWrapper),
   ];
 }

@@ -33,5 +33,7 @@ export function runPythonFile(file: string, args: string[] = []): string {
 }
 
 export const HAS_SCIPY = has('numpy, scipy.ndimage');
-export const SCIPY_ONLY_SKIP_REASON =
-  'scipy not available in /usr/bin/python3 (apt-get install -y python3-scipy to run these checks)';
+export const SCIPY_ONLY_SKIP_REASON = 'scipy not available in /usr/bin/python3 (apt-get install -y python3-scipy to run these checks)';
+
+export const HAS_TORCH = has('torch, numpy');
+export const TORCH_SKIP_REASON = 'PyTorch not available in /usr/bin/python3 (apt-get install -y python3-torch to run these checks)';

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { nnunetProfile } from '../../../src/graph/transforms.js';
 import type { HeadSpec } from '../../../src/graph/types.js';
 import { initBackend } from '../../../src/runtime/backend.js';
 import { evaluateModel } from '../../../src/runtime/eval/model.js';
@@ -50,6 +51,21 @@ describe('trainModel', () => {
     trained.model.dispose();
     again.model.dispose();
     onceMore.model.dispose();
+  });
+
+  it("trains with nnU-Net's augmentation; the loader's worker count does not change the result", async () => {
+    const data = [blobDataset('a', 4, [20, 20, 20], 5), blobDataset('b', 3, [20, 20, 20], 6)];
+    const params = tinyTrainParams(['a', 'b'], headsAB, { augmentation: nnunetProfile() });
+    params.schedule = { ...params.schedule, epochs: 1, iterationsPerEpoch: 6, phases: [{ trains: 'all', epochs: 1, lr: { kind: 'constant', value: 0.01 } }] };
+    const runs = [];
+    for (const loaderWorkers of [0, 2]) {
+      const logs: string[] = [];
+      runs.push(await trainModel({ params, data, loaderWorkers, onLog: (m) => logs.push(m) }));
+      expect(logs.join('\n')).toContain(`augmentation 'nnunet_augmentation': rotation, scaling, noise, blur`);
+      expect(logs.join('\n')).toMatch(new RegExp(`data loading \\(${loaderWorkers} workers?\\): the steps waited [0-9.]+ s of [0-9.]+ s \\([0-9.]+ %; [0-9.]+ s of it for the first batch\\)`));
+    }
+    expect(runs[1].history[0].meanLoss).toBe(runs[0].history[0].meanLoss);
+    for (const r of runs) r.model.dispose();
   });
 
   it('does not leak tensors between iterations or after disposing the model', async () => {

@@ -68,7 +68,12 @@ export function decodeCase(bytes: Uint8Array): PreprocessedCase | null {
   let at = align4(labelAt + n);
   const total = at + head.classes.reduce((s, [, k]) => s + 4 * k, 0);
   if (total !== bytes.length) return null;
-  const copy = (from: number, size: number): ArrayBuffer => bytes.slice(from, from + size).buffer;
+  // The arrays go onto SharedArrayBuffers, so that training's loader workers read them without a copy.
+  const copy = (from: number, size: number): SharedArrayBuffer => {
+    const buf = new SharedArrayBuffer(size);
+    new Uint8Array(buf).set(bytes.subarray(from, from + size));
+    return buf;
+  };
   const image = new Float32Array(copy(start, 4 * n));
   const label = new Uint8Array(copy(labelAt, n));
   const classVoxels: Record<string, Uint32Array> = {};

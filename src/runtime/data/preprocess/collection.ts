@@ -12,6 +12,7 @@
 import type { ClassSpec, NormalizationSpec, SplitSpec, Vec3 } from '../../../graph/types.js';
 import { PreprocessCache, cacheKey } from '../cache/cache.js';
 import { decodeCase, encodeCase } from '../cache/case-file.js';
+import { onSharedMemory } from '../shared.js';
 import { sampleClassVoxels } from './class-voxels.js';
 import { preprocessArrays } from './image.js';
 import { type RawCase, type RawDataset, classProblems, loadRawCase, loadRawDataset } from '../raw/dataset.js';
@@ -236,6 +237,7 @@ export async function preprocessCollectionDetailed(
         result = await preprocessCase(ds, ref.id, input, st, options);
       }
       if (hit) cacheHits++;
+      result = onSharedMemory(result); // loader workers read it without a copy
       cases.push(result);
       const src = result.source;
       onProgress?.(++done, total, `${input.name} ${ref.id}: ${src ? `${src.canonicalShape.join('x')} -> ` : ''}${result.shape.join('x')}${hit ? ' (cached)' : ''}`);

@@ -10,6 +10,7 @@ import { loadRawDataset } from '../../../../src/runtime/data/raw/dataset.js';
 import { datasetFingerprint, pooledStats } from '../../../../src/runtime/data/raw/fingerprint.js';
 import { writeNifti } from '../../../../src/runtime/data/nifti/index.js';
 import { type PreprocessOptions, preprocessCollectionDetailed } from '../../../../src/runtime/data/preprocess/collection.js';
+import { isOnSharedMemory } from '../../../../src/runtime/data/shared.js';
 import { CLASSES, FIXTURE_AFFINE, SHAPE, SPACING, caseArrays, writeDataset } from '../fixtures.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'mt-cache-'));
@@ -55,6 +56,8 @@ describe('preprocessing cache', () => {
         expect(Array.from(b.label)).toEqual(Array.from(a.label));
         expect(Array.from(b.classVoxels.lesion)).toEqual(Array.from(a.classVoxels.lesion));
         expect(b.source).toEqual(a.source);
+        // Fresh or from the cache, cases live on shared memory (training's loader workers read them without a copy).
+        expect(isOnSharedMemory(a) && isOnSharedMemory(b)).toBe(true);
       }
     }
     expect(second.stats).toEqual(first.stats);

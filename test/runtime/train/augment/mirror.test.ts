@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { Prng } from '../../../src/runtime/rng.js';
-import { augmenterFor, flipInPlace, MirrorAugmenter } from '../../../src/runtime/train/augment.js';
+import { Prng } from '../../../../src/runtime/rng.js';
+import { flipInPlace, mirror } from '../../../../src/runtime/train/augment/mirror.js';
+import { AugmentationPipeline } from '../../../../src/runtime/train/augment/pipeline.js';
 
 describe('mirroring', () => {
   const shape: [number, number, number] = [2, 3, 4];
@@ -20,38 +21,28 @@ describe('mirroring', () => {
           }
     }
   });
+
   it('flips image and label together, each axis with p = 0.5, reproducibly', () => {
-    const aug = new MirrorAugmenter(0.5);
     const rng = new Prng(4);
     let flippedX = 0;
     for (let i = 0; i < 2000; i++) {
       const img = Float32Array.from({ length: 24 }, (_, k) => k);
       const lab = Uint8Array.from({ length: 24 }, (_, k) => k);
-      aug.apply(img, lab, shape, rng);
+      mirror.apply({ kind: 'mirror', p: 0.5, axes: [0, 1, 2] }, { image: img, label: lab, shape }, rng, { patch: shape, dummy2d: false });
       expect(Array.from(img)).toEqual(Array.from(lab));
       if (at(img, 0, 0, 0) % 4 === 3) flippedX++;
     }
     expect(Math.abs(flippedX / 2000 - 0.5)).toBeLessThan(0.04);
   });
-});
 
-describe('augmentation profiles', () => {
-  it('applies the profile\'s mirroring (p, axes) and names the transforms not implemented yet', () => {
-    const { augmenter, unsupported } = augmenterFor({
-      name: 'nnunet',
-      transforms: [
-        { kind: 'rotation', p: 0.2, range: [-30, 30] },
-        { kind: 'elastic', p: 0 },
-        { kind: 'mirror', p: 1, axes: [2] },
-      ],
-    });
-    expect(unsupported).toEqual(['rotation']);
-    const img = Float32Array.from({ length: 24 }, (_, k) => k);
-    const lab = Uint8Array.from({ length: 24 }, (_, k) => k);
-    augmenter!.apply(img, lab, [2, 3, 4], new Prng(1));
+  it('flips only the profile\'s axes', () => {
+    const pipeline = new AugmentationPipeline({ name: 'x', transforms: [{ kind: 'mirror', p: 1, axes: [2] }] }, [2, 3, 4]);
+    const image = Float32Array.from({ length: 24 }, (_, k) => k);
+    const { patch, applied } = pipeline.sample({ image, label: new Uint8Array(24), shape: [2, 3, 4] }, [0, 0, 0], new Prng(1));
     // p = 1 on x only: every row reversed, z and y untouched.
-    expect(Array.from(img.slice(0, 4))).toEqual([3, 2, 1, 0]);
-    expect(Array.from(img.slice(20, 24))).toEqual([23, 22, 21, 20]);
-    expect(augmenterFor({ name: 'none', transforms: [] }).augmenter).toBeNull();
+    expect(Array.from(patch.image.slice(0, 4))).toEqual([3, 2, 1, 0]);
+    expect(Array.from(patch.image.slice(20, 24))).toEqual([23, 22, 21, 20]);
+    expect(applied).toEqual(['mirror']);
+    expect(new AugmentationPipeline({ name: 'none', transforms: [] }, [2, 3, 4]).empty).toBe(true);
   });
 });
