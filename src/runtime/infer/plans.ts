@@ -79,8 +79,10 @@ export interface ModelPlans {
   mirrorAxes?: number[];
   /** Per dataset of the heads: its label-map protocol (`mtc infer --protocol`). */
   protocols: Record<string, DatasetProtocol>;
-  /** The training stage's resolved parameters. */
-  training: TrainParams;
+  /** The training stage's resolved parameters (null: not trained by mtc, e.g. an imported model). */
+  training: TrainParams | null;
+  /** Where an imported model came from (`mtc import`): its format, network and checkpoint. */
+  imported?: Record<string, unknown>;
 }
 
 /** nnU-Net's inference defaults: step 0.5, Gaussian weighting, mirroring over all axes. */
