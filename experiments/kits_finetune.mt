@@ -10,7 +10,9 @@ experiment md_unet_without_kits extends md_unet {
 }
 
 // Fine-tuning: new heads for KiTS19's classes, the paper's schedule (10 epochs heads only, 50 epochs
-// warm-up of the whole network, poly for the rest), batch 2, same patch and spacing.
+// warm-up of the whole network, poly for the rest), batch 2, same patch and spacing. Its five folds
+// all start from one pre-trained model (md_unet_without_kits fold 0), and KiTS19 is normalised with
+// that model's CT statistics: the pre-training is exactly md_unet_without_kits run alone.
 experiment kits_finetune {
   pretrained   md_unet_without_kits
   datasets     [kits19]

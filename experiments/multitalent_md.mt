@@ -1,6 +1,8 @@
 // MultiTalent multi-dataset (MD) training: one network for all 47 classes of the paper's 13 CT
-// datasets, in the paper's three architectures. Each is a 5-fold cross-validation that reuses each
-// dataset's own split.
+// datasets, in the paper's three architectures. Each is a 5-fold cross-validation in which every
+// dataset keeps its own split: fold k of the collection is fold k of each dataset (its seeded
+// 5-fold split, or the splits_final.json it declares with `split`), the folds the per-dataset
+// baselines use too. The three share one preprocessing stage.
 //
 //     mtc compile experiments/multitalent_md.mt --format json     # md_swin (the last one)
 //     mtc compile experiments/multitalent_md.mt -e md_unet

@@ -102,19 +102,23 @@ architecture quickstart_unet {
 // ---------------------------------------------------------------------------------------------
 
 schedule short_pretrain {
-  optimizer  sgd(momentum: 0.99, nesterov: true, weight_decay: 3e-5)
-  lr         poly(0.01, 0.9)             // lr = 0.01 * (1 - epoch / epochs)^0.9
-  epochs     15
-  iterations 25                          // training iterations (batches) per epoch
+  optimizer        sgd(momentum: 0.99, nesterov: true, weight_decay: 3e-5)
+  lr               poly(0.01, 0.9)       // lr = 0.01 * (1 - epoch / epochs)^0.9
+  epochs           15
+  iterations       25                    // training iterations (batches) per epoch
+  validation       5                     // validation batches per epoch (pseudo-Dice; nnU-Net: 50)
+  checkpoint_every 5                     // epochs between resumable checkpoints (default 10)
 }
 
 // Fine-tuning: first train only the new heads (the backbone is frozen) while the learning rate
 // rises linearly from 0 to 0.01, then train everything with poly decay. The paper's version is
 // `multitalent_finetune` in stdlib/schedules.mt (10 + 50 + rest of 1000 epochs).
 schedule short_finetune {
-  optimizer  sgd(momentum: 0.99, nesterov: true, weight_decay: 3e-5)
-  epochs     60
-  iterations 25
+  optimizer        sgd(momentum: 0.99, nesterov: true, weight_decay: 3e-5)
+  epochs           60
+  iterations       25
+  validation       5
+  checkpoint_every 5
   phase heads { epochs 2     lr linear(0, 0.01) }
   phase all   { epochs rest  lr poly(0.01, 0.9) }   // the remaining 58 epochs
 }

@@ -14,7 +14,20 @@ export {
   type Diagnostic,
   type Program,
 } from './compiler/index.js';
-export { runGraph, type RunOptions, type RunOutcome } from './runtime/executor.js';
+export {
+  runGraph,
+  makePlan,
+  executePlan,
+  previewPlan,
+  runSingleStage,
+  listRuns,
+  readRun,
+  Store,
+  type RunOptions,
+  type RunOutcome,
+  type Plan,
+  type RunRecord,
+} from './runtime/executor/index.js';
 export { RunEvents, type RunEvent, type RunListener, type EvaluationResult, type ClassMetric } from './runtime/events.js';
 export { initRuntime, type BackendChoice, type RuntimeInfo } from './runtime/setup.js';
 export { multiTalentLoss, multiTalentLossParts, type MultiTalentLossOptions, type MultiTalentLossParts } from './runtime/loss/multitalent.js';

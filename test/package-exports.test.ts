@@ -11,7 +11,7 @@ describe("import from 'multitalent'", () => {
       console.log(JSON.stringify({ errors: hasErrors(diagnostics), stages: graph.stages.map((s) => s.kind) }));
     `;
     const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
-    expect(JSON.parse(out)).toEqual({ errors: false, stages: ['prepare', 'preprocess', 'train', 'finetune', 'evaluate', 'report'] });
+    expect(JSON.parse(out)).toEqual({ errors: false, stages: ['prepare', 'prepare', 'prepare', 'prepare', 'prepare', 'preprocess', 'train', 'preprocess', 'finetune', 'evaluate', 'report'] });
   });
 });
 

@@ -18,6 +18,12 @@ function intArg(value: string): number {
   return n;
 }
 
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`expected a positive integer, got '${value}'`);
+  return n;
+}
+
 /** Collects a repeatable option's values. */
 function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
@@ -44,25 +50,28 @@ export function buildProgram(io: CliIO, setExitCode: (code: number) => void): Co
     .addOption(new Option('--format <format>', 'diagnostics format').choices(['text', 'json']).default('text'))
     .action(async (files: string[], opts: { format: 'text' | 'json' }) => setExitCode(await checkCommand(files, opts, io)));
 
-  program
-    .command('compile')
-    .description('print the runtime graph (validated against its JSON Schema)')
-    .argument('<file>', '.mt file')
-    .option('-e, --experiment <name>', 'experiment to compile (default: the last one in the file)')
+  const experimentOption = (c: Command): Command =>
+    c
+      .option('-e, --experiment <pattern>', 'experiment, family (all its experiments) or glob, e.g. \'baselines_*_fold0\' (repeatable; default: the last experiment of the file)', collect)
+      .option('--all', 'every experiment of the file, family expansions included');
+
+  experimentOption(
+    program
+      .command('compile')
+      .description('print the runtime graph (validated against its JSON Schema), or list the experiments of a file')
+      .argument('<file>', '.mt file'),
+  )
     .option('--set <path=value>', 'override a field, type-checked like source (repeatable)', collect, [])
+    .option('--list', "list the file's experiments (family expansions included) instead")
     .addOption(new Option('--format <format>', 'output format').choices(['yaml', 'json']).default('yaml'))
-    .action(async (file: string, opts: { experiment?: string; set: string[]; format: 'yaml' | 'json' }) =>
+    .action(async (file: string, opts: { experiment?: string[]; all?: boolean; set: string[]; list?: boolean; format: 'yaml' | 'json' }) =>
       setExitCode(await compileCommand(file, opts, io)),
     );
 
-  program
-    .command('graph')
-    .description('print the stage graph')
-    .argument('<file>', '.mt file')
-    .option('-e, --experiment <name>', 'experiment (default: the last one in the file)')
+  experimentOption(program.command('graph').description('print the stage graph').argument('<file>', '.mt file'))
     .option('--set <path=value>', 'override a field (repeatable)', collect, [])
     .addOption(new Option('--format <format>', 'graph format').choices(['mermaid', 'dot']).default('mermaid'))
-    .action(async (file: string, opts: { experiment?: string; set: string[]; format: 'mermaid' | 'dot' }) =>
+    .action(async (file: string, opts: { experiment?: string[]; all?: boolean; set: string[]; format: 'mermaid' | 'dot' }) =>
       setExitCode(await graphCommand(file, opts, io)),
     );
 
@@ -110,24 +119,35 @@ export function buildProgram(io: CliIO, setExitCode: (code: number) => void): Co
       setExitCode(await synthCommand(dir, opts, io));
     });
 
-  program
-    .command('run')
-    .description('compile and execute an experiment: data, preprocessing, training, fine-tuning, evaluation')
-    .argument('<file>', '.mt file')
-    .option('-e, --experiment <name>', 'experiment to run (default: the last one in the file)')
+  experimentOption(
+    program
+      .command('run')
+      .description('compile and execute experiments: data, preprocessing, training, fine-tuning, evaluation; finished stages are reused from the store')
+      .argument('[file]', '.mt file'),
+  )
     .option('--set <path=value>', 'override a field, type-checked like source (repeatable)', collect, [])
     .option('--data <dir>', 'data root for dataset folders (default: $MT_DATA or ./data)')
-    .option('--runs <dir>', 'where run folders are created', 'runs')
+    .option('--runs <dir>', 'where run folders and the stage store (<runs>/.store) live', 'runs')
     .option('--cache <dir>', 'preprocessing cache (default: <data root>/.mtc-cache)')
     .option('--no-cache', 'preprocess without reading or writing the cache')
     .addOption(new Option('--backend <name>', 'tfjs backend').choices(['auto', 'cpu', 'wasm', 'tensorflow', 'webgpu']).default('auto'))
+    .option('--jobs <n>', 'independent stages run at the same time', positiveInt, 1)
+    .option('--force <pattern>', 'run stages matching the pattern even when cached, e.g. \'evaluate:*\' (repeatable)', collect)
+    .option('--only <pattern>', 'run only the stages matching the pattern; the others must be cached (repeatable)', collect)
+    .option('--explain-cache', 'say, for every stage that is not cached, which field changed since its last run')
     .option('--no-tui', 'plain progress lines instead of the terminal UI')
     .option('--json', 'one JSON event per line on stdout')
-    .option('--dry-run', 'print the plan and stop')
+    .option('--dry-run', 'show what would run and what is cached, with each stage\'s key parameters, and stop (exit 1 when the run could not start)')
+    .option('--stage <id>', 'run one stage of an existing run folder (with --run; its inputs must be in the store)')
+    .option('--run <dir>', 'the run folder for --stage')
+    .addOption(new Option('--force-stage', 'with --stage: run it even when it is in the store').hideHelp())
     .action(
       async (
-        file: string,
-        opts: { experiment?: string; set: string[]; data?: string; runs: string; cache?: string | false; backend: BackendChoice; tui: boolean; json?: boolean; dryRun?: boolean },
+        file: string | undefined,
+        opts: {
+          experiment?: string[]; all?: boolean; set: string[]; data?: string; runs: string; cache?: string | false; backend: BackendChoice; tui: boolean; json?: boolean; dryRun?: boolean;
+          jobs: number; force?: string[]; only?: string[]; explainCache?: boolean; stage?: string; run?: string; forceStage?: boolean;
+        },
       ) => {
         // Imported on use: the runtime loads TensorFlow.js, which costs a second that check/compile need not pay.
         const { runCommand } = await import('./commands/run.js');
@@ -194,6 +214,27 @@ export function buildProgram(io: CliIO, setExitCode: (code: number) => void): Co
     .action(async (runs: string[], opts: { output?: string }) => {
       const { reportCommand } = await import('./commands/report.js');
       setExitCode(await reportCommand(runs, opts, io));
+    });
+
+  program
+    .command('status')
+    .description("each stage's state (done, cached, interrupted, failed, pending), key and metrics of runs")
+    .argument('[run]', 'a run folder, or an experiment name (its latest run); default: every run')
+    .option('--runs <dir>', 'where run folders live', 'runs')
+    .option('--json', 'machine-readable, with weights_sha256 for each trained stage')
+    .action(async (run: string | undefined, opts: { runs: string; json?: boolean }) => {
+      const { statusCommand } = await import('./commands/status.js');
+      setExitCode(await statusCommand(run, opts, io));
+    });
+
+  program
+    .command('ls')
+    .description('list the runs: experiment, run key, state, last change, mean Dice')
+    .option('--runs <dir>', 'where run folders live', 'runs')
+    .option('--json', 'machine-readable')
+    .action(async (opts: { runs: string; json?: boolean }) => {
+      const { lsCommand } = await import('./commands/status.js');
+      setExitCode(await lsCommand(opts, io));
     });
 
   const data = program.command('data').description('inspect NIfTI files and check nnU-Net raw datasets');
@@ -340,7 +381,7 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
       io.err(`mtc: ${err.message}`);
       return err.exitCode;
     }
-    if (err instanceof Error && ['MtDataError', 'GraphValidationError', 'UnsupportedFeatureError', 'MemoryBudgetError'].includes(err.name)) {
+    if (err instanceof Error && ['MtDataError', 'GraphValidationError', 'UnsupportedFeatureError', 'MemoryBudgetError', 'StageInterrupted'].includes(err.name)) {
       io.err(`mtc: ${err.message}`);
       return 1;
     }

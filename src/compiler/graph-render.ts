@@ -7,17 +7,24 @@ export type GraphFormat = 'mermaid' | 'dot';
 export function stageSummary(s: Stage): string {
   switch (s.kind) {
     case 'prepare':
-      return `${s.datasets.length} dataset${s.datasets.length === 1 ? '' : 's'}`;
+      return `dataset ${s.datasets[0]}`;
     case 'preprocess':
-      return `spacing [${s.spacing.join(', ')}] mm`;
+      return `${s.datasets.length} dataset${s.datasets.length === 1 ? '' : 's'}, spacing [${s.spacing.join(', ')}] mm, ${s.normalization.statsFrom ? `CT statistics of ${s.normalization.statsFrom}` : 'own CT statistics'}`;
     case 'train':
     case 'finetune':
-      return `${s.architecture.kind} ${s.architecture.name}, ${s.heads.length} heads, ${s.schedule.epochs} epochs, batch ${s.batch}, ${s.loss}`;
+      return `${s.architecture.kind} ${s.architecture.name}, ${s.heads.length} heads, ${s.schedule.epochs} epochs, batch ${s.batch}, ${s.loss}, fold ${s.fold}/${s.split.folds}`;
     case 'evaluate':
-      return `${s.datasets.length} dataset${s.datasets.length === 1 ? '' : 's'}, ${(s.metrics ?? ['dice']).join('+')}${s.inference.mirror ? ', TTA' : ''}`;
+      return `${s.datasets.length} dataset${s.datasets.length === 1 ? '' : 's'}, ${s.models.length === 1 ? `fold ${s.models[0].fold}` : `${s.models.length}-fold CV`}, ${(s.metrics ?? ['dice']).join('+')}${s.inference.mirror ? ', TTA' : ''}`;
     case 'report':
       return `${s.evaluations.length} evaluation${s.evaluations.length === 1 ? '' : 's'}`;
   }
+}
+
+/** What flows along a dependency: `backbone` (fine-tuning's initial weights), `statistics` (normalisation taken over), or plain data. */
+export function edgeLabel(from: string, to: Stage): string | null {
+  if (to.kind === 'finetune' && to.from === from) return 'backbone';
+  if (to.kind === 'preprocess' && to.normalization.statsFrom === from) return 'CT statistics';
+  return null;
 }
 
 const esc = (s: string) => s.replace(/"/g, '\\"');
@@ -27,12 +34,22 @@ export function renderGraph(graph: RuntimeGraph, format: GraphFormat): string {
   if (format === 'mermaid') {
     const out = ['flowchart TD'];
     for (const s of graph.stages) out.push(`  ${ids.get(s.id)}["<b>${s.id.replace(/"/g, '#quot;')}</b><br/>${stageSummary(s).replace(/"/g, '#quot;')}"]`);
-    for (const s of graph.stages) for (const d of s.deps) out.push(`  ${ids.get(d)} --> ${ids.get(s.id)}`);
+    for (const s of graph.stages) {
+      for (const d of s.deps) {
+        const label = edgeLabel(d, s);
+        out.push(`  ${ids.get(d)} ${label ? `-- ${label} --> ` : '--> '}${ids.get(s.id)}`);
+      }
+    }
     return `${out.join('\n')}\n`;
   }
-  const out = [`digraph "${esc(graph.source.experiment)}" {`, '  rankdir=TB;', '  node [shape=box, fontname="Helvetica"];'];
+  const out = [`digraph "${esc(graph.source.experiments.join(', '))}" {`, '  rankdir=TB;', '  node [shape=box, fontname="Helvetica"];'];
   for (const s of graph.stages) out.push(`  ${ids.get(s.id)} [label="${esc(s.id)}\\n${esc(stageSummary(s))}"];`);
-  for (const s of graph.stages) for (const d of s.deps) out.push(`  ${ids.get(d)} -> ${ids.get(s.id)};`);
+  for (const s of graph.stages) {
+    for (const d of s.deps) {
+      const label = edgeLabel(d, s);
+      out.push(`  ${ids.get(d)} -> ${ids.get(s.id)}${label ? ` [label="${label}"]` : ''};`);
+    }
+  }
   out.push('}');
   return `${out.join('\n')}\n`;
 }

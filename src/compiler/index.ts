@@ -11,15 +11,16 @@ import { checkLoadedProgram } from './check/checker.js';
 import type { CheckedProgram } from './check/model.js';
 import { dedupeDiagnostics, DiagnosticSink, hasErrors, sortDiagnostics, type Diagnostic } from './diagnostics.js';
 import { lower } from './lower.js';
+import { resolvedSource } from './resolved.js';
+import { experimentsOfFile, selectExperiments, type ExperimentListing } from './select.js';
 import type { Program } from './program.js';
 import { spanAt } from './source.js';
-import { closest } from './suggest.js';
-import { withArticle } from './words.js';
 
 export type { Diagnostic, DiagnosticCode, Severity } from './diagnostics.js';
 export { DIAGNOSTIC_CODES, hasErrors, diagnosticToJson, type DiagnosticJson } from './diagnostics.js';
 export { formatSource, type FormatResult } from './format.js';
-export { renderGraph, stageSummary, type GraphFormat } from './graph-render.js';
+export { renderGraph, stageSummary, edgeLabel, type GraphFormat } from './graph-render.js';
+export { printValue } from './resolved.js';
 export { applyOverrides, OVERRIDE_FILE, type OverrideResult } from './overrides.js';
 export { explain, EXPLANATIONS, type Explanation } from './explain.js';
 export type { Program, SourceFile } from './program.js';
@@ -29,7 +30,8 @@ export { renderDiagnostics, renderDiagnostic, summarize } from './render.js';
 export { parseSource } from './parse.js';
 export { mtParser, serializedGrammar } from './grammar/parser.js';
 export { mtLexer } from './grammar/tokens.js';
-export { samplingShares } from './lower.js';
+export { samplingShares, SPLIT } from './lower.js';
+export { experimentsOfFile, experimentsOfProgram, selectExperiments, type ExperimentListing, type Selection } from './select.js';
 export { deriveStrides, deriveTopology, defaultFeatures } from './check/topology.js';
 export { stdlibDir, packageRoot } from './stdlib.js';
 export type { CheckedProgram, DeclKind, Symbol as DeclarationSymbol } from './check/model.js';
@@ -76,42 +78,53 @@ export function experimentsIn(program: Program, file: string, families: Readonly
     .flatMap((d) => (d.kind.text === 'family' ? (families.get(d.name!.text) ?? []) : [d.name!.text]));
 }
 
-
-export interface CompileOptions {
-  /** The experiment to run; default: the last experiment declared in the entry file. */
-  experiment?: string;
+/** The experiments of the entry file, family expansions included, in declaration order (`mtc compile --list`). */
+export function listExperiments(program: Program): { experiments: ExperimentListing[]; diagnostics: Diagnostic[] } {
+  const { checked, diagnostics } = checkAll(program);
+  return { experiments: experimentsOfFile(program, checked, program.entry), diagnostics: sorted(program, diagnostics) };
 }
 
 /**
- * Checks the program and lowers its main experiment to a validated RuntimeGraph. The graph is null
- * whenever any error was reported (warnings do not block it).
+ * resolved.mt of each experiment (see resolved.ts): its declarations, imports and --set overrides
+ * inlined. The program must compile without errors. `header` gives each file's leading comment lines.
+ */
+export function resolvedSources(
+  program: Program,
+  experiments: readonly string[],
+  header: (experiment: string) => string[] = () => [],
+  checkpointPath?: (file: string, path: string) => string,
+): Map<string, string> {
+  const { checked } = checkAll(program);
+  return new Map(experiments.map((e) => [e, resolvedSource(checked, e, header(e), checkpointPath)]));
+}
+
+export interface CompileOptions {
+  /** One experiment to run (same as `experiments: [name]`); default: the last experiment declared in the entry file. */
+  experiment?: string;
+  /** Experiments to run: names, family names (all expansions) or globs; see select.ts. */
+  experiments?: readonly string[];
+  /** Every experiment of the entry file, family expansions included. */
+  all?: boolean;
+}
+
+/**
+ * Checks the program and lowers the selected experiments to one validated RuntimeGraph. The graph
+ * is null whenever any error was reported (warnings do not block it).
  */
 export function compileProgram(program: Program, options: CompileOptions = {}): { graph: RuntimeGraph | null; diagnostics: Diagnostic[] } {
   const { checked, diagnostics } = checkAll(program);
   const sink = new DiagnosticSink();
-  const entryText = program.sources.get(program.entry) ?? '';
-  const here = spanAt(program.entry, entryText, 0, 0);
-  let main: string | undefined;
-  if (options.experiment !== undefined) {
-    const sym = checked.symbols.get(options.experiment);
-    if (sym === undefined || sym.kind !== 'experiment') {
-      const all = [...checked.symbols.values()].filter((s) => s.kind === 'experiment').map((s) => s.name);
-      const s = closest(options.experiment, all);
-      sink.error('MT0207', here, sym === undefined ? `no experiment named '${options.experiment}' in ${program.entry} or its imports` : `'${options.experiment}' is ${withArticle(sym.kind)}, not an experiment`, s ? `did you mean '${s}'?` : all.length > 0 ? `experiments: ${all.join(', ')}` : undefined);
-    } else main = sym.name;
-  } else if (program.files.has(program.entry)) {
-    const names = experimentsIn(program, program.entry, checked.families);
-    if (names.length === 0) sink.error('MT0401', here, `${program.entry} declares no experiment to compile`, 'add an experiment { ... } to this file, or name one of its imported experiments explicitly');
-    else main = names[names.length - 1];
-  }
+  const here = spanAt(program.entry, program.sources.get(program.entry) ?? '', 0, 0);
+  const patterns = [...(options.experiment !== undefined ? [options.experiment] : []), ...(options.experiments ?? [])];
+  const mains = program.files.has(program.entry) ? selectExperiments(program, checked, { all: options.all, patterns }, sink) : undefined;
   const all = sorted(program, [...diagnostics, ...sink.items]);
-  if (main === undefined || hasErrors(all)) return { graph: null, diagnostics: all };
+  if (mains === undefined || hasErrors(all)) return { graph: null, diagnostics: all };
   try {
-    const graph = validateGraph(lower(checked, main, program.entry));
+    const graph = validateGraph(lower(checked, mains, program.entry));
     return { graph, diagnostics: all };
   } catch (e) {
     const problems = e instanceof GraphValidationError ? e.problems.join('; ') : e instanceof Error ? e.message : String(e);
-    sink.error('MT0901', here, `internal compiler error while building the graph for '${main}': ${problems}`, 'this is a bug in mtc; please report it with the .mt file');
+    sink.error('MT0901', here, `internal compiler error while building the graph for ${mains.map((m) => `'${m}'`).join(', ')}: ${problems}`, 'this is a bug in mtc; please report it with the .mt file');
     return { graph: null, diagnostics: sorted(program, [...diagnostics, ...sink.items]) };
   }
 }

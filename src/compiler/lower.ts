@@ -1,22 +1,37 @@
 /**
- * Lowering: a checked program and its main experiment -> RuntimeGraph.
+ * Lowering: a checked program and the experiments selected to run -> one RuntimeGraph.
  *
- * Stages, in order: prepare, preprocess, train:ROOT, finetune:NEXT..., evaluate:MAIN, report.
- * The pre-training chain is followed through `pretrained`; every experiment in it shares the
- * root's spacing and architecture (resolved by the checker at the root's patch and spacing).
+ * Per selected experiment M, following its pre-training chain (root first) through `pretrained`:
+ *   prepare:DATASET              one per dataset of the chain (shared by every experiment using it)
+ *   preprocess:GROUP             the root's datasets, CT statistics of their own (shared by every
+ *                                experiment that trains on the same datasets at the same spacing)
+ *   train:ROOT[/foldK]           the root; one stage per fold of M when M is the root, else the root's
+ *                                first fold only (the one model every fine-tune fold starts from)
+ *   preprocess:D@GROUP           each later link's datasets, with the root group's statistics
+ *   finetune:LINK[/foldK]        each later link, from the previous link's first fold
+ *   evaluate:M, report:M         cross-validation over M's folds
+ * Stages are identified by id; one that several experiments need appears once (and must be
+ * identical). Every experiment in a chain shares the root's spacing and architecture (resolved
+ * by the checker at the root's patch and spacing). Stage ids are labels: what a stage computes is
+ * in its fields, and the runtime's cache keys never include ids.
  */
 import { dirname, isAbsolute, join, normalize } from 'node:path';
 import { outputLayoutFor } from '../graph/outputs.js';
 import { datasetShares } from '../graph/sampling.js';
 import {
   GRAPH_SCHEMA_VERSION,
-  type ClassSetSpec, type DatasetSpec, type HeadSpec, type RuntimeGraph, type SamplingKind, type Stage, type TrainParams,
+  type ClassSetSpec, type DatasetSpec, type HeadSpec, type RuntimeGraph, type SamplingKind, type Stage, type TrainParams, type Vec3,
 } from '../graph/types.js';
 import { chainOf } from './check/checker.js';
 import type { CheckedProgram, DatasetModel, ExperimentModel } from './check/model.js';
 import { EXPERIMENT_DEFAULTS } from './check/experiments.js';
 
-export const HOLDOUT_FRACTION = 0.2;
+/**
+ * Every dataset's cross-validation split: 5 folds, seeded like nnU-Net's KFold (12345), independent
+ * of the experiment's seed so that every experiment on a dataset (MD networks and the per-dataset
+ * baselines alike) uses the same split. A dataset's `split` file replaces it.
+ */
+export const SPLIT = { folds: 5, seed: 12345 } as const;
 export const INFERENCE = { stepFraction: 0.5, gaussian: true, mirror: false } as const;
 
 /**
@@ -69,90 +84,134 @@ export function checkpointPath(e: Pick<ExperimentModel, 'checkpoint' | 'file'>):
   return isAbsolute(e.checkpoint) ? e.checkpoint : normalize(join(dirname(e.file), e.checkpoint));
 }
 
-export function stageId(e: ExperimentModel): string {
-  return `${e.pretrained === null ? 'train' : 'finetune'}:${e.name}`;
+/** The training stage id of experiment `e` for `fold`: `train:NAME` (`finetune:NAME`), with `/foldK` when `e` trains several folds. */
+export function stageId(e: ExperimentModel, fold: number = e.folds[0]): string {
+  return `${e.pretrained === null ? 'train' : 'finetune'}:${e.name}${e.folds.length > 1 ? `/fold${fold}` : ''}`;
 }
 
-/** Lowers `main`; the program must have checked without errors. Throws LoweringError otherwise. */
-export function lower(checked: CheckedProgram, main: string, sourceFile: string): RuntimeGraph {
-  const chain = need(chainOf(checked, main), `the pre-training chain of '${main}'`);
-  const root = need(chain[0], `experiment '${main}'`);
-  const spacing = need(checked.resolvedSpacing.get(root.name), `spacing of '${root.name}'`);
-  const mainExp = chain[chain.length - 1];
+const sameJson = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
+/** Lowers the experiments in `mains` (in that order); the program must have checked without errors. Throws LoweringError otherwise. */
+export function lower(checked: CheckedProgram, mains: readonly string[], sourceFile: string): RuntimeGraph {
+  if (mains.length === 0) throw new LoweringError('internal: no experiment to lower');
+  const stages = new Map<string, Stage>();
+  const add = (stage: Stage): string => {
+    const prior = stages.get(stage.id);
+    if (prior === undefined) stages.set(stage.id, stage);
+    else if (!sameJson(prior, stage)) throw new LoweringError(`internal: two different stages are both named '${stage.id}'`);
+    return stage.id;
+  };
   const datasetNames: string[] = [];
-  for (const e of chain) for (const d of e.datasets) if (!datasetNames.includes(d)) datasetNames.push(d);
-  const models: DatasetModel[] = datasetNames.map((d) => need(checked.datasets.get(d), `dataset '${d}'`));
-  const byName = new Map(models.map((m) => [m.spec.name, m]));
+  const dataset = (d: string): DatasetModel => need(checked.datasets.get(d), `dataset '${d}'`);
 
-  const seedOf = new Map<string, number>();
-  for (const e of chain) {
-    const inherited = e.pretrained !== null ? seedOf.get(e.pretrained) : undefined;
-    seedOf.set(e.name, e.seed ?? inherited ?? EXPERIMENT_DEFAULTS.seed);
-  }
-  const mainSeed = seedOf.get(mainExp.name) ?? EXPERIMENT_DEFAULTS.seed;
-
-  const stages: Stage[] = [
-    { id: 'prepare', kind: 'prepare', deps: [], datasets: [...datasetNames] },
-    {
-      id: 'preprocess',
+  /** Experiments in program order that train from scratch, with their own preprocessing group's content. */
+  const groupContent = (datasets: readonly string[], spacing: Vec3, statsFrom: string | null) => JSON.stringify([datasets, spacing, statsFrom]);
+  const groupLabel = (datasets: readonly string[], spacing: Vec3, statsFrom: string | null, rootsOnly: boolean): string => {
+    if (datasets.length === 1) {
+      // `D`, unless experiments of the program train on D alone at different spacings: then `D_1.5x1x1`.
+      const spacings = new Set<string>();
+      for (const e of checked.experiments.values()) {
+        const sp = checked.resolvedSpacing.get(e.name);
+        if (rootsOnly === (e.pretrained === null) && sp !== undefined && e.datasets.length === 1 && e.datasets[0] === datasets[0]) spacings.add(sp.join('x'));
+      }
+      return spacings.size > 1 ? `${datasets[0]}_${spacing.join('x')}` : datasets[0];
+    }
+    const want = groupContent(datasets, spacing, statsFrom);
+    for (const e of checked.experiments.values()) {
+      if (rootsOnly !== (e.pretrained === null)) continue;
+      const sp = checked.resolvedSpacing.get(e.name);
+      if (sp !== undefined && groupContent(e.datasets, sp, statsFrom) === want) return e.name;
+    }
+    return need<string>(undefined, `a preprocessing group for ${datasets.join(', ')}`);
+  };
+  const preprocess = (datasets: readonly string[], spacing: Vec3, statsFrom: string | null): string => {
+    for (const d of datasets) {
+      if (!datasetNames.includes(d)) datasetNames.push(d);
+      add({ id: `prepare:${d}`, kind: 'prepare', deps: [], datasets: [d] });
+    }
+    const label = groupLabel(datasets, spacing, statsFrom, statsFrom === null);
+    const id = statsFrom === null ? `preprocess:${label}` : `preprocess:${label}@${statsFrom.slice('preprocess:'.length)}`;
+    return add({
+      id,
       kind: 'preprocess',
-      deps: ['prepare'],
-      datasets: [...datasetNames],
+      deps: [...datasets.map((d) => `prepare:${d}`), ...(statsFrom === null ? [] : [statsFrom])],
+      datasets: [...datasets],
       spacing: [...spacing],
-      normalization: { kind: 'ct', scope: 'collection' },
-      split: { holdoutFraction: HOLDOUT_FRACTION, seed: mainSeed },
-    },
-  ];
+      normalization: { kind: 'ct', scope: 'collection', statsFrom },
+    });
+  };
 
-  let previous: string | null = null;
-  for (const e of chain) {
-    const architecture = need(checked.resolvedArchitectures.get(e.name), `the architecture of '${e.name}'`);
-    const dsSpecs = e.datasets.map((d) => need(byName.get(d), `dataset '${d}'`).spec);
-    const heads = headsOf(dsSpecs, e.targets);
-    const params: TrainParams = {
-      experiment: e.name,
-      datasets: [...e.datasets],
-      heads,
-      architecture: structuredClone(architecture),
-      batch: e.batch,
-      sampling: {
-        kind: e.sampling.kind,
-        foregroundFraction: e.sampling.foregroundFraction,
-        shares: samplingShares(e.sampling.kind, e.datasets.map((d) => ({ name: d, cases: byName.get(d)?.cases ?? null }))),
-      },
-      schedule: structuredClone(need(checked.schedules.get(need(e.schedule, `schedule of '${e.name}'`)), `schedule '${e.schedule}'`)),
-      loss: e.loss,
-      lossOptions: { ...e.lossOptions },
-      output: outputLayoutFor(e.loss, heads),
-      seed: seedOf.get(e.name) ?? EXPERIMENT_DEFAULTS.seed,
-      augmentation: structuredClone(e.augmentation),
-      folds: [...e.folds],
-      precision: e.precision,
-      checkpoint: previous === null ? checkpointPath(e) : null,
-      targets: e.targets === null ? null : [...e.targets],
-    };
-    const id = stageId(e);
-    if (previous === null) stages.push({ id, kind: 'train', deps: ['preprocess'], ...params });
-    else stages.push({ id, kind: 'finetune', deps: ['preprocess', previous], from: previous, ...params });
-    previous = id;
+  for (const main of mains) {
+    const chain = need(chainOf(checked, main), `the pre-training chain of '${main}'`);
+    const root = need(chain[0], `experiment '${main}'`);
+    const spacing = need(checked.resolvedSpacing.get(root.name), `spacing of '${root.name}'`);
+    const mainExp = chain[chain.length - 1];
+
+    const seedOf = new Map<string, number>();
+    for (const e of chain) {
+      const inherited = e.pretrained !== null ? seedOf.get(e.pretrained) : undefined;
+      seedOf.set(e.name, e.seed ?? inherited ?? EXPERIMENT_DEFAULTS.seed);
+    }
+
+    for (const e of chain) for (const d of e.datasets) add({ id: `prepare:${d}`, kind: 'prepare', deps: [], datasets: [d] });
+    const rootData = preprocess(root.datasets, spacing, null);
+    let mainData = rootData;
+    let previous: string | null = null;
+    for (const e of chain) {
+      const architecture = need(checked.resolvedArchitectures.get(e.name), `the architecture of '${e.name}'`);
+      const dsSpecs = e.datasets.map((d) => dataset(d).spec);
+      const heads = headsOf(dsSpecs, e.targets);
+      const data = e === root ? rootData : preprocess(e.datasets, spacing, rootData);
+      if (e === mainExp) mainData = data;
+      const folds = e === mainExp ? e.folds : [e.folds[0]];
+      const from: string | null = previous;
+      for (const fold of folds) {
+        const params: TrainParams = {
+          experiment: e.name,
+          datasets: [...e.datasets],
+          heads,
+          architecture: structuredClone(architecture),
+          batch: e.batch,
+          sampling: {
+            kind: e.sampling.kind,
+            foregroundFraction: e.sampling.foregroundFraction,
+            shares: samplingShares(e.sampling.kind, e.datasets.map((d) => ({ name: d, cases: checked.datasets.get(d)?.cases ?? null }))),
+          },
+          schedule: structuredClone(need(checked.schedules.get(need(e.schedule, `schedule of '${e.name}'`)), `schedule '${e.schedule}'`)),
+          loss: e.loss,
+          lossOptions: { ...e.lossOptions },
+          output: outputLayoutFor(e.loss, heads),
+          seed: seedOf.get(e.name) ?? EXPERIMENT_DEFAULTS.seed,
+          fold,
+          split: { ...SPLIT },
+          augmentation: structuredClone(e.augmentation),
+          precision: e.precision,
+          checkpoint: from === null ? checkpointPath(e) : null,
+          targets: e.targets === null ? null : [...e.targets],
+        };
+        const id = stageId(e, fold);
+        if (from === null) add({ id, kind: 'train', deps: [data], data, ...params });
+        else add({ id, kind: 'finetune', deps: [data, from], data, from, ...params });
+      }
+      previous = stageId(e, folds[0]);
+    }
+    const evalId = `evaluate:${mainExp.name}`;
+    const ev = mainExp.evaluation;
+    const models = mainExp.folds.map((fold) => ({ fold, stage: stageId(mainExp, fold) }));
+    add({
+      id: evalId, kind: 'evaluate', deps: [...models.map((m) => m.stage), mainData], experiment: mainExp.name, models, data: mainData,
+      datasets: [...mainExp.datasets], split: { ...SPLIT },
+      inference: { stepFraction: ev.step, gaussian: INFERENCE.gaussian, mirror: ev.tta },
+      metrics: [...ev.metrics],
+    });
+    const evaluated = mainExp.datasets.map((d) => dataset(d).spec);
+    add({ id: `report:${mainExp.name}`, kind: 'report', deps: [evalId], experiment: mainExp.name, evaluations: [evalId], classSets: reportClassSets(checked, mainExp.report, evaluated, mainExp.targets) });
   }
-  const model = need(previous, 'the model stage');
-  const evalId = `evaluate:${mainExp.name}`;
-  const ev = mainExp.evaluation;
-  stages.push({
-    id: evalId, kind: 'evaluate', deps: [model], experiment: mainExp.name, model, datasets: [...mainExp.datasets],
-    inference: { stepFraction: ev.step, gaussian: INFERENCE.gaussian, mirror: ev.tta },
-    metrics: [...ev.metrics],
-  });
-  const evaluated = mainExp.datasets.map((d) => need(byName.get(d), `dataset '${d}'`).spec);
-  stages.push({ id: 'report', kind: 'report', deps: [evalId], evaluations: [evalId], classSets: reportClassSets(checked, mainExp.report, evaluated, mainExp.targets) });
 
   return {
     schemaVersion: GRAPH_SCHEMA_VERSION,
-    source: { file: sourceFile, experiment: mainExp.name },
-    seed: mainSeed,
-    datasets: models.map((m) => structuredClone(m.spec)),
-    stages,
+    source: { file: sourceFile, experiments: [...mains] },
+    datasets: datasetNames.map((d) => structuredClone(dataset(d).spec)),
+    stages: [...stages.values()],
   };
 }

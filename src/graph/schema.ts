@@ -97,7 +97,9 @@ const schedule = obj({
     minItems: 1,
     items: obj({ trains: { enum: ['heads', 'all'] }, epochs: posInt, lr: lrLaw }, { optimizer }),
   },
-});
+}, { validationIterations: nonNegInt, checkpointEvery: posInt });
+
+const split = obj({ folds: { type: 'integer', minimum: 2 }, seed: nonNegInt });
 
 const stageBase = { id: str, deps: strList };
 
@@ -111,6 +113,9 @@ const trainParams = {
   schedule,
   loss: { enum: ['multitalent', 'dice_ce'] },
   seed: nonNegInt,
+  fold: nonNegInt,
+  split,
+  data: str,
 };
 
 const outputLayout = {
@@ -124,7 +129,6 @@ const trainOptional = {
   lossOptions: obj({ batchDice: { type: 'boolean' } }),
   output: outputLayout,
   augmentation,
-  folds: { type: 'array', items: { type: 'integer', minimum: 0, maximum: 4 }, minItems: 1 },
   precision: { enum: ['fp32', 'mixed'] },
   checkpoint: { oneOf: [{ type: 'null' }, str] },
   targets: { oneOf: [{ type: 'null' }, { type: 'array', items: str, minItems: 1 }] },
@@ -132,14 +136,13 @@ const trainOptional = {
 
 const stage = {
   oneOf: [
-    obj({ ...stageBase, kind: { const: 'prepare' }, datasets: strList }),
+    obj({ ...stageBase, kind: { const: 'prepare' }, datasets: { type: 'array', items: str, minItems: 1, maxItems: 1 } }),
     obj({
       ...stageBase,
       kind: { const: 'preprocess' },
       datasets: strList,
       spacing: vec3,
-      normalization: obj({ kind: { const: 'ct' }, scope: { enum: ['collection', 'dataset'] } }),
-      split: obj({ holdoutFraction: { type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 1 }, seed: nonNegInt }),
+      normalization: obj({ kind: { const: 'ct' }, scope: { enum: ['collection', 'dataset'] }, statsFrom: { oneOf: [{ type: 'null' }, str] } }),
     }),
     obj({ ...stageBase, kind: { const: 'train' }, ...trainParams }, trainOptional),
     obj({ ...stageBase, kind: { const: 'finetune' }, ...trainParams, from: str }, trainOptional),
@@ -147,12 +150,14 @@ const stage = {
       ...stageBase,
       kind: { const: 'evaluate' },
       experiment: str,
-      model: str,
+      models: { type: 'array', minItems: 1, items: obj({ fold: nonNegInt, stage: str }) },
+      data: str,
       datasets: { type: 'array', items: str, minItems: 1 },
+      split,
       inference: obj({ stepFraction: { type: 'number', exclusiveMinimum: 0, maximum: 1 }, gaussian: { type: 'boolean' }, mirror: { type: 'boolean' } }),
     }, { metrics: { type: 'array', items: { enum: ['dice', 'hd95'] }, minItems: 1 } }),
     obj(
-      { ...stageBase, kind: { const: 'report' }, evaluations: strList },
+      { ...stageBase, kind: { const: 'report' }, experiment: str, evaluations: strList },
       { classSets: { type: 'array', items: obj({ name: str, classes: strList }) } },
     ),
   ],
@@ -175,9 +180,8 @@ const dataset = obj({
 });
 
 export const graphSchema = obj({
-  schemaVersion: { const: 1 },
-  source: obj({ file: str, experiment: str }),
-  seed: nonNegInt,
+  schemaVersion: { const: 2 },
+  source: obj({ file: str, experiments: { type: 'array', items: str, minItems: 1 } }),
   datasets: { type: 'array', items: dataset },
   stages: { type: 'array', items: stage, minItems: 1 },
 });

@@ -13,7 +13,13 @@
 
 import type { TransformKind } from './transforms.js';
 
-export const GRAPH_SCHEMA_VERSION = 1 as const;
+/**
+ * Version 2: several experiments per graph (`source.experiments`), one `prepare:DATASET` per
+ * dataset, preprocessing per normalisation group (`preprocess:NAME`, statistics of its own datasets
+ * or of another group's), one training per cross-validation fold (`fold`, `split`), and evaluate and
+ * report stages per experiment.
+ */
+export const GRAPH_SCHEMA_VERSION = 2 as const;
 
 export type Vec3 = [number, number, number];
 
@@ -49,7 +55,10 @@ export interface DatasetSpec {
   cases?: number | null;
   /** Label values the dataset declares (`labels { background 0 liver 1 }`), name -> value; empty when not declared. */
   labels?: Record<string, number>;
-  /** A split file (nnU-Net splits_final.json layout), relative to the dataset folder; null: the runtime's own split. */
+  /**
+   * A split file (nnU-Net's splits_final.json: a list of { train, val } case-id lists, one per fold),
+   * relative to the dataset folder; null: the runtime's seeded k-fold split of the sorted case ids.
+   */
   splitFile?: string | null;
 }
 
@@ -182,18 +191,39 @@ export interface ScheduleSpec {
   /** Total epochs; equals the sum of the phases' epochs. */
   epochs: number;
   iterationsPerEpoch: number;
+  /**
+   * Validation batches per epoch (nnU-Net: 50), drawn from the fold's validation cases: the same
+   * patches every epoch, scored with nnU-Net's pseudo-Dice (its moving average picks the `best`
+   * checkpoint); 0 turns validation off. Always set by the compiler.
+   */
+  validationIterations?: number;
+  /** Epochs between two `latest` checkpoints (resume points). Does not change results. Always set by the compiler. */
+  checkpointEvery?: number;
   /** Global gradient-norm clip; 0 disables clipping. */
   clipNorm: number;
   phases: PhaseSpec[];
 }
 
-export type NormalizationSpec =
-  /** CT: clip to the foreground 0.5/99.5 percentiles, z-score with the foreground mean/std. */
-  { kind: 'ct'; scope: 'collection' | 'dataset' };
+/**
+ * CT: clip to the foreground 0.5/99.5 percentiles, z-score with the foreground mean/std.
+ * `scope`: statistics pooled over the stage's datasets (`collection`, MultiTalent's one global
+ * scheme) or per dataset. `statsFrom`: the id of another preprocess stage whose statistics are used
+ * instead (a fine-tune target is normalised like its pre-training: "identical configuration as the
+ * source training"); null: computed from this stage's own datasets.
+ */
+export interface NormalizationSpec {
+  kind: 'ct';
+  scope: 'collection' | 'dataset';
+  statsFrom: string | null;
+}
 
+/**
+ * Cross-validation split of each dataset: its split file when it has one (DatasetSpec.splitFile),
+ * else a shuffle of its sorted case ids seeded with (seed, dataset name) cut into `folds` parts.
+ * Fold k trains on the other parts and validates on part k (the 20 % "hold-out" of fold 0).
+ */
 export interface SplitSpec {
-  /** Fraction of each dataset's cases held out for evaluation (at least one case). */
-  holdoutFraction: number;
+  folds: number;
   seed: number;
 }
 
@@ -204,17 +234,19 @@ interface StageBase {
   deps: string[];
 }
 
+/** `prepare:DATASET`: the dataset's folder exists (synthesised when it is synthetic and missing) and is hashed. */
 export interface PrepareStage extends StageBase {
   kind: 'prepare';
+  /** Exactly one dataset. */
   datasets: string[];
 }
 
+/** `preprocess:NAME`: crop, CT-normalise and resample every case of its datasets. */
 export interface PreprocessStage extends StageBase {
   kind: 'preprocess';
   datasets: string[];
   spacing: Vec3;
   normalization: NormalizationSpec;
-  split: SplitSpec;
 }
 
 /**
@@ -286,8 +318,9 @@ export interface TrainParams {
   seed: number;
   /** Augmentation profile. Always set by the compiler. */
   augmentation?: AugmentationSpec;
-  /** Cross-validation folds to train (0-based, of 5). Always set by the compiler. */
-  folds?: number[];
+  /** The cross-validation fold this stage trains (0-based): it trains on the other folds' cases. */
+  fold: number;
+  split: SplitSpec;
   /** Arithmetic: fp32, or mixed (fp16 autocast where available). Always set by the compiler. */
   precision?: Precision;
   /** Initial weights from a checkpoint file (train stages only); null: random initialisation. Always set by the compiler. */
@@ -298,10 +331,18 @@ export interface TrainParams {
 
 export interface TrainStage extends StageBase, TrainParams {
   kind: 'train';
+  /** The preprocess stage whose cases it trains on. */
+  data: string;
 }
 
+/**
+ * Fine-tuning. Every fold of a fine-tune starts from the same pre-trained model (`from`): the
+ * pre-training's first fold, as the paper fine-tunes five folds from one MultiTalent model.
+ */
 export interface FinetuneStage extends StageBase, TrainParams {
   kind: 'finetune';
+  /** The preprocess stage whose cases it trains on (normalised with the pre-training's statistics). */
+  data: string;
   /** The train (or finetune) stage whose backbone weights are copied. */
   from: string;
 }
@@ -313,13 +354,20 @@ export interface InferenceSpec {
   mirror: boolean;
 }
 
+/**
+ * Cross-validation: every fold's model predicts its own validation cases, and the per-case results
+ * of all folds form one result (each case evaluated once, by the model that did not train on it).
+ */
 export interface EvaluateStage extends StageBase {
   kind: 'evaluate';
   experiment: string;
-  /** The train/finetune stage whose final weights are evaluated. */
-  model: string;
-  /** Datasets whose held-out cases are evaluated. */
+  /** The train/finetune stage of each fold whose final weights are evaluated. */
+  models: Array<{ fold: number; stage: string }>;
+  /** The preprocess stage holding the evaluated cases. */
+  data: string;
+  /** Datasets whose validation cases are evaluated. */
   datasets: string[];
+  split: SplitSpec;
   inference: InferenceSpec;
   /** Metrics to compute: `dice`, `hd95`. Always set by the compiler. */
   metrics?: Array<'dice' | 'hd95'>;
@@ -333,6 +381,7 @@ export interface ClassSetSpec {
 
 export interface ReportStage extends StageBase {
   kind: 'report';
+  experiment: string;
   evaluations: string[];
   /** Class groups to summarise (class sets, and one per class tag). Always set by the compiler. */
   classSets?: ClassSetSpec[];
@@ -350,9 +399,8 @@ export type StageKind = Stage['kind'];
 
 export interface RuntimeGraph {
   schemaVersion: typeof GRAPH_SCHEMA_VERSION;
-  /** The `.mt` file the graph was compiled from, and the experiment it runs. */
-  source: { file: string; experiment: string };
-  seed: number;
+  /** The `.mt` file the graph was compiled from, and the experiments it runs (their stages share prepare and preprocess). */
+  source: { file: string; experiments: string[] };
   datasets: DatasetSpec[];
   /** Stages in a valid execution order (every dependency precedes its dependants). */
   stages: Stage[];

@@ -65,13 +65,34 @@ function semanticProblems(graph: RuntimeGraph): string[] {
         }
       }
     }
-    if (stage.kind === 'finetune' && !seen.has(stage.from)) {
-      problems.push(`${where} fine-tunes from '${stage.from}', which does not come before it`);
+    const needStage = (what: string, id: string, kinds: readonly Stage['kind'][]) => {
+      const s = seen.get(id);
+      if (s === undefined) problems.push(`${where} ${what} '${id}', which does not come before it`);
+      else if (!kinds.includes(s.kind)) problems.push(`${where} ${what} '${id}', which is a ${s.kind} stage, not ${kinds.join(' or ')}`);
+      else if (!stage.deps.includes(id)) problems.push(`${where} ${what} '${id}' but does not depend on it`);
+    };
+    if (stage.kind === 'preprocess' && stage.normalization.statsFrom !== null) {
+      needStage('takes its normalisation from', stage.normalization.statsFrom, ['preprocess']);
     }
-    if (stage.kind === 'evaluate' && !seen.has(stage.model)) {
-      problems.push(`${where} evaluates '${stage.model}', which does not come before it`);
+    if (stage.kind === 'train' || stage.kind === 'finetune' || stage.kind === 'evaluate') needStage('reads its cases from', stage.data, ['preprocess']);
+    if (stage.kind === 'train' || stage.kind === 'finetune') {
+      if (stage.fold >= stage.split.folds) problems.push(`${where}: fold ${stage.fold} does not exist in a ${stage.split.folds}-fold split`);
     }
+    if (stage.kind === 'finetune') needStage('fine-tunes from', stage.from, ['train', 'finetune']);
+    if (stage.kind === 'evaluate') {
+      const folds = new Set<number>();
+      for (const m of stage.models) {
+        needStage('evaluates', m.stage, ['train', 'finetune']);
+        if (folds.has(m.fold)) problems.push(`${where} evaluates fold ${m.fold} twice`);
+        if (m.fold >= stage.split.folds) problems.push(`${where}: fold ${m.fold} does not exist in a ${stage.split.folds}-fold split`);
+        folds.add(m.fold);
+      }
+    }
+    if (stage.kind === 'report') for (const e of stage.evaluations) needStage('reports', e, ['evaluate']);
     seen.set(stage.id, stage);
+  }
+  for (const e of graph.source.experiments) {
+    if (!graph.stages.some((s) => s.kind === 'report' && s.experiment === e)) problems.push(`experiment '${e}' has no report stage`);
   }
   return problems;
 }

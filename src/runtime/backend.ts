@@ -158,3 +158,21 @@ export function trainingUnsupportedReason(backend: string): string | null {
   }
   return null;
 }
+
+/**
+ * The backend `initBackend(choice)` will pick, without initialising anything (for `--dry-run`'s
+ * cache keys): the choice itself, or for `auto` `tensorflow` when its binding is installed, else `cpu`.
+ */
+export function expectedBackend(choice: BackendChoice): string {
+  if (choice !== 'auto') return choice;
+  const require = createRequire(import.meta.url);
+  for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
+    try {
+      require.resolve(pkg);
+      return 'tensorflow';
+    } catch {
+      // not installed
+    }
+  }
+  return 'cpu';
+}

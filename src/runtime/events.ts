@@ -23,7 +23,30 @@ export interface EvaluationResult {
   meanDice: number | null;
 }
 
-export type StageStatus = 'pending' | 'running' | 'done' | 'failed' | 'skipped';
+/**
+ * `cached`: its outputs were already in the store under its key, so it did not run; `interrupted`:
+ * stopped on request (Ctrl-C) after saving what can be resumed; `skipped`: not run because a stage
+ * it needs failed or was interrupted, or `--only` left it out.
+ */
+export type StageStatus = 'pending' | 'running' | 'done' | 'cached' | 'failed' | 'interrupted' | 'skipped';
+
+/** One finished training epoch (also a line of the stage's history.json). */
+export interface EpochRecord {
+  epoch: number;
+  phase: number;
+  lr: number;
+  meanLoss: number;
+  /** nnU-Net's pseudo-Dice per class (`dataset/class`) on the validation patches; null where undefined. Absent without validation. */
+  pseudoDice?: Record<string, number | null>;
+  /** Mean of the defined per-class pseudo-Dice values. */
+  meanPseudoDice?: number | null;
+  /** Moving average of meanPseudoDice (0.9 old + 0.1 new), which picks the `best` checkpoint. */
+  ema?: number | null;
+  /** Seconds the epoch took (training and validation). */
+  seconds: number;
+}
+
+export type RunStatus = 'done' | 'failed' | 'interrupted';
 
 /** What an activity is: a stage of the graph, or work of a command outside a run (`mtc infer`). */
 export type ActivityKind = StageKind | 'infer';
@@ -33,8 +56,19 @@ export type ActivityKind = StageKind | 'infer';
  * JSON renderers subscribe to these events.
  */
 export type RunEvent =
-  | { type: 'run-start'; graph: RuntimeGraph; runDir: string; backend: string }
-  | { type: 'stage-start'; stage: string; kind: ActivityKind; description: string }
+  | {
+      type: 'run-start';
+      graph: RuntimeGraph;
+      backend: string;
+      /** The run folder of each experiment of the graph. */
+      runDirs: Record<string, string>;
+      /** The stage store (shared by every run). */
+      store: string;
+      /** Stages run at the same time at most. */
+      jobs: number;
+    }
+  /** `key` is absent when the stage announces itself before its key is known (prepare hashes its files first). */
+  | { type: 'stage-start'; stage: string; kind: ActivityKind; description: string; key?: string }
   | {
       type: 'stage-progress';
       stage: string;
@@ -51,9 +85,23 @@ export type RunEvent =
       detail?: string;
     }
   | { type: 'stage-log'; stage: string; message: string }
-  | { type: 'stage-end'; stage: string; status: Exclude<StageStatus, 'pending' | 'running'>; seconds: number; error?: string }
+  /** Why a stage is not served from the store (`--explain-cache`): one line per changed field. */
+  | { type: 'stage-cache'; stage: string; key: string; cached: boolean; changes: string[] }
+  | { type: 'epoch'; stage: string; record: EpochRecord; best: boolean }
+  | { type: 'checkpoint'; stage: string; kind: 'latest' | 'best' | 'final'; epoch: number }
+  | {
+      type: 'stage-end';
+      stage: string;
+      status: Exclude<StageStatus, 'pending' | 'running'>;
+      seconds: number;
+      /** The stage key (absent when it never got one: skipped before its inputs existed). */
+      key?: string;
+      error?: string;
+      /** Facts for the record (metrics, weights_sha256, ...), as in the stage's manifest. */
+      summary?: Record<string, unknown>;
+    }
   | { type: 'evaluation'; result: EvaluationResult }
-  | { type: 'run-end'; status: 'done' | 'failed'; runDir: string; seconds: number; results: EvaluationResult[] }
+  | { type: 'run-end'; status: RunStatus; runDirs: Record<string, string>; seconds: number; results: EvaluationResult[] }
   /** A command outside a run (`mtc infer`): its activities are announced up front, like a run's stages. */
   | { type: 'job-start'; command: string; title: string; backend: string; folder: string; activities: string[] }
   | { type: 'job-end'; command: string; status: 'done' | 'failed'; folder: string; seconds: number };

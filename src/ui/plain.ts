@@ -34,10 +34,15 @@ export function attachPlainRenderer(events: RunEvents, options: PlainOptions): (
   return events.subscribe((e) => {
     const w = options.write;
     switch (e.type) {
-      case 'run-start':
-        w(`mtc run: experiment '${e.graph.source.experiment}' from ${e.graph.source.file}`);
-        w(`  backend ${e.backend}, ${e.graph.stages.length} stages, run folder ${e.runDir}`);
+      case 'run-start': {
+        const names = e.graph.source.experiments;
+        const dirs = Object.values(e.runDirs);
+        w(`mtc run: experiment${names.length === 1 ? '' : 's'} ${names.map((n) => `'${n}'`).join(', ')} from ${e.graph.source.file}`);
+        w(`  backend ${e.backend}, ${e.graph.stages.length} stages${e.jobs > 1 ? `, ${e.jobs} at a time` : ''}, store ${e.store}`);
+        if (dirs.length === 1) w(`  run folder ${dirs[0]}`);
+        else for (const [n, d] of Object.entries(e.runDirs)) w(`  run folder of ${n}: ${d}`);
         break;
+      }
       case 'stage-start':
         w(`[${e.stage}] start: ${e.description}`);
         lastPrinted.set(e.stage, now());
@@ -53,18 +58,34 @@ export function attachPlainRenderer(events: RunEvents, options: PlainOptions): (
       case 'stage-log':
         w(`[${e.stage}] ${e.message}`);
         break;
+      case 'stage-cache':
+        if (!e.cached) w(`[${e.stage}] not cached (key ${e.key.slice(0, 12)}): ${e.changes.join('; ')}`);
+        break;
+      case 'epoch': {
+        const r = e.record;
+        const dice = r.meanPseudoDice === undefined ? '' : `  pseudo-Dice ${r.meanPseudoDice === null ? 'n/a' : r.meanPseudoDice.toFixed(4)}${r.ema === undefined || r.ema === null ? '' : ` (ema ${r.ema.toFixed(4)}${e.best ? ', best' : ''})`}`;
+        w(`[${e.stage}] epoch ${r.epoch}  loss ${r.meanLoss.toFixed(4)}  lr ${r.lr.toExponential(2)}${dice}  ${formatDuration(r.seconds)}`);
+        break;
+      }
+      case 'checkpoint':
+        if (e.kind === 'latest') w(`[${e.stage}] checkpoint written (resumes at epoch ${e.epoch})`);
+        break;
       case 'stage-end':
-        w(`[${e.stage}] ${e.status} in ${formatDuration(e.seconds)}${e.error ? `: ${e.error}` : ''}`);
+        if (e.status === 'cached') w(`[${e.stage}] cached (key ${(e.key ?? '').slice(0, 12)})`);
+        else if (e.status === 'skipped') w(`[${e.stage}] skipped${e.error ? `: ${e.error}` : ''}`);
+        else w(`[${e.stage}] ${e.status} in ${formatDuration(e.seconds)}${e.error ? `: ${e.error}` : ''}`);
         break;
       case 'evaluation':
         w('');
-        w(`Per-class Dice on held-out cases (${e.result.stage}):`);
+        w(`Per-class Dice on the validation cases (${e.result.stage}):`);
         for (const l of diceTableLines(e.result)) w(`  ${l}`);
         w('');
         break;
-      case 'run-end':
-        w(`mtc run: ${e.status} in ${formatDuration(e.seconds)}; results in ${e.runDir}`);
+      case 'run-end': {
+        const dirs = Object.values(e.runDirs);
+        w(`mtc run: ${e.status} in ${formatDuration(e.seconds)}; results in ${dirs.length === 1 ? dirs[0] : `${dirs.length} run folders`}`);
         break;
+      }
       case 'job-start':
         w(`mtc ${e.command}: ${e.title}`);
         w(`  ${e.backend ? `backend ${e.backend}, ` : ''}${e.activities.length} input(s), output folder ${e.folder}`);

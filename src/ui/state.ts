@@ -1,4 +1,4 @@
-import type { ActivityKind, EvaluationResult, RunEvent, StageStatus } from '../runtime/events.js';
+import type { ActivityKind, EpochRecord, EvaluationResult, RunEvent, RunStatus, StageStatus } from '../runtime/events.js';
 
 /** What a screen needs to know about one stage; derived from the event stream only. */
 export interface StageView {
@@ -17,23 +17,38 @@ export interface StageView {
   seconds?: number;
   error?: string;
   lastLog?: string;
+  /** The stage key (its store entry), once known. */
+  key?: string;
+  /** Trainings: the last finished epoch (loss, pseudo-Dice, its moving average). */
+  lastEpoch?: EpochRecord;
+  /** Trainings: the last checkpoint written. */
+  checkpoint?: { kind: string; epoch: number };
+  /** With --explain-cache: what changed since the stage's last stored run. */
+  cacheChanges?: string[];
+  summary?: Record<string, unknown>;
 }
 
 export interface RunView {
   /** The command shown in the header (`run`, `infer`). */
   command: string;
+  /** The experiments of the run, joined for a header. */
   experiment: string;
+  experiments: string[];
+  /** The run folder (the first one when the run has several experiments). */
   runDir: string;
+  runDirs: Record<string, string>;
   backend: string;
   stages: StageView[];
   results: EvaluationResult[];
-  finished: null | { status: 'done' | 'failed'; seconds: number };
+  finished: null | { status: RunStatus; seconds: number };
 }
 
 export const emptyRunView: RunView = {
   command: 'run',
   experiment: '',
+  experiments: [],
   runDir: '',
+  runDirs: {},
   backend: '',
   stages: [],
   results: [],
@@ -54,8 +69,10 @@ export function reduceRunView(view: RunView, event: RunEvent): RunView {
     case 'run-start':
       return {
         ...emptyRunView,
-        experiment: event.graph.source.experiment,
-        runDir: event.runDir,
+        experiment: event.graph.source.experiments.join(', '),
+        experiments: [...event.graph.source.experiments],
+        runDir: Object.values(event.runDirs)[0] ?? '',
+        runDirs: { ...event.runDirs },
         backend: event.backend,
         stages: event.graph.stages.map((s) => pendingStage(s.id, s.kind)),
       };
@@ -70,7 +87,7 @@ export function reduceRunView(view: RunView, event: RunEvent): RunView {
       };
     case 'stage-start': {
       const known = view.stages.some((s) => s.id === event.stage) ? view : { ...view, stages: [...view.stages, pendingStage(event.stage, event.kind)] };
-      return updateStage(known, event.stage, { status: 'running', kind: event.kind, description: event.description });
+      return updateStage(known, event.stage, { status: 'running', kind: event.kind, description: event.description, key: event.key });
     }
     case 'stage-progress':
       return updateStage(view, event.stage, {
@@ -86,12 +103,20 @@ export function reduceRunView(view: RunView, event: RunEvent): RunView {
     case 'stage-log':
       return updateStage(view, event.stage, { lastLog: event.message });
     case 'stage-end':
-      return updateStage(view, event.stage, { status: event.status, seconds: event.seconds, error: event.error });
+      return updateStage(view, event.stage, { status: event.status, seconds: event.seconds, error: event.error, ...(event.key ? { key: event.key } : {}), ...(event.summary ? { summary: event.summary } : {}) });
+    case 'stage-cache':
+      return updateStage(view, event.stage, { key: event.key, cacheChanges: event.changes });
+    case 'epoch':
+      return updateStage(view, event.stage, { lastEpoch: event.record });
+    case 'checkpoint':
+      return updateStage(view, event.stage, { checkpoint: { kind: event.kind, epoch: event.epoch } });
     case 'evaluation':
       return { ...view, results: [...view.results, event.result] };
     case 'run-end':
     case 'job-end':
       return { ...view, finished: { status: event.status, seconds: event.seconds } };
+    default:
+      return view;
   }
 }
 

@@ -60,13 +60,32 @@ describe('mtc compile', () => {
     const yamlIO = captureIO();
     expect(await main(['compile', 'experiments/quickstart.mt'], yamlIO)).toBe(0);
     const graph = validateGraph(parseYaml(yamlIO.stdout.join('\n')));
-    expect(graph.stages.map((s) => s.kind)).toEqual(['prepare', 'preprocess', 'train', 'finetune', 'evaluate', 'report']);
+    expect(graph.stages.map((s) => s.kind)).toEqual(['prepare', 'prepare', 'prepare', 'prepare', 'prepare', 'preprocess', 'train', 'preprocess', 'finetune', 'evaluate', 'report']);
     const ft = graph.stages.find((s) => s.kind === 'finetune');
     expect(ft?.deps).toContain('train:quickstart_pretrain');
 
     const jsonIO = captureIO();
     expect(await main(['compile', 'experiments/quickstart.mt', '--format', 'json'], jsonIO)).toBe(0);
     expect(JSON.parse(jsonIO.stdout.join('\n'))).toEqual(graph);
+  });
+
+  it('--list lists the experiments of a file, family expansions included', async () => {
+    const io = captureIO();
+    expect(await main(['compile', 'experiments/baselines.mt', '--list'], io)).toBe(0);
+    expect(io.stdout[0]).toBe('baseline');
+    expect(io.stdout[1]).toMatch(/^baselines_msd_liver_multitalent_unet_fold0 +\(family baselines\)$/);
+    expect(io.stdout.at(-1)).toBe('196 experiments; -e baselines selects all of family baselines; the last one is the default of mtc run');
+    const q = captureIO();
+    expect(await main(['compile', 'experiments/quickstart.mt', '--list', '--format', 'json'], q)).toBe(0);
+    expect((JSON.parse(q.stdout.join('\n')) as Array<{ name: string; pretrained: string | null }>).map((e) => [e.name, e.pretrained])).toEqual([['quickstart_pretrain', null], ['quickstart', 'quickstart_pretrain']]);
+  });
+
+  it('-e FAMILY and --all compile every expansion into one graph', async () => {
+    const io = captureIO();
+    expect(await main(['compile', 'experiments/baselines.mt', '-e', 'baselines_swin', '--format', 'json'], io)).toBe(0);
+    const g = JSON.parse(io.stdout.join('\n')) as { source: { experiments: string[] }; stages: Array<{ id: string }> };
+    expect(g.source.experiments.length).toBe(65);
+    expect(g.stages.filter((s) => s.id.startsWith('prepare:')).length).toBe(13);
   });
 
   it('exits 1 with diagnostics and no graph when the source has errors', async () => {
@@ -103,7 +122,7 @@ describe('mtc compile', () => {
     const graph = validateGraph(JSON.parse(io.stdout.join('\n')));
     const train = graph.stages.find((s) => s.kind === 'train');
     const ev = graph.stages.find((s) => s.kind === 'evaluate');
-    expect([graph.source.experiment, train?.kind === 'train' && train.batch, ev?.kind === 'evaluate' && ev.inference.mirror]).toEqual([e, 3, false]);
+    expect([graph.source.experiments[0], train?.kind === 'train' && train.batch, ev?.kind === 'evaluate' && ev.inference.mirror]).toEqual([e, 3, false]);
   });
 
   it("MT0006's hint names the referenced declaration, and that override compiles", async () => {

@@ -12,9 +12,12 @@ describe('mtc graph', () => {
     expect(await graphCommand('experiments/quickstart.mt', { format: 'mermaid' }, cli)).toBe(0);
     const text = out.join('\n');
     expect(text.startsWith('flowchart TD\n')).toBe(true);
-    expect(text).toContain('s2["<b>train:quickstart_pretrain</b><br/>unet quickstart_unet, 8 heads, 15 epochs, batch 2, multitalent"]');
-    expect(text).toContain('  s2 --> s3');
-    expect(text.match(/-->/g)!.length).toBe(6);
+    expect(text).toContain('s6["<b>train:quickstart_pretrain</b><br/>unet quickstart_unet, 8 heads, 15 epochs, batch 2, multitalent, fold 0/5"]');
+    expect(text).toContain('  s5 --> s6');
+    // What the fine-tune takes from the pre-training is explicit: its backbone and its CT statistics.
+    expect(text).toContain('  s6 -- backbone --> s8');
+    expect(text).toContain('  s5 -- CT statistics --> s7');
+    expect(text.match(/-->/g)!.length).toBe(12);
   });
 
   it('prints the stage graph as DOT, honouring --set', async () => {
@@ -23,7 +26,7 @@ describe('mtc graph', () => {
     const text = out.join('\n');
     expect(text).toContain('digraph "quickstart" {');
     expect(text).toContain('5 epochs');
-    expect(text).toContain('  s3 -> s4;');
+    expect(text).toContain('  s6 -> s8 [label="backbone"];');
   });
 });
 

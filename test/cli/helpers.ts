@@ -1,3 +1,6 @@
+import { existsSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { CliIO } from '../../src/cli/io.js';
 
 export interface CapturedIO extends CliIO {
@@ -15,4 +18,50 @@ export function captureIO(cwd = process.cwd(), env: NodeJS.ProcessEnv = {}): Cap
 export function ioParts(cwd = process.cwd()): { cli: CliIO; out: string[]; err: string[] } {
   const cli = captureIO(cwd);
   return { cli, out: cli.stdout, err: cli.stderr };
+}
+
+/** The one run folder under `runs/<experiment>/` (run folders are named by their run key). */
+export async function runFolder(runs: string, experiment: string): Promise<string> {
+  const keys = existsSync(join(runs, experiment)) ? await readdir(join(runs, experiment)) : [];
+  if (keys.length !== 1) throw new Error(`expected one run folder under ${join(runs, experiment)}, found ${keys.length}`);
+  return join(runs, experiment, keys[0]);
+}
+
+/** The final weights of a training stage of a run folder (through its link to the store entry). */
+export function finalWeights(runDir: string, stageSlug: string): string {
+  return join(runDir, 'stages', stageSlug, 'checkpoints', 'final', 'weights.bin');
+}
+
+/**
+ * The quickstart's shape at toy size: two source datasets, one fine-tune target, a few iterations.
+ * `pre` and `ft` are the two schedules' fields (the fine-tune's heads phase takes `headEpochs`).
+ */
+export function tinyExperiment(o: { pre: string; ft: string; headEpochs: number; augmentation?: boolean }): string {
+  const aug = o.augmentation ? '  augmentation nnunet_augmentation' : '';
+  return `${o.augmentation ? 'import "std/augmentation"' : ''}
+dataset liver {
+  root "quickstart/Dataset901_SynthLiver"
+  synthetic quickstart seed 5
+  classes { liver [1, 2]  liver_tumour [2] }
+}
+dataset vessel {
+  root "quickstart/Dataset904_SynthVessel"
+  synthetic quickstart seed 5
+  classes { aorta [1]  spleen [2] }
+}
+dataset kidney {
+  root "quickstart/Dataset905_SynthKidney"
+  synthetic quickstart seed 5
+  classes { kidney [1, 2]  kidney_tumour [2] tags [cancer] }
+}
+architecture tiny { kind unet  patch [16, 16, 16]  features [4, 8]  deep_supervision false }
+schedule pre { lr poly(0.01, 0.9)  ${o.pre} }
+schedule ft {
+  ${o.ft}
+  phase heads { epochs ${o.headEpochs}     lr linear(0, 0.01) }
+  phase all   { epochs rest  lr poly(0.01, 0.9) }
+}
+experiment tiny_pre { datasets [liver, vessel]  architecture tiny  schedule pre  spacing [8, 8, 8]  seed 3${aug} }
+experiment tiny_ft  { pretrained tiny_pre  datasets [kidney]  schedule ft  seed 3${aug} }
+`;
 }

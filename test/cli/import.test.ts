@@ -9,7 +9,7 @@ import type { TrainStage } from '../../src/graph/types.js';
 import { readCheckpoint } from '../../src/runtime/model/checkpoint.js';
 import { isHeadParam } from '../../src/runtime/model/unet.js';
 import { buildReference, HAS_TORCH, type Reference, TORCH_SKIP_REASON } from '../runtime/import/reference.js';
-import { captureIO } from './helpers.js';
+import { captureIO, runFolder } from './helpers.js';
 
 describe.skipIf(!HAS_TORCH)('mtc import, then fine-tuning from the imported model', () => {
   let dir = '';
@@ -103,8 +103,10 @@ experiment ft {
     const imported = await readCheckpoint(model);
     const backbone = [...imported.weights.keys()].filter((k) => !isHeadParam(k));
     expect(text).toContain(`initialised ${backbone.length} backbone tensors from ${model}`);
-    const runs = await readdir(join(dir, 'runs'));
-    const trained = await readCheckpoint(join(dir, 'runs', runs[0], 'checkpoints', 'ft'));
+    const runDir = await runFolder(join(dir, 'runs'), 'ft');
+    const stages = (await readdir(join(runDir, 'stages'))).filter((s) => existsSync(join(runDir, 'stages', s, 'checkpoints', 'final', 'model.json')));
+    expect(stages).toHaveLength(1);
+    const trained = await readCheckpoint(join(runDir, 'stages', stages[0], 'checkpoints', 'final'));
     // the backbone is the imported one (only the heads trained), the heads are new: 2 classes, not 3 channels
     for (const k of backbone) expect(trained.weights.get(k)!.values).toEqual(imported.weights.get(k)!.values);
     expect(trained.manifest.heads.map((h) => h.name)).toEqual(['kidney', 'kidney_tumour']);

@@ -2,13 +2,13 @@
 // the synthetic data and prints a mean Dice; on webgpu it gives the cpu's result. Also the bad input
 // the CLI refuses before anything is written (issue #9 section 6).
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { webgpuSkipReason } from '../runtime/webgpu/helpers.js';
-import { captureIO } from './helpers.js';
+import { captureIO, finalWeights, runFolder } from './helpers.js';
 
 /** Two per-dataset nnU-Net baselines: one with single labels (softmax), one with a region class (sigmoid). */
 const BASELINES = `
@@ -43,8 +43,7 @@ describe('mtc run: dice_ce per-dataset baselines', () => {
     await writeFile(join(dir, 'baselines.mt'), BASELINES);
     io = captureIO(dir);
     code = await main(['run', 'baselines.mt', '--no-tui', '--data', 'data', '--runs', 'runs', '--backend', 'cpu'], io);
-    const runs = existsSync(join(dir, 'runs')) ? await readdir(join(dir, 'runs')) : [];
-    runDir = join(dir, 'runs', runs[0] ?? 'missing');
+    runDir = await runFolder(join(dir, 'runs'), 'baseline_abdomen').catch(() => join(dir, 'runs', 'missing'));
   }, 300_000);
 
   it('softmax over background + 3 labels: trains, evaluates by argmax and prints a mean Dice', async () => {
@@ -55,7 +54,7 @@ describe('mtc run: dice_ce per-dataset baselines', () => {
     expect(text).toContain('4 softmax outputs (labels 0, 1, 2, 3; background first)');
     expect(text).toContain("dice_ce: nnU-Net's softmax cross-entropy + soft batch Dice of the 3 foreground labels");
     expect(text).toMatch(/mean Dice \(baseline_abdomen, 3 classes\): \d\.\d{4}/);
-    const manifest = JSON.parse(await readFile(join(runDir, 'checkpoints', 'baseline_abdomen', 'model.json'), 'utf8')) as {
+    const manifest = JSON.parse(await readFile(join(runDir, 'stages', 'train-baseline_abdomen', 'checkpoints', 'final', 'model.json'), 'utf8')) as {
       heads: { name: string }[];
       output: { activation: string; labels: number[]; classes: { name: string }[] };
     };
@@ -79,15 +78,15 @@ describe('mtc run: dice_ce per-dataset baselines', () => {
   it.skipIf(webgpuSkipReason)("on --backend webgpu gives the cpu run's weights and Dice", async () => {
     const gpu = captureIO(dir);
     expect(await main(['run', 'baselines.mt', '--no-tui', '--data', 'data', '--runs', 'runs-webgpu', '--backend', 'webgpu'], gpu)).toBe(0);
-    const [g] = await readdir(join(dir, 'runs-webgpu'));
-    const read = async (d: string) => new Float32Array(new Uint8Array(await readFile(join(d, 'checkpoints', 'baseline_abdomen', 'weights.bin'))).buffer);
-    const [a, b] = [await read(runDir), await read(join(dir, 'runs-webgpu', g))];
+    const g = await runFolder(join(dir, 'runs-webgpu'), 'baseline_abdomen');
+    const read = async (d: string) => new Float32Array(new Uint8Array(await readFile(finalWeights(d, 'train-baseline_abdomen'))).buffer);
+    const [a, b] = [await read(runDir), await read(g)];
     expect(b.length).toBe(a.length);
     let worst = 0;
     for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]) / (1 + Math.abs(a[i])));
     expect(worst).toBeLessThan(1e-3); // 6 SGD steps (momentum 0.99) from the same start, float32 sums in another order
     const dice = async (d: string) => (JSON.parse(await readFile(join(d, 'metrics.json'), 'utf8')) as Metrics).evaluations[0].classes.map((c) => c.dice);
-    const [want, got] = [await dice(runDir), await dice(join(dir, 'runs-webgpu', g))];
+    const [want, got] = [await dice(runDir), await dice(g)];
     got.forEach((d, i) => (d === null ? expect(want[i]).toBeNull() : expect(Math.abs(d - (want[i] ?? Number.NaN))).toBeLessThan(0.02)));
   }, 600_000);
 
@@ -113,7 +112,7 @@ describe('mtc run: dice_ce per-dataset baselines', () => {
 
   it('refuses a pretrained checkpoint whose backbone does not match, before anything is written', async () => {
     // The softmax baseline's checkpoint (features 4/8) as the start of a network with features 4/16.
-    const ckpt = join(runDir, 'checkpoints', 'baseline_abdomen', 'model.json');
+    const ckpt = join(runDir, 'stages', 'train-baseline_abdomen', 'checkpoints', 'final', 'model.json');
     const src = `${BASELINES}
 architecture wider { kind unet  patch [16, 16, 16]  features [4, 16]  deep_supervision true }
 experiment from_file { pretrained "${ckpt}"  datasets [kidney]  architecture wider  schedule short  spacing [8, 8, 8] }

@@ -1,7 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { compileProgram, deriveStrides, loadProgram, samplingShares } from '../../src/compiler/index.js';
-import { validateGraph, type FinetuneStage, type TrainStage } from '../../src/graph/index.js';
+import { validateGraph, type FinetuneStage, type RuntimeGraph, type Stage, type TrainStage } from '../../src/graph/index.js';
 import { BASE, compileText } from './helpers.js';
+
+/** The stage with this id (fails the test when absent). */
+function stage<T extends Stage = Stage>(graph: RuntimeGraph | null, id: string): T {
+  const s = graph?.stages.find((x) => x.id === id);
+  if (!s) throw new Error(`no stage '${id}' in ${graph?.stages.map((x) => x.id).join(', ')}`);
+  return s as T;
+}
+const firstOf = <T extends Stage>(graph: RuntimeGraph | null, kind: T['kind']): T => graph!.stages.find((s) => s.kind === kind) as T;
 
 describe('compile: the quickstart', async () => {
   const program = await loadProgram('experiments/quickstart.mt');
@@ -11,30 +19,40 @@ describe('compile: the quickstart', async () => {
     expect(diagnostics).toEqual([]);
     expect(graph).not.toBeNull();
     expect(() => validateGraph(graph)).not.toThrow();
-    expect(graph!.source).toEqual({ file: 'experiments/quickstart.mt', experiment: 'quickstart' });
-    expect(graph!.seed).toBe(42);
+    expect(graph!.source).toEqual({ file: 'experiments/quickstart.mt', experiments: ['quickstart'] });
+    expect(firstOf<TrainStage>(graph, 'train').seed).toBe(42);
   });
 
   it('has the stages in order with their dependencies', () => {
+    const pre = ['synth_liver', 'synth_liver_tumour', 'synth_abdomen', 'synth_vessel'];
+    const prepares = [...pre, 'synth_kidney'].map((d) => [`prepare:${d}`, 'prepare', []]);
     expect(graph!.stages.map((s) => [s.id, s.kind, s.deps])).toEqual([
-      ['prepare', 'prepare', []],
-      ['preprocess', 'preprocess', ['prepare']],
-      ['train:quickstart_pretrain', 'train', ['preprocess']],
-      ['finetune:quickstart', 'finetune', ['preprocess', 'train:quickstart_pretrain']],
-      ['evaluate:quickstart', 'evaluate', ['finetune:quickstart']],
-      ['report', 'report', ['evaluate:quickstart']],
+      ...prepares,
+      ['preprocess:quickstart_pretrain', 'preprocess', pre.map((d) => `prepare:${d}`)],
+      ['train:quickstart_pretrain', 'train', ['preprocess:quickstart_pretrain']],
+      ['preprocess:synth_kidney@quickstart_pretrain', 'preprocess', ['prepare:synth_kidney', 'preprocess:quickstart_pretrain']],
+      ['finetune:quickstart', 'finetune', ['preprocess:synth_kidney@quickstart_pretrain', 'train:quickstart_pretrain']],
+      ['evaluate:quickstart', 'evaluate', ['finetune:quickstart', 'preprocess:synth_kidney@quickstart_pretrain']],
+      ['report:quickstart', 'report', ['evaluate:quickstart']],
     ]);
-    const all = ['synth_liver', 'synth_liver_tumour', 'synth_abdomen', 'synth_vessel', 'synth_kidney'];
-    expect(graph!.datasets.map((d) => d.name)).toEqual(all);
-    expect(graph!.stages[0]).toMatchObject({ datasets: all });
-    expect(graph!.stages[1]).toMatchObject({
-      datasets: all,
+    expect(graph!.datasets.map((d) => d.name)).toEqual([...pre, 'synth_kidney']);
+    expect(stage(graph, 'prepare:synth_abdomen')).toMatchObject({ datasets: ['synth_abdomen'] });
+    expect(stage(graph, 'preprocess:quickstart_pretrain')).toMatchObject({
+      datasets: pre,
       spacing: [4, 4, 4],
-      normalization: { kind: 'ct', scope: 'collection' },
-      split: { holdoutFraction: 0.2, seed: 42 },
+      normalization: { kind: 'ct', scope: 'collection', statsFrom: null },
     });
-    expect(graph!.stages[4]).toMatchObject({ model: 'finetune:quickstart', datasets: ['synth_kidney'], inference: { stepFraction: 0.5, gaussian: true, mirror: false } });
-    expect(graph!.stages[5]).toMatchObject({ evaluations: ['evaluate:quickstart'] });
+    // #17 item 5: the fine-tune target is normalised with the pre-training's statistics, in a stage of its own.
+    expect(stage(graph, 'preprocess:synth_kidney@quickstart_pretrain')).toMatchObject({
+      datasets: ['synth_kidney'],
+      spacing: [4, 4, 4],
+      normalization: { kind: 'ct', scope: 'collection', statsFrom: 'preprocess:quickstart_pretrain' },
+    });
+    expect(stage(graph, 'evaluate:quickstart')).toMatchObject({
+      models: [{ fold: 0, stage: 'finetune:quickstart' }], data: 'preprocess:synth_kidney@quickstart_pretrain', datasets: ['synth_kidney'],
+      split: { folds: 5, seed: 12345 }, inference: { stepFraction: 0.5, gaussian: true, mirror: false },
+    });
+    expect(stage(graph, 'report:quickstart')).toMatchObject({ experiment: 'quickstart', evaluations: ['evaluate:quickstart'] });
   });
 
   it('lowers datasets with region classes, tags and the synthetic source', () => {
@@ -55,7 +73,7 @@ describe('compile: the quickstart', async () => {
   });
 
   it('pre-trains one head per class of every dataset, in declaration order, with sqrt shares', () => {
-    const train = graph!.stages[2] as TrainStage;
+    const train = stage<TrainStage>(graph, 'train:quickstart_pretrain');
     expect(train.heads.map((h) => `${h.dataset}.${h.name}`)).toEqual([
       'synth_liver.liver', 'synth_liver.liver_tumour', 'synth_liver_tumour.liver_tumour',
       'synth_abdomen.liver', 'synth_abdomen.spleen', 'synth_abdomen.aorta', 'synth_vessel.aorta', 'synth_vessel.spleen',
@@ -73,12 +91,13 @@ describe('compile: the quickstart', async () => {
       layers: { padding: 'end', residualSkip: 'strided_conv', convBias: true, upsampleBias: true, headBias: true, decoderKernels: 'stage' },
     });
     expect(train.augmentation).toEqual({ name: 'none', transforms: [] });
-    expect([train.folds, train.precision, train.checkpoint, train.targets]).toEqual([[0], 'fp32', null, null]);
+    expect([train.fold, train.split, train.data, train.precision, train.checkpoint, train.targets]).toEqual([0, { folds: 5, seed: 12345 }, 'preprocess:quickstart_pretrain', 'fp32', null, null]);
     expect(train.batch).toBe(2);
     expect(train.schedule).toEqual({
       name: 'short_pretrain', optimizer: { kind: 'sgd', momentum: 0.99, nesterov: true, weightDecay: 3e-5 },
       epochs: 15, iterationsPerEpoch: 25, clipNorm: 12,
       phases: [{ trains: 'all', epochs: 15, lr: { kind: 'poly', initial: 0.01, exponent: 0.9 }, optimizer: { kind: 'sgd', momentum: 0.99, nesterov: true, weightDecay: 3e-5 } }],
+      validationIterations: 5, checkpointEvery: 5,
     });
     expect(train.loss).toBe('multitalent');
     expect(train.lossOptions).toEqual({ batchDice: true });
@@ -86,7 +105,7 @@ describe('compile: the quickstart', async () => {
   });
 
   it('fine-tunes with fresh heads for the target only, inheriting the architecture', () => {
-    const ft = graph!.stages[3] as FinetuneStage;
+    const ft = stage<FinetuneStage>(graph, 'finetune:quickstart');
     expect(ft.from).toBe('train:quickstart_pretrain');
     expect(ft.heads).toEqual([
       { dataset: 'synth_kidney', name: 'kidney', labels: [1, 2] },
@@ -103,8 +122,11 @@ describe('compile: the quickstart', async () => {
 
   it('can compile the pre-training experiment alone', () => {
     const r = compileProgram(program, { experiment: 'quickstart_pretrain' });
-    expect(r.graph!.stages.map((s) => s.id)).toEqual(['prepare', 'preprocess', 'train:quickstart_pretrain', 'evaluate:quickstart_pretrain', 'report']);
+    const pre = ['synth_liver', 'synth_liver_tumour', 'synth_abdomen', 'synth_vessel'];
+    expect(r.graph!.stages.map((s) => s.id)).toEqual([...pre.map((d) => `prepare:${d}`), 'preprocess:quickstart_pretrain', 'train:quickstart_pretrain', 'evaluate:quickstart_pretrain', 'report:quickstart_pretrain']);
     expect(r.graph!.datasets.map((d) => d.name)).not.toContain('synth_kidney');
+    // #17 item 5: the pre-training inside the fine-tune chain is the very stage it is alone (so it is shared and cached).
+    for (const id of ['preprocess:quickstart_pretrain', 'train:quickstart_pretrain']) expect(stage(graph, id)).toEqual(stage(r.graph, id));
   });
 });
 
@@ -131,7 +153,7 @@ describe('compile: rules', () => {
 
   it('applies nnU-Net defaults to an empty schedule and experiment defaults', async () => {
     const { graph } = await compileText(BASE.replace('epochs     10\n  iterations 5', ''));
-    const train = graph!.stages[2] as TrainStage;
+    const train = firstOf<TrainStage>(graph, 'train');
     expect(train.schedule).toMatchObject({ epochs: 1000, iterationsPerEpoch: 250, clipNorm: 12, optimizer: { kind: 'sgd', momentum: 0.99, nesterov: true, weightDecay: 3e-5 } });
     expect(train.schedule.phases).toEqual([{ trains: 'all', epochs: 1000, lr: { kind: 'poly', initial: 0.01, exponent: 0.9 }, optimizer: { kind: 'sgd', momentum: 0.99, nesterov: true, weightDecay: 3e-5 } }]);
     expect(train.batch).toBe(2);
@@ -140,7 +162,7 @@ describe('compile: rules', () => {
 
   it('uses the last experiment of the entry file by default', async () => {
     const { graph } = await compileText(`${BASE}\nexperiment other { datasets [liver] architecture small schedule short spacing [4, 4, 4] }\n`);
-    expect(graph!.source.experiment).toBe('other');
+    expect(graph!.source.experiments).toEqual(['other']);
   });
 
   it('lowers a two-step fine-tune chain (train -> finetune -> finetune)', async () => {
@@ -152,19 +174,23 @@ experiment ft2 { pretrained ft1 datasets [lung] schedule short seed 3 }
 `;
     const { graph, diagnostics } = await compileText(text);
     expect(diagnostics).toEqual([]);
-    expect(graph!.stages.map((s) => s.id)).toEqual(['prepare', 'preprocess', 'train:demo', 'finetune:ft1', 'finetune:ft2', 'evaluate:ft2', 'report']);
-    const ft2 = graph!.stages[4] as FinetuneStage;
+    expect(graph!.stages.map((s) => s.id)).toEqual([
+      'prepare:liver', 'prepare:spleen', 'prepare:kidney', 'prepare:lung', 'preprocess:demo', 'train:demo',
+      'preprocess:kidney@demo', 'finetune:ft1', 'preprocess:lung@demo', 'finetune:ft2', 'evaluate:ft2', 'report:ft2',
+    ]);
+    const ft2 = stage<FinetuneStage>(graph, 'finetune:ft2');
     expect(ft2.from).toBe('finetune:ft1');
     expect(ft2.seed).toBe(3);
-    expect((graph!.stages[3] as FinetuneStage).seed).toBe(7);
-    expect(graph!.seed).toBe(3);
+    expect(stage<FinetuneStage>(graph, 'finetune:ft1').seed).toBe(7);
+    // Every link of the chain is normalised like its root.
+    expect(stage(graph, 'preprocess:lung@demo')).toMatchObject({ normalization: { statsFrom: 'preprocess:demo' } });
   });
 
   it('resolves a schedule with a rest phase and cosine/constant laws', async () => {
     const text = BASE.replace('epochs     10\n  iterations 5', 'epochs 100 iterations 5 optimizer adamw(weight_decay: 0.05)\n  phase heads { epochs 10 lr constant(0.001) }\n  phase all { epochs rest lr cosine(0.01, 0.0001) }');
     const { graph, diagnostics } = await compileText(text);
     expect(diagnostics).toEqual([]);
-    const s = (graph!.stages[2] as TrainStage).schedule;
+    const s = firstOf<TrainStage>(graph, 'train').schedule;
     const adamw = { kind: 'adamw', beta1: 0.9, beta2: 0.999, weightDecay: 0.05, amsgrad: false };
     expect(s.optimizer).toEqual(adamw);
     expect(s.phases).toEqual([

@@ -8,7 +8,7 @@ describe('additive contract fields (issue #3)', () => {
     const train = g.stages.find((s) => s.kind === 'train');
     if (train?.kind !== 'train') throw new Error('fixture has no train stage');
     Object.assign(train.architecture, { kernels: [[3, 3, 3], [3, 3, 3]], deepSupervision: true, spacing: [4, 4, 4] });
-    Object.assign(train, { augmentation: { name: 'none', transforms: [] }, folds: [0], precision: 'fp32', checkpoint: null, targets: null });
+    Object.assign(train, { augmentation: { name: 'none', transforms: [] }, precision: 'fp32', checkpoint: null, targets: null });
     expect(() => validateGraph(g)).not.toThrow();
     train.architecture.kernels = [[3, 3, 3]];
     expect(() => validateGraph(g)).toThrow(GraphValidationError);

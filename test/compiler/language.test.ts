@@ -85,10 +85,10 @@ describe('compile: the complete language', () => {
     const text = `${BASE}\n${KIDNEY}family per extends demo { datasets each(liver, kidney) folds each(0, 1, 2) loss dice_ce }\n`;
     const { program, graph, diagnostics } = await compileText(text);
     expect(diagnostics).toEqual([]);
-    expect(graph!.source.experiment).toBe('per_kidney_fold2');
+    expect(graph!.source.experiments).toEqual(['per_kidney_fold2']);
     const r = compileProgram(program, { experiment: 'per_liver_fold1' });
     const train = r.graph!.stages.find((s) => s.kind === 'train') as TrainStage;
-    expect([train.datasets, train.folds, train.loss]).toEqual([['liver'], [1], 'dice_ce']);
+    expect([train.id, train.datasets, train.fold, train.loss]).toEqual(['train:per_liver_fold1', ['liver'], 1, 'dice_ce']);
   });
 
   it("lists a profile's transforms in nnU-Net's order, whatever order they are written in", async () => {
@@ -118,11 +118,15 @@ experiment full extends demo { augmentation aug sampling s precision mixed folds
 `;
     const { graph, diagnostics } = await compileText(text);
     expect(diagnostics).toEqual([]);
-    const train = graph!.stages.find((s) => s.kind === 'train') as TrainStage;
+    const trains = graph!.stages.filter((s) => s.kind === 'train') as TrainStage[];
+    const train = trains[0];
     expect(train.augmentation).toEqual({ name: 'aug', transforms: [{ kind: 'rotation', p: 0.2, range: [-30, 30], axes: [0, 1, 2] }, { kind: 'mirror', p: 0.5, axes: [0, 2] }] });
     expect(train.sampling).toMatchObject({ kind: 'proportional', foregroundFraction: 0.5 });
-    expect([train.precision, train.folds]).toEqual(['mixed', [0, 1, 2, 3, 4]]);
+    // folds all: one training per fold, gathered by one evaluation.
+    expect(trains.map((t) => [t.id, t.fold, t.precision])).toEqual([0, 1, 2, 3, 4].map((k) => [`train:full/fold${k}`, k, 'mixed']));
     const ev = graph!.stages.find((s) => s.kind === 'evaluate') as EvaluateStage;
+    expect(ev.models).toEqual([0, 1, 2, 3, 4].map((k) => ({ fold: k, stage: `train:full/fold${k}` })));
+    expect(ev.deps).toEqual([...trains.map((t) => t.id), 'preprocess:demo']);
     expect(ev.inference).toEqual({ stepFraction: 0.25, gaussian: true, mirror: true });
     expect(ev.metrics).toEqual(['dice', 'hd95']);
     const report = graph!.stages.find((s) => s.kind === 'report') as ReportStage;
@@ -176,7 +180,7 @@ describe('acceptance: the paper in experiments/', () => {
     const { graph, diagnostics } = compileProgram(program, { experiment: 'baselines_msd_liver_multitalent_resenc_fold3' });
     expect(diagnostics).toEqual([]);
     const train = graph!.stages.find((s) => s.kind === 'train') as TrainStage;
-    expect([train.datasets, train.architecture.kind, train.folds, train.loss]).toEqual([['msd_liver'], 'resenc_unet', [3], 'dice_ce']);
+    expect([train.datasets, train.architecture.kind, train.fold, train.loss]).toEqual([['msd_liver'], 'resenc_unet', 3, 'dice_ce']);
     expect(train.architecture.blocksPerStage).toEqual([1, 2, 3, 4, 4, 4]);
     const swin = compileProgram(program, { experiment: 'baselines_swin_kits19_fold4' });
     expect((swin.graph!.stages.find((s) => s.kind === 'train') as TrainStage).schedule.optimizer.kind).toBe('adamw');

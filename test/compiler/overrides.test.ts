@@ -56,7 +56,7 @@ describe('--set on family expansions (issue #17)', () => {
   it('a bare FIELD applies to the main experiment when the file ends with a family (its last expansion)', async () => {
     const { graph, diagnostics } = await compileFamily(['batch=4']);
     expect(diagnostics).toEqual([]);
-    expect([graph!.source.experiment, trainOf(graph).batch]).toEqual(['per_spleen_fold1', 4]);
+    expect([graph!.source.experiments[0], trainOf(graph).batch]).toEqual(['per_spleen_fold1', 4]);
   });
 
   it('a bare FIELD applies to the expansion that -e selects, and only to it', async () => {

@@ -15,33 +15,36 @@ function problems(value: unknown): string[] {
 describe('validateGraph', () => {
   it('accepts a complete graph', () => {
     expect(validateGraph(sampleGraph()).stages.map((s) => s.id)).toEqual([
-      'prepare',
-      'preprocess',
+      'prepare:a',
+      'prepare:b',
+      'prepare:c',
+      'preprocess:pre',
       'train:pre',
+      'preprocess:c@pre',
       'finetune:ft',
       'evaluate:ft',
-      'report',
+      'report:ft',
     ]);
   });
 
   it('rejects unknown fields and wrong types, listing each', () => {
-    const g = sampleGraph() as unknown as { seed: unknown; extra: unknown };
-    g.seed = 'x';
+    const g = sampleGraph() as unknown as { schemaVersion: unknown; extra: unknown };
+    g.schemaVersion = 'x';
     g.extra = 1;
     const p = problems(g);
-    expect(p.some((m) => m.includes('/seed'))).toBe(true);
+    expect(p.some((m) => m.includes('/schemaVersion'))).toBe(true);
     expect(p.some((m) => m.includes('additional properties'))).toBe(true);
   });
 
   it('rejects a dependency that comes later or does not exist', () => {
     const g = sampleGraph();
-    g.stages[1].deps = ['report'];
-    expect(problems(g)).toContain("stage 'preprocess' depends on 'report', which does not come before it");
+    g.stages[3].deps = ['report:ft'];
+    expect(problems(g)).toContain("stage 'preprocess:pre' depends on 'report:ft', which does not come before it");
   });
 
   it('rejects unknown datasets, phase totals that disagree, and patches not divisible by the stride', () => {
     const g = sampleGraph();
-    const t = g.stages[2];
+    const t = g.stages[4];
     if (t.kind !== 'train') throw new Error('fixture changed');
     t.datasets.push('zzz');
     t.schedule.epochs = 5;
@@ -54,9 +57,32 @@ describe('validateGraph', () => {
 
   it('rejects a fine-tune whose source is missing', () => {
     const g = sampleGraph();
-    const f = g.stages[3];
+    const f = g.stages[6];
     if (f.kind !== 'finetune') throw new Error('fixture changed');
     f.from = 'train:nope';
     expect(problems(g)).toContain("stage 'finetune:ft' fine-tunes from 'train:nope', which does not come before it");
+  });
+
+  it('rejects references to stages of the wrong kind, or not depended on, and folds outside the split', () => {
+    const g = sampleGraph();
+    const pre = g.stages[5];
+    const ft = g.stages[6];
+    const ev = g.stages[7];
+    if (pre.kind !== 'preprocess' || ft.kind !== 'finetune' || ev.kind !== 'evaluate') throw new Error('fixture changed');
+    pre.normalization.statsFrom = 'train:pre';
+    ft.fold = 5;
+    ev.models.push({ fold: 0, stage: 'finetune:ft' });
+    ev.data = 'preprocess:pre';
+    const p = problems(g);
+    expect(p).toContain("stage 'preprocess:c@pre' takes its normalisation from 'train:pre', which is a train stage, not preprocess");
+    expect(p).toContain("stage 'finetune:ft': fold 5 does not exist in a 5-fold split");
+    expect(p).toContain("stage 'evaluate:ft' evaluates fold 0 twice");
+    expect(p).toContain("stage 'evaluate:ft' reads its cases from 'preprocess:pre' but does not depend on it");
+  });
+
+  it('needs a report for every experiment of the graph', () => {
+    const g = sampleGraph();
+    g.source.experiments.push('other');
+    expect(problems(g)).toContain("experiment 'other' has no report stage");
   });
 });

@@ -10,7 +10,7 @@ import { GraphValidationError } from '../../src/graph/validate.js';
 import { initBackend } from '../../src/runtime/backend.js';
 import { MtDataError } from '../../src/runtime/data/errors.js';
 import { RunEvents } from '../../src/runtime/events.js';
-import { runGraph } from '../../src/runtime/executor.js';
+import { runGraph } from '../../src/runtime/executor/index.js';
 import { saveCheckpoint } from '../../src/runtime/model/checkpoint.js';
 import { UNet } from '../../src/runtime/model/unet.js';
 import { inputProblems, unsupportedFeatures } from '../../src/runtime/preflight.js';
@@ -45,7 +45,7 @@ async function refused(g: unknown, dataRoot: string): Promise<{ error: unknown; 
   });
   let error: unknown = null;
   try {
-    await runGraph(g, { dataRoot, runDir, backend: 'cpu', events });
+    await runGraph(g, { dataRoot, runs: runDir, backend: 'cpu', events });
   } catch (e) {
     error = e;
   }
@@ -57,7 +57,7 @@ describe('a patch that does not fit the network', () => {
   it('is refused by the graph check, with the multiple to use, before anything is written', async () => {
     const g = sampleGraph();
     trainStage(g).architecture.patch = [16, 15, 16];
-    (g.stages[3] as TrainStage).architecture.patch = [16, 15, 16];
+    (g.stages.find((s) => s.kind === 'finetune') as unknown as TrainStage).architecture.patch = [16, 15, 16];
     const { error, runDirCreated } = await refused(g, tmp);
     expect(error).toBeInstanceOf(GraphValidationError);
     expect((error as Error).message).toContain("stage 'train:pre': patch 15 on axis 1 is not divisible by the total stride 2, so it does not fit the network; use a multiple of 2 (e.g. 14 or 16)");

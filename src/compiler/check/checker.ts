@@ -46,7 +46,7 @@ export function emptyChecked(): CheckedProgram {
   return {
     symbols: new Map(), datasets: new Map(), classsets: new Map(), architectures: new Map(), schedules: new Map(),
     samplings: new Map(), augmentations: new Map(), experiments: new Map(), families: new Map(),
-    resolvedArchitectures: new Map(), resolvedSpacing: new Map(),
+    resolvedArchitectures: new Map(), resolvedSpacing: new Map(), blocks: new Map(),
   };
 }
 
@@ -131,6 +131,7 @@ export function checkLoadedProgram(program: Program, sink: DiagnosticSink): Chec
   // 2. Declarations that depend on nothing else (but what they extend).
   for (const sym of checked.symbols.values()) {
     const { decl, name } = sym;
+    if (sym.kind in EXTENDS && sym.kind !== 'experiment' && sym.kind !== 'family') checked.blocks.set(name, inheritance.blockOf(sym));
     if (sym.kind === 'dataset') {
       const m = checkDataset(sink, decl, name);
       if (m) checked.datasets.set(name, m);
@@ -228,6 +229,7 @@ export function checkLoadedProgram(program: Program, sink: DiagnosticSink): Chec
     };
     const m = checkExperiment(sink, sym.decl, bodies.get(sym.name) ?? null, sym.name, sym.file, ctx, sym.family ?? null);
     if (m) checked.experiments.set(sym.name, m);
+    checked.blocks.set(sym.name, bodies.get(sym.name) ?? null);
   }
 
   // 6. Rules across declarations.

@@ -14,7 +14,7 @@ export const BLOCK_FIELDS = {
     'kind', 'patch', 'spacing', 'stages', 'features', 'blocks', 'kernels', 'strides', 'deep_supervision', 'feature_size',
     'padding', 'residual_skip', 'conv_bias', 'upsample_bias', 'head_bias', 'decoder_kernels',
   ],
-  schedule: ['optimizer', 'lr', 'epochs', 'iterations', 'clip', 'phase'],
+  schedule: ['optimizer', 'lr', 'epochs', 'iterations', 'clip', 'validation', 'checkpoint_every', 'phase'],
   phase: ['epochs', 'lr', 'optimizer'],
   sampling: ['kind', 'foreground'],
   /** The transforms (graph/transforms.ts, the one list). */

@@ -2,7 +2,7 @@
 import type {
   ArchitectureKind, ArchitectureSpec, AugmentationSpec, DatasetSpec, LayerConventions, LossKind, LossOptions, Precision, SamplingKind, ScheduleSpec, Vec3,
 } from '../../graph/types.js';
-import type { Declaration } from '../ast.js';
+import type { Block, Declaration } from '../ast.js';
 import type { Span } from '../source.js';
 
 export type DeclKind = 'dataset' | 'classset' | 'architecture' | 'schedule' | 'sampling' | 'augmentation' | 'experiment' | 'family';
@@ -122,4 +122,10 @@ export interface CheckedProgram {
   resolvedArchitectures: Map<string, ArchitectureSpec>;
   /** Experiment name -> its effective spacing. */
   resolvedSpacing: Map<string, Vec3>;
+  /**
+   * Declaration name -> its block as checked: `extends` merged, family values chosen, --set applied
+   * (experiments, and the kinds that can extend: architectures, schedules, samplings, augmentation
+   * profiles). resolved.mt prints it.
+   */
+  blocks: Map<string, Block | null>;
 }

@@ -22,7 +22,7 @@ export const FIELD_WORDS = [
   'kind', 'patch', 'features', 'strides', 'stages', 'blocks', 'kernels', 'deep_supervision', 'feature_size',
   'padding', 'residual_skip', 'conv_bias', 'upsample_bias', 'head_bias', 'decoder_kernels',
   // schedule
-  'optimizer', 'lr', 'epochs', 'iterations', 'clip', 'phase',
+  'optimizer', 'lr', 'epochs', 'iterations', 'clip', 'phase', 'validation', 'checkpoint_every',
   // experiment
   'datasets', 'architecture', 'schedule', 'batch', 'sampling', 'foreground', 'spacing', 'pretrained',
   'augmentation', 'folds', 'precision', 'loss', 'evaluation', 'targets', 'allow_leakage', 'report',

@@ -62,6 +62,6 @@ export {
   datasetFingerprint,
   pooledStats,
 } from './raw/fingerprint.js';
-export { splitCases } from './raw/split.js';
+export { type FoldSplit, foldOf, kFoldSplits, readSplitFile, splitCases } from './raw/split.js';
 export { sampleClassVoxels } from './preprocess/class-voxels.js';
 export type { CaseSource, PreprocessedCase, PreprocessedDataset, Volume } from './types.js';

@@ -4,10 +4,11 @@
  * `final/`), or a model package file (package.ts). Every form loads to one `InferenceModel`: the
  * plans and the weights of each fold, with nothing built on the tfjs backend yet.
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import type { RuntimeGraph } from '../../graph/types.js';
+import type { FinetuneStage, RuntimeGraph, TrainStage } from '../../graph/types.js';
+import { stageSlug } from '../executor/plan.js';
 import { MtDataError } from '../data/errors.js';
 import { type CheckpointManifest, type CheckpointOutput, checkpointOutput, readCheckpoint } from '../model/checkpoint.js';
 import { UNet } from '../model/unet.js';
@@ -34,44 +35,60 @@ export interface InferenceModel {
   runDir: string | null;
 }
 
-/** The run folder's model: `checkpoints/<name>` for `name` (default: the run's main experiment). */
-async function runModelDir(runDir: string, name: string | undefined): Promise<string> {
-  const ckpts = join(runDir, 'checkpoints');
-  const available = (await isDir(ckpts)) ? (await readdir(ckpts)).filter((n) => !n.startsWith('.')).sort() : [];
+/** A run folder (`mtc run`'s runs/EXPERIMENT/RUN_KEY/: graph.yaml, and stages/ linking to the store). */
+async function isRunFolder(dir: string): Promise<boolean> {
+  return (await isFile(join(dir, 'graph.yaml'))) && (await isDir(join(dir, 'stages')));
+}
+
+/**
+ * The run folder's model: the final checkpoint of each fold's training of experiment `name` (default:
+ * the run's own experiment, else the last one trained), through the folder's links to the store.
+ */
+async function runModelDirs(runDir: string, name: string | undefined): Promise<{ dir: string; fold: number }[]> {
+  let graph: RuntimeGraph;
+  try {
+    graph = parseYaml(await readFile(join(runDir, 'graph.yaml'), 'utf8')) as RuntimeGraph;
+  } catch (e) {
+    throw MtDataError.about(join(runDir, 'graph.yaml'), `cannot be read (${(e as Error).message})`, 'Pass a run folder written by mtc run, or a checkpoint folder');
+  }
+  const trained = graph.stages.filter((s): s is TrainStage | FinetuneStage => s.kind === 'train' || s.kind === 'finetune');
+  const available = [...new Set(trained.map((s) => s.experiment))];
   let wanted = name;
   if (!wanted) {
-    try {
-      const graph = parseYaml(await readFile(join(runDir, 'graph.yaml'), 'utf8')) as RuntimeGraph;
-      const trained = graph.stages.filter((s) => s.kind === 'train' || s.kind === 'finetune');
-      wanted = available.includes(graph.source.experiment) ? graph.source.experiment : (trained.at(-1) as { experiment?: string } | undefined)?.experiment;
-    } catch {
-      wanted = undefined;
-    }
+    const own = await readFile(join(runDir, 'run.json'), 'utf8').then((t) => (JSON.parse(t) as { experiment?: string }).experiment, () => undefined);
+    wanted = own !== undefined && available.includes(own) ? own : available.at(-1);
   }
-  if (!wanted && available.length === 1) wanted = available[0];
   if (!wanted || !available.includes(wanted)) {
     throw MtDataError.about(
       runDir,
-      wanted ? `has no model '${wanted}' (models in ${ckpts}: ${available.join(', ') || 'none'})` : `holds several models (${available.join(', ')})`,
+      wanted ? `has no model '${wanted}' (models of this run: ${available.join(', ') || 'none'})` : 'holds no trained model',
       available.length > 0 ? `Pick one with --model NAME (one of ${available.join(', ')})` : 'Run the experiment first (mtc run FILE), or pass a checkpoint folder',
     );
   }
-  return join(ckpts, wanted);
+  const out: { dir: string; fold: number }[] = [];
+  for (const s of trained.filter((t) => t.experiment === wanted).sort((a, b) => a.fold - b.fold)) {
+    const dir = join(runDir, 'stages', stageSlug(s.id), 'checkpoints', 'final');
+    if (await isFile(join(dir, 'model.json'))) out.push({ dir, fold: s.fold });
+  }
+  if (out.length === 0) {
+    throw MtDataError.about(runDir, `has no finished training of '${wanted}' yet (no final checkpoint under stages/)`, 'Finish the run first (the same mtc run command resumes it)');
+  }
+  return out;
 }
 
-/** The run folder around a checkpoint folder (…/RUN/checkpoints/NAME[/fold_k][/final]), or null. */
+/** The run folder around a checkpoint folder (…/RUN/stages/STAGE/checkpoints/final), or null. */
 export async function enclosingRun(dir: string): Promise<string | null> {
   let cur = resolve(dir);
-  for (let i = 0; i < 4; i++) {
+  for (let i = 0; i < 5; i++) {
     const parent = dirname(cur);
-    if (basename(cur) === 'checkpoints' && (await isFile(join(parent, 'graph.yaml')))) return parent;
+    if (basename(parent) === 'stages' && (await isRunFolder(dirname(parent)))) return dirname(parent);
     if (parent === cur) break;
     cur = parent;
   }
   return null;
 }
 
-async function loadFold(dir: string): Promise<{ fold: ModelFold; plans: ModelPlans }> {
+async function loadFold(dir: string, knownFold?: number): Promise<{ fold: ModelFold; plans: ModelPlans }> {
   let loaded;
   try {
     loaded = await readCheckpoint(dir);
@@ -81,7 +98,7 @@ async function loadFold(dir: string): Promise<{ fold: ModelFold; plans: ModelPla
   const plans = await readPlans(dir);
   const weights = new Map<string, Float32Array>();
   for (const [k, w] of loaded.weights) weights.set(k, w.values);
-  let fold = foldNumber(dir);
+  let fold = knownFold ?? foldNumber(dir);
   if (fold === null && basename(dir) === 'final') fold = foldNumber(dirname(dir));
   return { fold: { fold, origin: dir, manifest: loaded.manifest, weights }, plans };
 }
@@ -112,20 +129,21 @@ export async function loadInferenceModel(path: string, options: LoadModelOptions
     model = await readModelPackage(path);
   } else if (await isDir(path)) {
     let kind: InferenceModel['kind'] = 'checkpoint';
-    let dir = path;
     let runDir = await enclosingRun(path);
-    if ((await isDir(join(path, 'checkpoints'))) && (await isFile(join(path, 'graph.yaml')))) {
-      dir = await runModelDir(path, options.model);
+    let dirs: { dir: string; fold?: number }[];
+    if (await isRunFolder(path)) {
+      dirs = await runModelDirs(path, options.model);
       kind = 'run';
       runDir = path;
+    } else {
+      dirs = (await checkpointFolders(path)).map((dir) => ({ dir }));
     }
-    const dirs = await checkpointFolders(dir);
     if (dirs.length === 0) {
       throw MtDataError.about(path, 'holds no model: no model.json here, in final/ or in fold_*/ folders', 'Pass a run folder, a checkpoint folder (model.json, weights.bin, plans.json) or a model package (mtc export)');
     }
     if (kind === 'checkpoint' && dirs.length > 1) kind = 'folds';
     const loaded = [];
-    for (const d of dirs) loaded.push(await loadFold(d));
+    for (const d of dirs) loaded.push(await loadFold(d.dir, d.fold));
     checkFoldsAgree(path, loaded.map((l) => l.plans), loaded.map((l) => l.fold.manifest));
     model = { origin: path, kind, plans: loaded[0].plans, folds: loaded.map((l) => l.fold), runDir };
   } else {

@@ -77,6 +77,9 @@ async function readSpec(runDir: string | null): Promise<PackageHeader['spec']> {
       else if (n.endsWith('.mt')) sources[`${prefix}${n}`] = await readFile(p, 'utf8');
     }
   };
+  // resolved.mt: the experiment's program with its imports and --set overrides inlined (mtc run's run folder)
+  const resolved = await readFile(join(runDir, 'resolved.mt'), 'utf8').catch(() => null);
+  if (resolved !== null) sources['resolved.mt'] = resolved;
   await walk(join(runDir, 'spec'), '');
   return { graph, sources };
 }

@@ -6,7 +6,7 @@ import type { RuntimeGraph } from '../../graph/types.js';
 import { MtDataError } from '../data/errors.js';
 import type { EvaluationSummary } from '../eval/summary.js';
 import type { EvaluationResult } from '../events.js';
-import { checkpointFolders } from '../infer/model-files.js';
+import { stageSlug } from '../executor/plan.js';
 import { type ModelPlans, readPlans } from '../infer/plans.js';
 import { type TrainingHistory, readHistory } from '../train/history-file.js';
 import type { SoftwareVersions } from '../version.js';
@@ -64,26 +64,30 @@ export async function loadRun(dir: string): Promise<RunData> {
     metrics = null;
   }
   if (!graph && !metrics) {
-    throw MtDataError.about(dir, 'is not a run folder (no graph.yaml or metrics.json)', 'Pass run folders written by mtc run (runs/EXPERIMENT-DATE-TIME)');
+    throw MtDataError.about(dir, 'is not a run folder (no graph.yaml or metrics.json)', 'Pass run folders written by mtc run (runs/EXPERIMENT/RUN_KEY)');
   }
+  // each training's final checkpoint through the run folder's link to its store entry
+  const trained = graph ? await trainedStages(graph, (id) => join(dir, 'stages', stageSlug(id), 'checkpoints', 'final')) : [];
+  return { dir, name: metrics?.experiment ?? graph?.source.experiments.at(-1) ?? basename(dir), graph, graphText, metrics, trained };
+}
+
+/** The training stages of `graph` with the history and plans next to their checkpoints (`checkpointOf` a stage id). */
+export async function trainedStages(graph: RuntimeGraph, checkpointOf: (stageId: string) => string | null): Promise<TrainedStage[]> {
   const trained: TrainedStage[] = [];
-  for (const s of graph?.stages ?? []) {
+  for (const s of graph.stages) {
     if (s.kind !== 'train' && s.kind !== 'finetune') continue;
-    // next to the model: checkpoints/NAME itself, or where its model.json is (final/, fold_k/)
-    const base = join(dir, 'checkpoints', s.experiment);
-    const ckpt = (await checkpointFolders(base).catch(() => [] as string[]))[0] ?? base;
-    const plans = await readPlans(ckpt).catch(() => null);
+    const ckpt = checkpointOf(s.id);
     trained.push({
       stage: s.id,
       kind: s.kind,
       experiment: s.experiment,
       datasets: [...s.datasets],
       from: s.kind === 'finetune' ? s.from : null,
-      history: await readHistory(ckpt),
-      plans,
+      history: ckpt === null ? null : await readHistory(ckpt),
+      plans: ckpt === null ? null : await readPlans(ckpt).catch(() => null),
     });
   }
-  return { dir, name: graph?.source.experiment ?? metrics?.experiment ?? basename(dir), graph, graphText, metrics, trained };
+  return trained;
 }
 
 /** One line saying how a run's evaluated model was trained (for comparisons). */

@@ -1,20 +1,23 @@
 import type { Stage, StageKind } from '../../graph/types.js';
-import type { StageContext } from './context.js';
-import { runEvaluate } from './evaluate.js';
-import { runPrepare } from './prepare.js';
-import { runPreprocess } from './preprocess.js';
-import { runReport } from './report.js';
-import { runTraining } from './train.js';
+import type { StageHandler } from './context.js';
+import { evaluateHandler } from './evaluate.js';
+import { prepareHandler } from './prepare.js';
+import { preprocessHandler } from './preprocess.js';
+import { reportHandler } from './report.js';
+import { trainHandler } from './train.js';
 
-export type { RunState, StageContext } from './context.js';
+export type { StageContext, StageHandler, StageInput, StageResult, ExternalContext } from './context.js';
 
-type Handler<K extends StageKind> = (stage: Extract<Stage, { kind: K }>, ctx: StageContext) => Promise<void>;
-
-export const stageHandlers: { [K in StageKind]: Handler<K> } = {
-  prepare: runPrepare,
-  preprocess: runPreprocess,
-  train: runTraining,
-  finetune: runTraining,
-  evaluate: runEvaluate,
-  report: runReport,
+/** The stage handlers, by stage kind (the one place that maps a kind to its code). */
+export const stageHandlers: { [K in StageKind]: StageHandler<Extract<Stage, { kind: K }>> } = {
+  prepare: prepareHandler,
+  preprocess: preprocessHandler,
+  train: trainHandler,
+  finetune: trainHandler,
+  evaluate: evaluateHandler,
+  report: reportHandler,
 };
+
+export function handlerFor(stage: Stage): StageHandler {
+  return stageHandlers[stage.kind] as StageHandler;
+}

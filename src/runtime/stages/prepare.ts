@@ -1,9 +1,20 @@
+/**
+ * `prepare:DATASET`: makes sure the dataset's folder exists (synthesising a built-in synthetic
+ * dataset that is missing), checks its structure and dataset.json, and hashes its files: the
+ * listing (`files.json`: case ids and the SHA-256 of dataset.json, every image and label, and the
+ * split file) is the stage's output, and its digest goes into every downstream key.
+ */
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative, sep } from 'node:path';
 import type { PrepareStage, RuntimeGraph } from '../../graph/types.js';
+import { defaultCacheDir } from '../data/cache/cache.js';
+import { fileContentHash } from '../data/cache/content-hash.js';
 import { MtDataError } from '../data/errors.js';
+import { loadRawDataset } from '../data/raw/dataset.js';
 import { synthesizeCollection } from '../data/synth/collection.js';
-import { datasetDir, datasetSpec, type StageContext } from './context.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { canonicalJson, sha256Hex } from '../executor/keys.js';
+import { datasetDir, datasetSpec, type ExternalContext, type StageHandler } from './context.js';
 
 const LAYOUT = [
   'an nnU-Net raw dataset folder:',
@@ -40,29 +51,80 @@ export function missingDatasetsMessage(
   ].join('\n');
 }
 
-/** Makes sure every dataset folder exists, synthesising the built-in synthetic ones when missing. */
-export async function runPrepare(stage: PrepareStage, ctx: StageContext): Promise<void> {
-  const synthesised = new Set<string>();
-  let done = 0;
-  for (const name of stage.datasets) {
-    const spec = datasetSpec(ctx, name);
-    const dir = datasetDir(ctx, spec);
-    if (!existsSync(join(dir, 'dataset.json')) && spec.synthetic) {
-      const collection = dirname(dir);
-      const key = `${collection}|${spec.synthetic.generator}|${spec.synthetic.seed}`;
-      if (!synthesised.has(key)) {
-        ctx.events.emit({
-          type: 'stage-log',
-          stage: stage.id,
-          message: `synthesising the '${spec.synthetic.generator}' collection (seed ${spec.synthetic.seed}) into ${collection}`,
-        });
-        await synthesizeCollection(collection, { generator: spec.synthetic.generator, seed: spec.synthetic.seed });
-        synthesised.add(key);
-      }
-    }
-    done += 1;
-    ctx.events.emit({ type: 'stage-progress', stage: stage.id, done, total: stage.datasets.length, unit: 'datasets' });
-  }
-  const missing = missingDatasetsMessage(ctx.graph, ctx.dataRoot, stage.datasets, { synthesisable: false });
-  if (missing) throw new MtDataError(missing);
+/** The datasets of the graph that will be synthesised because their folder is missing. */
+export function datasetsToSynthesise(graph: RuntimeGraph, dataRoot: string): string[] {
+  return graph.datasets.filter((d) => d.synthetic && !existsSync(join(datasetDir({ dataRoot }, d), 'dataset.json'))).map((d) => d.name);
 }
+
+/** What prepare records about a dataset's files. */
+export interface DatasetListing {
+  dataset: string;
+  /** Case ids, sorted. */
+  cases: string[];
+  /** SHA-256 of each file, by path relative to the dataset folder ('/'-separated). */
+  files: Record<string, string>;
+}
+
+/** One synthesis per collection folder at a time in this process (its datasets share one generator run). */
+const synthesising = new Map<string, Promise<unknown>>();
+
+async function ensureFolder(stage: PrepareStage, ctx: ExternalContext, dir: string): Promise<void> {
+  const spec = datasetSpec(ctx, stage.datasets[0]);
+  if (existsSync(join(dir, 'dataset.json')) || !spec.synthetic) return;
+  const collection = dirname(dir);
+  const id = `${collection}|${spec.synthetic.generator}|${spec.synthetic.seed}`;
+  let job = synthesising.get(id);
+  ctx.announce?.();
+  if (!job) {
+    ctx.events.emit({ type: 'stage-log', stage: stage.id, message: `synthesising the '${spec.synthetic.generator}' collection (seed ${spec.synthetic.seed}) into ${collection}` });
+    job = synthesizeCollection(collection, { generator: spec.synthetic.generator, seed: spec.synthetic.seed });
+    synthesising.set(id, job);
+  }
+  try {
+    await job;
+  } finally {
+    synthesising.delete(id);
+  }
+}
+
+/** Checks the folder and hashes its files (memoised in the preprocessing cache by path, size and mtime). */
+export async function listDataset(stage: PrepareStage, ctx: ExternalContext): Promise<DatasetListing> {
+  const name = stage.datasets[0];
+  const spec = datasetSpec(ctx, name);
+  const dir = datasetDir(ctx, spec);
+  await ensureFolder(stage, ctx, dir);
+  const missing = missingDatasetsMessage(ctx.graph, ctx.dataRoot, [name], { synthesisable: false });
+  if (missing) throw new MtDataError(missing);
+  const ds = await loadRawDataset(dir, { checkContents: false });
+  const paths = [join(dir, 'dataset.json'), ...ds.cases.flatMap((c) => [c.imagePath, c.labelPath])];
+  if (spec.splitFile) {
+    const split = join(dir, spec.splitFile);
+    if (!existsSync(split)) {
+      throw MtDataError.about(split, `dataset '${name}' declares split "${spec.splitFile}", but the file does not exist`, 'Put the split file (nnU-Net\'s splits_final.json layout) in the dataset folder, or remove `split` from the dataset');
+    }
+    paths.push(split);
+  }
+  const memo = ctx.cacheDir === null ? undefined : join(ctx.cacheDir ?? defaultCacheDir(ctx.dataRoot), 'hashes');
+  const files: Record<string, string> = {};
+  let done = 0;
+  for (const p of paths) {
+    ctx.signal?.throwIfAborted();
+    files[relative(dir, p).split(sep).join('/')] = await fileContentHash(p, memo);
+    done++;
+    if (done % 64 === 0) ctx.events.emit({ type: 'stage-progress', stage: stage.id, done, total: paths.length, unit: 'files', detail: 'hashing' });
+  }
+  return { dataset: name, cases: ds.cases.map((c) => c.id).sort(), files };
+}
+
+export const prepareHandler: StageHandler<PrepareStage> = {
+  external: async (stage, ctx) => {
+    const listing = await listDataset(stage, ctx);
+    return { digest: sha256Hex(canonicalJson(listing)), detail: listing };
+  },
+  run: async (stage, ctx) => {
+    const listing = ctx.external as DatasetListing;
+    await writeFileAtomic(join(ctx.workDir, 'files.json'), `${JSON.stringify(listing, null, 1)}\n`);
+    ctx.events.emit({ type: 'stage-log', stage: stage.id, message: `${listing.dataset}: ${listing.cases.length} cases, ${Object.keys(listing.files).length} files hashed` });
+    return { summary: { cases: listing.cases.length, files: Object.keys(listing.files).length }, digest: sha256Hex(canonicalJson(listing)) };
+  },
+};

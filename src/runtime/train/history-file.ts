@@ -7,6 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PhaseSpec } from '../../graph/types.js';
+import type { EpochRecord } from '../events.js';
 import { writeFileAtomic } from '../io/atomic.js';
 
 export const HISTORY_FORMAT = 'multitalent-history';
@@ -23,8 +24,11 @@ export interface HistoryEpoch {
   loss: number;
   /** Validation pseudo-Dice (mean over classes), when the loop measured it. */
   pseudoDice?: number | null;
-  /** Per class `dataset.class`, when measured. */
+  /** Per class `dataset/class`, when measured. */
   pseudoDicePerClass?: Record<string, number | null>;
+  /** Moving average of the pseudo-Dice (0.9 old + 0.1 new) that picks the `best` checkpoint. */
+  ema?: number | null;
+  seconds?: number;
   [extra: string]: unknown;
 }
 
@@ -40,13 +44,13 @@ export interface TrainingHistory {
   seconds: number;
 }
 
-/** The history of a training run from the loop's per-epoch records ({epoch, phase, lr, meanLoss, ...}). */
+/** The history of a training run from the loop's per-epoch records (events.ts's EpochRecord). */
 export function buildHistory(
   stage: string,
   experiment: string,
   phases: readonly PhaseSpec[],
   iterationsPerEpoch: number,
-  records: readonly { epoch: number; phase: number; lr: number; meanLoss: number }[],
+  records: readonly EpochRecord[],
   seconds: number,
 ): TrainingHistory {
   return {
@@ -56,7 +60,16 @@ export function buildHistory(
     experiment,
     iterationsPerEpoch,
     phases: phases.map((p, index) => ({ index, ...structuredClone(p) })),
-    epochs: records.map(({ meanLoss, ...rest }): HistoryEpoch => ({ ...rest, loss: meanLoss })),
+    epochs: records.map((r): HistoryEpoch => ({
+      epoch: r.epoch,
+      phase: r.phase,
+      lr: r.lr,
+      loss: r.meanLoss,
+      ...(r.meanPseudoDice !== undefined ? { pseudoDice: r.meanPseudoDice } : {}),
+      ...(r.pseudoDice !== undefined ? { pseudoDicePerClass: { ...r.pseudoDice } } : {}),
+      ...(r.ema !== undefined ? { ema: r.ema } : {}),
+      seconds: r.seconds,
+    })),
     seconds,
   };
 }

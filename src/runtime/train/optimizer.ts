@@ -25,7 +25,31 @@ import { useFusedOps } from '../model/fused.js';
 export interface Optimizer {
   /** Applies one update; `grads[i]` is the gradient of `vars[i]`. Does not dispose `grads`. */
   apply(vars: readonly tf.Variable[], grads: readonly tf.Tensor[], lr: number): void;
+  /** Everything needed to continue exactly (momentum buffers, moments, step counts), as host arrays (read asynchronously: GPU backends have no synchronous read). */
+  exportState(): Promise<OptimizerState>;
+  /** Continues from `exportState()` of an optimiser of the same kind (a checkpoint's). */
+  importState(state: OptimizerState): void;
   dispose(): void;
+}
+
+/** One slot of per-variable state, e.g. SGD's momentum buffer of `enc0.conv0.weight`. */
+export interface OptimizerSlot {
+  variable: string;
+  /** `momentum` (SGD), `m` / `v` (AdamW). */
+  slot: string;
+  shape: number[];
+  values: Float32Array;
+}
+
+export interface OptimizerState {
+  kind: OptimizerSpec['kind'];
+  slots: OptimizerSlot[];
+  /** AdamW: the update count per variable (its bias correction). */
+  steps: Record<string, number>;
+}
+
+function checkKind(state: OptimizerState, kind: OptimizerSpec['kind']): void {
+  if (state.kind !== kind) throw new Error(`the checkpoint holds ${state.kind} optimiser state, but the schedule uses ${kind}`);
 }
 
 const ADAM_EPS = 1e-8;
@@ -34,6 +58,7 @@ class Sgd implements Optimizer {
   private readonly buffers = new Map<string, tf.Variable>();
   /** Momentum buffers as host arrays, used when tensors live in JS memory (see model/fused.ts). */
   private readonly hostBuffers = new Map<string, Float32Array>();
+  private readonly hostShapes = new Map<string, number[]>();
 
   constructor(
     private readonly momentum: number,
@@ -81,6 +106,7 @@ class Sgd implements Optimizer {
       if (!buf) {
         buf = new Float32Array(wv.length);
         this.hostBuffers.set(w.name, buf);
+        this.hostShapes.set(w.name, [...w.shape]);
       }
       for (let k = 0; k < wv.length; k++) {
         const g = gv[k] + wd * wv[k];
@@ -96,10 +122,29 @@ class Sgd implements Optimizer {
     });
   }
 
+  async exportState(): Promise<OptimizerState> {
+    const slots: OptimizerSlot[] = [];
+    for (const [variable, b] of this.hostBuffers) slots.push({ variable, slot: 'momentum', shape: this.hostShapes.get(variable) ?? [b.length], values: b.slice() });
+    for (const [variable, b] of this.buffers) slots.push({ variable, slot: 'momentum', shape: [...b.shape], values: ((await b.data()) as Float32Array).slice() });
+    return { kind: 'sgd', slots, steps: {} };
+  }
+
+  importState(state: OptimizerState): void {
+    checkKind(state, 'sgd');
+    this.dispose();
+    for (const s of state.slots) {
+      if (useFusedOps()) {
+        this.hostBuffers.set(s.variable, s.values.slice());
+        this.hostShapes.set(s.variable, [...s.shape]);
+      } else this.buffers.set(s.variable, tf.variable(tf.tensor(s.values, s.shape, 'float32'), false));
+    }
+  }
+
   dispose(): void {
     for (const b of this.buffers.values()) b.dispose();
     this.buffers.clear();
     this.hostBuffers.clear();
+    this.hostShapes.clear();
   }
 }
 
@@ -143,6 +188,30 @@ class AdamW implements Optimizer {
         w.assign(tf.sub(decayed, tf.mul(tf.div(mHat, tf.add(tf.sqrt(vHat), ADAM_EPS)), lr)));
       });
     });
+  }
+
+  async exportState(): Promise<OptimizerState> {
+    const slots: OptimizerSlot[] = [];
+    const steps: Record<string, number> = {};
+    for (const [variable, s] of this.state) {
+      slots.push({ variable, slot: 'm', shape: [...s.m.shape], values: ((await s.m.data()) as Float32Array).slice() });
+      slots.push({ variable, slot: 'v', shape: [...s.v.shape], values: ((await s.v.data()) as Float32Array).slice() });
+      if (s.vmax) slots.push({ variable, slot: 'vmax', shape: [...s.vmax.shape], values: ((await s.vmax.data()) as Float32Array).slice() });
+      steps[variable] = s.t;
+    }
+    return { kind: 'adamw', slots, steps };
+  }
+
+  importState(state: OptimizerState): void {
+    checkKind(state, 'adamw');
+    this.dispose();
+    const by = new Map<string, { m?: OptimizerSlot; v?: OptimizerSlot; vmax?: OptimizerSlot }>();
+    for (const s of state.slots) by.set(s.variable, { ...by.get(s.variable), [s.slot]: s });
+    for (const [variable, { m, v, vmax }] of by) {
+      if (!m || !v || (this.amsgrad && !vmax)) throw new Error(`the checkpoint's AdamW state of '${variable}' is incomplete`);
+      const t = (x: OptimizerSlot) => tf.variable(tf.tensor(x.values, x.shape, 'float32'), false);
+      this.state.set(variable, { m: t(m), v: t(v), vmax: this.amsgrad && vmax ? t(vmax) : null, t: state.steps[variable] ?? 0 });
+    }
   }
 
   dispose(): void {

@@ -4,17 +4,23 @@ import { outputChannels } from '../../graph/outputs.js';
 import { isDummy2d } from '../../graph/transforms.js';
 import type { HeadSpec, OutputLayout, TrainParams } from '../../graph/types.js';
 import { trainingUnsupportedReason } from '../backend.js';
+import { outputTargetLuts } from '../data/regions.js';
 import type { PreprocessedDataset } from '../data/types.js';
+import { StageInterrupted } from '../interrupt.js';
 import { deepSupervisionWeights } from '../loss/deep-supervision.js';
 import { createLoss, lossDefinition, lossSetupOf } from '../loss/registry.js';
 import { initFromPretrained, type PretrainedInit } from '../model/checkpoint.js';
 import { outputCount, UNet } from '../model/unet.js';
 import type { BatchArrays } from './batch.js';
+import { saveTrainingCheckpoint, type CheckpointKind, type EpochRecord, type LoadedTraining, type TrainingState, type ValidationTrack } from './checkpoints.js';
 import { createBatchSource, defaultLoaderWorkers, type BatchSource } from './loader.js';
-import { scheduleLearningRate } from './lr.js';
-import { describeOptimizer, PhaseOptimizers } from './optimizer.js';
-import { datasetShares } from './sampler.js';
+import { phaseAt, scheduleLearningRate } from './lr.js';
+import { describeOptimizer, PhaseOptimizers, type Optimizer, type OptimizerState } from './optimizer.js';
+import { CaseSampler, datasetShares } from './sampler.js';
 import { batchToTensors, NonFiniteLossError, trainStep } from './step.js';
+import { nextEma, validate, type ValidationSetup } from './validation.js';
+
+export type { EpochRecord } from './checkpoints.js';
 
 export interface TrainProgress {
   /** Completed iterations (1-based after the first step) and the total over all phases. */
@@ -30,22 +36,27 @@ export interface TrainProgress {
 
 export interface TrainOptions {
   params: TrainParams;
-  /** Preprocessed datasets; those named in params.datasets are used (their `train` ids only). */
+  /** Preprocessed datasets; those named in params.datasets are used: `train` ids to train on, `holdout` ids to validate on. */
   data: PreprocessedDataset[];
   /** Fine-tuning: copy the backbone from this checkpoint; heads start fresh. */
   init?: { checkpointDir: string };
+  /**
+   * Continue from a checkpoint: an interrupted training's `latest` (an exact resume), or a finished
+   * one's `final` when the schedule now has more epochs (the training is extended: the learning
+   * rate laws are recomputed for the new length, from the epoch the checkpoint ended at).
+   */
+  resume?: LoadedTraining;
+  /** Where `latest`, `best` and `final` are written (folders of that name), and the stage key they record. */
+  checkpoints?: { dir: string; stageKey: string; specHash: string };
   onProgress?: (p: TrainProgress) => void;
   onLog?: (message: string) => void;
+  /** After every epoch (with validation, when there is any); `best` when it became the best checkpoint. */
+  onEpoch?: (record: EpochRecord, best: boolean) => void;
+  onCheckpoint?: (kind: CheckpointKind, epoch: number, dir: string) => void;
+  /** Aborted: the current iteration finishes, a `latest` checkpoint is written, StageInterrupted is thrown. */
   signal?: AbortSignal;
   /** Batch loader worker threads (default: one per spare core, at most 8; 0 draws batches on this thread). */
   loaderWorkers?: number;
-}
-
-export interface EpochRecord {
-  epoch: number;
-  phase: number;
-  lr: number;
-  meanLoss: number;
 }
 
 export interface TrainedModel {
@@ -53,10 +64,11 @@ export interface TrainedModel {
   /** How the model's output channels map to the classes (for the checkpoint manifest). */
   output: { layout: OutputLayout; classes: HeadSpec[] };
   history: EpochRecord[];
-  /** What fine-tuning copied from the checkpoint (absent for training from scratch). */
+  /** What fine-tuning copied from the checkpoint (absent for training from scratch and resumed runs). */
   init?: PretrainedInit;
   iterations: number;
   seconds: number;
+  validation: ValidationTrack;
   /** The batch loader: its worker threads, and the seconds the steps waited for batches out of the training loop's. */
   loader?: { workers: number; waitedSeconds: number; loopSeconds: number };
 }
@@ -115,13 +127,33 @@ function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
+/** The optimiser's state with variable names as the model's stable parameter names (tfjs names carry a per-model prefix). */
+async function stableOptimizerState(model: UNet, optimizer: Optimizer): Promise<OptimizerState> {
+  const byVar = new Map([...model.params].map(([name, v]) => [v.name, name]));
+  const s = await optimizer.exportState();
+  const rename = (n: string) => byVar.get(n) ?? n;
+  return { ...s, slots: s.slots.map((x) => ({ ...x, variable: rename(x.variable) })), steps: Object.fromEntries(Object.entries(s.steps).map(([k, v]) => [rename(k), v])) };
+}
+
+function modelOptimizerState(model: UNet, state: OptimizerState): OptimizerState {
+  const rename = (n: string) => {
+    const v = model.params.get(n);
+    if (!v) throw new Error(`the checkpoint holds optimiser state for '${n}', which the network does not have`);
+    return v.name;
+  };
+  return { ...state, slots: state.slots.map((x) => ({ ...x, variable: rename(x.variable) })), steps: Object.fromEntries(Object.entries(state.steps).map(([k, v]) => [rename(k), v])) };
+}
+
 /**
  * Trains a U-Net with the output channels of `params.output` (one sigmoid per head, or a softmax
  * over the labels; graph/outputs.ts) on the loss `params.loss` (loss/registry.ts), phase by phase (a
  * `heads` phase updates only the output heads, `all` everything), each phase for its epochs x
  * iterationsPerEpoch iterations with its own optimiser (train/optimizer.ts: PhaseOptimizers) and
- * its learning-rate law set per epoch. A NaN or infinite loss stops training with a
- * TrainingDivergedError naming the iteration and the batch's cases.
+ * its learning-rate law set per epoch. Batch k comes from the loader (train/loader.ts), a pure
+ * function of (seed, k, data), so a resumed training draws exactly the batches an uninterrupted one
+ * would. Every epoch ends with validation on the fold's held-out cases (validation.ts) when the
+ * schedule asks for it. A NaN or infinite loss stops training with a TrainingDivergedError naming
+ * the iteration and the batch's cases.
  */
 export async function trainModel(opts: TrainOptions): Promise<TrainedModel> {
   const { params, signal } = opts;
@@ -139,11 +171,22 @@ export async function trainModel(opts: TrainOptions): Promise<TrainedModel> {
         .join(', '),
   );
 
+  const s = params.schedule;
+  const totalEpochs = s.phases.reduce((a, p) => a + p.epochs, 0);
+  const total = totalEpochs * s.iterationsPerEpoch;
+  const resume = opts.resume;
+  if (resume) {
+    const r = resume.state;
+    if (r.iteration > total || (r.kind === 'final' && r.totalEpochs >= totalEpochs)) {
+      throw new Error(`${resume.dir}: the checkpoint is at epoch ${r.epoch} of ${r.totalEpochs}; the schedule has ${totalEpochs} epochs, so there is nothing to continue`);
+    }
+  }
+
   const setup = lossSetupOf(params);
   const channels = outputChannels(setup.output, params.heads);
   const lossFn = createLoss(params.loss, setup);
   const t0 = performance.now();
-  const model = UNet.create(params.architecture, channels, params.seed);
+  const model = resume ? UNet.fromWeights(params.architecture, channels, resume.weights) : UNet.create(params.architecture, channels, params.seed);
   const optimizers = new PhaseOptimizers(params.schedule);
   let source: BatchSource | undefined;
   try {
@@ -154,15 +197,19 @@ export async function trainModel(opts: TrainOptions): Promise<TrainedModel> {
     );
     log(`loss ${lossDefinition(params.loss).describe(setup)}`);
     let init: PretrainedInit | undefined;
-    if (opts.init) {
+    if (resume) {
+      // The saved optimiser state belongs to the optimiser of the phase it was written in.
+      const { optimizer } = optimizers.forPhase(resume.state.optimizerPhase ?? phaseAt(s.phases, Math.min(resume.state.epoch, totalEpochs - 1)).phase);
+      optimizer.importState(modelOptimizerState(model, resume.optimizer));
+    } else if (opts.init) {
       init = await initFromPretrained(model, opts.init.checkpointDir);
-      const backboneSkipped = init.skipped.filter((s) => !s.reason.startsWith('output head'));
+      const backboneSkipped = init.skipped.filter((x) => !x.reason.startsWith('output head'));
       if (init.copied.length === 0) {
         throw new Error(`fine-tuning copied no weights from ${opts.init.checkpointDir}: the architectures do not match`);
       }
       log(
         `initialised ${init.copied.length} backbone tensors from ${opts.init.checkpointDir}` +
-          (backboneSkipped.length > 0 ? `; ${backboneSkipped.length} kept fresh: ${backboneSkipped.map((s) => `${s.name} (${s.reason})`).join(', ')}` : ''),
+          (backboneSkipped.length > 0 ? `; ${backboneSkipped.length} kept fresh: ${backboneSkipped.map((x) => `${x.name} (${x.reason})`).join(', ')}` : ''),
       );
     }
 
@@ -177,77 +224,171 @@ export async function trainModel(opts: TrainOptions): Promise<TrainedModel> {
     }
     if (params.precision === 'mixed') log('mixed precision is not available on tfjs; training in fp32');
     const patch = params.architecture.patch;
-    const s = params.schedule;
-    const total = s.phases.reduce((a, p) => a + p.epochs, 0) * s.iterationsPerEpoch;
-    const history: EpochRecord[] = [];
-    const durations: number[] = [];
-    let iteration = 0;
-    let epoch = 0;
+
+    // Validation: the fold's held-out cases of every dataset that has some.
+    const valData = datasets.filter((d) => d.holdout.length > 0).map((d) => ({ ...d, train: d.holdout }));
+    const valBatches = s.validationIterations ?? 0;
+    const validation: ValidationSetup | null =
+      valBatches > 0 && valData.length > 0
+        ? {
+            sampler: new CaseSampler(valData, params.sampling.kind), channels, layout: setup.output, tables: outputTargetLuts(setup.output, channels),
+            patch, batch: params.batch, foregroundFraction: params.sampling.foregroundFraction, seed: params.seed, batches: valBatches,
+          }
+        : null;
+    if (valBatches > 0 && validation === null) log('no validation cases in this fold: no per-epoch pseudo-Dice, and `best` is the final model');
+
+    // Counters, continued from the checkpoint when resuming (an extended training starts the epoch after the old final one).
+    const r = resume?.state;
+    let iteration = r ? r.iteration : 0;
+    let epoch = r ? r.epoch : 0;
+    let inEpoch = r && r.kind !== 'final' ? r.iterationInEpoch : 0;
+    let lossSum = r && r.kind !== 'final' ? r.epochLossSum : 0;
+    let epochSeconds = r && r.kind !== 'final' ? r.epochSeconds : 0;
+    const history: EpochRecord[] = r ? [...r.history] : [];
+    const track: ValidationTrack = r ? { ...r.validation } : { ema: null, bestEma: null, bestEpoch: null };
+    if (r) {
+      log(
+        r.kind === 'final'
+          ? `extending the finished training: ${r.totalEpochs} -> ${totalEpochs} epochs, continuing at epoch ${epoch} with the learning-rate schedule recomputed for ${totalEpochs} epochs`
+          : `resuming at epoch ${epoch}, iteration ${iteration} of ${total}`,
+      );
+    }
+
+    let phaseIndex = phaseAt(s.phases, Math.min(epoch, totalEpochs - 1)).phase;
+    let optimizer: Optimizer | null = null;
+    const ck = opts.checkpoints;
+    const output = { layout: structuredClone(setup.output), classes: params.heads.map((h) => ({ ...h, labels: [...h.labels] })) };
+    const save = async (kind: CheckpointKind): Promise<void> => {
+      if (!ck) return;
+      const dir = `${ck.dir}/${kind}`;
+      const current = optimizer ?? optimizers.forPhase(phaseIndex).optimizer;
+      const state: Omit<TrainingState, 'format' | 'version' | 'optimizer' | 'savedAt'> = {
+        kind,
+        stageKey: ck.stageKey,
+        specHash: ck.specHash,
+        iteration,
+        epoch,
+        iterationInEpoch: inEpoch,
+        epochLossSum: lossSum,
+        epochSeconds,
+        totalEpochs,
+        optimizerPhase: phaseIndex,
+        history,
+        validation: track,
+        rng: { seed: params.seed, batches: 'Prng.derive(seed, "batch", k)', validation: 'Prng.derive(seed, "validation", j)', nextBatch: iteration },
+      };
+      await saveTrainingCheckpoint(dir, model, await stableOptimizerState(model, current), state, output);
+      opts.onCheckpoint?.(kind, epoch, dir);
+    };
+    const interrupt = async (): Promise<never> => {
+      await save('latest');
+      throw new StageInterrupted(`interrupted at epoch ${epoch}, iteration ${iteration} of ${total}${ck ? '; the latest checkpoint was written' : ''}`);
+    };
+
     // Batch k comes from the loader's workers (a pure function of the seed, k and the data), prepared
-    // while the steps before it run.
+    // while the steps before it run; a resumed training starts the source at its iteration.
     const workers = opts.loaderWorkers ?? defaultLoaderWorkers(availableParallelism());
-    source = createBatchSource({ datasets, params, startIteration: 0, total, workers });
+    source = iteration < total ? createBatchSource({ datasets, params, startIteration: iteration, total, workers }) : undefined;
+    const durations: number[] = [];
     let waited = 0;
     let firstWait = 0;
+    const startIteration = iteration;
     const tTrain = performance.now();
-    for (let pi = 0; pi < s.phases.length; pi++) {
+    let lastPhase = -1;
+    while (epoch < totalEpochs) {
+      const { phase: pi, epochInPhase: within } = phaseAt(s.phases, epoch);
       const phase = s.phases[pi];
-      const vars = phase.trains === 'heads' ? model.headVariables() : model.variables();
-      const { optimizer, fresh, spec } = optimizers.forPhase(pi);
-      log(
-        `phase ${pi + 1}/${s.phases.length}: ${phase.epochs} epochs training ${phase.trains === 'heads' ? 'the heads only' : 'the whole network'}, ` +
-          `${describeOptimizer(spec)}${pi > 0 ? (fresh ? ', fresh optimiser state' : ', optimiser state carried over') : ''}`,
-      );
-      for (let e = 0; e < phase.epochs; e++, epoch++) {
-        const lr = scheduleLearningRate(s, epoch); // phase pi's law at epoch e of the phase
-        let lossSum = 0;
-        for (let it = 0; it < s.iterationsPerEpoch; it++) {
-          signal?.throwIfAborted();
-          const ts = performance.now();
-          const current: BatchArrays = await source.next();
-          const w = performance.now() - ts;
-          if (iteration === 0) firstWait = w;
-          waited += w;
-          const batch = batchToTensors(current, patch, channels.length);
-          let loss: number;
-          try {
-            try {
-              loss = await trainStep(model, vars, optimizer, batch, lr, s.clipNorm, true, lossFn);
-            } catch (err) {
-              if (err instanceof NonFiniteLossError) {
-                throw new TrainingDivergedError(params.experiment, iteration + 1, epoch, err.loss, batchCaseNames(current, params.batch, channels));
-              }
-              throw err;
-            }
-          } finally {
-            tf.dispose([batch.image, batch.targets, batch.mask]);
-          }
-          lossSum += loss;
-          iteration++;
-          durations.push(performance.now() - ts);
-          if (durations.length > RATE_WINDOW) durations.shift();
-          const itPerSec = (1000 * durations.length) / durations.reduce((a, b) => a + b, 0);
-          opts.onProgress?.({ iteration, total, epoch, loss, lr, itPerSec });
-          await yieldToEventLoop();
-        }
-        history.push({ epoch, phase: pi, lr, meanLoss: lossSum / s.iterationsPerEpoch });
+      phaseIndex = pi;
+      const current = optimizers.forPhase(pi);
+      optimizer = current.optimizer;
+      if (pi !== lastPhase) {
+        log(
+          `phase ${pi + 1}/${s.phases.length}: ${phase.epochs} epochs training ${phase.trains === 'heads' ? 'the heads only' : 'the whole network'}, ` +
+            `${describeOptimizer(current.spec)}${pi > 0 && lastPhase >= 0 ? (current.fresh ? ', fresh optimiser state' : ', optimiser state carried over') : ''}` +
+            `${within > 0 || inEpoch > 0 ? ` (from its epoch ${within})` : ''}`,
+        );
+        lastPhase = pi;
       }
+      const vars = phase.trains === 'heads' ? model.headVariables() : model.variables();
+      const lr = scheduleLearningRate(s, epoch); // phase pi's law at epoch `within` of the phase
+      const epochStart = performance.now() - epochSeconds * 1000;
+      while (inEpoch < s.iterationsPerEpoch) {
+        if (signal?.aborted) await interrupt();
+        const ts = performance.now();
+        if (!source) throw new Error('internal: no batch source');
+        const batchArrays: BatchArrays = await source.next();
+        const w = performance.now() - ts;
+        if (iteration === startIteration) firstWait = w;
+        waited += w;
+        const batch = batchToTensors(batchArrays, patch, channels.length);
+        let loss: number;
+        try {
+          try {
+            loss = await trainStep(model, vars, optimizer, batch, lr, s.clipNorm, true, lossFn);
+          } catch (err) {
+            if (err instanceof NonFiniteLossError) {
+              throw new TrainingDivergedError(params.experiment, iteration + 1, epoch, err.loss, batchCaseNames(batchArrays, params.batch, channels));
+            }
+            throw err;
+          }
+        } finally {
+          tf.dispose([batch.image, batch.targets, batch.mask]);
+        }
+        lossSum += loss;
+        iteration++;
+        inEpoch++;
+        durations.push(performance.now() - ts);
+        if (durations.length > RATE_WINDOW) durations.shift();
+        const itPerSec = (1000 * durations.length) / durations.reduce((x, y) => x + y, 0);
+        opts.onProgress?.({ iteration, total, epoch, loss, lr, itPerSec });
+        epochSeconds = (performance.now() - epochStart) / 1000;
+        await yieldToEventLoop();
+      }
+      // Stopped after the epoch's last iteration: resuming runs its validation and end.
+      if (signal?.aborted) await interrupt();
+      const record: EpochRecord = { epoch, phase: pi, lr, meanLoss: lossSum / s.iterationsPerEpoch, seconds: 0 };
+      if (validation) {
+        const v = await validate(model, validation);
+        track.ema = nextEma(track.ema, v.mean);
+        Object.assign(record, { pseudoDice: v.perClass, meanPseudoDice: v.mean, ema: track.ema });
+      }
+      record.seconds = (performance.now() - epochStart) / 1000;
+      history.push(record);
+      // The counters move to the next epoch first: a checkpoint written now resumes there.
+      epoch++;
+      inEpoch = 0;
+      lossSum = 0;
+      epochSeconds = 0;
+      const best = track.ema !== null && (track.bestEma === null || track.ema > track.bestEma);
+      if (best) {
+        track.bestEma = track.ema;
+        track.bestEpoch = record.epoch;
+      }
+      opts.onEpoch?.(record, best);
+      if (best) await save('best');
+      const every = s.checkpointEvery ?? 0;
+      if (every > 0 && epoch % every === 0 && epoch < totalEpochs) await save('latest');
     }
     const trainMs = performance.now() - tTrain;
-    if (iteration > 0) {
+    if (iteration > startIteration) {
       log(
         `data loading (${workers} worker${workers === 1 ? '' : 's'}): the steps waited ${(waited / 1000).toFixed(1)} s of ${(trainMs / 1000).toFixed(1)} s ` +
           `(${((100 * waited) / trainMs).toFixed(1)} %; ${(firstWait / 1000).toFixed(1)} s of it for the first batch)`,
       );
     }
-    signal?.throwIfAborted();
+    if (validation === null && ck) {
+      track.bestEpoch = totalEpochs - 1;
+      await save('best');
+    }
+    await save('final');
     return {
       model,
-      output: { layout: structuredClone(setup.output), classes: params.heads.map((h) => ({ ...h, labels: [...h.labels] })) },
+      output,
       history,
       init,
       iterations: iteration,
       seconds: (performance.now() - t0) / 1000,
+      validation: track,
       loader: { workers, waitedSeconds: waited / 1000, loopSeconds: trainMs / 1000 },
     };
   } catch (err) {

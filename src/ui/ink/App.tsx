@@ -1,5 +1,5 @@
 import { useEffect, useReducer } from 'react';
-import { Box, Text } from 'ink';
+import { Box, Text, useInput } from 'ink';
 import type { RunEvents } from '../../runtime/events.js';
 import { diceTableLines, emptyRunView, etaSeconds, formatDuration, reduceRunView, type StageView } from '../state.js';
 
@@ -7,14 +7,18 @@ const ICON: Record<StageView['status'], string> = {
   pending: '·',
   running: '▶',
   done: '✔',
+  cached: '≡',
   failed: '✘',
+  interrupted: '‖',
   skipped: '↷',
 };
 const COLOR: Record<StageView['status'], string> = {
   pending: 'gray',
   running: 'cyan',
   done: 'green',
+  cached: 'green',
   failed: 'red',
+  interrupted: 'yellow',
   skipped: 'yellow',
 };
 
@@ -69,12 +73,21 @@ function StageLine({ stage }: { stage: StageView }) {
   );
 }
 
+/** Ctrl-C (the terminal is in raw mode, so it arrives as a key) and `q` ask the run to stop, as SIGINT does. */
+function InterruptKeys({ onInterrupt }: { onInterrupt: () => void }) {
+  useInput((input, key) => {
+    if ((key.ctrl && input === 'c') || input === 'q') onInterrupt();
+  });
+  return null;
+}
+
 /** The `mtc run` screen: stages with their state, live progress, and the Dice table at the end. */
-export function RunApp({ events }: { events: RunEvents }) {
+export function RunApp({ events, onInterrupt }: { events: RunEvents; onInterrupt?: () => void }) {
   const [view, dispatch] = useReducer(reduceRunView, emptyRunView);
   useEffect(() => events.subscribe(dispatch), [events]);
   return (
     <Box flexDirection="column">
+      {onInterrupt ? <InterruptKeys onInterrupt={onInterrupt} /> : null}
       <Text>
         <Text bold>mtc {view.command}</Text> {view.experiment}
         <Text color="gray">
@@ -87,7 +100,7 @@ export function RunApp({ events }: { events: RunEvents }) {
       ))}
       {view.results.map((r) => (
         <Box key={r.stage} flexDirection="column" marginTop={1}>
-          <Text bold>Per-class Dice on held-out cases ({r.stage})</Text>
+          <Text bold>Per-class Dice on the validation cases ({r.stage})</Text>
           {diceTableLines(r).map((l, i, all) => (
             <Text key={i} bold={i === all.length - 1} color={i === all.length - 1 ? 'green' : undefined}>
               {l}
@@ -97,7 +110,7 @@ export function RunApp({ events }: { events: RunEvents }) {
       ))}
       {view.finished ? (
         <Text color={view.finished.status === 'done' ? 'green' : 'red'}>
-          {view.finished.status === 'done' ? 'done' : 'failed'} in {formatDuration(view.finished.seconds)}
+          {view.finished.status} in {formatDuration(view.finished.seconds)}
         </Text>
       ) : null}
     </Box>

@@ -72,7 +72,7 @@ export async function writeModelDir(dir: string, opts: { heads?: HeadSpec[]; spa
       stageId: 'train:test',
       params,
       datasets: opts.datasets ?? [ABDOMEN],
-      normalization: { kind: 'ct', scope: 'collection' },
+      normalization: { kind: 'ct', scope: 'collection', statsFrom: null },
       statistics: Object.fromEntries(names.map((n) => [n, STATS])),
       activation: 'sigmoid',
       spacing: opts.spacing ?? [2, 2, 2],

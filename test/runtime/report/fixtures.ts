@@ -1,4 +1,4 @@
-/** Run folders for report tests: graph.yaml, metrics.json, and each checkpoint's history and plans. */
+/** Run folders for report tests: graph.yaml, metrics.json, and each training's history (stages/SLUG/checkpoints/final/). */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -39,18 +39,20 @@ export async function writeRun(dir: string, experiment: string, opts: { shift?: 
     { id: opts.scratch ? `train:${experiment}` : `finetune:${experiment}`, kind: opts.scratch ? 'train' : 'finetune', deps: [], experiment, datasets: ['liver', 'kidney'], ...(opts.scratch ? {} : { from: 'train:pre' }) },
     { id: `evaluate:${experiment}`, kind: 'evaluate', deps: [], experiment },
   ];
-  const graph = { schemaVersion: 1, source: { file: 'x.mt', experiment }, seed: 1, datasets: [], stages };
+  const graph = { schemaVersion: 2, source: { file: 'x.mt', experiments: [experiment] }, seed: 1, datasets: [], stages };
   await mkdir(dir, { recursive: true });
   await writeFile(join(dir, 'graph.yaml'), stringify(graph));
   for (const s of stages.filter((x) => x.kind !== 'evaluate')) {
-    const ckpt = join(dir, 'checkpoints', s.experiment);
+    // as mtc run's run folder: stages/SLUG (a link to the store entry) with checkpoints/final/
+    const ckpt = join(dir, 'stages', s.id.replace(/[:/@]/g, '-'), 'checkpoints', 'final');
     await mkdir(ckpt, { recursive: true });
     const records = Array.from({ length: 12 }, (_, e) => ({
       epoch: e,
       phase: e < 3 ? 0 : 1,
       lr: e < 3 ? 0.01 * ((e + 1) / 3) : 0.01 * (1 - (e - 3) / 9) ** 0.9 + 1e-5,
       meanLoss: 1.5 * Math.exp(-e / 4) - 0.4,
-      ...(opts.pseudoDice ? { pseudoDice: 0.3 + 0.5 * (1 - Math.exp(-e / 3)) } : {}),
+      seconds: 1,
+      ...(opts.pseudoDice ? { meanPseudoDice: 0.3 + 0.5 * (1 - Math.exp(-e / 3)) } : {}),
     }));
     await writeFile(join(ckpt, 'history.json'), JSON.stringify(buildHistory(s.id, s.experiment, phases, 25, records, 42)));
   }

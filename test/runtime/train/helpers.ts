@@ -57,6 +57,8 @@ export function tinyTrainParams(datasets: string[], heads: HeadSpec[], overrides
     },
     loss: 'multitalent',
     seed: 1,
+    fold: 0,
+    split: { folds: 5, seed: 12345 },
     ...overrides,
   };
 }

@@ -119,7 +119,7 @@ describe('trainModel', () => {
     const ctl = new AbortController();
     let seen = 0;
     const p = trainModel({ params, data, signal: ctl.signal, onProgress: () => (++seen === 2 ? ctl.abort() : undefined) });
-    await expect(p).rejects.toThrow(/abort/i);
+    await expect(p).rejects.toMatchObject({ name: 'StageInterrupted', message: expect.stringMatching(/interrupted at epoch 0, iteration 2 of 40/) });
     expect(seen).toBe(2);
   });
 

@@ -9,7 +9,7 @@
  * result in the cache under a key over its input file contents, every parameter and the code version.
  * Every input is validated in pass 1, before anything is written to the cache.
  */
-import type { ClassSpec, NormalizationSpec, SplitSpec, Vec3 } from '../../../graph/types.js';
+import type { ClassSpec, NormalizationSpec, Vec3 } from '../../../graph/types.js';
 import { PreprocessCache, cacheKey } from '../cache/cache.js';
 import { decodeCase, encodeCase } from '../cache/case-file.js';
 import { onSharedMemory } from '../shared.js';
@@ -42,10 +42,18 @@ export interface PreprocessInput {
   classes: ClassSpec[];
 }
 
+/** A seeded hold-out of each dataset (see raw/split.ts); absent: every case is a training case. */
+export interface HoldoutSplit {
+  holdoutFraction: number;
+  seed: number;
+}
+
 export interface PreprocessOptions {
   spacing: Vec3;
-  normalization: NormalizationSpec;
-  split: SplitSpec;
+  normalization: Pick<NormalizationSpec, 'kind' | 'scope'>;
+  /** CT statistics to apply instead of computing them (a fine-tune target normalised like its pre-training). */
+  statistics?: CtStats;
+  split?: HoldoutSplit;
   /** Image interpolation order (default 3, nnU-Net's cubic spline). Labels always use one-hot linear interpolation. */
   imageOrder?: InterpolationOrder;
   /** Foreground intensity samples per dataset, spread evenly over its cases (default 1e7). */
@@ -66,6 +74,8 @@ export interface PreprocessResult {
   fingerprints: Record<string, DatasetFingerprint>;
   /** Cases read from the cache instead of computed. */
   cacheHits: number;
+  /** With a cache: the cache file of each case (dataset name -> case id -> path), immutable once written. */
+  cacheFiles: Record<string, Record<string, string>>;
 }
 
 /** Crop, normalise, resample and list class voxels of one case (raw arrays are released early). */
@@ -151,7 +161,11 @@ export async function preprocessCollectionDetailed(
     }
   }
   if (failures.length > 0) throw combined(failures);
-  const splits = inputs.map((input, d) => splitCases(raws[d].cases.map((c) => c.id), options.split.holdoutFraction, options.split.seed, input.name));
+  const split = options.split;
+  const splits = inputs.map((input, d) => {
+    const ids = raws[d].cases.map((c) => c.id);
+    return split ? splitCases(ids, split.holdoutFraction, split.seed, input.name) : { train: [...ids].sort(), holdout: [] };
+  });
 
   const totalCases = raws.reduce((s, d) => s + d.cases.length, 0);
   const total = 2 * totalCases;
@@ -182,7 +196,9 @@ export async function preprocessCollectionDetailed(
   inputs.forEach((input, d) => {
     fingerprints[input.name] = fps[d].fingerprint;
   });
-  if (options.normalization.scope === 'collection') {
+  if (options.statistics !== undefined) {
+    for (const input of inputs) stats[input.name] = options.statistics;
+  } else if (options.normalization.scope === 'collection') {
     const pooled = pooledStats(fps, budget);
     if (!pooled) {
       throw new MtDataError(`preprocess: no case of ${inputs.map((i) => i.name).join(', ')} has labelled (foreground) voxels; CT normalisation needs them. Check the label files`);
@@ -199,6 +215,7 @@ export async function preprocessCollectionDetailed(
 
   // pass 2: one case at a time, through the cache
   let cacheHits = 0;
+  const cacheFiles: Record<string, Record<string, string>> = {};
   const datasets: PreprocessedDataset[] = [];
   for (let d = 0; d < raws.length; d++) {
     const input = inputs[d];
@@ -222,6 +239,7 @@ export async function preprocessCollectionDetailed(
           classVoxels: options.classVoxelsPerCase ?? 10_000,
           seed: FIXED_SEED,
         });
+        (cacheFiles[input.name] ??= {})[ref.id] = cache.path('cases', `${key}.mtcase`);
         result = await cache.once(`case:${key}`, async () => {
           const bytes = await cache.read('cases', `${key}.mtcase`);
           const cached = bytes ? decodeCase(bytes) : null;
@@ -244,7 +262,7 @@ export async function preprocessCollectionDetailed(
     }
     datasets.push({ name: input.name, cases, train: splits[d].train, holdout: splits[d].holdout });
   }
-  return { datasets, stats, fingerprints, cacheHits };
+  return { datasets, stats, fingerprints, cacheHits, cacheFiles };
 }
 
 /** Preprocesses the collection (see preprocessCollectionDetailed, which also returns the statistics). */

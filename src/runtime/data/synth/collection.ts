@@ -6,11 +6,11 @@
  * datasets) change. Images are int16 HU, labels uint8, affines diagonal RAS (see phantom.ts).
  * Each dataset folder is built under a hidden temporary name and renamed into place when complete.
  */
-import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Vec3 } from '../../../graph/types.js';
 import type { Affine } from '../nifti/affine.js';
-import { tempSibling } from '../../io/atomic.js';
+import { pathExists, tempSibling } from '../../io/atomic.js';
 import { MtDataError } from '../errors.js';
 import { writeNifti } from '../nifti/write.js';
 import { makeRng } from '../../rng.js';
@@ -107,14 +107,6 @@ function caseCount(ds: QuickstartDataset, option: SynthOptions['casesPerDataset'
   return n;
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Writes the chosen synthetic datasets under `dir`; returns what is there afterwards. */
 export async function synthesizeCollection(dir: string, options: SynthOptions): Promise<SynthResult> {
@@ -135,8 +127,8 @@ export async function synthesizeCollection(dir: string, options: SynthOptions): 
     const n = counts[d];
     const final = join(dir, ds.folder);
     const result: SynthDatasetResult = { name: ds.folder, dir: final, cases: n, labels: { ...ds.labels }, skipped: false };
-    if ((await exists(final)) && !options.overwrite) {
-      if (!(await exists(join(final, 'dataset.json')))) {
+    if ((await pathExists(final)) && !options.overwrite) {
+      if (!(await pathExists(join(final, 'dataset.json')))) {
         throw MtDataError.about(final, 'exists but has no dataset.json (not a dataset this generator wrote)', 'Move it away or pass overwrite to replace it');
       }
       results.push({ ...result, skipped: true });
@@ -169,7 +161,7 @@ export async function synthesizeCollection(dir: string, options: SynthOptions): 
         synthetic: { generator: options.generator, seed: options.seed, spacingScale: options.spacingScale ?? 1, orientation: 'RAS' },
       };
       await writeFile(join(tmp, 'dataset.json'), JSON.stringify(json, null, 2) + '\n');
-      if (await exists(final)) {
+      if (await pathExists(final)) {
         const old = tempSibling(final);
         await rename(final, old);
         await rename(tmp, final);

@@ -1,0 +1,27 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { interruptHandling } from '../../src/cli/commands/run.js';
+import { captureIO } from './helpers.js';
+
+describe('Ctrl-C', () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  it('the first asks the run to stop gracefully; a second aborts at once with exit code 130', () => {
+    const io = captureIO();
+    let hardStops = 0;
+    const exit = vi.spyOn(process, 'exit').mockImplementation((() => undefined) as never);
+    const { controller, dispose } = interruptHandling(io, () => hardStops++);
+    try {
+      process.emit('SIGINT', 'SIGINT');
+      expect(controller.signal.aborted).toBe(true);
+      expect(exit).not.toHaveBeenCalled();
+      expect(io.stderr).toEqual(['mtc: stopping after the current iteration and writing a checkpoint (Ctrl-C again to abort at once)']);
+      process.emit('SIGINT', 'SIGINT');
+      expect(hardStops).toBe(1); // the children of --jobs are killed
+      expect(exit).toHaveBeenCalledWith(130);
+      expect(io.stderr.at(-1)).toBe('mtc: aborted');
+    } finally {
+      dispose();
+    }
+    expect(process.listenerCount('SIGINT')).toBe(0);
+  });
+});
