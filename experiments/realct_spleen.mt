@@ -13,10 +13,10 @@
 import "quickstart.mt"
 
 dataset real_spleen {
-  root    "realct/Dataset950_RealSpleen"
+  root     "realct/Dataset950_RealSpleen"
   modality CT
-  cases   2
-  labels  { background 0  spleen 1 }
+  cases    2
+  labels { background 0  spleen 1 }
   classes {
     spleen [spleen]
   }
