@@ -13,7 +13,7 @@
 // Every dataset keeps its own seeded 5-fold split (docs/language.md, Folds), so all networks of
 // an arm are evaluated on the same cases: fold 0's validation part of each dataset (20 %).
 //
-//     mtc run experiments/synthetic_claim.mt --all --jobs 2     # about 30 min on 2 loaded cores
+//     mtc run experiments/synthetic_claim.mt --all --jobs 2     # 32 min on 2 shared cores (load 15-21)
 //
 // docs/results.md reports what it gave. The classes compared are the collection's overlapping and
 // conflicting ones: synth_liver's liver (with its tumour) and liver_tumour against
@@ -21,7 +21,7 @@
 // full by synth_abdomen and stopping at the kidneys in synth_vessel; the kidney and its tumour.
 // =============================================================================================
 
-import "quickstart.mt"                  // the five synthetic datasets and quickstart_unet
+import "quickstart.mt"  // the five synthetic datasets and quickstart_unet
 
 // ---------------------------------------------------------------------------------------------
 // Schedules. nnU-Net's SGD, poly decay over 6 epochs; the MultiTalent network's epochs are four
@@ -38,7 +38,7 @@ schedule claim_single_schedule {
 }
 
 schedule claim_md_schedule extends claim_single_schedule {
-  iterations       100                   // = 4 datasets x 25: the per-dataset networks' sum
+  iterations 100  // = 4 datasets x 25: the per-dataset networks' sum
 }
 
 // Fine-tuning as in the paper, shortened: the new heads alone for 1 epoch while the learning rate
@@ -49,8 +49,8 @@ schedule claim_finetune_schedule {
   iterations       25
   validation       2
   checkpoint_every 2
-  phase heads { epochs 1     lr linear(0, 0.01) }
-  phase all   { epochs rest  lr poly(0.01, 0.9) }
+  phase heads { epochs 1  lr linear(0, 0.01) }
+  phase all { epochs rest  lr poly(0.01, 0.9) }
 }
 
 // From scratch there is no backbone to protect: the same 10 x 25 iterations, all with poly decay
@@ -80,9 +80,9 @@ experiment claim_md {
 // nnU-Net's per-dataset baselines: the same network, patch, spacing, batch and seed, one dataset
 // each, nnU-Net's Dice + cross-entropy: claim_single_synth_liver, ..., claim_single_synth_vessel.
 family claim_single extends claim_md {
-  datasets     each(synth_liver, synth_liver_tumour, synth_abdomen, synth_vessel)
-  schedule     claim_single_schedule
-  loss         dice_ce
+  datasets each(synth_liver, synth_liver_tumour, synth_abdomen, synth_vessel)
+  schedule claim_single_schedule
+  loss     dice_ce
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -92,13 +92,13 @@ family claim_single extends claim_md {
 // The backbone of claim_md (its fold 0), new heads for kidney and kidney_tumour. Architecture and
 // spacing are claim_md's; the kidney is normalised with claim_md's CT statistics.
 experiment claim_kidney_finetune {
-  pretrained   claim_md
-  datasets     [synth_kidney]
-  schedule     claim_finetune_schedule
-  batch        2
-  loss         multitalent
-  folds        [0]
-  seed         42
+  pretrained claim_md
+  datasets   [synth_kidney]
+  schedule   claim_finetune_schedule
+  batch      2
+  loss       multitalent
+  folds      [0]
+  seed       42
 }
 
 // The same kidney training from random weights.
