@@ -10,7 +10,7 @@
 // 3. mtc infer on the original scan (the fixture file itself), with --protocol, --statistics, --preview;
 // 4. mtc eval of that prediction against the manual label.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -49,10 +49,12 @@ const mtc = (...args) => {
   const r = spawnSync(process.execPath, [join(root, 'bin', 'mtc.js'), ...args], { stdio: 'inherit', cwd: root });
   if (r.status !== 0) process.exit(r.status ?? 1);
 };
-const before = existsSync(runs) ? new Set(readdirSync(runs)) : new Set();
 mtc('run', 'experiments/realct_spleen.mt', '--data', data, '--runs', runs, '--no-tui', '--backend', 'cpu');
-const run = readdirSync(runs).filter((d) => d.startsWith('realct_spleen-') && !before.has(d)).sort().pop();
-const runDir = join(runs, run);
+// the experiment's run folder, runs/realct_spleen/<run key>/ (the most recent when there are several)
+const folders = join(runs, 'realct_spleen');
+const runDir = readdirSync(folders)
+  .map((d) => join(folders, d))
+  .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
 const pred = join(out, 'prediction');
 mtc('infer', runDir, '-i', image, '-o', pred, '--protocol', 'real_spleen', '--statistics', '--preview', '--no-tui', '--backend', 'cpu');
 mtc('eval', pred, gt, '--dataset', ds);
