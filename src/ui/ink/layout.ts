@@ -289,7 +289,7 @@ export function screenLines(view: RunView, options: LayoutOptions): Line[] {
   const title = view.experiments.length > 3 ? `${view.experiments.length} experiments` : view.experiment;
   const memory = view.stages.find((s) => s.status === 'running' && s.memory)?.memory;
   top.push([
-    { text: 'mtc run ', bold: true },
+    { text: `mtc ${view.command} `, bold: true },
     { text: title },
     { text: view.backend ? `  ${view.backend}` : '', color: 'gray' },
     { text: memory ? `  rss ${formatBytes(memory.rss)}` : '', color: 'gray' },
