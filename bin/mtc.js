@@ -14,5 +14,8 @@ for (const stream of [process.stdout, process.stderr]) {
     throw err;
   });
 }
+// React (under the Ink screen) runs its production build: the development one checks and logs on
+// every render, which a terminal program does not need and the training would pay for.
+process.env.NODE_ENV ??= 'production';
 const { main } = await import(entry.href);
 process.exitCode = await main(process.argv.slice(2));

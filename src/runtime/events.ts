@@ -83,8 +83,11 @@ export type RunEvent =
       epoch?: number;
       /** What is being worked on right now, e.g. the case being resampled. */
       detail?: string;
+      /** The memory of the process running the stage (bytes): its resident set, and tensors held by TensorFlow.js. */
+      memory?: { rss: number; tensors?: number };
     }
-  | { type: 'stage-log'; stage: string; message: string }
+  /** `level: 'warning'`: something the user should look at (the screen lists warnings apart). */
+  | { type: 'stage-log'; stage: string; message: string; level?: 'info' | 'warning' }
   /** Why a stage is not served from the store (`--explain-cache`): one line per changed field. */
   | { type: 'stage-cache'; stage: string; key: string; cached: boolean; changes: string[] }
   | { type: 'epoch'; stage: string; record: EpochRecord; best: boolean }

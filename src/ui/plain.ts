@@ -56,7 +56,7 @@ export function attachPlainRenderer(events: RunEvents, options: PlainOptions): (
         break;
       }
       case 'stage-log':
-        w(`[${e.stage}] ${e.message}`);
+        w(`[${e.stage}] ${e.level === 'warning' ? 'warning: ' : ''}${e.message}`);
         break;
       case 'stage-cache':
         if (!e.cached) w(`[${e.stage}] not cached (key ${e.key.slice(0, 12)}): ${e.changes.join('; ')}`);

@@ -26,7 +26,61 @@ export interface StageView {
   /** With --explain-cache: what changed since the stage's last stored run. */
   cacheChanges?: string[];
   summary?: Record<string, unknown>;
+  /** Trainings: the number of epochs of the schedule (from the graph). */
+  epochs?: number;
+  /** Depth in the stage tree (0 for a stage without dependencies) and the dependency it hangs under. */
+  depth: number;
+  parent?: string;
+  /** Trainings: the loss of every iteration so far, for a sparkline, in at most SPARK_POINTS buckets. */
+  lossTrace?: LossTrace;
+  /** The memory of the process running the stage, from its last progress event. */
+  memory?: { rss: number; tensors?: number };
 }
+
+/**
+ * A bounded record of a whole training's loss: each point is the mean of `per` iterations; when
+ * the points fill up, neighbours merge and `per` doubles, so the trace always spans the run.
+ */
+export interface LossTrace {
+  points: number[];
+  per: number;
+  /** The iterations not yet a full point: their sum and count. */
+  sum: number;
+  count: number;
+}
+
+export const SPARK_POINTS = 128;
+
+export function pushLoss(trace: LossTrace | undefined, loss: number): LossTrace {
+  if (!Number.isFinite(loss)) return trace ?? { points: [], per: 1, sum: 0, count: 0 };
+  const t = trace ?? { points: [], per: 1, sum: 0, count: 0 };
+  const sum = t.sum + loss;
+  const count = t.count + 1;
+  if (count < t.per) return { ...t, sum, count };
+  let points = [...t.points, sum / count];
+  let per = t.per;
+  if (points.length >= SPARK_POINTS) {
+    const merged: number[] = [];
+    for (let i = 0; i + 1 < points.length; i += 2) merged.push((points[i] + points[i + 1]) / 2);
+    points = merged; // an odd last point is dropped with its half-bucket: at most one point of 128
+    per *= 2;
+  }
+  return { points, per, sum: 0, count: 0 };
+}
+
+/** The trace's values, the unfinished bucket included (the latest loss shows at once). */
+export function traceValues(trace: LossTrace | undefined): number[] {
+  if (!trace) return [];
+  return trace.count > 0 ? [...trace.points, trace.sum / trace.count] : trace.points;
+}
+
+export interface RunWarning {
+  stage: string;
+  message: string;
+}
+
+/** Warnings kept for the screen (the latest ones; the plain log and events.jsonl keep them all). */
+export const MAX_WARNINGS = 20;
 
 export interface RunView {
   /** The command shown in the header (`run`, `infer`). */
@@ -41,6 +95,10 @@ export interface RunView {
   stages: StageView[];
   results: EvaluationResult[];
   finished: null | { status: RunStatus; seconds: number };
+  /** Warnings (stage logs marked as such, failures, skips), oldest first, at most MAX_WARNINGS. */
+  warnings: RunWarning[];
+  /** Stages at the same time at most (`--jobs`). */
+  jobs: number;
 }
 
 export const emptyRunView: RunView = {
@@ -53,29 +111,72 @@ export const emptyRunView: RunView = {
   stages: [],
   results: [],
   finished: null,
+  warnings: [],
+  jobs: 1,
 };
 
 function pendingStage(id: string, kind: ActivityKind): StageView {
-  return { id, kind, status: 'pending', description: '', done: 0, total: 0, unit: '' };
+  return { id, kind, status: 'pending', description: '', done: 0, total: 0, unit: '', depth: 0 };
 }
 
-function updateStage(view: RunView, id: string, patch: Partial<StageView>): RunView {
-  return { ...view, stages: view.stages.map((s) => (s.id === id ? { ...s, ...patch } : s)) };
+function updateStage(view: RunView, id: string, patch: Partial<StageView> | ((s: StageView) => Partial<StageView>)): RunView {
+  const i = view.stages.findIndex((s) => s.id === id);
+  if (i < 0) return view;
+  const stages = view.stages.slice();
+  stages[i] = { ...stages[i], ...(typeof patch === 'function' ? patch(stages[i]) : patch) };
+  return { ...view, stages };
+}
+
+function warn(view: RunView, w: RunWarning): RunView {
+  const warnings = [...view.warnings, w];
+  return { ...view, warnings: warnings.length > MAX_WARNINGS ? warnings.slice(-MAX_WARNINGS) : warnings };
+}
+
+/** Each stage's depth in the dependency tree (longest path from a stage without dependencies). */
+function treeDepths(stages: readonly { id: string; deps: readonly string[] }[]): Map<string, number> {
+  const depth = new Map<string, number>();
+  const byId = new Map(stages.map((s) => [s.id, s]));
+  for (const s of stages) {
+    // Graph order is topological; a dependency not seen yet (or unknown) counts as a root.
+    const d = s.deps.reduce((m, dep) => Math.max(m, byId.has(dep) ? (depth.get(dep) ?? 0) + 1 : 0), 0);
+    depth.set(s.id, d);
+  }
+  return depth;
 }
 
 /** Pure reducer from run events to the view model that the Ink renderer draws. */
 export function reduceRunView(view: RunView, event: RunEvent): RunView {
   switch (event.type) {
-    case 'run-start':
+    case 'run-start': {
+      const depths = treeDepths(event.graph.stages);
       return {
         ...emptyRunView,
+        jobs: event.jobs,
         experiment: event.graph.source.experiments.join(', '),
         experiments: [...event.graph.source.experiments],
         runDir: Object.values(event.runDirs)[0] ?? '',
         runDirs: { ...event.runDirs },
         backend: event.backend,
-        stages: event.graph.stages.map((s) => pendingStage(s.id, s.kind)),
+        stages: event.graph.stages.map((s) => {
+          const depth = depths.get(s.id) ?? 0;
+          // The tree hangs a stage under its deepest dependency (the one it waits for last).
+          const parent = s.deps.filter((d) => depths.has(d)).sort((a, b) => (depths.get(b) ?? 0) - (depths.get(a) ?? 0))[0];
+          const epochs = s.kind === 'train' || s.kind === 'finetune' ? s.schedule.epochs : undefined;
+          return {
+            id: s.id,
+            kind: s.kind,
+            status: 'pending' as const,
+            description: '',
+            done: 0,
+            total: 0,
+            unit: '',
+            depth,
+            ...(parent ? { parent } : {}),
+            ...(epochs !== undefined ? { epochs } : {}),
+          };
+        }),
       };
+    }
     case 'job-start':
       return {
         ...emptyRunView,
@@ -90,7 +191,9 @@ export function reduceRunView(view: RunView, event: RunEvent): RunView {
       return updateStage(known, event.stage, { status: 'running', kind: event.kind, description: event.description, key: event.key });
     }
     case 'stage-progress':
-      return updateStage(view, event.stage, {
+      return updateStage(view, event.stage, (s) => ({
+        // A stage in another process (--jobs) may report progress before its start is relayed.
+        status: s.status === 'pending' ? 'running' : s.status,
         done: event.done,
         total: event.total,
         unit: event.unit,
@@ -99,11 +202,19 @@ export function reduceRunView(view: RunView, event: RunEvent): RunView {
         lr: event.lr,
         epoch: event.epoch,
         detail: event.detail,
-      });
-    case 'stage-log':
-      return updateStage(view, event.stage, { lastLog: event.message });
-    case 'stage-end':
-      return updateStage(view, event.stage, { status: event.status, seconds: event.seconds, error: event.error, ...(event.key ? { key: event.key } : {}), ...(event.summary ? { summary: event.summary } : {}) });
+        ...(event.loss !== undefined ? { lossTrace: pushLoss(s.lossTrace, event.loss) } : {}),
+        ...(event.memory ? { memory: event.memory } : {}),
+      }));
+    case 'stage-log': {
+      const next = updateStage(view, event.stage, { lastLog: event.message });
+      return event.level === 'warning' ? warn(next, { stage: event.stage, message: event.message }) : next;
+    }
+    case 'stage-end': {
+      const next = updateStage(view, event.stage, { status: event.status, seconds: event.seconds, error: event.error, ...(event.key ? { key: event.key } : {}), ...(event.summary ? { summary: event.summary } : {}) });
+      if (event.status === 'failed') return warn(next, { stage: event.stage, message: `failed: ${event.error ?? 'no reason given'}` });
+      if (event.status === 'skipped' && event.error) return warn(next, { stage: event.stage, message: `skipped: ${event.error}` });
+      return next;
+    }
     case 'stage-cache':
       return updateStage(view, event.stage, { key: event.key, cacheChanges: event.changes });
     case 'epoch':

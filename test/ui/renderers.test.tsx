@@ -1,7 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { render } from 'ink-testing-library';
 import { RunEvents, type EvaluationResult, type RunEvent } from '../../src/runtime/events.js';
-import { RunApp } from '../../src/ui/ink/App.js';
 import { attachJsonRenderer, attachPlainRenderer, progressLine } from '../../src/ui/plain.js';
 import { diceTableLines, emptyRunView, etaSeconds, formatDuration, reduceRunView } from '../../src/ui/state.js';
 import { sampleGraph } from '../graph/fixture.js';
@@ -118,25 +116,5 @@ describe('plain renderer', () => {
     for (const e of script()) events.emit(e);
     const parsed = out.map((l) => JSON.parse(l) as { type: string });
     expect(parsed.map((p) => p.type)).toEqual(['run-start', 'stage-start', 'stage-end', 'stage-end', 'stage-start', 'stage-progress']);
-  });
-});
-
-describe('Ink screen', () => {
-  it('shows stages, the running progress bar with rate and loss, and the Dice table', async () => {
-    const events = new RunEvents();
-    const { lastFrame } = render(<RunApp events={events} />);
-    await new Promise((r) => setTimeout(r, 20));
-    for (const e of script()) events.emit(e);
-    events.emit({ type: 'evaluation', result });
-    await new Promise((r) => setTimeout(r, 50));
-    const frame = lastFrame() ?? '';
-    expect(frame).toContain('✔ prepare:a');
-    expect(frame).toContain('≡ prepare:b');
-    expect(frame).toContain('▶ train:pre');
-    expect(frame).toContain('3/6 it');
-    expect(frame).toContain('1.50 it/s');
-    expect(frame).toContain('loss 1.2500');
-    expect(frame).toContain(' 50%');
-    expect(frame).toContain('mean Dice (ft, 2 classes): 0.7000');
   });
 });

@@ -101,9 +101,14 @@ class ProcessLauncher implements StageLauncher {
   }
 }
 
+/** Whether the run draws the Ink screen (an interactive terminal, not --json, not --no-tui). */
+export function usesScreen(options: RunCommandOptions, io: CliIO): boolean {
+  return !options.json && options.tui && io.isTTY;
+}
+
 function renderer(events: RunEvents, options: RunCommandOptions, io: CliIO, onInterrupt: () => void): Promise<() => Promise<void> | void> | (() => Promise<void> | void) {
   if (options.json) return attachJsonRenderer(events, io.out);
-  if (options.tui && io.isTTY) {
+  if (usesScreen(options, io)) {
     return import('../../ui/ink/render.js').then(({ attachInkRenderer }) => attachInkRenderer(events, onInterrupt));
   }
   return attachPlainRenderer(events, { write: io.out });
@@ -113,13 +118,14 @@ function renderer(events: RunEvents, options: RunCommandOptions, io: CliIO, onIn
  * Ctrl-C handling: the first SIGINT asks the run to stop after the current iteration (a checkpoint
  * is written; exit 130); a second one aborts at once.
  */
-export function interruptHandling(io: CliIO, onHardStop: () => void): { controller: AbortController; interrupt: () => void; dispose: () => void } {
+export function interruptHandling(io: CliIO, onHardStop: () => void, screen = false): { controller: AbortController; interrupt: () => void; dispose: () => void } {
   const controller = new AbortController();
   let count = 0;
   const interrupt = () => {
     count++;
     if (count === 1) {
-      io.err('mtc: stopping after the current iteration and writing a checkpoint (Ctrl-C again to abort at once)');
+      // The screen says so itself (a line on stderr would tear its frame).
+      if (!screen) io.err('mtc: stopping after the current iteration and writing a checkpoint (Ctrl-C again to abort at once)');
       controller.abort();
     } else {
       io.err('mtc: aborted');
@@ -165,7 +171,7 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
   if (runtime.backend !== backendId) throw new UserError(`internal: expected the ${backendId} backend, got ${runtime.backend}`);
   const events = new RunEvents();
   const launcher = (options.jobs ?? 1) > 1 ? new ProcessLauncher(runtime.backend) : undefined;
-  const { controller, interrupt, dispose } = interruptHandling(io, () => launcher?.killAll());
+  const { controller, interrupt, dispose } = interruptHandling(io, () => launcher?.killAll(), usesScreen(options, io));
   const detach = await renderer(events, options, io, interrupt);
   try {
     const outcome = await executePlan(plan, {

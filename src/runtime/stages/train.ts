@@ -87,8 +87,9 @@ export const trainHandler: StageHandler<TrainingStage> = {
       checkpoints: { dir: ckDir, stageKey: ctx.key, specHash: specHash(stage, ctx) },
       signal: ctx.signal,
       onProgress: (p) =>
-        ctx.events.emit({ type: 'stage-progress', stage: stage.id, done: p.iteration, total: p.total, unit: 'it', rate: p.itPerSec, loss: p.loss, lr: p.lr, epoch: p.epoch }),
+        ctx.events.emit({ type: 'stage-progress', stage: stage.id, done: p.iteration, total: p.total, unit: 'it', rate: p.itPerSec, loss: p.loss, lr: p.lr, epoch: p.epoch, memory: p.memory }),
       onLog: emit,
+      onWarning: (message) => ctx.events.emit({ type: 'stage-log', stage: stage.id, message, level: 'warning' }),
       onEpoch: (record, best) => ctx.events.emit({ type: 'epoch', stage: stage.id, record, best }),
       onCheckpoint: (kind, epoch) => ctx.events.emit({ type: 'checkpoint', stage: stage.id, kind, epoch }),
     });

@@ -32,6 +32,8 @@ export interface TrainProgress {
   lr: number;
   /** Iterations per second over the last few iterations. */
   itPerSec: number;
+  /** The process's resident set and the bytes TensorFlow.js holds in tensors, after the iteration. */
+  memory: { rss: number; tensors: number };
 }
 
 export interface TrainOptions {
@@ -50,6 +52,8 @@ export interface TrainOptions {
   checkpoints?: { dir: string; stageKey: string; specHash: string };
   onProgress?: (p: TrainProgress) => void;
   onLog?: (message: string) => void;
+  /** What the user should look at (a setting that cannot take effect, no validation); onLog when absent. */
+  onWarning?: (message: string) => void;
   /** After every epoch (with validation, when there is any); `best` when it became the best checkpoint. */
   onEpoch?: (record: EpochRecord, best: boolean) => void;
   onCheckpoint?: (kind: CheckpointKind, epoch: number, dir: string) => void;
@@ -162,6 +166,7 @@ export async function trainModel(opts: TrainOptions): Promise<TrainedModel> {
   validateParams(params);
   const datasets = selectDatasets(params, opts.data);
   const log = opts.onLog ?? (() => undefined);
+  const warn = opts.onWarning ?? log;
   const trainCounts = Object.fromEntries(datasets.map((d) => [d.name, d.train.length]));
   const shares = datasetShares(params.sampling.kind, trainCounts);
   log(
@@ -222,7 +227,7 @@ export async function trainModel(opts: TrainOptions): Promise<TrainedModel> {
       const w = deepSupervisionWeights(outputCount(params.architecture));
       log(`deep supervision: ${w.length} outputs, loss weights ${w.map((v) => v.toFixed(3)).join(', ')} (full resolution first)`);
     }
-    if (params.precision === 'mixed') log('mixed precision is not available on tfjs; training in fp32');
+    if (params.precision === 'mixed') warn('mixed precision is not available on tfjs; training in fp32');
     const patch = params.architecture.patch;
 
     // Validation: the fold's held-out cases of every dataset that has some.
@@ -235,7 +240,7 @@ export async function trainModel(opts: TrainOptions): Promise<TrainedModel> {
             patch, batch: params.batch, foregroundFraction: params.sampling.foregroundFraction, seed: params.seed, batches: valBatches,
           }
         : null;
-    if (valBatches > 0 && validation === null) log('no validation cases in this fold: no per-epoch pseudo-Dice, and `best` is the final model');
+    if (valBatches > 0 && validation === null) warn('no validation cases in this fold: no per-epoch pseudo-Dice, and `best` is the final model');
 
     // Counters, continued from the checkpoint when resuming (an extended training starts the epoch after the old final one).
     const r = resume?.state;
@@ -340,7 +345,7 @@ export async function trainModel(opts: TrainOptions): Promise<TrainedModel> {
         durations.push(performance.now() - ts);
         if (durations.length > RATE_WINDOW) durations.shift();
         const itPerSec = (1000 * durations.length) / durations.reduce((x, y) => x + y, 0);
-        opts.onProgress?.({ iteration, total, epoch, loss, lr, itPerSec });
+        opts.onProgress?.({ iteration, total, epoch, loss, lr, itPerSec, memory: { rss: process.memoryUsage.rss(), tensors: tf.memory().numBytes } });
         epochSeconds = (performance.now() - epochStart) / 1000;
         await yieldToEventLoop();
       }

@@ -34,6 +34,8 @@ describe('trainModel', () => {
     expect(progress.length).toBe(40);
     expect(progress.map((p) => p.iteration)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
     expect(progress.every((p) => p.total === 40 && p.itPerSec > 0)).toBe(true);
+    // The memory the screen shows: the process's resident set and the bytes held in tensors.
+    expect(progress.every((p) => p.memory.rss > 0 && p.memory.tensors > 0)).toBe(true);
     const first = progress.slice(0, 5).reduce((s, p) => s + p.loss, 0) / 5;
     const last = progress.slice(-5).reduce((s, p) => s + p.loss, 0) / 5;
     expect(last).toBeLessThan(first - 0.3);
@@ -111,6 +113,18 @@ describe('trainModel', () => {
     expect(tuned.init?.copied.length).toBe(w.size - 2);
     expect(logs.some((l) => l.includes('initialised'))).toBe(true);
     tuned.model.dispose();
+  });
+
+  it('reports what cannot take effect as a warning, apart from the log', async () => {
+    const data = [blobDataset('a', 4, [16, 16, 16], 1, 2)];
+    const schedule = { ...tinyTrainParams(['a'], headsAB.slice(0, 1)).schedule, epochs: 1, iterationsPerEpoch: 1, phases: [{ trains: 'all' as const, epochs: 1, lr: { kind: 'poly' as const, initial: 0.01, exponent: 0.9 } }] };
+    const params = tinyTrainParams(['a'], headsAB.slice(0, 1), { precision: 'mixed', schedule });
+    const logs: string[] = [];
+    const warnings: string[] = [];
+    const trained = await trainModel({ params, data, onLog: (m) => logs.push(m), onWarning: (m) => warnings.push(m) });
+    trained.model.dispose();
+    expect(warnings).toContain('mixed precision is not available on tfjs; training in fp32');
+    expect(logs.some((l) => l.startsWith('mixed precision'))).toBe(false);
   });
 
   it('stops when aborted', async () => {
