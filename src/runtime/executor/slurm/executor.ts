@@ -153,6 +153,13 @@ export async function submitPlan(plan: Plan, options: SlurmExecuteOptions): Prom
         events.emit({ type: 'stage-end', stage: s.id, status: 'cached', seconds: 0, key: r.key, summary: entry.manifest.summary });
         continue;
       }
+      // prepare only checks and lists a dataset that resolving it has just hashed: not worth a job.
+      if (s.kind === 'prepare') {
+        const out = await runner.run(s, r);
+        if (out.status !== 'done') throw out.error instanceof Error ? out.error : new Error(`stage '${s.id}' ${out.status}`);
+        cached.push(s.id);
+        continue;
+      }
     }
     toSubmit.push(s.id);
   }
