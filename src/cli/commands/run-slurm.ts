@@ -26,14 +26,15 @@ function askLine(io: CliIO, question: string): Promise<string> {
     if (process.stdin.destroyed || !process.stdin.readable) return resolve('');
     const rl = createInterface({ input: process.stdin });
     let answered = false;
-    rl.once('line', (l) => {
+    const done = (answer: string) => {
+      if (answered) return;
       answered = true;
       rl.close();
-      resolve(l.trim());
-    });
-    rl.once('close', () => {
-      if (!answered) resolve('');
-    });
+      process.stdin.destroy(); // an open stdin would keep the process alive
+      resolve(answer);
+    };
+    rl.once('line', (l) => done(l.trim()));
+    rl.once('close', () => done(''));
   });
 }
 

@@ -287,11 +287,15 @@ export async function followJobs(
   };
   const waitPoll = () =>
     new Promise<void>((done) => {
-      const t = setTimeout(done, pollMs);
-      signal?.addEventListener('abort', () => {
+      const onAbort = () => {
         clearTimeout(t);
         done();
-      }, { once: true });
+      };
+      const t = setTimeout(() => {
+        signal?.removeEventListener('abort', onAbort);
+        done();
+      }, pollMs);
+      signal?.addEventListener('abort', onAbort, { once: true });
     });
   for (;;) {
     const open = submitted.filter((s) => !ended.has(s.stage));
