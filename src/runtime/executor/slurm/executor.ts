@@ -236,10 +236,11 @@ async function readLines(path: string, offset: number): Promise<{ events: RunEve
 }
 
 /** Why a job that ended without its stage reporting an end failed, with the tail of its logs. */
-async function jobFailure(s: SubmittedStage, info: JobInfo | undefined): Promise<{ status: 'failed' | 'skipped'; error: string }> {
+async function jobFailure(s: SubmittedStage, info: JobInfo | undefined): Promise<{ status: 'failed' | 'skipped' | 'interrupted'; error: string }> {
   if (info?.reason === 'DependencyNeverSatisfied') {
     return { status: 'skipped', error: `not run: a stage it needs failed (Slurm: job ${s.job} ${info.state}, DependencyNeverSatisfied)` };
   }
+  if (info?.state === 'CANCELLED') return { status: 'interrupted', error: `Slurm job ${s.job} was cancelled (scancel); running the same command again resubmits it` };
   const what = info ? `Slurm job ${s.job} ended ${info.state}${info.exitCode ? ` (exit code ${info.exitCode})` : ''}${info.reason && info.reason !== 'None' ? `, reason ${info.reason}` : ''}` : `Slurm no longer knows job ${s.job}`;
   const tail = (await tailOf(s.log, 12)) || (await tailOf(s.output, 12));
   return { status: 'failed', error: `${what}${tail ? `; the end of its log (${s.log}):\n${tail}` : ''}` };

@@ -82,8 +82,13 @@ export async function withSlurmState(run: RunRecord, client = new SlurmClient())
       } else if (j && j.state === 'PENDING') status = 'pending';
       else if (j && RUNNING.has(j.state)) status = started ? 'running' : 'pending';
       else if (j && FINAL_STATES.has(j.state)) {
-        status = j.reason === 'DependencyNeverSatisfied' ? 'skipped' : 'failed';
-        s.error = status === 'skipped' ? `not run: a stage it needs failed (Slurm: ${j.state}, DependencyNeverSatisfied)` : `Slurm job ${job.job} ended ${j.state}${j.exitCode ? ` (exit code ${j.exitCode})` : ''}${j.reason !== 'None' ? `, reason ${j.reason}` : ''}`;
+        status = j.reason === 'DependencyNeverSatisfied' ? 'skipped' : j.state === 'CANCELLED' ? 'interrupted' : 'failed';
+        s.error =
+          status === 'skipped'
+            ? `not run: a stage it needs failed (Slurm: ${j.state}, DependencyNeverSatisfied)`
+            : status === 'interrupted'
+              ? `Slurm job ${job.job} was cancelled (scancel); running the same command again resubmits it`
+              : `Slurm job ${job.job} ended ${j.state}${j.exitCode ? ` (exit code ${j.exitCode})` : ''}${j.reason !== 'None' ? `, reason ${j.reason}` : ''}`;
       }
       if (status) s.status = status;
       if (s.status === 'pending' || s.status === 'running') anyActive = true;
@@ -99,7 +104,9 @@ export async function withSlurmState(run: RunRecord, client = new SlurmClient())
     ? 'running'
     : states.includes('failed') || states.includes('skipped')
       ? 'failed'
-      : states.every((x) => x === 'done' || x === 'cached')
+      : states.includes('interrupted')
+        ? 'interrupted'
+        : states.every((x) => x === 'done' || x === 'cached')
         ? 'done'
         : run.status;
   return { ...run, stages, status };
