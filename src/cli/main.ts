@@ -160,7 +160,8 @@ export function buildProgram(io: CliIO, setExitCode: (code: number) => void): Co
       ) => {
         // Imported on use: the runtime loads TensorFlow.js, which costs a second that check/compile need not pay.
         const { runCommand } = await import('./commands/run.js');
-        setExitCode(await runCommand(file, { ...opts, json: Boolean(opts.json), dryRun: Boolean(opts.dryRun) }, io));
+        const { partition, time, gres, cpusPerTask, mem, account } = opts;
+        setExitCode(await runCommand(file, { ...opts, sbatch: { partition, time, gres, cpusPerTask, mem, account }, json: Boolean(opts.json), dryRun: Boolean(opts.dryRun) }, io));
       },
     );
 

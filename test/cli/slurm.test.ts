@@ -3,7 +3,7 @@
  * starts it). Skips, saying so, where sinfo is absent or no cluster answers. One tiny two-stage
  * experiment (preprocessing, a short training, its evaluation and report), shared data.
  */
-import { execFile, execFileSync, spawn } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { cp, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,9 +11,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
-import { captureIO, runFolder } from './helpers.js';
+import { captureIO, runFolder, spawnMtc, type SpawnedMtc } from './helpers.js';
 
-const BIN = join(process.cwd(), 'bin', 'mtc.js');
 const sh = promisify(execFile);
 
 function clusterAnswers(): string | null {
@@ -35,43 +34,9 @@ schedule s { epochs 6  iterations 20  validation 1  checkpoint_every 1 }
 experiment tiny { datasets [liver, vessel]  architecture small  schedule s  spacing [8, 8, 8]  seed 3 }
 `;
 
-interface Child {
-  code: number;
-  events: Array<Record<string, unknown>>;
-  stderr: string;
-}
-
-/** `mtc ARGS` as a child process; `onEvent`/`onStderr` may act on it (signal it, answer on its stdin). */
-function mtc(cwd: string, args: string[], hooks: { onEvent?: (e: Record<string, unknown>) => void; onStderr?: (text: string, child: ReturnType<typeof spawn>) => void } = {}): Promise<Child> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, MTC_SLURM_POLL_MS: '300' } });
-    const events: Array<Record<string, unknown>> = [];
-    let buf = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (c: string) => {
-      buf += c;
-      let nl;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        try {
-          const e = JSON.parse(line) as Record<string, unknown>;
-          events.push(e);
-          hooks.onEvent?.(e);
-        } catch {
-          // not an event line
-        }
-      }
-    });
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (c: string) => {
-      stderr += c;
-      hooks.onStderr?.(stderr, child);
-    });
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code: code ?? (signal === 'SIGINT' ? 130 : -1), events, stderr }));
-  });
+/** `mtc ARGS` as a child process, polling Slurm often. */
+function mtc(cwd: string, args: string[], hooks: Parameters<typeof spawnMtc>[2] = {}): Promise<SpawnedMtc> {
+  return spawnMtc(cwd, args, { ...hooks, stdin: 'pipe', env: { MTC_SLURM_POLL_MS: '300' } });
 }
 
 async function status(cwd: string, runs: string): Promise<{ status: string; stages: Record<string, Record<string, unknown>> }> {

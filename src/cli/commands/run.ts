@@ -12,6 +12,7 @@ import {
   assertRunnable, executePlan, makePlan, packageInfo, previewPlan, RUN_FILE, runSingleStage, stageParameters, describeStage,
   type RunConfig, type StageLauncher,
 } from '../../runtime/executor/index.js';
+import type { SbatchOptions } from '../../runtime/executor/slurm/script.js';
 import { initRuntime, type BackendChoice } from '../../runtime/setup.js';
 import { attachJsonRenderer, attachPlainRenderer } from '../../ui/plain.js';
 import { UserError, type CliIO } from '../io.js';
@@ -43,12 +44,8 @@ export interface RunCommandOptions {
   forceStage?: boolean;
   /** `local` (default) or `slurm` (run-slurm.ts), with the sbatch options and --detach. */
   executor?: 'local' | 'slurm';
-  partition?: string;
-  time?: string;
-  gres?: string;
-  cpusPerTask?: number;
-  mem?: string;
-  account?: string;
+  /** --partition, --time, --gres, --cpus-per-task, --mem, --account (as SbatchOptions); --sbatch-arg (repeatable). */
+  sbatch?: Omit<SbatchOptions, 'sbatchArgs' | 'signalSeconds'>;
   sbatchArg?: string[];
   detach?: boolean;
 }
@@ -176,8 +173,7 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
     const { runSlurmCommand } = await import('./run-slurm.js');
     const attach = async (events: RunEvents, onInterrupt: () => void) => renderer(events, options, io, onInterrupt);
     return runSlurmCommand(plan, { dataRoot, cacheDir, backend: backendId, resolvedSources: sources, attach }, {
-      partition: options.partition, time: options.time, gres: options.gres, cpusPerTask: options.cpusPerTask, mem: options.mem, account: options.account,
-      sbatchArgs: options.sbatchArg, detach: options.detach, json: options.json,
+      ...options.sbatch, sbatchArgs: options.sbatchArg, detach: options.detach, json: options.json,
     }, io);
   }
   const runtime = await initRuntime(options.backend);
