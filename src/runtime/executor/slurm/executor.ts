@@ -59,6 +59,9 @@ export interface FollowOutcome {
   error?: string;
 }
 
+/** How long a job that requeued itself waits before it is made eligible again (see followJobs). */
+const RELEASE_AFTER_MS = 3000;
+
 const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
 /** The preflight checks (see the module doc); every problem in one error. */
@@ -263,6 +266,7 @@ export async function followJobs(
   const ended = new Map<string, StageStatus>();
   const released = new Map<string, number>();
   const unknown = new Map<string, number>();
+  const requeuedAt = new Map<string, number>();
   let firstError: string | undefined;
   const relay = async (s: SubmittedStage) => {
     const r = await readLines(s.events, offsets.get(s.stage) ?? 0);
@@ -314,9 +318,15 @@ export async function followJobs(
       await relay(s);
       if (ended.has(s.stage)) continue;
       const j = info.get(s.job);
-      if (j && j.state === 'PENDING' && j.restarts > 0 && j.reason === 'BeginTime' && released.get(s.job) !== j.restarts) {
-        released.set(s.job, j.restarts);
-        await client.releaseNow(s.job);
+      if (j && j.state === 'PENDING' && j.restarts > 0 && j.reason === 'BeginTime') {
+        // Not at once: slurmd refuses a job whose credential was revoked (by the requeue) in the same second.
+        const seen = `${s.job}#${j.restarts}`;
+        const since = requeuedAt.get(seen) ?? Date.now();
+        requeuedAt.set(seen, since);
+        if (released.get(s.job) !== j.restarts && Date.now() - since >= RELEASE_AFTER_MS) {
+          released.set(s.job, j.restarts);
+          await client.releaseNow(s.job);
+        }
       }
       if (j && !FINAL_STATES.has(j.state)) continue;
       // Slurm did not answer, or does not list the job yet: ask again a few times.
