@@ -141,17 +141,28 @@ export function buildProgram(io: CliIO, setExitCode: (code: number) => void): Co
     .option('--stage <id>', 'run one stage of an existing run folder (with --run; its inputs must be in the store)')
     .option('--run <dir>', 'the run folder for --stage')
     .addOption(new Option('--force-stage', 'with --stage: run it even when it is in the store').hideHelp())
+    .addOption(new Option('--executor <name>', 'where stages run: here, or as Slurm jobs (docs/cluster.md)').choices(['local', 'slurm']).default('local'))
+    .option('--partition <p>', 'slurm: the partition (checked with sinfo)')
+    .option('--time <limit>', 'slurm: time limit per job (HH:MM:SS); a training checkpoints and requeues itself before it')
+    .option('--gres <gres>', 'slurm: generic resources per job, e.g. gpu:1')
+    .option('--cpus-per-task <n>', 'slurm: cores per job', positiveInt)
+    .option('--mem <m>', 'slurm: memory per job, e.g. 32G')
+    .option('--account <a>', 'slurm: the account to charge')
+    .option('--sbatch-arg <arg>', 'slurm: a further sbatch option, e.g. --qos=long (repeatable)', collect)
+    .option('--detach', 'slurm: return right after submitting (mtc status follows the jobs)')
     .action(
       async (
         file: string | undefined,
         opts: {
           experiment?: string[]; all?: boolean; set: string[]; data?: string; runs: string; cache?: string | false; backend: BackendChoice; tui: boolean; json?: boolean; dryRun?: boolean;
           jobs: number; force?: string[]; only?: string[]; explainCache?: boolean; stage?: string; run?: string; forceStage?: boolean;
+          executor?: 'local' | 'slurm'; partition?: string; time?: string; gres?: string; cpusPerTask?: number; mem?: string; account?: string; sbatchArg?: string[]; detach?: boolean;
         },
       ) => {
         // Imported on use: the runtime loads TensorFlow.js, which costs a second that check/compile need not pay.
         const { runCommand } = await import('./commands/run.js');
-        setExitCode(await runCommand(file, { ...opts, json: Boolean(opts.json), dryRun: Boolean(opts.dryRun) }, io));
+        const { partition, time, gres, cpusPerTask, mem, account } = opts;
+        setExitCode(await runCommand(file, { ...opts, sbatch: { partition, time, gres, cpusPerTask, mem, account }, json: Boolean(opts.json), dryRun: Boolean(opts.dryRun) }, io));
       },
     );
 

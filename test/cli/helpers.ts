@@ -1,3 +1,4 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -64,4 +65,52 @@ schedule ft {
 experiment tiny_pre { datasets [liver, vessel]  architecture tiny  schedule pre  spacing [8, 8, 8]  seed 3${aug} }
 experiment tiny_ft  { pretrained tiny_pre  datasets [kidney]  schedule ft  seed 3${aug} }
 `;
+}
+
+const BIN = join(process.cwd(), 'bin', 'mtc.js');
+
+export interface SpawnedMtc {
+  code: number;
+  events: Array<Record<string, unknown>>;
+  stderr: string;
+}
+
+/**
+ * `mtc ARGS` (the built bin/mtc.js) as a child process in `cwd`: its JSON event lines parsed, its
+ * stderr collected; `onEvent` and `onStderr` may act on the child (signal it, answer on its stdin).
+ */
+export function spawnMtc(
+  cwd: string,
+  args: string[],
+  hooks: { onEvent?: (e: Record<string, unknown>, child: ChildProcess) => void; onStderr?: (text: string, child: ChildProcess) => void; env?: NodeJS.ProcessEnv; stdin?: 'pipe' | 'ignore' } = {},
+): Promise<SpawnedMtc> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd, stdio: [hooks.stdin ?? 'ignore', 'pipe', 'pipe'], env: { ...process.env, ...hooks.env } });
+    const events: Array<Record<string, unknown>> = [];
+    let buf = '';
+    let stderr = '';
+    child.stdout!.setEncoding('utf8');
+    child.stdout!.on('data', (c: string) => {
+      buf += c;
+      let nl;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        try {
+          const e = JSON.parse(line) as Record<string, unknown>;
+          events.push(e);
+          hooks.onEvent?.(e, child);
+        } catch {
+          // not an event line
+        }
+      }
+    });
+    child.stderr!.setEncoding('utf8');
+    child.stderr!.on('data', (c: string) => {
+      stderr += c;
+      hooks.onStderr?.(stderr, child);
+    });
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code: code ?? (signal === 'SIGKILL' ? 137 : signal === 'SIGINT' ? 130 : -1), events, stderr }));
+  });
 }

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
-import { captureIO, finalWeights, runFolder, tinyExperiment } from './helpers.js';
+import { captureIO, finalWeights, runFolder, spawnMtc, tinyExperiment, type SpawnedMtc } from './helpers.js';
 
 const BIN = join(process.cwd(), 'bin', 'mtc.js');
 
@@ -27,40 +27,9 @@ experiment left  { datasets [liver]   architecture tiny  schedule s  spacing [8,
 experiment right { datasets [vessel]  architecture tiny  schedule s  spacing [8, 8, 8] }
 `;
 
-interface Child {
-  code: number;
-  events: Array<Record<string, unknown>>;
-  stderr: string;
-}
-
 /** Runs `mtc ARGS --json` in `cwd`; `when(event, child)` may signal the child. */
-function mtc(cwd: string, args: string[], when: (e: Record<string, unknown>, kill: (sig: NodeJS.Signals) => void) => void = () => undefined): Promise<Child> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args, '--json'], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    const events: Array<Record<string, unknown>> = [];
-    let buf = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (c: string) => {
-      buf += c;
-      let nl;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        try {
-          const e = JSON.parse(line) as Record<string, unknown>;
-          events.push(e);
-          when(e, (sig) => child.kill(sig));
-        } catch {
-          // not an event line
-        }
-      }
-    });
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (c: string) => (stderr += c));
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code: code ?? (signal === 'SIGKILL' ? 137 : signal === 'SIGINT' ? 130 : -1), events, stderr }));
-  });
+function mtc(cwd: string, args: string[], when: (e: Record<string, unknown>, kill: (sig: NodeJS.Signals) => void) => void = () => undefined): Promise<SpawnedMtc> {
+  return spawnMtc(cwd, [...args, '--json'], { onEvent: (e, child) => when(e, (sig) => child.kill(sig)) });
 }
 
 async function run(cwd: string, args: string[]): Promise<{ code: number; out: string; err: string }> {

@@ -12,6 +12,7 @@ import {
   assertRunnable, executePlan, makePlan, packageInfo, previewPlan, RUN_FILE, runSingleStage, stageParameters, describeStage,
   type RunConfig, type StageLauncher,
 } from '../../runtime/executor/index.js';
+import type { SbatchOptions } from '../../runtime/executor/slurm/script.js';
 import { initRuntime, type BackendChoice } from '../../runtime/setup.js';
 import { attachJsonRenderer, attachPlainRenderer } from '../../ui/plain.js';
 import { UserError, type CliIO } from '../io.js';
@@ -41,6 +42,12 @@ export interface RunCommandOptions {
   run?: string;
   /** With --stage: run it even when it is in the store. */
   forceStage?: boolean;
+  /** `local` (default) or `slurm` (run-slurm.ts), with the sbatch options and --detach. */
+  executor?: 'local' | 'slurm';
+  /** --partition, --time, --gres, --cpus-per-task, --mem, --account (as SbatchOptions); --sbatch-arg (repeatable). */
+  sbatch?: Omit<SbatchOptions, 'sbatchArgs' | 'signalSeconds'>;
+  sbatchArg?: string[];
+  detach?: boolean;
 }
 
 const BIN = fileURLToPath(new URL('../../../bin/mtc.js', import.meta.url));
@@ -167,6 +174,14 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
     // A checkpoint path relative to its .mt file would not resolve from the run folder: make it absolute.
     (mtFile, path) => (isAbsolute(path) ? path : resolve(dirname(mtFile), path)), // file paths are relative to process.cwd() (argPath)
   );
+  if (options.executor === 'slurm') {
+    if ((options.force ?? []).length > 0 || (options.only ?? []).length > 0 || (options.jobs ?? 1) > 1) throw new UserError('--force, --only and --jobs are for the local executor (with --executor slurm every stage not in the store is a job)');
+    const { runSlurmCommand } = await import('./run-slurm.js');
+    const attach = async (events: RunEvents, onInterrupt: () => void) => renderer(events, options, io, onInterrupt);
+    return runSlurmCommand(plan, { dataRoot, cacheDir, backend: backendId, resolvedSources: sources, attach }, {
+      ...options.sbatch, sbatchArgs: options.sbatchArg, detach: options.detach, json: options.json,
+    }, io);
+  }
   const runtime = await initRuntime(options.backend);
   if (runtime.backend !== backendId) throw new UserError(`internal: expected the ${backendId} backend, got ${runtime.backend}`);
   const events = new RunEvents();

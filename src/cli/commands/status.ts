@@ -1,5 +1,6 @@
 import { relative, resolve } from 'node:path';
 import { findRun, listRuns, type RunRecord } from '../../runtime/executor/index.js';
+import { withSlurmState, type SlurmRunRecord } from '../../runtime/executor/slurm/status.js';
 import { UserError, type CliIO } from '../io.js';
 
 const short = (key?: string) => (key ? key.slice(0, 12) : '-');
@@ -25,7 +26,7 @@ function metricsOf(kind: string, s: Record<string, unknown> | undefined, epoch?:
   }
 }
 
-function jsonOf(r: RunRecord): unknown {
+function jsonOf(r: SlurmRunRecord): unknown {
   return {
     dir: r.dir,
     experiment: r.experiment,
@@ -46,17 +47,19 @@ function jsonOf(r: RunRecord): unknown {
           ...(s.kind === 'train' || s.kind === 'finetune' ? { weights_sha256: typeof s.summary?.weights_sha256 === 'string' ? s.summary.weights_sha256 : null } : {}),
           ...(s.error ? { error: s.error } : {}),
           ...(s.checkpoint ? { checkpoint: s.checkpoint } : {}),
+          ...(s.slurm ? { slurm_job_id: s.slurm.jobId, slurm_state: s.slurm.state, slurm_reason: s.slurm.reason, ...(s.slurm.logTail ? { log_tail: s.slurm.logTail } : {}) } : {}),
         },
       ]),
     ),
   };
 }
 
-function printRun(r: RunRecord, io: CliIO): void {
+function printRun(r: SlurmRunRecord, io: CliIO): void {
   io.out(`${r.experiment}  ${relative(io.cwd, r.dir) || r.dir}  ${r.status}  (updated ${r.updatedAt}, from ${r.source})`);
+  const slurm = Object.values(r.stages).some((s) => s.slurm);
   const rows = Object.entries(r.stages).map(([id, s]) => [
     id,
-    s.status,
+    slurm && s.slurm ? `${s.status} (job ${s.slurm.jobId} ${s.slurm.state}${s.slurm.state === 'PENDING' && s.slurm.reason !== 'None' ? `: ${s.slurm.reason}` : ''})` : s.status,
     short(s.key),
     s.seconds === undefined ? '' : `${s.seconds.toFixed(1)}s`,
     s.status === 'failed' || s.status === 'interrupted' || s.status === 'skipped' ? (s.error ?? '').split('\n')[0] : metricsOf(s.kind, s.summary, s.epoch),
@@ -66,19 +69,24 @@ function printRun(r: RunRecord, io: CliIO): void {
   const line = (cells: string[]) => `  ${cells.map((c, i) => (i === 3 ? c.padStart(widths[i]) : i === 4 ? c : c.padEnd(widths[i]))).join('  ')}`.trimEnd();
   io.out(line(head));
   for (const row of rows) io.out(line(row));
+  for (const [id, s] of Object.entries(r.stages)) {
+    if (s.status === 'failed' && s.slurm?.logTail) io.out(`\n  ${id} failed: ${(s.error ?? '').split('\n')[0]}\n  the end of its log:\n${s.slurm.logTail.split('\n').map((l) => `    ${l}`).join('\n')}`);
+  }
 }
 
 /** `mtc status [RUN] [--runs DIR] [--json]`. */
 export async function statusCommand(run: string | undefined, options: { runs: string; json?: boolean }, io: CliIO): Promise<number> {
   const runsDir = resolve(io.cwd, options.runs);
-  let runs: RunRecord[];
+  let found: RunRecord[];
   if (run !== undefined) {
     const r = await findRun(runsDir, run, io.cwd);
     if (!r) throw new UserError(`no run '${run}': it is neither a run folder nor an experiment with a run under ${runsDir} (mtc ls lists them)`);
-    runs = [r];
+    found = [r];
   } else {
-    runs = await listRuns(runsDir);
+    found = await listRuns(runsDir);
   }
+  // Runs submitted to Slurm: their jobs' states (a run without slurm.json is returned as it is).
+  const runs: SlurmRunRecord[] = await Promise.all(found.map((r) => withSlurmState(r)));
   if (options.json) {
     io.out(JSON.stringify(run !== undefined ? jsonOf(runs[0]) : runs.map(jsonOf), null, 2));
     return 0;

@@ -34,3 +34,5 @@ export async function runGraph(graphInput: unknown, options: RunOptions): Promis
   return executePlan(plan, { ...options, backend });
 }
 export { findRun, listRuns, readRun, type RunRecord } from './status.js';
+export { followJobs, slurmPreflight, submitPlan, type FollowOutcome, type SlurmExecuteOptions, type SubmittedStage } from './slurm/executor.js';
+export { withSlurmState, type SlurmRunRecord } from './slurm/status.js';

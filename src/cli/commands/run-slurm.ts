@@ -1,0 +1,120 @@
+/**
+ * `mtc run FILE --executor slurm`: submit the plan's stages as Slurm jobs, then follow them in the
+ * same UI as a local run (or return at once with --detach). Ctrl-C while following asks whether to
+ * cancel the jobs (scancel); any answer but yes leaves them running, as --detach would.
+ */
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { RunEvents } from '../../runtime/events.js';
+import type { Plan } from '../../runtime/executor/index.js';
+import { SlurmClient, SlurmError } from '../../runtime/executor/slurm/client.js';
+import { followJobs, submitPlan } from '../../runtime/executor/slurm/executor.js';
+import type { SbatchOptions } from '../../runtime/executor/slurm/script.js';
+import { UserError, type CliIO } from '../io.js';
+
+const BIN = fileURLToPath(new URL('../../../bin/mtc.js', import.meta.url));
+
+export interface SlurmCommandOptions extends SbatchOptions {
+  detach?: boolean;
+  json: boolean;
+}
+
+/** One line from stdin ('' at its end, or when there is none). */
+function askLine(io: CliIO, question: string): Promise<string> {
+  io.err(question);
+  return new Promise((resolve) => {
+    if (process.stdin.destroyed || !process.stdin.readable) return resolve('');
+    const rl = createInterface({ input: process.stdin });
+    let answered = false;
+    const done = (answer: string) => {
+      if (answered) return;
+      answered = true;
+      rl.close();
+      process.stdin.destroy(); // an open stdin would keep the process alive
+      resolve(answer);
+    };
+    rl.once('line', (l) => done(l.trim()));
+    rl.once('close', () => done(''));
+  });
+}
+
+export async function runSlurmCommand(
+  plan: Plan,
+  ctx: { dataRoot: string; cacheDir: string | null | undefined; backend: string; resolvedSources: ReadonlyMap<string, string>; attach: (events: RunEvents, onInterrupt: () => void) => Promise<() => Promise<void> | void> },
+  options: SlurmCommandOptions,
+  io: CliIO,
+): Promise<number> {
+  const client = new SlurmClient();
+  const events = new RunEvents();
+  const follow = new AbortController();
+  let interrupts = 0;
+  const interrupt = () => {
+    interrupts++;
+    if (interrupts === 1) follow.abort();
+    else {
+      io.err('mtc: stopped following; the jobs keep running (mtc status shows them)');
+      process.exit(130);
+    }
+  };
+  process.on('SIGINT', interrupt);
+  let detach: (() => Promise<void> | void) | null = null;
+  try {
+    const sbatch: SbatchOptions = { partition: options.partition, time: options.time, gres: options.gres, cpusPerTask: options.cpusPerTask, mem: options.mem, account: options.account, sbatchArgs: options.sbatchArgs };
+    let sub;
+    detach = await ctx.attach(events, interrupt);
+    try {
+      sub = await submitPlan(plan, { dataRoot: ctx.dataRoot, cacheDir: ctx.cacheDir, backend: ctx.backend, events, mtc: [process.execPath, BIN], sbatch, client, resolvedSources: ctx.resolvedSources });
+    } catch (e) {
+      if (e instanceof SlurmError) throw new UserError(e.message);
+      throw e;
+    }
+    const folders = plan.experiments.map((e) => e.runDir);
+    const where = folders.length === 1 ? `run folder: ${folders[0]}` : `run folders under ${plan.storeDir.replace(/\/\.store$/, '')}`;
+    if (sub.submitted.length === 0) {
+      events.emit({ type: 'run-end', status: 'done', runDirs: Object.fromEntries(plan.experiments.map((e) => [e.name, e.runDir])), seconds: 0, results: [] });
+      await sub.close();
+      await detach();
+      detach = null;
+      io.err(`mtc: nothing to submit: every stage is in the store (${where})`);
+      return 0;
+    }
+    const summary = `${sub.submitted.length} stage(s) as ${sub.jobs.length} Slurm job(s): ${sub.jobs.join(', ')}`;
+    if (options.detach) {
+      await sub.close();
+      await detach();
+      detach = null;
+      io.err(`mtc: submitted ${summary}; mtc status ${folders.length === 1 ? folders[0] : ''} follows them (${where})`.replace(/  +/g, ' '));
+      return 0;
+    }
+    if (!options.json) io.err(`mtc: submitted ${summary}; following them (Ctrl-C to stop following)`);
+    const outcome = await followJobs(sub.submitted, { events, client, signal: follow.signal, pollMs: Number(io.env.MTC_SLURM_POLL_MS ?? 2000) });
+    const runDirs = Object.fromEntries(plan.experiments.map((e) => [e.name, e.runDir]));
+    if (outcome.status === 'detached') {
+      await detach();
+      detach = null;
+      const answer = await askLine(io, `mtc: cancel the ${outcome.active.length} job(s) still queued or running (scancel ${outcome.active.join(' ')})? [y/N]`);
+      if (/^y(es)?$/i.test(answer)) {
+        await client.cancel(outcome.active);
+        for (const s of sub.submitted) {
+          if (outcome.active.includes(s.job)) events.emit({ type: 'stage-end', stage: s.stage, status: 'interrupted', seconds: 0, error: `cancelled (scancel ${s.job})` });
+        }
+        events.emit({ type: 'run-end', status: 'interrupted', runDirs, seconds: 0, results: [] });
+        await sub.close();
+        io.err(`mtc: cancelled ${outcome.active.length} job(s); run the same command again to resubmit what is not done (${where})`);
+        return 130;
+      }
+      await sub.close();
+      io.err(`mtc: stopped following; the jobs keep running (mtc status shows them; ${where})`);
+      return 0;
+    }
+    events.emit({ type: 'run-end', status: outcome.status, runDirs, seconds: 0, results: [] });
+    await sub.close();
+    await detach();
+    detach = null;
+    if (outcome.status !== 'done') throw new UserError(`run failed: ${outcome.error ?? 'a stage failed'}\n(${where}; mtc status shows each stage; running the same command again resubmits what is not done)`);
+    return 0;
+  } finally {
+    process.off('SIGINT', interrupt);
+    if (detach) await detach();
+  }
+}
