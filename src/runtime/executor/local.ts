@@ -23,6 +23,7 @@ import { handlerFor } from '../stages/index.js';
 import type { StageInput } from '../stages/context.js';
 import { missingDatasetsMessage } from '../stages/prepare.js';
 import { MtDataError } from '../data/errors.js';
+import { assertConfined } from '../confine.js';
 import { explainChange, keyMaterial, keyOf, type KeyInput, type KeyMaterial } from './keys.js';
 import { describeStage, type Plan } from './plan.js';
 import { RunRecorder } from './run-folder.js';
@@ -54,6 +55,8 @@ export interface ExecuteOptions {
   record?: boolean;
   /** resolved.mt text per experiment, for the run folders. */
   resolvedSources?: ReadonlyMap<string, string>;
+  /** Let synthetic datasets be synthesised outside the data root (`--allow-outside-data-root`; confine.ts). */
+  allowOutsideDataRoot?: boolean;
 }
 
 /** Runs one stage of a run folder in another process (`mtc run --stage ID --run DIR`). */
@@ -76,7 +79,8 @@ export interface RunOutcome {
  * `pretrained "FILE"` checkpoints: preflight.ts) or data folders that are missing (MtDataError);
  * every problem in one message.
  */
-export async function assertRunnable(graph: RuntimeGraph, dataRoot: string): Promise<void> {
+export async function assertRunnable(graph: RuntimeGraph, dataRoot: string, options: { allowOutsideDataRoot?: boolean } = {}): Promise<void> {
+  assertConfined(graph, dataRoot, options.allowOutsideDataRoot);
   const unsupported = unsupportedFeatures(graph);
   const missing = missingDatasetsMessage(graph, dataRoot, graph.datasets.map((d) => d.name), { synthesisable: true });
   if (unsupported.length > 0) throw new UnsupportedFeatureError(unsupported, missing);
@@ -119,7 +123,7 @@ export class StageRunner {
   constructor(
     readonly graph: RuntimeGraph,
     readonly store: Store,
-    private readonly options: Pick<ExecuteOptions, 'dataRoot' | 'cacheDir' | 'backend' | 'events' | 'signal'>,
+    private readonly options: Pick<ExecuteOptions, 'dataRoot' | 'cacheDir' | 'backend' | 'events' | 'signal' | 'allowOutsideDataRoot'>,
   ) {}
 
   /** The stage's key; its dependencies must be in `entries`. Runs the handler's external step (prepare: hashing). */
@@ -127,7 +131,7 @@ export class StageRunner {
     const handler = handlerFor(stage);
     let external: { digest: string; detail: unknown } | null | undefined;
     if (handler.external) {
-      external = await handler.external(stage, { graph: this.graph, dataRoot: this.options.dataRoot, cacheDir: this.options.cacheDir, events: this.options.events, signal: this.options.signal, announce });
+      external = await handler.external(stage, { graph: this.graph, dataRoot: this.options.dataRoot, cacheDir: this.options.cacheDir, events: this.options.events, signal: this.options.signal, announce, allowOutsideDataRoot: this.options.allowOutsideDataRoot });
     }
     const deps = new Map<string, KeyInput>();
     for (const d of stage.deps) {
@@ -239,7 +243,7 @@ function matchesAny(id: string, patterns: readonly string[] | undefined): boolea
  */
 export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<RunOutcome> {
   const graph = validateGraph(plan.graph);
-  await assertRunnable(graph, options.dataRoot);
+  await assertRunnable(graph, options.dataRoot, options);
   for (const p of [...(options.force ?? []), ...(options.only ?? [])]) {
     if (!graph.stages.some((s) => matchesAny(s.id, [p]))) throw new MtDataError(`no stage of this run matches '${p}' (stages: ${graph.stages.map((s) => s.id).join(', ')})`);
   }
@@ -248,7 +252,7 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
   const { events, signal } = options;
   const jobs = Math.max(1, options.jobs ?? 1);
   const runDirs = Object.fromEntries(plan.experiments.map((e) => [e.name, e.runDir]));
-  const recorder = options.record === false ? null : await RunRecorder.open(plan, store, { dataRoot: options.dataRoot, cacheDir: options.cacheDir, backend: options.backend, backendDescription: options.backendDescription ?? options.backend }, options.resolvedSources ?? new Map());
+  const recorder = options.record === false ? null : await RunRecorder.open(plan, store, { dataRoot: options.dataRoot, cacheDir: options.cacheDir, backend: options.backend, backendDescription: options.backendDescription ?? options.backend, ...(options.allowOutsideDataRoot ? { allowOutsideDataRoot: true } : {}) }, options.resolvedSources ?? new Map());
   const unsubscribe = recorder ? events.subscribe((e) => recorder.handle(e)) : () => undefined;
   const results: EvaluationResult[] = [];
   const stopResults = events.subscribe((e) => {
@@ -392,7 +396,7 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
 export async function runSingleStage(
   graph: RuntimeGraph,
   stageId: string,
-  options: Pick<ExecuteOptions, 'dataRoot' | 'cacheDir' | 'backend' | 'events' | 'signal'> & { storeDir: string; force?: boolean },
+  options: Pick<ExecuteOptions, 'dataRoot' | 'cacheDir' | 'backend' | 'events' | 'signal' | 'allowOutsideDataRoot'> & { storeDir: string; force?: boolean },
 ): Promise<{ status: StageStatus; error?: unknown; key?: string }> {
   validateGraph(graph);
   const target = graph.stages.find((s) => s.id === stageId);

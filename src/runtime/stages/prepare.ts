@@ -13,6 +13,7 @@ import { MtDataError } from '../data/errors.js';
 import { loadRawDataset } from '../data/raw/dataset.js';
 import { synthesizeCollection } from '../data/synth/collection.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { assertConfined } from '../confine.js';
 import { canonicalJson, sha256Hex } from '../executor/keys.js';
 import { datasetDir, datasetSpec, type ExternalContext, type StageHandler } from './context.js';
 
@@ -71,6 +72,7 @@ const synthesising = new Map<string, Promise<unknown>>();
 async function ensureFolder(stage: PrepareStage, ctx: ExternalContext, dir: string): Promise<void> {
   const spec = datasetSpec(ctx, stage.datasets[0]);
   if (existsSync(join(dir, 'dataset.json')) || !spec.synthetic) return;
+  assertConfined(ctx.graph, ctx.dataRoot, ctx.allowOutsideDataRoot, [spec.name]); // also when the stage runs in its own process
   const collection = dirname(dir);
   const id = `${collection}|${spec.synthetic.generator}|${spec.synthetic.seed}`;
   let job = synthesising.get(id);
