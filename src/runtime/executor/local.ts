@@ -291,7 +291,7 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
     }
     keys.set(stage.id, r.key);
     const forced = matchesAny(stage.id, options.force);
-    const cached = forced ? null : await store.lookup(r.key);
+    const cached = forced ? null : await store.lookup(r.key, { onDamage: (problem) => events.emit({ type: 'stage-log', stage: stage.id, message: `its stored result is damaged (${problem}): running it again` }) });
     if (options.explainCache) {
       events.emit({ type: 'stage-cache', stage: stage.id, key: r.key, cached: cached !== null, changes: cached ? [] : forced ? ['--force'] : await runner.explain(stage, r) });
     }
@@ -417,14 +417,15 @@ export async function runSingleStage(
   for (const s of graph.stages) {
     if (!need.has(s.id)) continue;
     const r = await runner.resolve(s);
-    const entry = await store.lookup(r.key);
-    if (!entry) throw new MtDataError(`stage '${stageId}' needs '${s.id}', which is not in the store ${store.root} (key ${r.key.slice(0, 12)}): run it first`);
+    let damage = '';
+    const entry = await store.lookup(r.key, { onDamage: (p) => (damage = ` (its entry is damaged: ${p})`) });
+    if (!entry) throw new MtDataError(`stage '${stageId}' needs '${s.id}', which is not in the store ${store.root} (key ${r.key.slice(0, 12)})${damage}: run it first`);
     runner.entries.set(s.id, entry);
   }
   const t0 = performance.now();
   const { r, announced } = await runner.resolveAnnounced(target);
   if (!options.force) {
-    const cached = await store.lookup(r.key);
+    const cached = await store.lookup(r.key, { onDamage: (problem) => options.events.emit({ type: 'stage-log', stage: target.id, message: `its stored result is damaged (${problem}): running it again` }) });
     if (cached) {
       options.events.emit({ type: 'stage-end', stage: target.id, status: 'cached', seconds: 0, key: r.key, summary: cached.manifest.summary });
       return { status: 'cached', key: r.key };
