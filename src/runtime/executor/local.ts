@@ -178,13 +178,31 @@ export class StageRunner {
     }
   }
 
-  /** Runs the stage here and files its outputs; the returned status is done, interrupted or failed. */
-  async run(stage: Stage, r: ResolvedStage, startedAt = performance.now(), announced = false): Promise<{ status: 'done' | 'interrupted' | 'failed'; entry?: StoreEntry; error?: unknown; seconds: number }> {
+  /**
+   * Runs the stage here and files its outputs; the returned status is done, interrupted or failed,
+   * or cached when another process (a second `mtc run` on the same store) computed it meanwhile:
+   * the stage key's lock (store.lock) is held from the work folder to the commit.
+   */
+  async run(stage: Stage, r: ResolvedStage, startedAt = performance.now(), announced = false): Promise<{ status: 'done' | 'interrupted' | 'failed' | 'cached'; entry?: StoreEntry; error?: unknown; seconds: number }> {
     const { events, signal } = this.options;
     const handler = handlerFor(stage);
     const t0 = startedAt;
     if (!announced) this.announce(stage, r.key);
+    let release: (() => Promise<void>) | undefined;
     try {
+      release = await this.store.lock(r.key, stage.id, {
+        signal,
+        onWait: (h) => events.emit({ type: 'stage-log', stage: stage.id, message: `waiting for process ${h.pid} on ${h.host}, which is computing this stage (since ${h.startedAt})` }),
+        onStale: (h) => events.emit({ type: 'stage-log', stage: stage.id, message: `removed the lock left by ${h ? `process ${h.pid} on ${h.host}, which no longer runs` : 'a process that no longer runs'}` }),
+      });
+      const other = await this.store.lookup(r.key);
+      if (other) {
+        this.entries.set(stage.id, other);
+        const seconds = (performance.now() - t0) / 1000;
+        events.emit({ type: 'stage-log', stage: stage.id, message: 'computed meanwhile by another run: using its result' });
+        events.emit({ type: 'stage-end', stage: stage.id, status: 'cached', seconds, key: r.key, summary: other.manifest.summary });
+        return { status: 'cached', entry: other, seconds };
+      }
       const workDir = await this.store.beginWork(r.key, handler.resumable === true);
       const inputs = new Map<string, StageInput>();
       for (const d of stage.deps) {
@@ -218,6 +236,8 @@ export class StageRunner {
       const interrupted = isInterruption(err, signal);
       events.emit({ type: 'stage-end', stage: stage.id, status: interrupted ? 'interrupted' : 'failed', seconds, key: r.key, error: errorMessage(err) });
       return { status: interrupted ? 'interrupted' : 'failed', error: err, seconds };
+    } finally {
+      await release?.();
     }
   }
 }

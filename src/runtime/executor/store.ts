@@ -5,6 +5,7 @@
  *   <key>/manifest.json     a finished stage: what it is, its key material, its outputs' SHA-256s
  *   <key>/...               its outputs (checkpoints/, cases/, evaluation.json, ...)
  *   .work/<key>/            a stage being computed (or interrupted: a training's checkpoints/latest)
+ *   .locks/<key>.lock       held by the process computing the stage (io/lock.ts)
  *
  * `<key>` is the first 24 hex digits of the stage key (the manifest holds the full key). A finished
  * entry appears at once: its work folder, with manifest.json written last, is renamed into place.
@@ -18,6 +19,7 @@ import { join, relative, sep } from 'node:path';
 import type { StageKind } from '../../graph/types.js';
 import { replaceDir, writeFileAtomic } from '../io/atomic.js';
 import { fileDamage, fileSha256, recordFile, type FileRecord } from '../io/integrity.js';
+import { acquireLock, type LockOptions } from '../io/lock.js';
 import { canonicalJson, sha256Hex, type KeyMaterial } from './keys.js';
 
 export const MANIFEST = 'manifest.json';
@@ -122,6 +124,19 @@ export class Store {
       }
     }
     return { dir, manifest };
+  }
+
+  /** The lock file of `key` (`.locks/<key>.lock`). */
+  lockPath(key: string): string {
+    return join(this.root, '.locks', `${Store.dirName(key)}.lock`);
+  }
+
+  /**
+   * Takes the lock of `key` (one process computes a stage at a time; others wait, then find its
+   * entry; locks of killed processes are removed: io/lock.ts). Returns its release.
+   */
+  lock(key: string, what: string, options: LockOptions = {}): Promise<() => Promise<void>> {
+    return acquireLock(this.lockPath(key), what, options);
   }
 
   /** A clean work folder for `key` (an earlier one is kept when `keep` is true: a training resumes from it). */
