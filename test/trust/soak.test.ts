@@ -10,42 +10,17 @@
  * synthesis); without exact resume and atomic writes the soak's weights differ or a restart fails.
  */
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, truncateSync } from 'node:fs';
 import { mkdtemp, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
-import { captureIO } from '../cli/helpers.js';
+import { captureIO, tinyExperiment } from '../cli/helpers.js';
 
 const BIN = join(process.cwd(), 'bin', 'mtc.js');
 
-const SPEC = `
-dataset liver {
-  root "quickstart/Dataset901_SynthLiver"
-  synthetic quickstart seed 5
-  classes { liver [1, 2]  liver_tumour [2] }
-}
-dataset vessel {
-  root "quickstart/Dataset904_SynthVessel"
-  synthetic quickstart seed 5
-  classes { aorta [1]  spleen [2] }
-}
-dataset kidney {
-  root "quickstart/Dataset905_SynthKidney"
-  synthetic quickstart seed 5
-  classes { kidney [1, 2]  kidney_tumour [2] }
-}
-architecture tiny { kind unet  patch [16, 16, 16]  features [4, 8]  deep_supervision false }
-schedule pre { lr poly(0.01, 0.9)  epochs 4  iterations 3  validation 1  checkpoint_every 1 }
-schedule ft {
-  epochs 4  iterations 3  validation 1  checkpoint_every 1
-  phase heads { epochs 1     lr linear(0, 0.01) }
-  phase all   { epochs rest  lr poly(0.01, 0.9) }
-}
-experiment tiny_pre { datasets [liver, vessel]  architecture tiny  schedule pre  spacing [8, 8, 8]  seed 3 }
-experiment tiny_ft  { pretrained tiny_pre  datasets [kidney]  schedule ft  seed 3 }
-`;
+const SPEC = tinyExperiment({ pre: 'epochs 4  iterations 3  validation 1  checkpoint_every 1', ft: 'epochs 4  iterations 3  validation 1  checkpoint_every 1', headEpochs: 1 });
 
 type Event = Record<string, unknown>;
 
@@ -139,6 +114,23 @@ describe('kill -9 at every phase, and two runs at once', () => {
     expect(got).toEqual(ref);
     expect(await leftovers(join(dir, 'runs'))).toEqual([]);
   }, 900_000);
+
+  it('a damaged stored result is found by the next run, which says so and recomputes it (same weights)', async () => {
+    const io = captureIO(dir);
+    expect(await main(['status', 'tiny_ft', '--runs', 'runs', '--json'], io)).toBe(0);
+    const key = (JSON.parse(io.stdout.join('\n')) as { stages: Record<string, { key: string }> }).stages['train:tiny_pre'].key;
+    const weightsFile = join(dir, 'runs', '.store', key.slice(0, 24), 'checkpoints', 'final', 'weights.bin');
+    truncateSync(weightsFile, 100);
+    const r = await mtcRun(dir, 'data', 'runs');
+    expect(r.code).toBe(0);
+    const said = logs(r.events).filter((l) => l.startsWith('[train:tiny_pre] its stored result is damaged ('));
+    expect(said).toHaveLength(1);
+    expect(said[0]).toContain(`${weightsFile} is 100 bytes, its manifest says`);
+    const status = (id: string) => r.events.find((e) => e.type === 'stage-end' && e.stage === id)?.status;
+    expect(status('train:tiny_pre')).toBe('done');
+    expect(['done', 'cached']).toContain(status('finetune:tiny_ft')); // reruns when the retrained entry's digest differs (its history holds timings)
+    expect(await weights(dir, 'runs')).toEqual(await reference);
+  }, 600_000);
 
   it('two mtc runs of the same command at the same time on one data root and runs folder: both succeed, nothing is computed twice', async () => {
     const [a, b] = await Promise.all([mtcRun(dir, 'data-two', 'runs-two'), mtcRun(dir, 'data-two', 'runs-two')]);

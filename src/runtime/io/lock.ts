@@ -33,7 +33,7 @@ export interface LockOptions {
 }
 
 /** Whether process `pid` exists on this host. */
-function alive(pid: number): boolean {
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -108,7 +108,7 @@ export async function acquireLock(path: string, what: string, options: LockOptio
     if (cur === null) continue; // released between our attempt and the read
     const { holder, mtimeMs } = cur;
     const age = Date.now() - mtimeMs;
-    const dead = holder ? (holder.host === me.host && !alive(holder.pid)) || age > staleMs : age > Math.min(staleMs, 10_000);
+    const dead = holder ? (holder.host === me.host && !processAlive(holder.pid)) || age > staleMs : age > Math.min(staleMs, 10_000);
     if (dead) {
       // Move it aside first: of several processes finding the same stale lock, one removes it.
       const aside = `${path}.stale-${process.pid}-${randomBytes(4).toString('hex')}`;
