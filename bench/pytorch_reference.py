@@ -8,6 +8,9 @@ weight decay 3e-5) of the same plain 3D U-Net as src/runtime/model/unet.ts (or, 
 resenc_unet [--blocks 1,2,3,4], its residual-encoder U-Net):
   python3 bench/pytorch_reference.py step --patch 32,32,32 --batch 2 --classes 8 --features 16,32,64,128
 
+On the CPU, DNNL_MAX_CPU_ISA and ATEN_CPU_CAPABILITY (set by `mtc bench` when the project's kernels
+run below the machine's best instruction set) cap oneDNN's and ATen's instruction set alike.
+
 --device cuda runs the same on the GPU in fp32 with TF32 off (cuDNN autotuning on, as nnU-Net), timed
 with torch.cuda.synchronize(); --tf32 allows TF32 (reported in the backend name).
 
@@ -19,6 +22,7 @@ and permuted to PyTorch's NCDHW; 'same' padding with stride > 1 is applied as tf
 """
 import argparse
 import json
+import os
 import statistics
 import time
 
@@ -40,7 +44,10 @@ def backend_name(threads):
     if DEVICE.type == "cuda":
         tf32 = "tf32" if torch.backends.cudnn.allow_tf32 else "fp32"
         return f"pytorch-{torch.__version__}-cuda({torch.cuda.get_device_name(0)}, {tf32})"
-    return f"pytorch-{torch.__version__}-cpu({threads}t)"
+    # `mtc bench` caps PyTorch's instruction set (DNNL_MAX_CPU_ISA, ATEN_CPU_CAPABILITY) to the
+    # build its own kernels use when that is below the machine's best (e.g. MTC_CONV3D_ISA=avx2).
+    cap = os.environ.get("DNNL_MAX_CPU_ISA")
+    return f"pytorch-{torch.__version__}-cpu({threads}t{', isa<=' + cap.lower() if cap else ''})"
 
 
 def sync():
@@ -259,17 +266,20 @@ def step(a):
     def one():
         sync()
         t0 = time.perf_counter()
+        c0 = time.process_time()
         opt.zero_grad(set_to_none=True)
         loss = multitalent_loss(net(x), g, m)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), 12)
         opt.step()
         loss.item()
-        return (time.perf_counter() - t0) * 1e3
+        return (time.perf_counter() - t0) * 1e3, (time.process_time() - c0) * 1e3
 
     for _ in range(a.warmup):
         one()
-    ms = statistics.median(one() for _ in range(a.repeats))
+    runs = [one() for _ in range(a.repeats)]
+    ms = statistics.median(r[0] for r in runs)
+    cpu_ms = statistics.median(r[1] for r in runs)
     if blocks:
         flops = step_flops(features, c, b, (d, h, w), convs=1, blocks=blocks)
         label = f"step resenc_unet patch {d}x{h}x{w} batch {b} features [{a.features}] blocks [{','.join(map(str, blocks))}] classes {c}"
@@ -280,6 +290,8 @@ def step(a):
         "name": label,
         "backend": backend_name(a.threads),
         "ms": ms,
+        # Process CPU time (every thread): counts OpenMP threads spin-waiting unless OMP_WAIT_POLICY=PASSIVE.
+        "cpu_ms": cpu_ms,
         "gflops": flops / (ms * 1e6),
         "parameters": params,
     }

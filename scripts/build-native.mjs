@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Builds the optional native conv3d addon (native/conv3d -> native/build/mtc_conv3d.node)
-// with the system C++ compiler against Node's own Node-API headers.
+// with the system C++ compiler against Node's own Node-API headers: the kernels once per
+// instruction set (avx512, avx2, generic on x86; generic elsewhere), chosen at run time from cpuid.
 //
 // Never fails the install: on any problem it prints one warning line and exits 0,
 // and the project keeps using TensorFlow.js's own CPU kernels.
@@ -103,20 +104,46 @@ async function main() {
     const common = ['-std=c++17', '-O3', '-fPIC', '-fvisibility=hidden', '-ffp-contract=fast',
       '-pthread', '-DNAPI_VERSION=8', `-I${headers}`, `-I${srcDir}`, '-c'];
     const x86 = arch() === 'x64' || arch() === 'ia32';
-    const units = [
-      { src: 'addon.cpp', obj: 'addon.o', flags: [] },
-      { src: 'thread_pool.cpp', obj: 'thread_pool.o', flags: [] },
-      { src: 'normact_addon.cpp', obj: 'normact_addon.o', flags: [] },
-      { src: 'kernels.cpp', obj: 'kernels_generic.o', flags: ['-DMTC_ISA_NS=generic'] },
-      { src: 'normact.cpp', obj: 'normact_generic.o', flags: ['-DMTC_ISA_NS=generic'] },
+    // One object per instruction-set build of each kernel file; the optimiser kernels never fuse
+    // multiply-adds (their results must not depend on the build, see optim.h).
+    const isaUnits = (isa, flags) => [
+      { src: 'kernels.cpp', obj: `kernels_${isa}.o`, flags: [`-DMTC_ISA_NS=${isa}`, ...flags], isa },
+      { src: 'normact.cpp', obj: `normact_${isa}.o`, flags: [`-DMTC_ISA_NS=${isa}`, ...flags], isa },
+      { src: 'optim.cpp', obj: `optim_${isa}.o`, flags: [`-DMTC_ISA_NS=${isa}`, ...flags, '-ffp-contract=off', '-fno-math-errno'], isa },
     ];
-    if (x86) {
-      units.push({ src: 'kernels.cpp', obj: 'kernels_avx2.o', flags: ['-DMTC_ISA_NS=avx2', '-mavx2', '-mfma'] });
-      units.push({ src: 'normact.cpp', obj: 'normact_avx2.o', flags: ['-DMTC_ISA_NS=avx2', '-mavx2', '-mfma'] });
+    const avx2 = ['-mavx2', '-mfma'];
+    const avx512 = [...avx2, '-mavx512f', '-mavx512dq', '-mavx512bw', '-mavx512vl', '-mprefer-vector-width=512'];
+    const build = async (isas) => {
+      const have = [
+        ...(isas.includes('avx2') ? ['-DMTC_HAVE_X86_BUILDS'] : []),
+        ...(isas.includes('avx512') ? ['-DMTC_HAVE_AVX512_BUILD'] : []),
+      ];
+      const units = [
+        { src: 'addon.cpp', obj: 'addon.o', flags: have },
+        { src: 'thread_pool.cpp', obj: 'thread_pool.o', flags: [] },
+        { src: 'normact_addon.cpp', obj: 'normact_addon.o', flags: have },
+        { src: 'optim_addon.cpp', obj: 'optim_addon.o', flags: have },
+        { src: 'layout.cpp', obj: 'layout.o', flags: [] },
+        ...isaUnits('generic', []),
+        ...(isas.includes('avx2') ? isaUnits('avx2', avx2) : []),
+        ...(isas.includes('avx512') ? isaUnits('avx512', avx512) : []),
+      ];
+      const results = await Promise.all(units.map((u) =>
+        run(cxx, [...common, ...u.flags, join(srcDir, u.src), '-o', join(tmpDir, u.obj)])));
+      const failed = results.findIndex((r) => !r.ok);
+      return { units, results, failed };
+    };
+    // Every build the compiler can make: avx512 and avx2 on x86 (a compiler without AVX-512, or
+    // without AVX2, still gets the builds below it), generic everywhere.
+    let isas = x86 ? ['generic', 'avx2', 'avx512'] : ['generic'];
+    let built = await build(isas);
+    while (built.failed >= 0 && built.units[built.failed].isa && built.units[built.failed].isa !== 'generic') {
+      const dropped = built.units[built.failed].isa;
+      isas = isas.slice(0, isas.indexOf(dropped));
+      console.warn(`${tag} the compiler cannot build the ${dropped} kernels; building ${isas.join(' and ')} only.`);
+      built = await build(isas);
     }
-    const results = await Promise.all(units.map((u) =>
-      run(cxx, [...common, ...u.flags, join(srcDir, u.src), '-o', join(tmpDir, u.obj)])));
-    const failed = results.findIndex((r) => !r.ok);
+    const { units, results, failed } = built;
     if (failed >= 0) {
       const first = results[failed].stderr.split('\n').find((l) => /error/.test(l)) ?? results[failed].stderr.trim();
       return warn(`compiling ${units[failed].src} with ${cxx} failed: ${first}`);
@@ -131,7 +158,7 @@ async function main() {
       return warn(`built addon failed its self-test: ${e instanceof Error ? e.message : String(e)}`);
     }
     renameSync(tmpOut, outFile); // atomic: concurrent loaders never see a partial file
-    console.log(`${tag} built ${outFile} (${info.isa}, ${info.threads} threads).`);
+    console.log(`${tag} built ${outFile} (builds ${isas.join(', ')}; this CPU runs ${info.isas.join(', ')}; using ${info.isa}, ${info.threads} threads).`);
   } finally {
     rmSync(tmpDir, { recursive: true, force: true });
   }

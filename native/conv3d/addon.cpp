@@ -5,12 +5,20 @@
 //   backpropInput(dy: Float32Array, w: Float32Array, params: Int32Array, dx: Float32Array)
 //   backpropFilter(x: Float32Array, dy: Float32Array, params: Int32Array, dw: Float32Array)
 //   alloc(n: number): Float32Array   (pooled output buffer, contents unspecified)
-//   info(): { isa: string, threads: number }
+//   info(): { isa, threads, isas: string[] (builds this CPU runs, best first), lanes }
+//   setIsa(name: string): void       (throws when the CPU cannot run that build)
+//   setThreads(n: number): void      (0: the default count)
+//   fmaPeak(ms: number): { gflops, cpuGflops, threads, lanes, chains, ms, isa }   (FMA throughput probe)
 //   normActForward, normActBackward, lossStats, lossGrad: see normact_addon.cpp
+//   sgdStep, adamwStep, sumSquares, scaleArrays: see optim_addon.cpp
+//   concatChannels, splitChannels, addBias, columnSums, depthToSpaceBias(Grad), residualAct(Grad): layout.cpp
 // params = [B, Di, Hi, Wi, Ci, Do, Ho, Wo, Co, kd, kh, kw, sd, sh, sw, pf, pt, pl]
 
 #include <node_api.h>
 
+#include <atomic>
+#include <chrono>
+#include <ctime>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -18,10 +26,13 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "conv3d.h"
 #include "isa.h"
 #include "normact_addon.h"
+#include "optim_addon.h"
+#include "layout_addon.h"
 
 namespace mtc {
 
@@ -40,10 +51,24 @@ const char* ValidateParams(const ConvParams& p) {
 }
 
 namespace {
+std::atomic<int>& IsaSlot() {
+  static std::atomic<int> slot{static_cast<int>(InitialIsa())};
+  return slot;
+}
+}  // namespace
+
+Isa CurrentIsa() { return static_cast<Isa>(IsaSlot().load(std::memory_order_relaxed)); }
+
+bool SelectIsa(Isa isa) {
+  if (!IsaSupported(isa)) return false;
+  IsaSlot().store(static_cast<int>(isa), std::memory_order_relaxed);
+  return true;
+}
+
+namespace {
 
 const KernelSet& Kernels() {
-  static const KernelSet* set = UseAvx2Kernels() ? &avx2::kKernels : &generic::kKernels;
-  return *set;
+  return ForCurrentIsa(MTC_AVX512(&avx512::kKernels), MTC_AVX2(&avx2::kKernels), generic::kKernels);
 }
 
 bool ThrowIf(napi_env env, napi_status status, const char* what) {
@@ -200,10 +225,11 @@ BufferPool& Buffers() {
   return *pool;
 }
 
-void FinalizeBuffer(napi_env env, void* data, void* hint) {
+// V8 counts an external ArrayBuffer's bytes as external memory by itself (and collects when they
+// grow), so the buffers are not reported again with napi_adjust_external_memory: counting them
+// twice made V8 run full collections more often during training.
+void FinalizeBuffer(napi_env, void* data, void* hint) {
   const size_t bytes = reinterpret_cast<size_t>(hint);
-  int64_t ignored;
-  napi_adjust_external_memory(env, -static_cast<int64_t>(bytes), &ignored);
   Buffers().Release(data, bytes);
 }
 
@@ -240,19 +266,135 @@ napi_value Alloc(napi_env env, napi_callback_info info) {
     napi_throw_error(env, "MTC_CONV3D", "conv3d native: cannot create an external ArrayBuffer");
     return nullptr;
   }
-  int64_t ignored;
-  napi_adjust_external_memory(env, static_cast<int64_t>(bytes), &ignored);
   napi_create_typedarray(env, napi_float32_array, static_cast<size_t>(n), ab, 0, &ta);
   return ta;
 }
 
 napi_value Info(napi_env env, napi_callback_info) {
-  napi_value obj, isa, threads;
+  napi_value obj, isa, threads, lanes, isas;
   napi_create_object(env, &obj);
   napi_create_string_utf8(env, Kernels().isa, NAPI_AUTO_LENGTH, &isa);
   napi_create_int32(env, GlobalPool().size(), &threads);
+  napi_create_int32(env, Kernels().vector_lanes, &lanes);
+  napi_create_array(env, &isas);
+  uint32_t n = 0;
+  for (Isa i : {Isa::kAvx512, Isa::kAvx2, Isa::kGeneric}) {
+    if (!IsaSupported(i)) continue;
+    napi_value name;
+    napi_create_string_utf8(env, IsaName(i), NAPI_AUTO_LENGTH, &name);
+    napi_set_element(env, isas, n++, name);
+  }
   napi_set_named_property(env, obj, "isa", isa);
   napi_set_named_property(env, obj, "threads", threads);
+  napi_set_named_property(env, obj, "lanes", lanes);
+  napi_set_named_property(env, obj, "isas", isas);
+  return obj;
+}
+
+napi_value SetIsa(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  char buf[32] = {0};
+  size_t len = 0;
+  Isa isa;
+  if (argc != 1 || napi_get_value_string_utf8(env, argv[0], buf, sizeof(buf), &len) != napi_ok ||
+      !ParseIsa(buf, &isa)) {
+    napi_throw_type_error(env, "MTC_CONV3D", "conv3d native: setIsa(name) takes 'avx512', 'avx2' or 'generic'");
+    return nullptr;
+  }
+  if (!SelectIsa(isa)) {
+    const std::string msg = std::string("conv3d native: the ") + buf + " build cannot run here (this CPU lacks its instructions, or the compiler could not build it)";
+    napi_throw_range_error(env, "MTC_CONV3D", msg.c_str());
+    return nullptr;
+  }
+  napi_value undef;
+  napi_get_undefined(env, &undef);
+  return undef;
+}
+
+napi_value SetThreads(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  int32_t n = -1;
+  if (argc != 1 || napi_get_value_int32(env, argv[0], &n) != napi_ok || n < 0 || n > 256) {
+    napi_throw_range_error(env, "MTC_CONV3D", "conv3d native: setThreads(n) takes 0 (default) to 256");
+    return nullptr;
+  }
+  SetGlobalPoolThreads(n == 0 ? DefaultThreadCount() : n);
+  napi_value undef;
+  napi_get_undefined(env, &undef);
+  return undef;
+}
+
+double ThreadCpuSeconds() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+// fmaPeak(ms): every pool thread runs the build's FMA loop for about `ms` milliseconds at once;
+// returns the aggregate rate. The caller takes the best of several probes.
+napi_value FmaPeak(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  double ms = 0;
+  if (argc != 1 || napi_get_value_double(env, argv[0], &ms) != napi_ok || !(ms > 0 && ms <= 10000)) {
+    napi_throw_range_error(env, "MTC_CONV3D", "conv3d native: fmaPeak(ms) takes 0 < ms <= 10000");
+    return nullptr;
+  }
+  const KernelSet& k = Kernels();
+  ThreadPool& pool = GlobalPool();
+  using Clock = std::chrono::steady_clock;
+  // Calibrate the iteration count on one thread (about 1/10 of the budget).
+  int64_t iters = 1 << 14;
+  for (;;) {
+    const auto t0 = Clock::now();
+    k.fma_loop(iters);
+    const double dt = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    if (dt > ms / 10 || iters > (int64_t{1} << 40)) {
+      iters = static_cast<int64_t>(iters * (ms / std::max(dt, 1e-3)));
+      break;
+    }
+    iters *= 4;
+  }
+  iters = std::max<int64_t>(iters, 1);
+  const int threads = pool.size();
+  std::vector<double> flops(threads, 0.0), cpu(threads, 0.0);
+  const auto t0 = Clock::now();
+  pool.ParallelFor(threads, 1, threads, [&](int64_t b, int64_t e, int) {
+    for (int64_t i = b; i < e; ++i) {
+      const double c0 = ThreadCpuSeconds();
+      flops[i] = k.fma_loop(iters);
+      cpu[i] = ThreadCpuSeconds() - c0;
+    }
+  });
+  const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+  double total = 0, per_cpu = 0;
+  for (int i = 0; i < threads; ++i) {
+    total += flops[i];
+    if (cpu[i] > 0) per_cpu += flops[i] / cpu[i];
+  }
+  napi_value obj, v;
+  napi_create_object(env, &obj);
+  napi_create_double(env, total / secs / 1e9, &v);
+  napi_set_named_property(env, obj, "gflops", v);
+  // Sum over threads of each thread's rate per second of its own CPU time: what the cores do
+  // when they run, whatever else shares them (the wall-clock rate drops under other load).
+  napi_create_double(env, per_cpu / 1e9, &v);
+  napi_set_named_property(env, obj, "cpuGflops", v);
+  napi_create_int32(env, threads, &v);
+  napi_set_named_property(env, obj, "threads", v);
+  napi_create_int32(env, k.vector_lanes, &v);
+  napi_set_named_property(env, obj, "lanes", v);
+  napi_create_int32(env, 12, &v);
+  napi_set_named_property(env, obj, "chains", v);
+  napi_create_double(env, secs * 1e3, &v);
+  napi_set_named_property(env, obj, "ms", v);
+  napi_create_string_utf8(env, k.isa, NAPI_AUTO_LENGTH, &v);
+  napi_set_named_property(env, obj, "isa", v);
   return obj;
 }
 
@@ -268,10 +410,25 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
        napi_default, nullptr},
       {"alloc", nullptr, mtc::Alloc, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"info", nullptr, mtc::Info, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"setIsa", nullptr, mtc::SetIsa, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"setThreads", nullptr, mtc::SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"fmaPeak", nullptr, mtc::FmaPeak, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"normActForward", nullptr, mtc::NormActForwardBinding, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"normActBackward", nullptr, mtc::NormActBackwardBinding, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"lossStats", nullptr, mtc::LossStatsBinding, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"lossGrad", nullptr, mtc::LossGradBinding, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"sgdStep", nullptr, mtc::SgdStepBinding, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"adamwStep", nullptr, mtc::AdamwStepBinding, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"sumSquares", nullptr, mtc::SumSquaresBinding, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"scaleArrays", nullptr, mtc::ScaleArraysBinding, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"concatChannels", nullptr, mtc::ConcatChannelsBinding, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"splitChannels", nullptr, mtc::SplitChannelsBinding, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"addBias", nullptr, mtc::AddBiasBinding, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"columnSums", nullptr, mtc::ColumnSumsBinding, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"depthToSpaceBias", nullptr, mtc::DepthToSpaceBiasBinding, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"depthToSpaceBiasGrad", nullptr, mtc::DepthToSpaceBiasGradBinding, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"residualAct", nullptr, mtc::ResidualActBinding, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"residualActGrad", nullptr, mtc::ResidualActGradBinding, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;

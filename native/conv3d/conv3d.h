@@ -32,14 +32,23 @@ using BackpropInputFn = void (*)(const ConvParams&, const float* dy,
 using BackpropFilterFn = void (*)(const ConvParams&, const float* x,
                                   const float* dy, float* dw, ThreadPool& pool);
 
+// Runs `iters` iterations of 12 independent FMA chains of the build's widest vector on the
+// calling thread; returns the floating-point operations done (2 per FMA lane).
+using FmaLoopFn = double (*)(int64_t iters);
+
 struct KernelSet {
   const char* isa;
   ForwardFn forward;
   BackpropInputFn backprop_input;
   BackpropFilterFn backprop_filter;
+  FmaLoopFn fma_loop;
+  int vector_lanes;  // float lanes of the widest vector the build uses
 };
 
 // One kernel set per instruction set; kernels.cpp is compiled once per ISA.
+namespace avx512 {
+extern const KernelSet kKernels;
+}
 namespace avx2 {
 extern const KernelSet kKernels;
 }

@@ -1,15 +1,21 @@
 // 3D convolution kernels as blocked implicit GEMMs.
 //
 // This file is compiled once per instruction set with MTC_ISA_NS naming the
-// namespace (avx2: -mavx2 -mfma; generic: baseline x86-64 / any target). The
-// arithmetic is written with GCC vector extensions (8 x float), which the
-// compiler lowers to ymm FMAs under AVX2 and to pairs of SSE/NEON ops
-// elsewhere, so both builds share one source.
+// namespace (avx512: -mavx512f/dq/bw/vl -mfma; avx2: -mavx2 -mfma; generic:
+// baseline x86-64 / any target). The arithmetic is written with GCC vector
+// extensions (v8 / v16 x float, simd.h), which the compiler lowers to zmm or
+// ymm FMAs and to pairs of SSE/NEON ops elsewhere, so all builds share one
+// source.
 //
 // All three kernels reduce to the same register-blocked micro-kernel:
 //   out[m, 0:NR] = sum_t sum_k x_t[m * xs + k] * w_t[k, 0:NR]
-// with MR <= 6 output rows (broadcast side) and NR = 8 or 16 columns (vector
-// side), i.e. at most 12 ymm accumulators.
+// with MR output rows (broadcast side) and NR columns (vector side):
+//   avx2 / generic: NR = 8 or 16 (1 or 2 v8), MR <= 6: at most 12 ymm accumulators;
+//   avx512:         NR = 32 (2 v16, MR <= 12), 16 (1 v16, MR <= 14) or 8 (1 v8,
+//                   MR <= 14): up to 24 of the 32 zmm registers accumulate.
+// Each output element is accumulated in the same order (taps, then k; for the
+// filter gradient rows, then positions) whatever MR, NR and the vector width,
+// so the avx512 and avx2 builds give bit-identical results.
 //   forward:          m = output w-position, k = Cin,  t = filter tap
 //   backprop input:   m = input w-position of one stride phase, k = Cout,
 //                     t = the filter taps that reach that phase
@@ -36,75 +42,134 @@ namespace {
 
 #include "simd.h"
 
-constexpr int kMR = 6;  // rows per micro-tile (broadcast side)
+// ---------------------------------------------------------------------------
+// Column blocks: a block of `width` output columns is NV vectors of type V.
+// The avx512 build blocks by 32 (2 x v16), 16 (v16) and 8 (v8); the others by
+// 16 (2 x v8) and 8 (v8). kMaxRows* bound the rows of one micro-tile (the
+// broadcast side) so that the accumulators fit the register file.
+#if defined(__AVX512F__)
+constexpr int kMaxRowsWide = 12;    // 32-wide blocks: 24 accumulators
+constexpr int kMaxRowsNarrow = 14;  // 16- and 8-wide blocks: 14 accumulators
+#elif (defined(__x86_64__) || defined(__i386__)) && !defined(__AVX__)
+// The generic x86 build has 16 xmm registers and a v8 takes two: 12 xmm accumulators.
+constexpr int kMaxRowsWide = 3;     // 16-wide blocks
+constexpr int kMaxRowsNarrow = 6;   // 8-wide blocks
+#else
+constexpr int kMaxRowsWide = 6;     // 16-wide blocks: 12 accumulators
+constexpr int kMaxRowsNarrow = 6;   // 8-wide blocks
+#endif
+
+// Width of the next column block when `left` columns remain (always 8, 16 or 32).
+inline int BlockWidth(int left) {
+  if (kHasV16) {
+    if (left > 24) return 32;
+    if (left > 8) return 16;
+    return 8;
+  }
+  return left <= 8 ? 8 : 16;
+}
+
+// The largest rows per tile for a block of this width.
+inline int MaxRows(int width) { return width == 32 || (!kHasV16 && width == 16) ? kMaxRowsWide : kMaxRowsNarrow; }
+
+// Balanced tiling of L rows into tiles of at most `max_rows`: tile i of `n` has
+// base or base + 1 rows.
+struct Tiling {
+  int tiles, base, extra;
+  explicit Tiling(int L, int max_rows)
+      : tiles((L + max_rows - 1) / max_rows), base(tiles ? L / tiles : 0), extra(tiles ? L % tiles : 0) {}
+  int Rows(int i) const { return base + (i < extra ? 1 : 0); }
+};
 
 // ---------------------------------------------------------------------------
 // Micro-kernel shared by forward and backprop-input.
-// xp[t] points at row m = 0 of tap t, wp[t] at the packed weights [K][NV*8]
-// of tap t. Stores MR rows of `ncols` (<= NV*8) values at out + m * os.
-template <int MR, int NV>
+// xp[t] points at row m = 0 of tap t, wp[t] at the packed weights [K][NV*lanes]
+// of tap t. Stores MR rows of `ncols` (<= NV*lanes) values at out + m * os.
+template <int MR, int NV, typename V>
 inline void TapGemm(int T, const float* const* xp, const float* const* wp, int K,
                     int64_t xs, float* out, int64_t os, int ncols) {
-  v8 acc[MR][NV];
-#pragma GCC unroll 8
+  constexpr int L = VecTraits<V>::kLanes;
+  V acc[MR][NV];
+#pragma GCC unroll 16
   for (int m = 0; m < MR; ++m)
-#pragma GCC unroll 2
-    for (int v = 0; v < NV; ++v) acc[m][v] = v8{};
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[m][v] = V{};
   for (int t = 0; t < T; ++t) {
     const float* x = xp[t];
     const float* w = wp[t];
     for (int k = 0; k < K; ++k) {
-      v8 wv[NV];
-#pragma GCC unroll 2
-      for (int v = 0; v < NV; ++v) wv[v] = Load(w + v * 8);
-      w += NV * 8;
-#pragma GCC unroll 8
+      V wv[NV];
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) wv[v] = LoadV<V>(w + v * L);
+      w += NV * L;
+#pragma GCC unroll 16
       for (int m = 0; m < MR; ++m) {
         const float xv = x[m * xs + k];
-#pragma GCC unroll 2
+#pragma GCC unroll 4
         for (int v = 0; v < NV; ++v) acc[m][v] += wv[v] * xv;
       }
     }
   }
-  if (ncols == NV * 8) {
-#pragma GCC unroll 8
+  if (ncols == NV * L) {
+#pragma GCC unroll 16
     for (int m = 0; m < MR; ++m)
-#pragma GCC unroll 2
-      for (int v = 0; v < NV; ++v) Store(out + m * os + v * 8, acc[m][v]);
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) StoreV(out + m * os + v * L, acc[m][v]);
   } else {
-    float tmp[NV * 8];
+    float tmp[NV * L];
     for (int m = 0; m < MR; ++m) {
-      for (int v = 0; v < NV; ++v) Store(tmp + v * 8, acc[m][v]);
+      for (int v = 0; v < NV; ++v) StoreV(tmp + v * L, acc[m][v]);
       std::memcpy(out + m * os, tmp, sizeof(float) * ncols);
     }
   }
 }
 
-template <int NV>
-void TapGemmRow(int L, int T, const float** xbase, const float** xp, const float* const* wp,
-                int K, int64_t xs, float* out, int64_t os, int ncols) {
-  int m0 = 0;
-  for (; m0 + kMR <= L; m0 += kMR) {
-    for (int t = 0; t < T; ++t) xp[t] = xbase[t] + m0 * xs;
-    TapGemm<kMR, NV>(T, xp, wp, K, xs, out + m0 * os, os, ncols);
-  }
-  const int rem = L - m0;
-  if (rem == 0) return;
-  for (int t = 0; t < T; ++t) xp[t] = xbase[t] + m0 * xs;
-  float* o = out + m0 * os;
-  switch (rem) {
-    case 1: TapGemm<1, NV>(T, xp, wp, K, xs, o, os, ncols); break;
-    case 2: TapGemm<2, NV>(T, xp, wp, K, xs, o, os, ncols); break;
-    case 3: TapGemm<3, NV>(T, xp, wp, K, xs, o, os, ncols); break;
-    case 4: TapGemm<4, NV>(T, xp, wp, K, xs, o, os, ncols); break;
-    default: TapGemm<5, NV>(T, xp, wp, K, xs, o, os, ncols); break;
+// TapGemm with a run-time row count 1 <= mr <= M.
+template <int NV, typename V, int M>
+inline void TapGemmAnyRows(int mr, int T, const float* const* xp, const float* const* wp, int K,
+                           int64_t xs, float* out, int64_t os, int ncols) {
+  if (mr == M) {
+    TapGemm<M, NV, V>(T, xp, wp, K, xs, out, os, ncols);
+  } else if constexpr (M > 1) {
+    TapGemmAnyRows<NV, V, M - 1>(mr, T, xp, wp, K, xs, out, os, ncols);
   }
 }
 
-// Column blocks of width 16, the last one 8 wide when 8 or fewer remain.
+template <int NV, typename V, int MaxRows>
+void TapGemmRowOf(int L, int T, const float* const* xbase, const float** xp, const float* const* wp,
+                  int K, int64_t xs, float* out, int64_t os, int ncols) {
+  const Tiling tiling(L, MaxRows);
+  int m0 = 0;
+  for (int i = 0; i < tiling.tiles; ++i) {
+    const int mr = tiling.Rows(i);
+    for (int t = 0; t < T; ++t) xp[t] = xbase[t] + m0 * xs;
+    TapGemmAnyRows<NV, V, MaxRows>(mr, T, xp, wp, K, xs, out + m0 * os, os, ncols);
+    m0 += mr;
+  }
+}
+
+// One row of L outputs for a column block of the given packed width.
+void TapGemmRow(int width, int L, int T, const float* const* xbase, const float** xp,
+                const float* const* wp, int K, int64_t xs, float* out, int64_t os, int ncols) {
+#if defined(__AVX512F__)
+  {
+    if (width == 32) return TapGemmRowOf<2, v16, kMaxRowsWide>(L, T, xbase, xp, wp, K, xs, out, os, ncols);
+    if (width == 16) return TapGemmRowOf<1, v16, kMaxRowsNarrow>(L, T, xbase, xp, wp, K, xs, out, os, ncols);
+    return TapGemmRowOf<1, v8, kMaxRowsNarrow>(L, T, xbase, xp, wp, K, xs, out, os, ncols);
+  }
+#elif (defined(__x86_64__) || defined(__i386__)) && !defined(__AVX__)
+  // SSE only: arrays of 32-byte vectors would live in memory; block with 16-byte ones.
+  if (width == 16) return TapGemmRowOf<4, v4, kMaxRowsWide>(L, T, xbase, xp, wp, K, xs, out, os, ncols);
+  return TapGemmRowOf<2, v4, kMaxRowsNarrow>(L, T, xbase, xp, wp, K, xs, out, os, ncols);
+#else
+  if (width == 16) return TapGemmRowOf<2, v8, kMaxRowsWide>(L, T, xbase, xp, wp, K, xs, out, os, ncols);
+  return TapGemmRowOf<1, v8, kMaxRowsNarrow>(L, T, xbase, xp, wp, K, xs, out, os, ncols);
+#endif
+}
+
 struct ColBlock {
   int start;   // first column
-  int width;   // 8 or 16 (packed width)
+  int width;   // 8, 16 or 32 (packed width)
   int valid;   // real columns in this block (<= width)
   int64_t packed_offset;  // floats into the packed weight buffer
 };
@@ -114,7 +179,7 @@ std::vector<ColBlock> MakeColBlocks(int n, int64_t rows_per_block) {
   int64_t off = 0;
   for (int c = 0; c < n;) {
     const int left = n - c;
-    const int width = left <= 8 ? 8 : 16;
+    const int width = BlockWidth(left);
     const int valid = std::min(left, width);
     blocks.push_back({c, width, valid, off});
     off += rows_per_block * width;
@@ -168,7 +233,7 @@ class Scratch {
 
  private:
   static std::vector<float>* Slots() {
-    static thread_local std::vector<float> slots[2];
+    static thread_local std::vector<float> slots[3];
     return slots;
   }
   std::vector<float>& buf_;
@@ -234,11 +299,12 @@ void Forward(const ConvParams& p, const float* x, const float* w, float* y,
           if (ih < 0 || ih >= p.Hi) continue;
           const float* row =
               xp + ((static_cast<int64_t>(b) * p.Di + id) * p.Hi + ih) * WiP * p.Ci;
-          for (int kw = 0; kw < p.kw; ++kw) {
-            xbase[T] = row + static_cast<int64_t>(kw) * p.Ci;
-            tap_index[T] = (kd * p.kh + kh) * p.kw + kw;
-            ++T;
-          }
+          // The kw taps of one (kd, kh) read consecutive Ci-runs of x (W is padded) and use
+          // consecutive packed weights, so they form one reduction of length kw * Ci (the same
+          // summation order as tap by tap).
+          xbase[T] = row;
+          tap_index[T] = (kd * p.kh + kh) * p.kw;
+          ++T;
         }
       }
       float* out = y + r * p.Wo * p.Co;
@@ -246,10 +312,7 @@ void Forward(const ConvParams& p, const float* x, const float* w, float* y,
         const float* wb = &wpk[bl.packed_offset];
         for (int t = 0; t < T; ++t)
           wcur[t] = wb + static_cast<int64_t>(tap_index[t]) * p.Ci * bl.width;
-        if (bl.width == 16)
-          TapGemmRow<2>(p.Wo, T, xbase, xcur, wcur, p.Ci, xs, out + bl.start, p.Co, bl.valid);
-        else
-          TapGemmRow<1>(p.Wo, T, xbase, xcur, wcur, p.Ci, xs, out + bl.start, p.Co, bl.valid);
+        TapGemmRow(bl.width, p.Wo, T, xbase, xcur, wcur, p.kw * p.Ci, xs, out + bl.start, p.Co, bl.valid);
       }
     }
   });
@@ -344,14 +407,16 @@ void BackpropInput(const ConvParams& p, const float* dy, const float* w, float* 
         }
         float* out = out_row + static_cast<int64_t>(ph) * p.Ci;
         const int64_t os = static_cast<int64_t>(p.sw) * p.Ci;
+        if (T == 0) {
+          // No tap reaches this phase (e.g. stride > kernel): the gradient is zero.
+          for (int j = 0; j < nj; ++j) std::memset(out + j * os, 0, sizeof(float) * p.Ci);
+          continue;
+        }
         for (const auto& bl : blocks) {
           const float* wb = &wpk[bl.packed_offset];
           for (int t = 0; t < T; ++t)
             wcur[t] = wb + static_cast<int64_t>(tap_index[t]) * p.Co * bl.width;
-          if (bl.width == 16)
-            TapGemmRow<2>(nj, T, xbase, xcur, wcur, p.Co, p.Co, out + bl.start, os, bl.valid);
-          else
-            TapGemmRow<1>(nj, T, xbase, xcur, wcur, p.Co, p.Co, out + bl.start, os, bl.valid);
+          TapGemmRow(bl.width, nj, T, xbase, xcur, wcur, p.Co, p.Co, out + bl.start, os, bl.valid);
         }
       }
     }
@@ -361,55 +426,80 @@ void BackpropInput(const ConvParams& p, const float* dy, const float* w, float* 
 // ---------------------------------------------------------------------------
 // Backprop filter: dw[kd,kh,kw,ci,co] = sum_{b,od,oh,ow}
 //   x[b, od*sd-pf+kd, oh*sh-pt+kh, ow*sw-pl+kw, ci] * dy[b,od,oh,ow,co]
-// Micro-tile: MR input channels x NV*8 output channels, reduced over a chunk
-// of output rows of one (b, od) plane, then added to a per-thread partial.
+// Micro-tile: MR input channels x NV vectors of output channels, reduced over a
+// chunk of output rows of one (b, od) plane, then added to a per-group partial.
 
-template <int MR, int NV>
+template <int MR, int NV, typename V>
 inline void FilterTile(int nrows, const float* const* xrows, const float* const* dyrows,
                        int L, int64_t xs, int64_t dys, float* acc_out, int64_t acc_stride) {
-  v8 acc[MR][NV];
-#pragma GCC unroll 8
+  constexpr int W = VecTraits<V>::kLanes;
+  V acc[MR][NV];
+#pragma GCC unroll 16
   for (int m = 0; m < MR; ++m)
-#pragma GCC unroll 2
-    for (int v = 0; v < NV; ++v) acc[m][v] = v8{};
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[m][v] = V{};
   for (int i = 0; i < nrows; ++i) {
     const float* xr = xrows[i];
     const float* dr = dyrows[i];
     for (int l = 0; l < L; ++l) {
-      v8 dv[NV];
-#pragma GCC unroll 2
-      for (int v = 0; v < NV; ++v) dv[v] = Load(dr + v * 8);
-#pragma GCC unroll 8
+      V dv[NV];
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) dv[v] = LoadV<V>(dr + v * W);
+#pragma GCC unroll 16
       for (int m = 0; m < MR; ++m) {
         const float xv = xr[m];
-#pragma GCC unroll 2
+#pragma GCC unroll 4
         for (int v = 0; v < NV; ++v) acc[m][v] += dv[v] * xv;
       }
       xr += xs;
       dr += dys;
     }
   }
-#pragma GCC unroll 8
+#pragma GCC unroll 16
   for (int m = 0; m < MR; ++m)
-#pragma GCC unroll 2
+#pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) {
-      float* o = acc_out + m * acc_stride + v * 8;
-      Store(o, Load(o) + acc[m][v]);
+      float* o = acc_out + m * acc_stride + v * W;
+      StoreV(o, LoadV<V>(o) + acc[m][v]);
     }
 }
 
-template <int NV>
-void FilterTileAnyMR(int mr, int nrows, const float* const* xrows, const float* const* dyrows,
-                     int L, int64_t xs, int64_t dys, float* acc_out, int64_t acc_stride) {
-  switch (mr) {
-    case 1: FilterTile<1, NV>(nrows, xrows, dyrows, L, xs, dys, acc_out, acc_stride); break;
-    case 2: FilterTile<2, NV>(nrows, xrows, dyrows, L, xs, dys, acc_out, acc_stride); break;
-    case 3: FilterTile<3, NV>(nrows, xrows, dyrows, L, xs, dys, acc_out, acc_stride); break;
-    case 4: FilterTile<4, NV>(nrows, xrows, dyrows, L, xs, dys, acc_out, acc_stride); break;
-    case 5: FilterTile<5, NV>(nrows, xrows, dyrows, L, xs, dys, acc_out, acc_stride); break;
-    default: FilterTile<6, NV>(nrows, xrows, dyrows, L, xs, dys, acc_out, acc_stride); break;
+template <int NV, typename V, int M>
+inline void FilterTileAnyRows(int mr, int nrows, const float* const* xrows, const float* const* dyrows,
+                              int L, int64_t xs, int64_t dys, float* acc_out, int64_t acc_stride) {
+  if (mr == M) {
+    FilterTile<M, NV, V>(nrows, xrows, dyrows, L, xs, dys, acc_out, acc_stride);
+  } else if constexpr (M > 1) {
+    FilterTileAnyRows<NV, V, M - 1>(mr, nrows, xrows, dyrows, L, xs, dys, acc_out, acc_stride);
   }
 }
+
+// One (ci tile, co block) of the filter gradient; width is the packed co block width.
+void FilterTileBlock(int width, int mr, int nrows, const float* const* xrows, const float* const* dyrows,
+                     int L, int64_t xs, int64_t dys, float* acc_out, int64_t acc_stride) {
+#if defined(__AVX512F__)
+  {
+    if (width == 32) return FilterTileAnyRows<2, v16, kMaxRowsWide>(mr, nrows, xrows, dyrows, L, xs, dys, acc_out, acc_stride);
+    if (width == 16) return FilterTileAnyRows<1, v16, kMaxRowsNarrow>(mr, nrows, xrows, dyrows, L, xs, dys, acc_out, acc_stride);
+    return FilterTileAnyRows<1, v8, kMaxRowsNarrow>(mr, nrows, xrows, dyrows, L, xs, dys, acc_out, acc_stride);
+  }
+#elif (defined(__x86_64__) || defined(__i386__)) && !defined(__AVX__)
+  if (width == 16) return FilterTileAnyRows<4, v4, kMaxRowsWide>(mr, nrows, xrows, dyrows, L, xs, dys, acc_out, acc_stride);
+  return FilterTileAnyRows<2, v4, kMaxRowsNarrow>(mr, nrows, xrows, dyrows, L, xs, dys, acc_out, acc_stride);
+#else
+  if (width == 16) return FilterTileAnyRows<2, v8, kMaxRowsWide>(mr, nrows, xrows, dyrows, L, xs, dys, acc_out, acc_stride);
+  return FilterTileAnyRows<1, v8, kMaxRowsNarrow>(mr, nrows, xrows, dyrows, L, xs, dys, acc_out, acc_stride);
+#endif
+}
+
+// Work decomposition of the filter gradient. Both numbers depend on the problem
+// only (never on the thread count), so the summation order, and with it every
+// bit of the result, is the same whatever the number of threads.
+constexpr int64_t kFilterWantItems = 64;   // (plane, row chunk) items to balance over
+constexpr int64_t kFilterMaxGroups = 16;   // partial sums, reduced in group order
+constexpr int64_t kFilterPartialBytes = int64_t{48} << 20;  // memory cap of the partials
+// Inputs whose x and dy together are at most this size take the output-partitioned path.
+constexpr int64_t kFilterOutputSplitBytes = int64_t{1} << 20;
 
 void BackpropFilter(const ConvParams& p, const float* x, const float* dy, float* dw,
                     ThreadPool& pool) {
@@ -443,20 +533,104 @@ void BackpropFilter(const ConvParams& p, const float* x, const float* dy, float*
   const double flops = 2.0 * positions * p.Co * taps * p.Ci;
   const int nthreads = ThreadsFor(flops, pool);
   const int64_t planes = static_cast<int64_t>(p.B) * p.Do;
-  // Split planes into row chunks when there are too few planes to balance.
-  const int64_t want_items = static_cast<int64_t>(nthreads) * 8;
+  const int64_t dw_size = static_cast<int64_t>(taps) * p.Ci * CoP;
+
+  // Column blocks over the padded output channels.
+  std::vector<std::pair<int, int>> co_blocks;  // (start, width)
+  for (int co0 = 0; co0 < CoP;) {
+    const int width = std::min(BlockWidth(CoP - co0), CoP - co0);
+    co_blocks.push_back({co0, width});
+    co0 += width;
+  }
+
+  // Row pointers of output plane `plane` rows [oh0, oh1) for filter rows (kd, kh); returns the count.
+  auto plane_rows = [&](int64_t plane, int oh0, int oh1, int kd, int kh, const float** xr,
+                        const float** dr) {
+    const int od = static_cast<int>(plane % p.Do);
+    const int b = static_cast<int>(plane / p.Do);
+    const int id = od * p.sd - p.pf + kd;
+    if (id < 0 || id >= p.Di) return 0;
+    int nrows = 0;
+    for (int oh = oh0; oh < oh1; ++oh) {
+      const int ih = oh * p.sh - p.pt + kh;
+      if (ih < 0 || ih >= p.Hi) continue;
+      xr[nrows] = xp + ((static_cast<int64_t>(b) * p.Di + id) * p.Hi + ih) * WiP * p.Ci;
+      dr[nrows] = dyc + ((static_cast<int64_t>(b) * p.Do + od) * p.Ho + oh) * p.Wo * CoP;
+      ++nrows;
+    }
+    return nrows;
+  };
+  // Adds the tile (filter rows kd, kh; rows m0 .. m0 + mr of the (kw, ci) dimension; co block)
+  // over the given rows into acc [tap][ci][CoP]. m = kw * Ci + ci is contiguous both in a row of x
+  // (W is padded) and in dw, so the kw taps and the input channels tile as one dimension of
+  // length kw * Ci (each element still sums over the same positions in the same order).
+  auto tile = [&](int nrows, const float** xr, const float** dr, int kdkh, int m0, int mr,
+                  int co0, int width, float* acc) {
+    const int64_t shift = m0;
+    for (int i = 0; i < nrows; ++i) {
+      xr[i] += shift;
+      dr[i] += co0;
+    }
+    float* out = acc + (static_cast<int64_t>(kdkh) * p.kw * p.Ci + m0) * CoP + co0;
+    FilterTileBlock(width, mr, nrows, xr, dr, p.Wo, static_cast<int64_t>(p.sw) * p.Ci, CoP, out, CoP);
+    for (int i = 0; i < nrows; ++i) {
+      xr[i] -= shift;
+      dr[i] -= co0;
+    }
+  };
+
+  // Small inputs (deep layers: few positions, many weights): every (tap, co block, ci tile) of
+  // dw is one work unit summed over all positions in order, with x and dy staying in cache.
+  // No partial sums; each element's order is fixed, so the thread count cannot change it.
+  const int64_t stream_bytes = positions * (p.Ci + CoP) * 4;
+  if (stream_bytes <= kFilterOutputSplitBytes) {
+    struct Unit { int kdkh, co0, width, m0, mr; };
+    std::vector<Unit> units;
+    const int M = p.kw * p.Ci;
+    for (int kdkh = 0; kdkh < p.kd * p.kh; ++kdkh)
+      for (const auto& cb : co_blocks) {
+        const Tiling tiling(M, MaxRows(cb.second));
+        for (int ti = 0, m0 = 0; ti < tiling.tiles; m0 += tiling.Rows(ti), ++ti)
+          units.push_back({kdkh, cb.first, cb.second, m0, tiling.Rows(ti)});
+      }
+    Scratch acc_store(2);
+    float* acc = CoP != p.Co ? acc_store.Get(static_cast<size_t>(dw_size)) : dw;
+    std::vector<const float*> ptrs(static_cast<size_t>(pool.size()) * 2 * p.Ho);
+    pool.ParallelFor(static_cast<int64_t>(units.size()), 1, nthreads, [&](int64_t u0, int64_t u1, int tid) {
+      const float** xr = &ptrs[static_cast<size_t>(tid) * 2 * p.Ho];
+      const float** dr = xr + p.Ho;
+      for (int64_t ui = u0; ui < u1; ++ui) {
+        const Unit& u = units[ui];
+        const int kd = u.kdkh / p.kh, kh = u.kdkh % p.kh;
+        for (int m = 0; m < u.mr; ++m)
+          std::memset(acc + (static_cast<int64_t>(u.kdkh) * M + u.m0 + m) * CoP + u.co0, 0, sizeof(float) * u.width);
+        for (int64_t plane = 0; plane < planes; ++plane) {
+          const int nrows = plane_rows(plane, 0, p.Ho, kd, kh, xr, dr);
+          if (nrows > 0) tile(nrows, xr, dr, u.kdkh, u.m0, u.mr, u.co0, u.width, acc);
+        }
+      }
+    });
+    if (acc != dw) {
+      const int64_t out_rows = static_cast<int64_t>(taps) * p.Ci;
+      for (int64_t r = 0; r < out_rows; ++r) std::memcpy(dw + r * p.Co, acc + r * CoP, sizeof(float) * p.Co);
+    }
+    return;
+  }
+
+  // Large inputs: the positions are split. Planes are cut into row chunks when there are too few
+  // to balance.
   const int chunks_per_plane =
-      planes >= want_items ? 1
-                           : static_cast<int>(std::min<int64_t>(p.Ho, (want_items + planes - 1) / planes));
+      planes >= kFilterWantItems
+          ? 1
+          : static_cast<int>(std::min<int64_t>(p.Ho, (kFilterWantItems + planes - 1) / planes));
   const int rows_per_chunk = (p.Ho + chunks_per_plane - 1) / chunks_per_plane;
   const int64_t items = planes * chunks_per_plane;
 
   // Determinism: the items are cut into a fixed number of contiguous groups, each summed in order
   // into its own partial and the partials added in group order, so the result does not depend on
-  // which thread ran what, nor on the thread count (up to kFilterGroups threads share the work).
-  constexpr int kFilterGroups = 4;
-  const int64_t groups = std::min<int64_t>(kFilterGroups, items);
-  const int64_t dw_size = static_cast<int64_t>(taps) * p.Ci * CoP;
+  // which thread ran what, nor on the thread count (up to `groups` threads share the work).
+  const int64_t by_memory = std::max<int64_t>(1, kFilterPartialBytes / (dw_size * 4));
+  const int64_t groups = std::min({kFilterMaxGroups, items, by_memory});
   std::vector<float> partial(static_cast<size_t>(groups) * dw_size, 0.f);
   std::vector<const float*> scratch(static_cast<size_t>(pool.size()) * 2 * p.Ho);
 
@@ -470,45 +644,19 @@ void BackpropFilter(const ConvParams& p, const float* x, const float* dy, float*
     for (int64_t item = i0; item < i1; ++item) {
       const int64_t plane = item / chunks_per_plane;
       const int chunk = static_cast<int>(item % chunks_per_plane);
-      const int od = static_cast<int>(plane % p.Do);
-      const int b = static_cast<int>(plane / p.Do);
       const int oh0 = chunk * rows_per_chunk;
       const int oh1 = std::min(p.Ho, oh0 + rows_per_chunk);
       if (oh0 >= oh1) continue;
       for (int kd = 0; kd < p.kd; ++kd) {
-        const int id = od * p.sd - p.pf + kd;
-        if (id < 0 || id >= p.Di) continue;
         for (int kh = 0; kh < p.kh; ++kh) {
-          int nrows = 0;
-          for (int oh = oh0; oh < oh1; ++oh) {
-            const int ih = oh * p.sh - p.pt + kh;
-            if (ih < 0 || ih >= p.Hi) continue;
-            xr[nrows] = xp + ((static_cast<int64_t>(b) * p.Di + id) * p.Hi + ih) * WiP * p.Ci;
-            dr[nrows] = dyc + ((static_cast<int64_t>(b) * p.Do + od) * p.Ho + oh) * p.Wo * CoP;
-            ++nrows;
-          }
+          const int nrows = plane_rows(plane, oh0, oh1, kd, kh, xr, dr);
           if (nrows == 0) continue;
-          for (int kw = 0; kw < p.kw; ++kw) {
-            const int tap = (kd * p.kh + kh) * p.kw + kw;
-            const int64_t xoff = static_cast<int64_t>(kw) * p.Ci;
-            for (int ci0 = 0; ci0 < p.Ci; ci0 += kMR) {
-              const int mr = std::min(kMR, p.Ci - ci0);
-              // Shift row pointers to (kw, ci0) for this tile.
-              for (int i = 0; i < nrows; ++i) xr[i] += xoff + ci0;
-              for (int co0 = 0; co0 < CoP;) {
-                const int width = CoP - co0 >= 16 ? 16 : 8;
-                float* out = acc + (static_cast<int64_t>(tap) * p.Ci + ci0) * CoP + co0;
-                for (int i = 0; i < nrows; ++i) dr[i] += co0;
-                if (width == 16)
-                  FilterTileAnyMR<2>(mr, nrows, xr, dr, p.Wo, static_cast<int64_t>(p.sw) * p.Ci,
-                                     CoP, out, CoP);
-                else
-                  FilterTileAnyMR<1>(mr, nrows, xr, dr, p.Wo, static_cast<int64_t>(p.sw) * p.Ci,
-                                     CoP, out, CoP);
-                for (int i = 0; i < nrows; ++i) dr[i] -= co0;
-                co0 += width;
-              }
-              for (int i = 0; i < nrows; ++i) xr[i] -= xoff + ci0;
+          for (const auto& cb : co_blocks) {
+            const Tiling tiling(p.kw * p.Ci, MaxRows(cb.second));
+            for (int ti = 0, m0 = 0; ti < tiling.tiles; ++ti) {
+              const int mr = tiling.Rows(ti);
+              tile(nrows, xr, dr, kd * p.kh + kh, m0, mr, cb.first, cb.second, acc);
+              m0 += mr;
             }
           }
         }
@@ -519,19 +667,62 @@ void BackpropFilter(const ConvParams& p, const float* x, const float* dy, float*
 
   // Reduce the group partials, in group order, into dw [tap][ci][co].
   const int64_t out_rows = static_cast<int64_t>(taps) * p.Ci;
-  for (int64_t r = 0; r < out_rows; ++r) {
-    float* d = dw + r * p.Co;
-    for (int c = 0; c < p.Co; ++c) {
-      float s = 0.f;
-      for (int64_t g = 0; g < groups; ++g) s += partial[static_cast<size_t>(g) * dw_size + r * CoP + c];
-      d[c] = s;
+  pool.ParallelFor(out_rows, std::max<int64_t>(1, out_rows / 64), groups > 1 && dw_size > 65536 ? nthreads : 1,
+                   [&](int64_t r0, int64_t r1, int) {
+    for (int64_t r = r0; r < r1; ++r) {
+      float* d = dw + r * p.Co;
+      for (int c = 0; c < p.Co; ++c) {
+        float s = 0.f;
+        for (int64_t g = 0; g < groups; ++g) s += partial[static_cast<size_t>(g) * dw_size + r * CoP + c];
+        d[c] = s;
+      }
     }
+  });
+}
+
+// ---------------------------------------------------------------------------
+// FMA throughput probe for the peak estimate: 12 independent accumulator chains
+// (enough to cover the FMA latency times the FMA ports of current x86 cores) of
+// the build's widest register (zmm, ymm; xmm with separate multiply and add in
+// the generic build). The empty asm statements keep each chain in a register
+// and stop the compiler from folding the loop away.
+#if defined(__AVX512F__)
+using ProbeVec = v16;
+#define MTC_PROBE_REG "+v"
+constexpr int kProbeLanes = 16;
+#elif defined(__AVX2__)
+using ProbeVec = v8;
+#define MTC_PROBE_REG "+x"
+constexpr int kProbeLanes = 8;
+#else
+using ProbeVec = v4;
+#define MTC_PROBE_REG "+x"
+constexpr int kProbeLanes = 4;
+#endif
+
+double FmaLoop(int64_t iters) {
+  constexpr int kChains = 12;
+  const ProbeVec a = ProbeVec{} + 0.9999999f;
+  const ProbeVec b = ProbeVec{} + 1e-7f;
+  // Twelve named accumulators: an array would live in memory.
+  ProbeVec c0 = a, c1 = a + b, c2 = a - b, c3 = a * a, c4 = c1 * a, c5 = c2 * a;
+  ProbeVec c6 = c3 * a, c7 = c4 * a, c8 = c5 * a, c9 = c6 * a, c10 = c7 * a, c11 = c8 * a;
+#define MTC_FMA(c) c = c * a + b; __asm__ volatile("" : MTC_PROBE_REG(c));
+  for (int64_t i = 0; i < iters; ++i) {
+    MTC_FMA(c0) MTC_FMA(c1) MTC_FMA(c2) MTC_FMA(c3) MTC_FMA(c4) MTC_FMA(c5)
+    MTC_FMA(c6) MTC_FMA(c7) MTC_FMA(c8) MTC_FMA(c9) MTC_FMA(c10) MTC_FMA(c11)
   }
+#undef MTC_FMA
+  const ProbeVec s = ((c0 + c1) + (c2 + c3)) + ((c4 + c5) + (c6 + c7)) + ((c8 + c9) + (c10 + c11));
+  volatile float sink = s[0];
+  (void)sink;
+  return 2.0 * kProbeLanes * kChains * static_cast<double>(iters);
 }
 
 }  // namespace
 
-const KernelSet kKernels = {MTC_STR(MTC_ISA_NS), Forward, BackpropInput, BackpropFilter};
+const KernelSet kKernels = {MTC_STR(MTC_ISA_NS), Forward, BackpropInput, BackpropFilter, FmaLoop,
+                            kProbeLanes};
 
 }  // namespace MTC_ISA_NS
 }  // namespace mtc

@@ -42,6 +42,9 @@ struct NormActKernelSet {
   LossGradFn loss_grad;
 };
 
+namespace avx512 {
+extern const NormActKernelSet kNormActKernels;
+}
 namespace avx2 {
 extern const NormActKernelSet kNormActKernels;
 }

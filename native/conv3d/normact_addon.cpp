@@ -14,50 +14,25 @@
 #include "isa.h"
 #include "normact.h"
 #include "normact_addon.h"
+#include "napi_util.h"
 
 namespace mtc {
 namespace {
 
 const NormActKernelSet& Set() {
-  static const NormActKernelSet* set = UseAvx2Kernels() ? &avx2::kNormActKernels : &generic::kNormActKernels;
-  return *set;
+  return ForCurrentIsa(MTC_AVX512(&avx512::kNormActKernels), MTC_AVX2(&avx2::kNormActKernels), generic::kNormActKernels);
 }
 
-void Fail(napi_env env, const std::string& msg) {
-  napi_throw_type_error(env, "MTC_NATIVE", ("mtc native: " + msg).c_str());
-}
+constexpr const char* kWho = "mtc native";
 
-// Typed array of the given type and exact length (length < 0: any).
+void Fail(napi_env env, const std::string& msg) { napi_util::Fail(env, kWho, msg); }
+
 template <typename T>
-bool Typed(napi_env env, napi_value v, napi_typedarray_type want, double length, const char* name,
-           T** out) {
-  bool is_ta = false;
-  napi_is_typedarray(env, v, &is_ta);
-  napi_typedarray_type type;
-  void* data = nullptr;
-  size_t len = 0;
-  if (!is_ta || napi_get_typedarray_info(env, v, &type, &len, &data, nullptr, nullptr) != napi_ok ||
-      type != want) {
-    Fail(env, std::string(name) + (want == napi_float64_array ? " must be a Float64Array" : " must be a Float32Array"));
-    return false;
-  }
-  if (static_cast<double>(len) != length) {
-    char buf[160];
-    std::snprintf(buf, sizeof(buf), "%s has %zu elements, expected %.0f", name, len, length);
-    Fail(env, buf);
-    return false;
-  }
-  *out = static_cast<T*>(data);
-  return true;
+bool Typed(napi_env env, napi_value v, napi_typedarray_type want, double length, const char* name, T** out) {
+  return napi_util::Typed(env, v, want, length, name, out, kWho);
 }
 
-bool Number(napi_env env, napi_value v, const char* name, double* out) {
-  if (napi_get_value_double(env, v, out) != napi_ok) {
-    Fail(env, std::string(name) + " must be a number");
-    return false;
-  }
-  return true;
-}
+bool Number(napi_env env, napi_value v, const char* name, double* out) { return napi_util::Number(env, v, name, out, kWho); }
 
 bool Shape(napi_env env, napi_value* argv, NormActShape* s) {
   double b, n, c;
@@ -72,21 +47,9 @@ bool Shape(napi_env env, napi_value* argv, NormActShape* s) {
   return true;
 }
 
-bool Args(napi_env env, napi_callback_info info, size_t want, napi_value* argv) {
-  size_t argc = want;
-  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
-  if (argc != want) {
-    Fail(env, "expected " + std::to_string(want) + " arguments");
-    return false;
-  }
-  return true;
-}
+bool Args(napi_env env, napi_callback_info info, size_t want, napi_value* argv) { return napi_util::Args(env, info, want, argv, kWho); }
 
-napi_value Undefined(napi_env env) {
-  napi_value u;
-  napi_get_undefined(env, &u);
-  return u;
-}
+using napi_util::Undefined;
 
 }  // namespace
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <map>
 
 namespace mtc {
 
@@ -77,7 +78,7 @@ void ThreadPool::ParallelFor(int64_t n, int64_t grain, int max_threads, const Ra
   job_ = nullptr;
 }
 
-static int DefaultThreadCount() {
+int DefaultThreadCount() {
   if (const char* env = std::getenv("MTC_CONV3D_THREADS")) {
     const int v = std::atoi(env);
     if (v > 0) return std::min(v, 256);
@@ -91,11 +92,30 @@ static int DefaultThreadCount() {
   return hc > 0 ? static_cast<int>(hc) : 1;
 }
 
-ThreadPool& GlobalPool() {
+namespace {
+std::atomic<ThreadPool*>& PoolSlot() {
   // Intentionally leaked: workers must not be joined from static destructors
   // while the process (or a worker_thread environment) is tearing down.
-  static ThreadPool* pool = new ThreadPool(DefaultThreadCount());
-  return *pool;
+  static std::atomic<ThreadPool*> slot{new ThreadPool(DefaultThreadCount())};
+  return slot;
+}
+}  // namespace
+
+ThreadPool& GlobalPool() { return *PoolSlot().load(std::memory_order_acquire); }
+
+void SetGlobalPoolThreads(int num_threads) {
+  static std::mutex mutex;
+  static std::map<int, ThreadPool*> pools;  // every pool made, by size; never joined
+  std::lock_guard<std::mutex> lock(mutex);
+  num_threads = std::max(1, std::min(num_threads, 256));
+  ThreadPool* current = PoolSlot().load(std::memory_order_acquire);
+  if (current->size() == num_threads) return;
+  pools.emplace(current->size(), current);
+  auto it = pools.find(num_threads);
+  ThreadPool* next = it != pools.end() ? it->second : new ThreadPool(num_threads);
+  pools[num_threads] = next;
+  // The previous pool stays allocated: another thread may still hold a reference to it.
+  PoolSlot().store(next, std::memory_order_release);
 }
 
 }  // namespace mtc

@@ -52,4 +52,11 @@ class ThreadPool {
 // Process-wide pool sized from MTC_CONV3D_THREADS or the usable CPU count.
 ThreadPool& GlobalPool();
 
+// Replaces the process-wide pool by one of `num_threads` threads (tests compare thread counts).
+// Call only while no kernel runs; the previous pool is kept alive (idle), never joined.
+void SetGlobalPoolThreads(int num_threads);
+
+// The thread count the process would get by default (MTC_CONV3D_THREADS or the usable CPUs).
+int DefaultThreadCount();
+
 }  // namespace mtc

@@ -210,9 +210,10 @@ export function buildProgram(io: CliIO, setExitCode: (code: number) => void): Co
   const bench = program
     .command('bench')
     .description('speed benchmarks; without a subcommand, the standard suite (conv3d and U-Net steps) against PyTorch as a markdown table')
-    .action(async () => {
+    .addOption(new Option('--isa <build>', "native kernels' instruction set (PyTorch is capped to the same)").choices(['avx512', 'avx2', 'generic']))
+    .action(async (opts: { isa?: string }) => {
       const { benchSuite } = await import('./commands/bench.js');
-      setExitCode(await benchSuite({ compare: true }, io));
+      setExitCode(await benchSuite({ compare: true, isa: opts.isa }, io));
     });
   const benchOptions = (c: Command): Command =>
     c
@@ -220,7 +221,8 @@ export function buildProgram(io: CliIO, setExitCode: (code: number) => void): Co
       .option('--json', 'one JSON object per result (name, backend, ms, gflops)')
       .option('--compare', 'also run bench/pytorch_reference.py when /usr/bin/python3 has torch, and print the ratio')
       .option('--repeats <n>', 'timed repetitions per round (default 5)')
-      .option('--rounds <n>', 'interleaved tfjs/PyTorch rounds, medians reported (default 1, 3 with --compare)');
+      .option('--rounds <n>', 'interleaved tfjs/PyTorch rounds, medians reported (default 1, 3 with --compare)')
+      .addOption(new Option('--isa <build>', "native kernels' instruction set (default: the best this CPU runs; PyTorch is capped to the same)").choices(['avx512', 'avx2', 'generic']));
   benchOptions(
     bench
       .command('conv3d')
@@ -231,7 +233,7 @@ export function buildProgram(io: CliIO, setExitCode: (code: number) => void): Co
       .option('--stride <n>', 'stride', '1'),
   ).action(async (opts: BenchOptions) => {
     const { benchCommand } = await import('./commands/bench.js');
-    setExitCode(await benchCommand('conv3d', opts, io));
+    setExitCode(await benchCommand('conv3d', { ...bench.opts(), ...opts }, io));
   });
   benchOptions(
     bench
@@ -245,7 +247,7 @@ export function buildProgram(io: CliIO, setExitCode: (code: number) => void): Co
       .option('--features <list>', 'features per stage', '16,32,64,128'),
   ).action(async (opts: BenchOptions) => {
     const { benchCommand } = await import('./commands/bench.js');
-    setExitCode(await benchCommand('step', opts, io));
+    setExitCode(await benchCommand('step', { ...bench.opts(), ...opts }, io));
   });
   bench
     .command('loader')
@@ -280,7 +282,7 @@ export function buildProgram(io: CliIO, setExitCode: (code: number) => void): Co
   benchOptions(bench.command('suite').description('the standard suite (as `mtc bench`), with these options')).action(
     async (opts: BenchOptions) => {
       const { benchSuite } = await import('./commands/bench.js');
-      setExitCode(await benchSuite({ compare: true, ...opts }, io));
+      setExitCode(await benchSuite({ compare: true, ...bench.opts(), ...opts }, io));
     },
   );
 

@@ -1,5 +1,6 @@
 import { type BackendChoice, initBackend, quietTfjs } from './backend.js';
 import { registerFastCpuKernels } from './kernels/index.js';
+import { nativeNumerics } from './kernels/native_config.js';
 import { prepareWebGpu } from './webgpu/dawn.js';
 import { registerWebGpuKernels } from './webgpu/register.js';
 
@@ -7,7 +8,10 @@ export type { BackendChoice };
 
 export interface RuntimeInfo {
   backend: string;
-  /** One line for the run header, e.g. `cpu + native conv3d (avx2, 2 threads)`. */
+  /**
+   * One line for the run header, e.g. `cpu + native kernels (avx512 build, 2 threads; results
+   * bit-identical for any thread count and between the avx512 and avx2 builds; ...)`.
+   */
   description: string;
   nativeKernels: boolean;
 }
@@ -25,7 +29,7 @@ export async function initRuntime(choice: BackendChoice): Promise<RuntimeInfo> {
   let description = backend;
   if (backend === 'cpu') {
     description = kernels.native
-      ? 'cpu + native conv3d kernels'
+      ? `cpu + native kernels (${nativeNumerics() ?? 'build unknown'})`
       : `cpu (tfjs kernels only: ${kernels.reason ?? 'native addon unavailable'})`;
   } else if (backend === 'webgpu') {
     registerWebGpuKernels();

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { benchCommand } from '../../src/cli/commands/bench.js';
+import { benchCommand, pytorchIsaEnv } from '../../src/cli/commands/bench.js';
+import { nativeIsas, selectNativeIsa } from '../../src/runtime/kernels/native_config.js';
+import { initRuntime } from '../../src/runtime/setup.js';
 import { UserError, type CliIO } from '../../src/cli/io.js';
 import { resencStepFlops, unetStepFlops } from '../../src/runtime/train/step-flops.js';
 import { webgpuSkipReason } from '../runtime/webgpu/helpers.js';
@@ -21,6 +23,41 @@ describe('mtc bench', () => {
     expect(typeof r.backend).toBe('string');
     expect(r.ms).toBeGreaterThan(0);
     expect(r.gflops).toBeGreaterThan(0);
+    if (String(r.backend).includes('mtc-native')) {
+      // The native kernels' fp32 FMA peak, how it was measured, and the share of it reached.
+      expect(r.peak_gflops).toBeGreaterThan(0);
+      expect(r.peak_method).toMatch(/FMA chains/);
+      expect(r.fraction_of_peak).toBeCloseTo((r.gflops as number) / (r.peak_gflops as number), 9);
+    }
+  });
+
+  it('conv3d without --json prints the FMA peak and how it was found, then the share of it reached', async () => {
+    const { io, out } = captureIO();
+    expect(await benchCommand('conv3d', { shape: '1,4,4,4,2', filters: '3', repeats: '1', backend: 'cpu' }, io)).toBe(0);
+    if (!out.join('\n').includes('mtc-native')) return; // the native kernels are not built here
+    expect(out[0]).toMatch(/^fp32 FMA peak \d+ GFLOP\/s \(measured: \d+ threads? x 12 independent \d+-bit FMA chains/);
+    expect(out[1]).toMatch(/% of peak/);
+  });
+
+  it('--isa picks the build (and refuses one the CPU cannot run or that does not exist)', async () => {
+    const { io, out } = captureIO();
+    expect(await benchCommand('conv3d', { shape: '1,4,4,4,2', filters: '3', repeats: '1', backend: 'cpu', isa: 'generic', json: true }, io)).toBe(0);
+    const r = JSON.parse(out[0]) as Record<string, unknown>;
+    if (String(r.backend).includes('mtc-native')) {
+      expect(r.backend).toContain('generic');
+      expect((await initRuntime('cpu')).description).toContain('generic build');
+    }
+    await expect(benchCommand('conv3d', { shape: '1,4,4,4,2', filters: '3', repeats: '1', backend: 'cpu', isa: 'sse9' }, captureIO().io)).rejects.toThrow(/--isa must be one of/);
+    // Back to the CPU's best build for the other tests.
+    const best = nativeIsas()[0];
+    if (best) selectNativeIsa(best);
+  });
+
+  it('caps PyTorch to the build the native kernels run when it is below the best one', () => {
+    expect(pytorchIsaEnv('avx512', 'avx512')).toEqual({});
+    expect(pytorchIsaEnv('avx2', 'avx512')).toEqual({ DNNL_MAX_CPU_ISA: 'AVX2', ATEN_CPU_CAPABILITY: 'avx2' });
+    expect(pytorchIsaEnv('generic', 'avx2')).toEqual({ DNNL_MAX_CPU_ISA: 'SSE41', ATEN_CPU_CAPABILITY: 'default' });
+    expect(pytorchIsaEnv(undefined, undefined)).toEqual({});
   });
 
   it('step measures a training step of the project U-Net; --compare without torch says why and still reports', async () => {
@@ -35,6 +72,8 @@ describe('mtc bench', () => {
     const r = JSON.parse(out[0]) as Record<string, unknown>;
     expect(r.name).toBe('step unet patch 8x8x8 batch 1 features [2,4] classes 2');
     expect(r.ms).toBeGreaterThan(0);
+    // The process CPU time per step (every thread) comes with the wall clock.
+    expect(r.cpu_ms).toBeGreaterThan(0);
     expect(r.parameters).toBeGreaterThan(0);
     expect(r.gflops).toBeCloseTo(unetStepFlops([2, 4], 2, 1, [8, 8, 8]) / ((r.ms as number) * 1e6), 6);
   });

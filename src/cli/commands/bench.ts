@@ -1,7 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { benchConv3d } from '../../runtime/kernels/bench.js';
+import { estimateFmaPeak, isNativeIsa, nativeIsas, selectNativeIsa, type PeakEstimate } from '../../runtime/kernels/native_config.js';
 import { nativeConv3dInfo } from '../../runtime/kernels/registry.js';
 import { initRuntime, type BackendChoice } from '../../runtime/setup.js';
 import { defaultResidualBlocks, measureStep, median } from '../../runtime/train/measure-step.js';
@@ -30,6 +32,8 @@ export interface BenchOptions {
   /** Timed repetitions per round (default 5) and interleaved rounds (default 1, 3 with --compare). */
   repeats?: string;
   rounds?: string;
+  /** Instruction-set build of the native kernels (avx512, avx2, generic); PyTorch is capped to it. */
+  isa?: string;
 }
 
 /** One benchmark figure; the JSON form of a result line. */
@@ -38,10 +42,16 @@ export interface BenchResult {
   backend: string;
   /** Median milliseconds. */
   ms: number;
+  /** Steps: median process CPU milliseconds (every thread; other load hardly moves it). */
+  cpu_ms?: number;
   gflops: number;
   parameters?: number;
   /** tfjs ms / PyTorch ms, with --compare. */
   ratio_to_pytorch?: number;
+  /** conv3d on the native kernels: the estimated fp32 FMA peak (GFLOP/s), how it was found, and the fraction of it reached. */
+  peak_gflops?: number;
+  peak_method?: string;
+  fraction_of_peak?: number;
 }
 
 const BACKENDS = ['auto', 'cpu', 'wasm', 'tensorflow', 'webgpu'] as const;
@@ -88,8 +98,21 @@ function findTorch(io: CliIO, cuda: boolean): { python: string } | { reason: str
   return { python };
 }
 
+/**
+ * PyTorch's instruction-set cap for the build the native kernels run: none on the machine's best
+ * build; with a lower one (MTC_CONV3D_ISA=avx2 or --isa avx2 on an AVX-512 machine), oneDNN's and
+ * ATen's dispatch capped to the same, so both sides are measured as on a machine without AVX-512.
+ */
+export function pytorchIsaEnv(current: string | undefined, best: string | undefined): Record<string, string> {
+  if (!current || current === best) return {};
+  if (current === 'avx2') return { DNNL_MAX_CPU_ISA: 'AVX2', ATEN_CPU_CAPABILITY: 'avx2' };
+  if (current === 'generic') return { DNNL_MAX_CPU_ISA: 'SSE41', ATEN_CPU_CAPABILITY: 'default' };
+  return {};
+}
+
 function runPytorch(python: string, args: string[]): BenchResult {
-  const r = spawnSync(python, [pytorchReferencePath(), ...args], { encoding: 'utf8', maxBuffer: 1 << 20 });
+  const env = { ...process.env, ...pytorchIsaEnv(nativeConv3dInfo()?.isa, nativeIsas()[0]) };
+  const r = spawnSync(python, [pytorchReferencePath(), ...args], { encoding: 'utf8', maxBuffer: 1 << 20, env });
   if (r.status !== 0) throw new UserError(`bench/pytorch_reference.py failed: ${(r.stderr || r.error?.message || '').trim().split('\n').pop()}`);
   const line = r.stdout.trim().split('\n').pop() ?? '';
   return JSON.parse(line) as BenchResult;
@@ -107,13 +130,18 @@ interface Plan {
   pytorchArgs: string[];
 }
 
-function conv3dPlan(options: BenchOptions): Plan {
+function conv3dPlan(options: BenchOptions, peak?: PeakEstimate): Plan {
   const shape = ints(options.shape, 'shape', 5) as [number, number, number, number, number];
   const filters = int(options.filters, 'filters');
   const kernel = int(options.kernel, 'kernel', 3);
   const stride = int(options.stride, 'stride', 1);
   return {
-    tfjs: (repeats) => benchConv3d({ shape, filters, kernel, stride, repeats, warmup: 1 }),
+    tfjs: async (repeats) => {
+      const r: BenchResult = await benchConv3d({ shape, filters, kernel, stride, repeats, warmup: 1 });
+      return peak && r.backend.includes('mtc-native')
+        ? { ...r, peak_gflops: peak.gflops, peak_method: peak.method, fraction_of_peak: r.gflops / peak.gflops }
+        : r;
+    },
     pytorchArgs: ['conv3d', '--shape', shape.join(','), '--filters', String(filters), '--kernel', String(kernel), '--stride', String(stride)],
   };
 }
@@ -137,6 +165,7 @@ function stepPlan(options: BenchOptions): Plan {
         name: `step ${arch} patch ${patch.join('x')} batch ${batch} features [${features.join(',')}]${blockText} classes ${classes}`,
         backend: native ? `tfjs-cpu+mtc-native(${native.isa},${native.threads}t)` : `tfjs-${m.backend}`,
         ms: m.medianMs,
+        cpu_ms: m.medianCpuMs,
         gflops: flops / (m.medianMs * 1e6),
         parameters: m.parameters,
       };
@@ -172,7 +201,10 @@ async function execute(plan: Plan, options: BenchOptions, io: CliIO, backend: st
   }
   const merge = (rs: BenchResult[]): BenchResult => {
     const ms = median(rs.map((x) => x.ms));
-    return { ...rs[0], ms, gflops: (rs[0].gflops * rs[0].ms) / ms };
+    const gflops = (rs[0].gflops * rs[0].ms) / ms;
+    const peak = rs[0].peak_gflops;
+    const cpu = rs.every((x) => x.cpu_ms !== undefined) ? { cpu_ms: median(rs.map((x) => x.cpu_ms as number)) } : {};
+    return { ...rs[0], ms, ...cpu, gflops, ...(peak ? { fraction_of_peak: gflops / peak } : {}) };
   };
   const tfjs = merge(ours);
   const pytorch = theirs.length > 0 ? merge(theirs) : undefined;
@@ -183,7 +215,33 @@ async function execute(plan: Plan, options: BenchOptions, io: CliIO, backend: st
 function line(r: BenchResult): string {
   const ratio = r.ratio_to_pytorch !== undefined ? `  ${r.ratio_to_pytorch.toFixed(2)}x PyTorch` : '';
   const params = r.parameters !== undefined ? `  ${r.parameters} params` : '';
-  return `${r.name}  ${r.backend}  ${r.ms.toFixed(1)} ms  ${r.gflops.toFixed(1)} GFLOP/s${params}${ratio}`;
+  const peak = r.fraction_of_peak !== undefined ? `  ${(100 * r.fraction_of_peak).toFixed(0)}% of peak` : '';
+  const cpu = r.cpu_ms !== undefined ? ` (${r.cpu_ms.toFixed(1)} ms CPU)` : '';
+  return `${r.name}  ${r.backend}  ${r.ms.toFixed(1)} ms${cpu}  ${r.gflops.toFixed(1)} GFLOP/s${peak}${params}${ratio}`;
+}
+
+/** Selects the native kernels' build when --isa asks for one; a UserError when the CPU cannot run it. */
+function applyIsa(options: BenchOptions): void {
+  if (options.isa === undefined) return;
+  if (!isNativeIsa(options.isa)) throw new UserError(`--isa must be one of avx512, avx2, generic, got '${options.isa}'`);
+  const available = nativeIsas();
+  if (available.length === 0) throw new UserError('--isa needs the native kernels: build them with `node scripts/build-native.mjs`');
+  if (!available.includes(options.isa)) throw new UserError(`--isa ${options.isa}: that build cannot run here (this CPU lacks its instructions, or the compiler could not build it); available: ${available.join(', ')}`);
+  selectNativeIsa(options.isa);
+}
+
+/** The fp32 FMA peak of the native kernels' build (cpu backend only), printed with how it was found. */
+function peakLine(peak: PeakEstimate): string {
+  const busy = peak.cpuGflops > 1.15 * peak.gflops ? `; ${peak.cpuGflops.toFixed(0)} GFLOP/s per second of CPU time: the cores were shared with other load, figures are low` : '';
+  return `fp32 FMA peak ${peak.gflops.toFixed(0)} GFLOP/s (${peak.method}${busy})`;
+}
+
+/** The peak for conv3d results (cpu backend with the native kernels); printed first unless --json (where the results carry it). */
+function measurePeak(backend: string, options: BenchOptions, io: CliIO): PeakEstimate | undefined {
+  if (backend !== 'cpu' || !nativeConv3dInfo()) return undefined;
+  const peak = estimateFmaPeak();
+  if (peak && !options.json) io.out(peakLine(peak));
+  return peak;
 }
 
 function print(results: { tfjs: BenchResult; pytorch?: BenchResult; note?: string }, options: BenchOptions, io: CliIO): void {
@@ -202,8 +260,12 @@ function print(results: { tfjs: BenchResult; pytorch?: BenchResult; note?: strin
  * both with [--backend cpu|wasm] [--json] [--compare] [--repeats N] [--rounds N].
  */
 export async function benchCommand(kind: 'conv3d' | 'step', options: BenchOptions, io: CliIO): Promise<number> {
-  const plan = kind === 'conv3d' ? conv3dPlan(options) : stepPlan(options);
+  if (kind === 'conv3d') conv3dPlan(options); // options checked before the runtime starts
+  else stepPlan(options);
+  applyIsa(options); // before the runtime describes the build in use
   const runtime = await initRuntime(backendOf(options));
+  const peak = kind === 'conv3d' ? measurePeak(runtime.backend, options, io) : undefined;
+  const plan = kind === 'conv3d' ? conv3dPlan(options, peak) : stepPlan(options);
   print(await execute(plan, options, io, runtime.backend), options, io);
   return 0;
 }
@@ -233,28 +295,43 @@ export const GPU_SUITE: { kind: 'conv3d' | 'step'; options: BenchOptions }[] = [
 ];
 
 export async function benchSuite(options: BenchOptions, io: CliIO): Promise<number> {
+  applyIsa(options); // before the runtime describes the build in use
   const runtime = await initRuntime(backendOf(options));
   const rows: string[] = [];
   const backends = new Set<string>([runtime.description]);
   const suite = runtime.backend === 'webgpu' ? GPU_SUITE : SUITE;
+  const loadBefore = loadAverage();
+  const peak = measurePeak(runtime.backend, options, io);
   for (const c of suite) {
-    const plan = c.kind === 'conv3d' ? conv3dPlan(c.options) : stepPlan(c.options);
+    const plan = c.kind === 'conv3d' ? conv3dPlan(c.options, peak) : stepPlan(c.options);
     const r = await execute(plan, { compare: options.compare ?? true, repeats: options.repeats, rounds: options.rounds }, io, runtime.backend);
     if (options.json) print(r, options, io);
     if (r.note && rows.length === 0) io.err(r.note);
     const p = r.pytorch;
     backends.add(r.tfjs.backend);
     if (p) backends.add(p.backend);
+    const ofPeak = r.tfjs.fraction_of_peak !== undefined ? ` (${(100 * r.tfjs.fraction_of_peak).toFixed(0)}% of peak)` : '';
+    const cpu = (x: BenchResult | undefined) => (x?.cpu_ms !== undefined ? x.cpu_ms.toFixed(1) : '-');
     rows.push(
-      `| ${r.tfjs.name} | ${r.tfjs.ms.toFixed(1)} | ${r.tfjs.gflops.toFixed(1)} | ${p ? p.ms.toFixed(1) : '-'} | ${p ? p.gflops.toFixed(1) : '-'} | ${r.tfjs.ratio_to_pytorch?.toFixed(2) ?? '-'} |`,
+      `| ${r.tfjs.name} | ${r.tfjs.ms.toFixed(1)} | ${r.tfjs.gflops.toFixed(1)}${ofPeak} | ${p ? p.ms.toFixed(1) : '-'} | ${p ? p.gflops.toFixed(1) : '-'} | ${r.tfjs.ratio_to_pytorch?.toFixed(2) ?? '-'} | ${cpu(r.tfjs)} | ${cpu(p)} |`,
     );
     if (!options.json) io.err(`done: ${r.tfjs.name}`);
   }
   if (!options.json) {
+    io.out(`machine: ${cpuModel()}, ${cpus().length} CPUs${nativeIsas().length ? `, native builds it runs: ${nativeIsas().join(', ')}` : ''}; load average (1, 5, 15 min) before ${loadBefore}, after ${loadAverage()}`);
     io.out(`backends: ${[...backends].join(', ')}; ratio = tfjs ms / PyTorch ms, medians of interleaved rounds`);
-    io.out('| benchmark | tfjs ms | tfjs GFLOP/s | PyTorch ms | PyTorch GFLOP/s | ratio |');
-    io.out('|---|---|---|---|---|---|');
+    io.out(`CPU ms: process CPU time per step, every thread${io.env.OMP_WAIT_POLICY?.toUpperCase() === 'PASSIVE' ? '' : " (PyTorch's includes its OpenMP threads' spin-waiting: set OMP_WAIT_POLICY=PASSIVE, as `npm run bench:cpu` does, to compare CPU time)"}`);
+    io.out('| benchmark | tfjs ms | tfjs GFLOP/s | PyTorch ms | PyTorch GFLOP/s | ratio | tfjs CPU ms | PyTorch CPU ms |');
+    io.out('|---|---|---|---|---|---|---|---|');
     for (const row of rows) io.out(row);
   }
   return 0;
+}
+
+function loadAverage(): string {
+  return loadavg().map((x) => x.toFixed(2)).join(', ');
+}
+
+function cpuModel(): string {
+  return cpus()[0]?.model.trim() || 'unknown CPU';
 }

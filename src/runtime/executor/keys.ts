@@ -15,7 +15,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { DatasetSpec, RuntimeGraph, Stage } from '../../graph/types.js';
-import { packageInfo, STAGE_CODE, TENSOR_STAGES } from './versions.js';
+import { backendNumerics, packageInfo, STAGE_CODE, TENSOR_STAGES } from './versions.js';
 
 export const KEY_SCHEME = 'mtc-stage-key/1';
 
@@ -31,6 +31,8 @@ export interface KeyMaterial {
   package: string;
   /** The backend tensor stages computed on; null for the others. */
   backend: string | null;
+  /** Tensor stages on the cpu backend: the native kernels' numerics class (versions.ts `backendNumerics`); else null. Absent in keys of older versions. */
+  numerics?: string | null;
   params: unknown;
   /** Digest of external inputs (prepare: the dataset's files); null when the stage has none. */
   external: string | null;
@@ -107,7 +109,7 @@ export function keyMaterial(
   stage: Stage,
   graph: RuntimeGraph,
   deps: ReadonlyMap<string, KeyInput>,
-  options: { backend: string; external?: string | null },
+  options: { backend: string; external?: string | null; numerics?: string | null },
 ): KeyMaterial {
   const refs = new Map<string, string>();
   for (const d of stage.deps) {
@@ -121,6 +123,7 @@ export function keyMaterial(
     code: STAGE_CODE[stage.kind],
     package: packageInfo().version,
     backend: TENSOR_STAGES.has(stage.kind) ? options.backend : null,
+    numerics: TENSOR_STAGES.has(stage.kind) ? (options.numerics !== undefined ? options.numerics : backendNumerics(options.backend)) : null,
     params: substituteRefs(keyParams(stage, graph), refs),
     external: options.external ?? null,
     inputs: stage.deps.map((d) => deps.get(d)!).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)),
@@ -171,7 +174,7 @@ function diffValues(path: string, a: unknown, b: unknown, out: string[]): void {
  */
 export function explainChange(before: KeyMaterial, now: KeyMaterial, names: ReadonlyMap<string, string> = new Map()): string[] {
   const out: string[] = [];
-  for (const field of ['scheme', 'kind', 'code', 'package', 'backend', 'external'] as const) {
+  for (const field of ['scheme', 'kind', 'code', 'package', 'backend', 'numerics', 'external'] as const) {
     if (before[field] !== now[field]) {
       out.push(field === 'external' ? 'the input files changed' : `${field === 'code' ? 'stage code version' : field}: ${show(before[field])} -> ${show(now[field])}`);
     }

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import type { StageKind } from '../../graph/types.js';
 import { CACHE_CODE_VERSION } from '../data/cache/cache.js';
+import { nativeNumericsClass } from '../kernels/native_config.js';
 
 let cached: { name: string; version: string } | null = null;
 
@@ -33,3 +34,15 @@ export const STAGE_CODE: Record<StageKind, string> = {
 
 /** Stage kinds whose results depend on the tfjs backend (they compute with tensors). */
 export const TENSOR_STAGES: ReadonlySet<StageKind> = new Set(['train', 'finetune', 'evaluate']);
+
+/**
+ * What, besides the backend, decides a tensor stage's bits: on the cpu backend the native kernels'
+ * numerics class (`native-fma`: the avx512 and avx2 builds, bit-identical; `native-generic`; or
+ * `tfjs` without the native kernels), so a stage trained with one class is never served to a run
+ * that would compute other bits. Null for the other backends (one kernel set each).
+ */
+export function backendNumerics(backend: string): string | null {
+  if (backend !== 'cpu') return null;
+  const c = nativeNumericsClass();
+  return c === undefined ? 'tfjs' : `native-${c}`;
+}

@@ -35,10 +35,15 @@ export function setHostKernels(m: Mode): void {
   mode = m;
 }
 
-function addon(): NativeConv3dAddon | undefined {
+/** The loaded addon, unless the JavaScript implementations are forced ('js'). */
+export function hostAddon(): NativeConv3dAddon | undefined {
   if (mode === 'js') return undefined;
   cached ??= { addon: loadNativeConv3d().addon };
-  const a = cached.addon;
+  return cached.addon;
+}
+
+function addon(): NativeConv3dAddon | undefined {
+  const a = hostAddon();
   return a && a.normActForward && a.normActBackward && a.lossStats && a.lossGrad ? a : undefined;
 }
 
@@ -53,7 +58,7 @@ export function nativeHostKernels(): boolean {
  * multi-megabyte allocations on every op.
  */
 export function hostAlloc(n: number): Float32Array {
-  const a = mode === 'js' ? undefined : (cached ??= { addon: loadNativeConv3d().addon }).addon;
+  const a = hostAddon();
   return a && n > 0 ? a.alloc(n) : new Float32Array(n);
 }
 

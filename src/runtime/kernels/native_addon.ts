@@ -24,12 +24,62 @@ export interface NativeConv3dAddon {
   ): void;
   lossStats?(z: Float32Array, g: Float32Array, B: number, N: number, C: number, stats: Float64Array): void;
   lossGrad?(z: Float32Array, g: Float32Array, coef: Float32Array, B: number, N: number, C: number, dz: Float32Array): void;
+  /** Switches the instruction-set build (throws when the CPU cannot run it); absent in older addons. */
+  setIsa?(isa: NativeIsa): void;
+  /** Resizes the kernels' thread pool (0: the default count). */
+  setThreads?(n: number): void;
+  /** FMA throughput probe: every pool thread runs the build's FMA loop for about `ms` ms. */
+  fmaPeak?(ms: number): FmaPeakProbe;
+  /** Optimiser kernels (native/conv3d/optim*.cpp), over every parameter tensor at once. */
+  sgdStep?(
+    w: Float32Array[], g: Float32Array[], buf: Float32Array[], out: Float32Array[], first: Uint8Array,
+    lr: number, momentum: number, nesterov: boolean, weightDecay: number,
+  ): void;
+  adamwStep?(
+    w: Float32Array[], g: Float32Array[], m: Float32Array[], v: Float32Array[], vmax: Float32Array[] | null, out: Float32Array[],
+    bc1: Float64Array, bc2: Float64Array, lr: number, beta1: number, beta2: number, eps: number, decay: number,
+  ): void;
+  sumSquares?(x: Float32Array[]): number;
+  scaleArrays?(x: Float32Array[], coef: number, out: Float32Array[]): void;
+  /** Layout and bias kernels of the fused ops (native/conv3d/layout.cpp). */
+  concatChannels?(a: Float32Array, b: Float32Array, n: number, Ca: number, Cb: number, out: Float32Array): void;
+  splitChannels?(g: Float32Array, n: number, Ca: number, Cb: number, ga: Float32Array, gb: Float32Array): void;
+  addBias?(x: Float32Array, bias: Float32Array, n: number, C: number, out: Float32Array): void;
+  columnSums?(x: Float32Array, n: number, C: number, out: Float32Array): void;
+  depthToSpaceBias?(
+    x: Float32Array, bias: Float32Array, B: number, D: number, H: number, W: number, sz: number, sy: number, sx: number, C: number, out: Float32Array,
+  ): void;
+  depthToSpaceBiasGrad?(
+    dy: Float32Array, B: number, D: number, H: number, W: number, sz: number, sy: number, sx: number, C: number, dx: Float32Array, dbias: Float32Array,
+  ): void;
+  residualAct?(a: Float32Array, b: Float32Array, slope: number, out: Float32Array): void;
+  residualActGrad?(y: Float32Array, g: Float32Array, slope: number, dz: Float32Array): void;
 }
 
+/** The instruction-set builds of the native kernels. */
+export type NativeIsa = 'avx512' | 'avx2' | 'generic';
+
 export interface NativeConv3dInfo {
-  /** Instruction set picked at load time: 'avx2' or 'generic'. */
+  /** Instruction-set build in use: chosen from cpuid at load ('avx512', 'avx2' or 'generic'), MTC_CONV3D_ISA or setIsa. */
   isa: string;
   threads: number;
+  /** Builds this CPU can run, best first (absent in addons built before AVX-512 support). */
+  isas?: NativeIsa[];
+  /** float lanes of the build's widest vector. */
+  lanes?: number;
+}
+
+export interface FmaPeakProbe {
+  /** Aggregate wall-clock rate of all threads, GFLOP/s (2 per FMA lane). */
+  gflops: number;
+  /** Sum over threads of each thread's rate per second of its own CPU time (insensitive to other load). */
+  cpuGflops: number;
+  threads: number;
+  lanes: number;
+  /** Independent FMA chains per thread. */
+  chains: number;
+  ms: number;
+  isa: string;
 }
 
 export type AddonLoad =

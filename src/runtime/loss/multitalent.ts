@@ -35,8 +35,8 @@ export function multiTalentLossParts(logits: tf.Tensor5D, targets: tf.Tensor5D, 
 
 /**
  * The scalar MultiTalent loss; see `multiTalentLossParts`. `annotated` is the [B, C] 0/1 mask of the
- * classes each case's dataset annotates. On backends with host-memory tensors (cpu, wasm) it is one
- * fused op (./fused.ts), on webgpu its WGSL twin (same value and gradient).
+ * classes each case's dataset annotates. One fused op (./fused.ts: a named kernel with one gradient,
+ * run by the active backend's kernel, or composed of tfjs ops where it has none).
  */
 export function multiTalentLoss(logits: tf.Tensor5D, targets: tf.Tensor5D, annotated: tf.Tensor2D, options: MultiTalentLossOptions = {}): tf.Scalar {
   return sigmoidDiceBceLoss(logits, targets, annotated, multiTalentSpec(options.batchDice ?? true));

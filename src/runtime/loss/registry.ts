@@ -11,7 +11,8 @@ import { outputLayoutFor } from '../../graph/outputs.js';
 import type { LossKind, LossOptions, OutputLayout, TrainParams } from '../../graph/types.js';
 import { multiTalentSpec, nnUNetRegionSpec } from './sigmoid-dice-bce.js';
 import { sigmoidDiceBceLoss } from './sigmoid-loss.js';
-import { nnUNetSoftmaxSpec, softmaxDiceCeLoss } from './softmax-dice-ce.js';
+import { nnUNetSoftmaxSpec } from './softmax-dice-ce.js';
+import { softmaxDiceCeLoss } from './softmax-loss.js';
 
 export type LossFn = (logits: tf.Tensor5D, targets: tf.Tensor5D, mask: tf.Tensor2D) => tf.Scalar;
 

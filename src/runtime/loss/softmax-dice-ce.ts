@@ -20,9 +20,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { hostAlloc } from '../kernels/host_ops.js';
-import { useFusedOps, values } from '../model/fused.js';
 import { NNUNET_DICE_DENOMINATOR_MIN, NNUNET_DICE_SMOOTH } from './constants.js';
-import { checkLossShapes } from './sigmoid-dice-bce.js';
 
 export interface SoftmaxDiceCeSpec {
   /** Dice pooled over the batch per channel (nnU-Net's batch_dice), else per (case, channel). */
@@ -35,7 +33,7 @@ export function nnUNetSoftmaxSpec(batchDice = true): SoftmaxDiceCeSpec {
   return { batchDice, smooth: NNUNET_DICE_SMOOTH, denominatorMin: NNUNET_DICE_DENOMINATOR_MIN };
 }
 
-function checkChannels(logits: tf.Tensor5D): void {
+export function checkChannels(logits: tf.Tensor5D): void {
   if (logits.shape[4] < 2) throw new Error(`loss dice_ce (softmax): needs the background and at least one label channel, got ${logits.shape[4]} channel(s)`);
 }
 
@@ -80,103 +78,95 @@ function softmaxAt(z: Float32Array, o: number, C: number, p: Float64Array): numb
   return max + Math.log(sum);
 }
 
-/**
- * The same loss as one custom op on host-memory backends: one pass for the softmax sums (float64),
- * one for the gradient.
- */
-export function fusedSoftmaxDiceCe(logits: tf.Tensor5D, targets: tf.Tensor5D, spec: SoftmaxDiceCeSpec): tf.Scalar {
-  checkChannels(logits);
-  const [B, D, H, W, C] = logits.shape;
-  const N = D * H * W;
+/** Per (case, channel) sums of the softmax loss: [3][B * C] = S_pg, S_p, S_g; and the loss, in float64. */
+export function softmaxDiceCeForward(
+  z: Float32Array, g: Float32Array, d: { B: number; N: number; C: number }, spec: SoftmaxDiceCeSpec,
+): { loss: number; sums: Float64Array } {
+  const { B, N, C } = d;
   const BC = B * C;
-  const { smooth: s, denominatorMin: eps } = spec;
-  const g = values(targets);
-  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const zi = args[0] as tf.Tensor;
-    const z = values(zi);
-    const spg = new Float64Array(BC);
-    const sp = new Float64Array(BC);
-    const sg = new Float64Array(BC);
-    const p = new Float64Array(C);
-    let ce = 0;
-    for (let b = 0; b < B; b++) {
-      for (let i = 0; i < N; i++) {
-        const o = (b * N + i) * C;
-        const lse = softmaxAt(z, o, C, p);
-        for (let c = 0; c < C; c++) {
-          const gv = g[o + c];
-          const pv = p[c];
-          const k = b * C + c;
-          ce += gv * (lse - z[o + c]);
-          spg[k] += pv * gv;
-          sp[k] += pv;
-          sg[k] += gv;
-        }
-      }
-    }
-    // Dice groups: per foreground channel (batch) or per (case, foreground channel).
-    const groupOf = (b: number, c: number) => (spec.batchDice ? c : b * C + c);
-    const inter = new Float64Array(BC);
-    const den = new Float64Array(BC);
-    for (let b = 0; b < B; b++) {
-      for (let c = 1; c < C; c++) {
+  const sums = new Float64Array(3 * BC);
+  const p = new Float64Array(C);
+  let ce = 0;
+  for (let b = 0; b < B; b++) {
+    for (let i = 0; i < N; i++) {
+      const o = (b * N + i) * C;
+      const lse = softmaxAt(z, o, C, p);
+      for (let c = 0; c < C; c++) {
+        const gv = g[o + c];
+        const pv = p[c];
         const k = b * C + c;
-        inter[groupOf(b, c)] += spg[k];
-        den[groupOf(b, c)] += sp[k] + sg[k];
+        ce += gv * (lse - z[o + c]);
+        sums[k] += pv * gv;
+        sums[BC + k] += pv;
+        sums[2 * BC + k] += gv;
       }
     }
-    const groups = spec.batchDice ? C - 1 : B * (C - 1);
-    let dice = 0;
-    for (let b = 0; b < (spec.batchDice ? 1 : B); b++) {
-      for (let c = 1; c < C; c++) {
-        const j = groupOf(b, c);
-        dice += (2 * inter[j] + s) / Math.max(den[j] + s, eps);
-      }
+  }
+  const { inter, den, groups, groupOf } = diceGroups(sums, d, spec);
+  const { smooth: s, denominatorMin: eps } = spec;
+  let dice = 0;
+  for (let b = 0; b < (spec.batchDice ? 1 : B); b++) {
+    for (let c = 1; c < C; c++) {
+      const j = groupOf(b, c);
+      dice += (2 * inter[j] + s) / Math.max(den[j] + s, eps);
     }
-    const value = tf.scalar(ce / (B * N) - dice / groups, 'float32');
-    const gradFunc = (dy: tf.Tensor): tf.Tensor[] => {
-      const scale = dy.dataSync()[0];
-      const v = new Float64Array(BC);
-      const w = new Float64Array(BC);
-      for (let b = 0; b < B; b++) {
-        for (let c = 1; c < C; c++) {
-          const j = groupOf(b, c);
-          const dc = Math.max(den[j] + s, eps);
-          v[b * C + c] = (scale * 2) / (groups * dc);
-          w[b * C + c] = den[j] + s >= eps ? (scale * (2 * inter[j] + s)) / (groups * dc * dc) : 0;
-        }
-      }
-      const u = scale / (B * N);
-      const dz = hostAlloc(z.length);
-      const q = new Float64Array(C);
-      for (let b = 0; b < B; b++) {
-        for (let i = 0; i < N; i++) {
-          const o = (b * N + i) * C;
-          softmaxAt(z, o, C, p);
-          let gsum = 0;
-          let dot = 0;
-          for (let c = 0; c < C; c++) {
-            const k = b * C + c;
-            q[c] = c === 0 ? 0 : w[k] - v[k] * g[o + c];
-            gsum += g[o + c];
-            dot += p[c] * q[c];
-          }
-          for (let c = 0; c < C; c++) dz[o + c] = u * (p[c] * gsum - g[o + c]) + p[c] * (q[c] - dot);
-        }
-      }
-      return [tf.tensor(dz, zi.shape, 'float32')];
-    };
-    return { value, gradFunc };
-  });
-  return op(logits) as tf.Scalar;
+  }
+  return { loss: ce / (B * N) - dice / groups, sums };
 }
 
-/**
- * The scalar loss on the active backend: the fused op on host-memory backends (cpu, wasm), else
- * the tfjs composition (webgpu included; its kernels are checked against the cpu's in the tests).
- */
-export function softmaxDiceCeLoss(logits: tf.Tensor5D, targets: tf.Tensor5D, mask: tf.Tensor2D, spec: SoftmaxDiceCeSpec): tf.Scalar {
-  checkLossShapes(logits, targets, mask);
-  if (useFusedOps()) return fusedSoftmaxDiceCe(logits, targets, spec);
-  return tf.tidy(() => softmaxDiceCeParts(logits, targets, spec).loss);
+/** Dice groups: per foreground channel (batch) or per (case, foreground channel), from the sums. */
+function diceGroups(sums: Float64Array, d: { B: number; C: number }, spec: SoftmaxDiceCeSpec) {
+  const { B, C } = d;
+  const BC = B * C;
+  const groupOf = (b: number, c: number) => (spec.batchDice ? c : b * C + c);
+  const inter = new Float64Array(BC);
+  const den = new Float64Array(BC);
+  for (let b = 0; b < B; b++) {
+    for (let c = 1; c < C; c++) {
+      const k = b * C + c;
+      inter[groupOf(b, c)] += sums[k];
+      den[groupOf(b, c)] += sums[BC + k] + sums[2 * BC + k];
+    }
+  }
+  return { inter, den, groups: spec.batchDice ? C - 1 : B * (C - 1), groupOf };
+}
+
+/** d(loss)/d(logits) times `scale` from the forward's sums (see the module comment). */
+export function softmaxDiceCeBackward(
+  z: Float32Array, g: Float32Array, sums: Float64Array, d: { B: number; N: number; C: number }, spec: SoftmaxDiceCeSpec, scale: number,
+): Float32Array {
+  const { B, N, C } = d;
+  const BC = B * C;
+  const { smooth: s, denominatorMin: eps } = spec;
+  const { inter, den, groups, groupOf } = diceGroups(sums, d, spec);
+  const v = new Float64Array(BC);
+  const w = new Float64Array(BC);
+  for (let b = 0; b < B; b++) {
+    for (let c = 1; c < C; c++) {
+      const j = groupOf(b, c);
+      const dc = Math.max(den[j] + s, eps);
+      v[b * C + c] = (scale * 2) / (groups * dc);
+      w[b * C + c] = den[j] + s >= eps ? (scale * (2 * inter[j] + s)) / (groups * dc * dc) : 0;
+    }
+  }
+  const u = scale / (B * N);
+  const dz = hostAlloc(z.length);
+  const p = new Float64Array(C);
+  const q = new Float64Array(C);
+  for (let b = 0; b < B; b++) {
+    for (let i = 0; i < N; i++) {
+      const o = (b * N + i) * C;
+      softmaxAt(z, o, C, p);
+      let gsum = 0;
+      let dot = 0;
+      for (let c = 0; c < C; c++) {
+        const k = b * C + c;
+        q[c] = c === 0 ? 0 : w[k] - v[k] * g[o + c];
+        gsum += g[o + c];
+        dot += p[c] * q[c];
+      }
+      for (let c = 0; c < C; c++) dz[o + c] = u * (p[c] * gsum - g[o + c]) + p[c] * (q[c] - dot);
+    }
+  }
+  return dz;
 }

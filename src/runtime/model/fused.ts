@@ -1,27 +1,48 @@
 import * as tf from '@tensorflow/tfjs';
-import { hostAlloc, normActBackward, normActForward } from '../kernels/host_ops.js';
+import { modelHostKernels, registerKernels } from '../kernels/fused_cpu.js';
+import {
+  ADD_BIAS, BIAS_NORM_ACT, BIAS_NORM_ACT_GRAD, COLUMN_SUMS, CONCAT_CHANNELS, DEPTH_TO_SPACE_BIAS, DEPTH_TO_SPACE_BIAS_GRAD,
+  RESIDUAL_ACT, RESIDUAL_ACT_GRAD, SPLIT_CHANNELS, UPSAMPLE_FILTER, UPSAMPLE_FILTER_GRAD,
+  type BiasNormActAttrs, type DepthToSpaceAttrs, type ResidualActAttrs, type SplitChannelsAttrs, type UpsampleFilterGradAttrs,
+} from '../kernels/fused_names.js';
 
 /**
- * Fused element-wise parts of the U-Net, computed in JavaScript on the tensors' values with
- * hand-written gradients (tf.customGrad).
+ * The U-Net's fused ops, as tfjs's own fused ops are built: each op is one named kernel
+ * (../kernels/fused_names.ts) with one registered gradient (itself a named kernel), and the
+ * backends register their implementations under those names: host-memory passes for 'cpu' and
+ * 'wasm' (../kernels/fused_cpu.ts, registered when this module loads), WGSL programs for 'webgpu'
+ * (../webgpu/fused_kernels.ts, registered with the other webgpu kernels). The op checks its
+ * arguments once, runs the kernel registered for the active backend, and on a backend without one
+ * (the native TensorFlow binding) computes the same with a composition of tfjs ops.
  *
- * Why: tfjs's cpu backend runs every broadcasting binary op, reduction over non-innermost axes,
- * transpose and channel split through a generic per-element index computation, which made the
+ * Why fused: tfjs's cpu backend runs every broadcasting binary op, reduction over non-innermost
+ * axes, transpose and channel split through a generic per-element index computation, which made the
  * bias + InstanceNorm + LeakyReLU chain and the skip concatenation cost more than the convolutions
- * themselves. These fused versions are single linear passes. They are only used on backends whose
- * tensors live in JavaScript memory (cpu, wasm: reading values back is a copy at most); other
- * backends (native TensorFlow) use the equivalent composition of tfjs ops in ./layers.ts.
+ * themselves; the fused kernels are single passes (native and multi-threaded when built).
  * Convolutions stay tf.conv3d, so backend kernels for it plug in unchanged.
  */
 
+registerKernels(modelHostKernels());
+
 let fusedMode: 'auto' | 'on' | 'off' = 'auto';
 
-/** Overrides the automatic choice (tests compare both implementations; 'auto' restores it). */
+/**
+ * 'off' computes every fused op with its tfjs composition on every backend (tests compare both);
+ * 'on' and 'auto' use the registered kernels. For the optimisers' host paths see useFusedOps.
+ */
 export function setFusedOps(mode: 'auto' | 'on' | 'off'): void {
   fusedMode = mode;
 }
 
-/** True when the fused JavaScript implementations are the faster choice on the active backend. */
+/** True when the active backend has the fused kernel `name` and fused ops are not switched off. */
+export function hasFusedKernel(name: string): boolean {
+  return fusedMode !== 'off' && tf.getKernel(name, tf.getBackend()) !== undefined;
+}
+
+/**
+ * True when tensors live in JavaScript memory (cpu, wasm) and host passes over their values are the
+ * faster choice (the optimisers' host paths); 'on' forces them on other backends too, 'off' never.
+ */
 export function useFusedOps(): boolean {
   const b = tf.getBackend();
   if (b === 'webgpu') return false;
@@ -29,10 +50,7 @@ export function useFusedOps(): boolean {
   return b === 'cpu' || b === 'wasm';
 }
 
-/**
- * True on the webgpu backend, where the same fused ops run as WGSL programs (src/runtime/webgpu/fused.ts)
- * and the tensors never leave the GPU; 'off' selects the plain tfjs composition there too.
- */
+/** True on the webgpu backend unless fused ops are off (its fused kernels are WGSL programs). */
 export function useGpuFusedOps(): boolean {
   return tf.getBackend() === 'webgpu' && fusedMode !== 'off';
 }
@@ -43,50 +61,71 @@ export function values(t: tf.Tensor): Float32Array {
   return v instanceof Float32Array ? v : Float32Array.from(v as ArrayLike<number>);
 }
 
-type OpResult = { value: tf.Tensor; gradFunc: (dy: tf.Tensor) => tf.Tensor[] };
+/** Runs the fused kernel `name` of the active backend; its outputs as an array. */
+export function runFusedKernel(name: string, inputs: tf.NamedTensorMap, attrs: object = {}): tf.Tensor[] {
+  const out = tf.engine().runKernel(name, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor | tf.Tensor[];
+  return Array.isArray(out) ? out : [out];
+}
 
-/** tf.customGrad with a fixed number of tensor inputs (tfjs types the inputs loosely). */
-function customOp(body: (inputs: tf.Tensor[]) => OpResult): (...inputs: tf.Tensor[]) => tf.Tensor {
-  return tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) =>
-    body(args.filter((a): a is tf.Tensor => a instanceof tf.Tensor)),
-  );
+/** The first of a gradient's dys (the others, of outputs saved only for the gradient, are zeros). */
+export function firstDy(dy: tf.Tensor | tf.Tensor[]): tf.Tensor {
+  return Array.isArray(dy) ? dy[0] : dy;
+}
+
+const run = runFusedKernel;
+const first = firstDy;
+
+// ---------------------------------------------------------------------------------------------
+// bias + InstanceNorm + LeakyReLU
+
+/**
+ * Instance normalisation: per sample and per channel over the spatial axes, biased variance (as
+ * PyTorch's InstanceNorm3d), then the affine `scale`/`offset` per channel.
+ */
+export function instanceNorm(x: tf.Tensor5D, scale: tf.Tensor1D, offset: tf.Tensor1D, eps: number): tf.Tensor5D {
+  return tf.tidy(() => {
+    const { mean, variance } = tf.moments(x, [1, 2, 3], true);
+    const inv = tf.rsqrt(tf.add(variance, eps));
+    const normed = tf.mul(tf.sub(x, mean), inv);
+    return tf.add(tf.mul(normed, scale), offset) as tf.Tensor5D;
+  });
 }
 
 /**
  * y = LeakyReLU(InstanceNorm(x + bias) * scale + offset), per sample and channel over the spatial
- * axes of channels-last `x` [B, z, y, x, C]; biased variance, `eps` inside the square root.
+ * axes of channels-last `x` [B, z, y, x, C]; biased variance, `eps` inside the square root;
+ * `slope` 1: no activation (a residual block's end).
  */
-export function fusedBiasNormAct(
-  x: tf.Tensor5D,
-  bias: tf.Tensor1D,
-  scale: tf.Tensor1D,
-  offset: tf.Tensor1D,
-  eps: number,
-  slope: number,
-): tf.Tensor5D {
-  const op = customOp(([xi, bi, si, oi]) => {
-    const [B, D, H, W, C] = xi.shape;
-    const dims = { B, N: D * H * W, C };
-    const xv = values(xi);
-    const sv = values(si);
-    // The bias shifts x and its per-instance mean alike, so it cancels out of the value (its
-    // gradient is sum(dx), which the backward pass returns); it stays an input for the tape.
-    void bi;
-    const fwd = normActForward(xv, sv, values(oi), dims, eps, slope);
-    const value = tf.tensor(fwd.y, xi.shape, 'float32');
-    const gradFunc = (dy: tf.Tensor): tf.Tensor[] => {
-      const g = normActBackward(xv, fwd, values(dy), sv, dims, slope);
-      return [
-        tf.tensor(g.dx, xi.shape, 'float32'),
-        tf.tensor(g.dbias, [C], 'float32'),
-        tf.tensor(g.dscale, [C], 'float32'),
-        tf.tensor(g.doffset, [C], 'float32'),
-      ];
-    };
-    return { value, gradFunc };
-  });
-  return op(x, bias, scale, offset) as tf.Tensor5D;
+export function biasNormAct(x: tf.Tensor5D, bias: tf.Tensor1D, scale: tf.Tensor1D, offset: tf.Tensor1D, eps: number, slope: number): tf.Tensor5D {
+  const C = x.shape[4];
+  for (const [name, t] of [['bias', bias], ['scale', scale], ['offset', offset]] as const) {
+    if (t.size !== C) throw new Error(`bias-norm-act: ${name} has ${t.size} values for ${C} channels`);
+  }
+  if (!hasFusedKernel(BIAS_NORM_ACT)) {
+    return tf.tidy(() => {
+      const normed = instanceNorm(tf.add(x, bias) as tf.Tensor5D, scale, offset, eps);
+      return slope === 1 ? normed : (tf.leakyRelu(normed, slope) as tf.Tensor5D);
+    });
+  }
+  const attrs: BiasNormActAttrs = { eps, slope };
+  const [y, stats] = run(BIAS_NORM_ACT, { x, bias, scale, offset }, attrs);
+  stats.dispose(); // saved for the gradient by the tape (a kept clone) when one is recorded
+  return y as tf.Tensor5D;
 }
+
+tf.registerGradient({
+  kernelName: BIAS_NORM_ACT,
+  inputsToSave: ['x', 'scale', 'offset'],
+  outputsToSave: [true, true],
+  gradFunc: (dy, saved, attrs) => {
+    const [x, scale, offset, y, stats] = saved;
+    const [dx, dbias, dscale, doffset] = run(BIAS_NORM_ACT_GRAD, { dy: first(dy), x, y, scale, offset, stats }, { slope: (attrs as unknown as BiasNormActAttrs).slope });
+    return { x: () => dx, bias: () => dbias, scale: () => dscale, offset: () => doffset };
+  },
+});
+
+// ---------------------------------------------------------------------------------------------
+// Channel concatenation
 
 /**
  * Sizes of the channel concatenation [a | b] of two channels-last 5-D tensors: voxels n and channels
@@ -101,171 +140,136 @@ export function concatDims(a: tf.Tensor, b: tf.Tensor): { n: number; Ca: number;
   return { n: a.size / Ca, Ca, Cb, C: Ca + Cb };
 }
 
-/** Concatenation of two channels-last tensors along the last axis, with a single-pass split as gradient. */
-export function fusedConcatChannels(a: tf.Tensor5D, b: tf.Tensor5D): tf.Tensor5D {
-  const op = customOp(([ai, bi]) => {
-    const { n, Ca, Cb, C } = concatDims(ai, bi);
-    const av = values(ai);
-    const bv = values(bi);
-    const out = hostAlloc(n * C);
-    // Plain index loops: typed-array subarray/set per voxel costs more than the copy itself.
-    for (let i = 0, o = 0, pa = 0, pb = 0; i < n; i++) {
-      for (let c = 0; c < Ca; c++) out[o++] = av[pa++];
-      for (let c = 0; c < Cb; c++) out[o++] = bv[pb++];
-    }
-    const shape = [...ai.shape.slice(0, 4), C];
-    const gradFunc = (dy: tf.Tensor): tf.Tensor[] => {
-      const g = values(dy);
-      const ga = hostAlloc(n * Ca);
-      const gb = hostAlloc(n * Cb);
-      for (let i = 0, o = 0, pa = 0, pb = 0; i < n; i++) {
-        for (let c = 0; c < Ca; c++) ga[pa++] = g[o++];
-        for (let c = 0; c < Cb; c++) gb[pb++] = g[o++];
-      }
-      return [tf.tensor(ga, ai.shape, 'float32'), tf.tensor(gb, bi.shape, 'float32')];
-    };
-    return { value: tf.tensor(out, shape, 'float32'), gradFunc };
-  });
-  return op(a, b) as tf.Tensor5D;
+/** Concatenation of two channels-last tensors along the last axis; gradient: the two channel slices. */
+export function concatChannels(a: tf.Tensor5D, b: tf.Tensor5D): tf.Tensor5D {
+  const { Ca } = concatDims(a, b);
+  if (!hasFusedKernel(CONCAT_CHANNELS)) return tf.concat([a, b], 4) as tf.Tensor5D;
+  const attrs: SplitChannelsAttrs = { channels: Ca };
+  return run(CONCAT_CHANNELS, { a, b }, attrs)[0] as tf.Tensor5D;
 }
 
-/** x [N, C] + bias [C] (row-broadcast add) with the column sum as the bias gradient. */
-export function fusedAddBias(x: tf.Tensor2D, bias: tf.Tensor1D): tf.Tensor2D {
-  const op = customOp(([xi, bi]) => {
-    const [N, C] = xi.shape;
-    const xv = values(xi);
-    const bv = values(bi);
-    const out = hostAlloc(xv.length);
-    for (let i = 0; i < N; i++) {
-      const o = i * C;
-      for (let c = 0; c < C; c++) out[o + c] = xv[o + c] + bv[c];
-    }
-    const gradFunc = (dy: tf.Tensor): tf.Tensor[] => {
-      const g = values(dy);
-      const db = new Float64Array(C);
-      for (let i = 0; i < N; i++) {
-        const o = i * C;
-        for (let c = 0; c < C; c++) db[c] += g[o + c];
-      }
-      return [tf.clone(dy), tf.tensor(Float32Array.from(db), [C], 'float32')];
-    };
-    return { value: tf.tensor(out, xi.shape, 'float32'), gradFunc };
-  });
-  return op(x, bias) as tf.Tensor2D;
+tf.registerGradient({
+  kernelName: CONCAT_CHANNELS,
+  gradFunc: (dy, _saved, attrs) => {
+    const [da, db] = run(SPLIT_CHANNELS, { dy: first(dy) }, { channels: (attrs as unknown as SplitChannelsAttrs).channels });
+    return { a: () => da, b: () => db };
+  },
+});
+
+// ---------------------------------------------------------------------------------------------
+// Bias add
+
+/** x [N, C] + bias [C] (row-broadcast add); gradients dy and its column sums. */
+export function addBias(x: tf.Tensor2D, bias: tf.Tensor1D): tf.Tensor2D {
+  if (bias.size !== x.shape[1]) throw new Error(`add-bias: ${bias.size} bias values for ${x.shape[1]} channels`);
+  if (!hasFusedKernel(ADD_BIAS)) return tf.add(x, bias) as tf.Tensor2D;
+  return run(ADD_BIAS, { x, bias })[0] as tf.Tensor2D;
 }
+
+tf.registerGradient({
+  kernelName: ADD_BIAS,
+  gradFunc: (dy) => {
+    const g = first(dy);
+    return { x: () => tf.clone(g), bias: () => run(COLUMN_SUMS, { x: g })[0] };
+  },
+});
+
+// ---------------------------------------------------------------------------------------------
+// Depth-to-space + bias (a kernel = stride transposed convolution after its projection)
 
 /**
  * Depth-to-space plus a per-channel bias, for a kernel=stride transposed conv: `x`
  * [B, D, H, W, sz*sy*sx*C] laid out as [..., sz, sy, sx, C] becomes [B, D*sz, H*sy, W*sx, C] + bias.
  * Gradient: the inverse rearrangement, and the channel sums for the bias.
  */
-export function fusedDepthToSpaceBias(x: tf.Tensor5D, bias: tf.Tensor1D, stride: [number, number, number]): tf.Tensor5D {
+export function depthToSpaceBias(x: tf.Tensor5D, bias: tf.Tensor1D, stride: [number, number, number]): tf.Tensor5D {
   const [sz, sy, sx] = stride;
-  const op = customOp(([xi, bi]) => {
-    const [B, D, H, W, K] = xi.shape;
-    const C = K / (sz * sy * sx);
-    if (!Number.isInteger(C) || bi.shape[0] !== C) {
-      throw new Error(`depth-to-space: ${K} channels do not split into [${stride.join(', ')}] blocks of ${bi.shape[0]}`);
+  const [B, D, H, W, K] = x.shape;
+  const C = K / (sz * sy * sx);
+  if (!Number.isInteger(C) || bias.shape[0] !== C) {
+    throw new Error(`depth-to-space: ${K} channels do not split into [${stride.join(', ')}] blocks of ${bias.shape[0]}`);
+  }
+  if (hasFusedKernel(DEPTH_TO_SPACE_BIAS)) {
+    const attrs: DepthToSpaceAttrs = { stride: [sz, sy, sx] };
+    return run(DEPTH_TO_SPACE_BIAS, { x, bias }, attrs)[0] as tf.Tensor5D;
+  }
+  return tf.tidy(() => {
+    // [b, d, h, w, sz, sy, sx, C] -> [b, d, sz, h, sy, w, sx, C]; axes whose stride is 1 stay out of
+    // the transpose to keep its rank small.
+    const blocks: { axis: number; size: number }[] = [];
+    stride.forEach((s, i) => {
+      if (s > 1) blocks.push({ axis: i, size: s });
+    });
+    const reshaped = tf.reshape(x, [B, D, H, W, ...blocks.map((bl) => bl.size), C]);
+    const perm: number[] = [0];
+    for (let axis = 0; axis < 3; axis++) {
+      perm.push(1 + axis);
+      const j = blocks.findIndex((bl) => bl.axis === axis);
+      if (j >= 0) perm.push(4 + j);
     }
-    const outShape = [B, D * sz, H * sy, W * sx, C];
-    const OH = H * sy;
-    const OW = W * sx;
-    const bv = values(bi);
-    // For every input block (b,d,h,w,kz,ky,kx) the C channels move contiguously; `toOut` true
-    // copies x (+ bias) to the output layout, false gathers dy back and sums the bias gradient.
-    const move = (src: Float32Array, dst: Float32Array, toOut: boolean, db?: Float64Array): void => {
-      let p = 0;
-      for (let b = 0; b < B; b++)
-        for (let d = 0; d < D; d++)
-          for (let h = 0; h < H; h++)
-            for (let w = 0; w < W; w++)
-              for (let kz = 0; kz < sz; kz++)
-                for (let ky = 0; ky < sy; ky++) {
-                  let q = (((b * D * sz + d * sz + kz) * OH + h * sy + ky) * OW + w * sx) * C;
-                  for (let kx = 0; kx < sx; kx++) {
-                    if (toOut) {
-                      for (let c = 0; c < C; c++) dst[q + c] = src[p + c] + bv[c];
-                    } else if (db) {
-                      for (let c = 0; c < C; c++) {
-                        const v = src[q + c];
-                        dst[p + c] = v;
-                        db[c] += v;
-                      }
-                    }
-                    p += C;
-                    q += C;
-                  }
-                }
-    };
-    const out = hostAlloc(xi.size);
-    move(values(xi), out, true);
-    const gradFunc = (dy: tf.Tensor): tf.Tensor[] => {
-      const g = hostAlloc(xi.size);
-      const db = new Float64Array(C);
-      move(values(dy), g, false, db);
-      return [tf.tensor(g, xi.shape, 'float32'), tf.tensor(Float32Array.from(db), [C], 'float32')];
-    };
-    return { value: tf.tensor(out, outShape, 'float32'), gradFunc };
+    perm.push(4 + blocks.length);
+    const y = tf.reshape(tf.transpose(reshaped, perm), [B * D * sz * H * sy * W * sx, C]) as tf.Tensor2D;
+    return tf.reshape(addBias(y, bias), [B, D * sz, H * sy, W * sx, C]) as tf.Tensor5D;
   });
-  return op(x, bias) as tf.Tensor5D;
 }
+
+tf.registerGradient({
+  kernelName: DEPTH_TO_SPACE_BIAS,
+  gradFunc: (dy, _saved, attrs) => {
+    const [dx, dbias] = run(DEPTH_TO_SPACE_BIAS_GRAD, { dy: first(dy) }, { stride: (attrs as unknown as DepthToSpaceAttrs).stride });
+    return { x: () => dx, bias: () => dbias };
+  },
+});
+
+// ---------------------------------------------------------------------------------------------
+// The transposed-conv weight as a 1x1x1 conv filter
 
 /**
  * The transposed-conv weight [sz, sy, sx, out, in] rearranged as the 1x1x1 conv filter
  * [1, 1, 1, in, sz*sy*sx*out] of the projection (see layers.ts `upsample`); gradient: the inverse.
- * (tfjs's cpu Transpose walks every element through generic index arithmetic.)
  */
-export function fusedUpsampleFilter(weight: tf.Tensor5D): tf.Tensor5D {
-  const op = customOp(([wi]) => {
-    const [sz, sy, sx, cout, cin] = wi.shape;
-    const taps = sz * sy * sx;
-    const kc = taps * cout;
-    // w[(t*cout + co)*cin + ci] <-> f[ci*kc + t*cout + co]
-    const move = (src: Float32Array, dst: Float32Array, toFilter: boolean): void => {
-      for (let tc = 0; tc < kc; tc++)
-        for (let ci = 0; ci < cin; ci++) {
-          if (toFilter) dst[ci * kc + tc] = src[tc * cin + ci];
-          else dst[tc * cin + ci] = src[ci * kc + tc];
-        }
-    };
-    const f = new Float32Array(wi.size);
-    move(values(wi), f, true);
-    const gradFunc = (dy: tf.Tensor): tf.Tensor[] => {
-      const g = new Float32Array(wi.size);
-      move(values(dy), g, false);
-      return [tf.tensor(g, wi.shape, 'float32')];
-    };
-    return { value: tf.tensor(f, [1, 1, 1, cin, kc], 'float32'), gradFunc };
-  });
-  return op(weight) as tf.Tensor5D;
+export function upsampleFilter(weight: tf.Tensor5D): tf.Tensor5D {
+  const [sz, sy, sx, cout, cin] = weight.shape;
+  if (!hasFusedKernel(UPSAMPLE_FILTER)) {
+    return tf.tidy(() => tf.reshape(tf.transpose(weight, [4, 0, 1, 2, 3]), [1, 1, 1, cin, sz * sy * sx * cout]) as tf.Tensor5D);
+  }
+  const attrs: UpsampleFilterGradAttrs = { weightShape: [sz, sy, sx, cout, cin] };
+  return run(UPSAMPLE_FILTER, { weight }, attrs)[0] as tf.Tensor5D;
 }
+
+tf.registerGradient({
+  kernelName: UPSAMPLE_FILTER,
+  gradFunc: (dy, _saved, attrs) => {
+    const [dw] = run(UPSAMPLE_FILTER_GRAD, { dy: first(dy) }, { weightShape: (attrs as unknown as UpsampleFilterGradAttrs).weightShape });
+    return { weight: () => dw };
+  },
+});
+
+// ---------------------------------------------------------------------------------------------
+// LeakyReLU(a + b)
 
 /**
  * LeakyReLU(a + b) of same-shape tensors (the end of a residual block) as one pass, with the
  * gradient dy * (a + b > 0 ? 1 : slope) for both inputs computed in one pass too.
  */
-export function fusedResidualAct(a: tf.Tensor5D, b: tf.Tensor5D, slope: number): tf.Tensor5D {
-  const op = customOp(([ai, bi]) => {
-    if (ai.shape.join(',') !== bi.shape.join(',')) {
-      throw new Error(`residual sum: shapes [${ai.shape.join(', ')}] and [${bi.shape.join(', ')}] differ`);
-    }
-    const av = values(ai);
-    const bv = values(bi);
-    const n = av.length;
-    const out = hostAlloc(n);
-    for (let i = 0; i < n; i++) {
-      const z = av[i] + bv[i];
-      out[i] = z > 0 ? z : slope * z;
-    }
-    const gradFunc = (dy: tf.Tensor): tf.Tensor[] => {
-      const g = values(dy);
-      const dz = hostAlloc(n);
-      for (let i = 0; i < n; i++) dz[i] = out[i] > 0 ? g[i] : slope * g[i];
-      // both inputs receive the same gradient: one tensor, cloned for the second slot
-      const t = tf.tensor(dz, ai.shape, 'float32');
-      return [t, tf.clone(t)];
-    };
-    return { value: tf.tensor(out, ai.shape, 'float32'), gradFunc };
-  });
-  return op(a, b) as tf.Tensor5D;
+export function residualAct(a: tf.Tensor5D, b: tf.Tensor5D, slope: number): tf.Tensor5D {
+  if (a.shape.join(',') !== b.shape.join(',')) {
+    throw new Error(`residual sum: shapes [${a.shape.join(', ')}] and [${b.shape.join(', ')}] differ`);
+  }
+  if (!hasFusedKernel(RESIDUAL_ACT)) return tf.tidy(() => tf.leakyRelu(tf.add(a, b), slope) as tf.Tensor5D);
+  const attrs: ResidualActAttrs = { slope };
+  return run(RESIDUAL_ACT, { a, b }, attrs)[0] as tf.Tensor5D;
 }
+
+tf.registerGradient({
+  kernelName: RESIDUAL_ACT,
+  outputsToSave: [true],
+  gradFunc: (dy, saved, attrs) => {
+    const [dz] = run(RESIDUAL_ACT_GRAD, { y: saved[0], dy: first(dy) }, { slope: (attrs as unknown as ResidualActAttrs).slope });
+    // both inputs receive the same gradient: one tensor, cloned for the second slot
+    return { a: () => dz, b: () => tf.clone(dz) };
+  },
+});
+
+// Names of the ops' kernels, for callers that audit what ran.
+export { FUSED_KERNEL_NAMES } from '../kernels/fused_names.js';

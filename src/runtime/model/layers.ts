@@ -1,19 +1,19 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Vec3 } from '../../graph/types.js';
-import { gpuAddBias, gpuBiasNormAct, gpuConcatChannels, gpuDepthToSpaceBias, gpuUpsampleFilter } from '../webgpu/fused.js';
 import {
-  fusedAddBias,
-  fusedBiasNormAct,
-  fusedConcatChannels,
-  fusedDepthToSpaceBias,
-  fusedResidualAct,
-  fusedUpsampleFilter,
-  useFusedOps,
-  useGpuFusedOps,
+  addBias,
+  biasNormAct,
+  concatChannels as concatChannelsOp,
+  depthToSpaceBias,
+  instanceNorm as instanceNormOp,
+  residualAct as residualActOp,
+  upsampleFilter,
 } from './fused.js';
 
 /**
- * Differentiable building blocks of the 3D U-Net, written with plain tfjs ops only so that kernels
+ * Differentiable building blocks of the 3D U-Net: tf.conv3d plus the fused ops of ./fused.ts, each
+ * one named kernel with one gradient, run by whatever the active backend registered under its name
+ * (native host passes on cpu, WGSL programs on webgpu, a tfjs composition elsewhere). Kernels
  * registered for the active backend (e.g. native conv3d for `cpu`) are used transparently.
  * Tensors are channels-last [batch, z, y, x, channel].
  */
@@ -26,12 +26,7 @@ export const LEAKY_RELU_SLOPE = 0.01;
  * PyTorch's InstanceNorm3d), then the affine `scale`/`offset` per channel.
  */
 export function instanceNorm(x: tf.Tensor5D, scale: tf.Tensor1D, offset: tf.Tensor1D, eps = INSTANCE_NORM_EPS): tf.Tensor5D {
-  return tf.tidy(() => {
-    const { mean, variance } = tf.moments(x, [1, 2, 3], true);
-    const inv = tf.rsqrt(tf.add(variance, eps));
-    const normed = tf.mul(tf.sub(x, mean), inv);
-    return tf.add(tf.mul(normed, scale), offset) as tf.Tensor5D;
-  });
+  return instanceNormOp(x, scale, offset, eps);
 }
 
 /**
@@ -53,12 +48,7 @@ export function convUnit(
 ): tf.Tensor5D {
   return tf.tidy(() => {
     const raw = conv3dPadded(x, weight, stride, padding);
-    if (bias === null) bias = tf.zeros([weight.shape[4]]) as tf.Tensor1D;
-    if (useFusedOps()) return fusedBiasNormAct(raw, bias, scale, offset, INSTANCE_NORM_EPS, slope);
-    if (useGpuFusedOps()) return gpuBiasNormAct(raw, bias, scale, offset, INSTANCE_NORM_EPS, slope);
-    const conv = tf.add(raw, bias) as tf.Tensor5D;
-    const normed = instanceNorm(conv, scale, offset);
-    return slope === 1 ? normed : tf.leakyRelu(normed, slope);
+    return biasNormAct(raw, bias ?? (tf.zeros([weight.shape[4]]) as tf.Tensor1D), scale, offset, INSTANCE_NORM_EPS, slope);
   });
 }
 
@@ -87,22 +77,12 @@ export function blockAverage(x: tf.Tensor5D, stride: Vec3): tf.Tensor5D {
 
 /** LeakyReLU(a + b) for same-shape tensors (a residual block's sum). */
 export function residualAct(a: tf.Tensor5D, b: tf.Tensor5D): tf.Tensor5D {
-  if (useFusedOps()) return fusedResidualAct(a, b, LEAKY_RELU_SLOPE);
-  return tf.tidy(() => tf.leakyRelu(tf.add(a, b), LEAKY_RELU_SLOPE) as tf.Tensor5D);
+  return residualActOp(a, b, LEAKY_RELU_SLOPE);
 }
 
 /** Concatenation along the channel axis (decoder skip connections). */
 export function concatChannels(a: tf.Tensor5D, b: tf.Tensor5D): tf.Tensor5D {
-  if (useFusedOps()) return fusedConcatChannels(a, b);
-  if (useGpuFusedOps()) return gpuConcatChannels(a, b);
-  return tf.concat([a, b], 4) as tf.Tensor5D;
-}
-
-/** x [N, C] + bias [C]. */
-function addBias(x: tf.Tensor2D, bias: tf.Tensor1D): tf.Tensor2D {
-  if (useFusedOps()) return fusedAddBias(x, bias);
-  if (useGpuFusedOps()) return gpuAddBias(x, bias);
-  return tf.add(x, bias) as tf.Tensor2D;
+  return concatChannelsOp(a, b);
 }
 
 /**
@@ -125,21 +105,11 @@ function pointwiseBias(y: tf.Tensor5D, bias: tf.Tensor1D): tf.Tensor5D {
 }
 
 /**
- * A 1x1x1 convolution as a matrix product over the flattened voxels. `weight` is [1, 1, 1, in, out]
- * (the conv3d filter layout, so checkpoints read the same either way).
+ * A 1x1x1 convolution over the flattened voxels (see `project`) plus its bias. `weight` is
+ * [1, 1, 1, in, out] (the conv3d filter layout, so checkpoints read the same either way).
  */
 export function pointwise(x: tf.Tensor5D, weight: tf.Tensor5D, bias: tf.Tensor1D | null): tf.Tensor5D {
-  return tf.tidy(() => {
-    if (bias === null) bias = tf.zeros([weight.shape[4]]) as tf.Tensor1D;
-    const [b, d, h, w, cin] = x.shape;
-    if (useFusedOps() || useGpuFusedOps()) {
-      return pointwiseBias(project(x, weight), bias);
-    }
-    const cout = weight.shape[4];
-    const flat = tf.reshape(x, [b * d * h * w, cin]) as tf.Tensor2D;
-    const y = addBias(tf.matMul(flat, tf.reshape(weight, [cin, cout]) as tf.Tensor2D), bias);
-    return tf.reshape(y, [b, d, h, w, cout]) as tf.Tensor5D;
-  });
+  return tf.tidy(() => pointwiseBias(project(x, weight), bias ?? (tf.zeros([weight.shape[4]]) as tf.Tensor1D)));
 }
 
 /**
@@ -154,48 +124,13 @@ export function pointwise(x: tf.Tensor5D, weight: tf.Tensor5D, bias: tf.Tensor1D
 export function upsample(x: tf.Tensor5D, weight: tf.Tensor5D, bias: tf.Tensor1D | null, stride: Vec3): tf.Tensor5D {
   return tf.tidy(() => {
     if (bias === null) bias = tf.zeros([weight.shape[3]]) as tf.Tensor1D;
-    const [b, d, h, w, cin] = x.shape;
-    const [sz, sy, sx, cout] = weight.shape;
+    const [sz, sy, sx] = weight.shape;
     if (sz !== stride[0] || sy !== stride[1] || sx !== stride[2]) {
       throw new Error(`upsample: kernel [${weight.shape.slice(0, 3).join(', ')}] must equal the stride [${stride.join(', ')}]`);
     }
-    const k = sz * sy * sx;
-    if (useFusedOps()) {
-      // The per-voxel projection (see `project`), then one fused depth-to-space + bias pass.
-      const proj5 = project(x, fusedUpsampleFilter(weight));
-      if (k === 1) return pointwiseBias(proj5, bias);
-      return fusedDepthToSpaceBias(proj5, bias, [sz, sy, sx]);
-    }
-    if (useGpuFusedOps()) {
-      // The same on the GPU: no rank-8 transpose (tfjs-webgpu caps Transpose at rank 6).
-      const proj5 = project(x, gpuUpsampleFilter(weight));
-      if (k === 1) return pointwiseBias(proj5, bias);
-      return gpuDepthToSpaceBias(proj5, bias, [sz, sy, sx]);
-    }
-    // [sz, sy, sx, out, in] -> [in, sz, sy, sx, out] -> [in, k*out]
-    const mat = tf.reshape(tf.transpose(weight, [4, 0, 1, 2, 3]), [cin, k * cout]) as tf.Tensor2D;
-    const proj = tf.matMul(tf.reshape(x, [b * d * h * w, cin]) as tf.Tensor2D, mat);
-    let y: tf.Tensor5D;
-    if (k === 1) {
-      y = tf.reshape(proj, [b, d, h, w, cout]);
-    } else {
-      // [b, d, h, w, sz, sy, sx, out] -> [b, d, sz, h, sy, w, sx, out]; merge each axis with its block.
-      // Axes whose stride is 1 are left out of the transpose to keep its rank small.
-      const blocks: { axis: number; size: number }[] = [];
-      stride.forEach((s, i) => {
-        if (s > 1) blocks.push({ axis: i, size: s });
-      });
-      const reshaped = tf.reshape(proj, [b, d, h, w, ...blocks.map((bl) => bl.size), cout]);
-      const perm: number[] = [0];
-      for (let axis = 0; axis < 3; axis++) {
-        perm.push(1 + axis);
-        const j = blocks.findIndex((bl) => bl.axis === axis);
-        if (j >= 0) perm.push(4 + j);
-      }
-      perm.push(4 + blocks.length);
-      y = tf.reshape(tf.transpose(reshaped, perm), [b, d * sz, h * sy, w * sx, cout]);
-    }
-    const [ob, od, oh, ow] = y.shape;
-    return tf.reshape(addBias(tf.reshape(y, [ob * od * oh * ow, cout]) as tf.Tensor2D, bias), y.shape) as tf.Tensor5D;
+    // The per-voxel projection (see `project`), then one depth-to-space + bias pass.
+    const proj5 = project(x, upsampleFilter(weight));
+    if (sz * sy * sx === 1) return pointwiseBias(proj5, bias);
+    return depthToSpaceBias(proj5, bias, [sz, sy, sx]);
   });
 }

@@ -29,6 +29,9 @@ export interface StepMeasurement {
   /** Milliseconds of each timed repetition. */
   samples: number[];
   medianMs: number;
+  /** Process CPU milliseconds (user + system, every thread) of each timed repetition, and their median. */
+  cpuSamples: number[];
+  medianCpuMs: number;
 }
 
 /** Strides for a stage list: stage 0 [1,1,1], then isotropic 2 (the quickstart networks). */
@@ -87,9 +90,11 @@ export async function measureStep(config: StepMeasureConfig): Promise<StepMeasur
   const mask = tf.tensor2d(maskData, [config.batch, config.heads]);
   const vars = model.variables();
   const samples: number[] = [];
+  const cpuSamples: number[] = [];
   try {
     for (let r = 0; r < config.warmup + config.repeats; r++) {
       const t0 = performance.now();
+      const c0 = process.cpuUsage();
       if (config.mode === 'train') {
         // Timing only: the wasm backend's conv3d gradients are wrong (see backend.ts), so no finiteness check.
         await trainStep(model, vars, optimizer, { image, targets, mask }, 1e-2, 12, false);
@@ -99,7 +104,11 @@ export async function measureStep(config: StepMeasureConfig): Promise<StepMeasur
         probs.dispose();
       }
       const dt = performance.now() - t0;
-      if (r >= config.warmup) samples.push(dt);
+      const cpu = process.cpuUsage(c0);
+      if (r >= config.warmup) {
+        samples.push(dt);
+        cpuSamples.push((cpu.user + cpu.system) / 1000);
+      }
       // Let the event loop run between steps, as a training loop does: Node-API finalizers (which
       // return the native kernels' pooled output buffers for reuse) only run from it.
       await yieldToEventLoop();
@@ -115,6 +124,8 @@ export async function measureStep(config: StepMeasureConfig): Promise<StepMeasur
     parameters: arch.features.length > 0 ? countParams(arch, config.heads) : 0,
     samples,
     medianMs: median(samples),
+    cpuSamples,
+    medianCpuMs: median(cpuSamples),
   };
 }
 

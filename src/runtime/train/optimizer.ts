@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { OptimizerSpec, ScheduleSpec } from '../../graph/types.js';
+import { adamwStep, scaleArrays, sgdStep, sumOfSquares } from '../kernels/optim_ops.js';
 import { useFusedOps } from '../model/fused.js';
 
 /**
@@ -93,14 +94,14 @@ class Sgd implements Optimizer {
     });
   }
 
-  /** The same update in one pass over host arrays (tfjs's cpu backend broadcasts scalars slowly). */
+  /**
+   * The same update in one pass over host arrays (tfjs's cpu backend broadcasts scalars slowly): all
+   * tensors in one native call when the addon is built (kernels/optim_ops.ts), bit-identical to its
+   * JavaScript version.
+   */
   private applyHost(vars: readonly tf.Variable[], grads: readonly tf.Tensor[], lr: number): void {
-    const mu = this.momentum;
-    const wd = this.weightDecay;
-    vars.forEach((w, i) => {
+    const tensors = vars.map((w, i) => {
       const wv = w.dataSync() as Float32Array;
-      const gv = grads[i].dataSync() as Float32Array;
-      const out = new Float32Array(wv.length);
       let buf = this.hostBuffers.get(w.name);
       const first = !buf;
       if (!buf) {
@@ -108,18 +109,10 @@ class Sgd implements Optimizer {
         this.hostBuffers.set(w.name, buf);
         this.hostShapes.set(w.name, [...w.shape]);
       }
-      for (let k = 0; k < wv.length; k++) {
-        const g = gv[k] + wd * wv[k];
-        let step = g;
-        if (mu !== 0) {
-          const b = first ? g : mu * buf[k] + g;
-          buf[k] = b;
-          step = this.nesterov ? g + mu * b : b;
-        }
-        out[k] = wv[k] - lr * step;
-      }
-      tf.tidy(() => w.assign(tf.tensor(out, w.shape, 'float32')));
+      return { w: wv, g: grads[i].dataSync() as Float32Array, buf, first };
     });
+    const outs = sgdStep(tensors, { lr, momentum: this.momentum, nesterov: this.nesterov, weightDecay: this.weightDecay });
+    vars.forEach((w, i) => tf.tidy(() => w.assign(tf.tensor(outs[i], w.shape, 'float32'))));
   }
 
   async exportState(): Promise<OptimizerState> {
@@ -159,6 +152,10 @@ class AdamW implements Optimizer {
   ) {}
 
   apply(vars: readonly tf.Variable[], grads: readonly tf.Tensor[], lr: number): void {
+    if (useFusedOps()) {
+      this.applyHost(vars, grads, lr);
+      return;
+    }
     tf.tidy(() => {
       vars.forEach((w, i) => {
         const g = grads[i];
@@ -190,6 +187,27 @@ class AdamW implements Optimizer {
     });
   }
 
+  /**
+   * The same update over host arrays, in double (kernels/optim_ops.ts). The moments stay the
+   * `state` variables; on host-memory backends their arrays are the variables' own storage, which
+   * the step updates in place (nothing else holds these optimiser-private tensors).
+   */
+  private applyHost(vars: readonly tf.Variable[], grads: readonly tf.Tensor[], lr: number): void {
+    const tensors = vars.map((w, i) => {
+      let s = this.state.get(w.name);
+      if (!s) {
+        const zeros = (): tf.Variable => tf.tidy(() => tf.variable(tf.zeros(w.shape), false));
+        s = { m: zeros(), v: zeros(), vmax: this.amsgrad ? zeros() : null, t: 0 };
+        this.state.set(w.name, s);
+      }
+      s.t += 1;
+      const host = (v: tf.Variable): Float32Array => v.dataSync() as Float32Array;
+      return { w: host(w), g: grads[i].dataSync() as Float32Array, m: host(s.m), v: host(s.v), ...(s.vmax ? { vmax: host(s.vmax) } : {}), t: s.t };
+    });
+    const outs = adamwStep(tensors, { lr, beta1: this.beta1, beta2: this.beta2, eps: ADAM_EPS, weightDecay: this.weightDecay });
+    vars.forEach((w, i) => tf.tidy(() => w.assign(tf.tensor(outs[i], w.shape, 'float32'))));
+  }
+
   async exportState(): Promise<OptimizerState> {
     const slots: OptimizerSlot[] = [];
     const steps: Record<string, number> = {};
@@ -209,7 +227,7 @@ class AdamW implements Optimizer {
     for (const s of state.slots) by.set(s.variable, { ...by.get(s.variable), [s.slot]: s });
     for (const [variable, { m, v, vmax }] of by) {
       if (!m || !v || (this.amsgrad && !vmax)) throw new Error(`the checkpoint's AdamW state of '${variable}' is incomplete`);
-      const t = (x: OptimizerSlot) => tf.variable(tf.tensor(x.values, x.shape, 'float32'), false);
+      const t = (x: OptimizerSlot) => tf.variable(tf.tensor(x.values.slice(), x.shape, 'float32'), false);
       this.state.set(variable, { m: t(m), v: t(v), vmax: this.amsgrad && vmax ? t(vmax) : null, t: state.steps[variable] ?? 0 });
     }
   }
@@ -290,7 +308,8 @@ export function clipByGlobalNorm(grads: readonly tf.Tensor[], maxNorm: number): 
   const norm = hostGlobalNorm(grads);
   if (maxNorm <= 0 || !(norm > maxNorm)) return { grads: grads.map((g) => tf.clone(g)), norm };
   const coef = maxNorm / (norm + 1e-6);
-  return { grads: tf.tidy(() => grads.map((g) => tf.mul(g, coef))), norm };
+  const scaled = scaleArrays(grads.map((g) => g.dataSync() as Float32Array), coef);
+  return { grads: scaled.map((v, i) => tf.tensor(v, grads[i].shape, 'float32')), norm };
 }
 
 function clipOnDevice(grads: readonly tf.Tensor[], maxNorm: number): { grads: tf.Tensor[]; norm: tf.Scalar } {
@@ -302,12 +321,10 @@ function clipOnDevice(grads: readonly tf.Tensor[], maxNorm: number): { grads: tf
   });
 }
 
-/** The same norm in one pass over host arrays (float64 sum of float32 squares, as tfjs's float32 sum up to rounding). */
+/**
+ * The same norm over host arrays: a float64 sum of float32 squares in a fixed order (as tfjs's
+ * float32 sum up to rounding), native and multi-threaded when the addon is built (kernels/optim_ops.ts).
+ */
 function hostGlobalNorm(grads: readonly tf.Tensor[]): number {
-  let sum = 0;
-  for (const g of grads) {
-    const v = g.dataSync() as Float32Array;
-    for (let i = 0; i < v.length; i++) sum += v[i] * v[i];
-  }
-  return Math.sqrt(sum);
+  return Math.sqrt(sumOfSquares(grads.map((g) => g.dataSync() as Float32Array)));
 }

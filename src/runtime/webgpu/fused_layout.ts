@@ -1,24 +1,14 @@
-// Data-movement parts of the U-Net on the GPU (WGSL), counterparts of fusedConcatChannels,
-// fusedAddBias, fusedDepthToSpaceBias and fusedUpsampleFilter in ../model/fused.ts (same values
-// and gradients). Each is one gather pass: a thread per output element, or per 4 consecutive
-// channels (vec4 loads and stores) when every channel count involved is a multiple of 4. Bias
-// gradients are the channel sums of dy through the deterministic two-stage reduction.
+// Data-movement parts of the U-Net on the GPU (WGSL): the webgpu kernels of the fused ops
+// concatChannels, addBias, depthToSpaceBias, upsampleFilter and residualAct of ../model/fused.ts
+// and their gradients (registered in ./fused_kernels.ts; same values as the host kernels). Each is
+// one gather pass: a thread per output element, or per 4 consecutive channels (vec4 loads and
+// stores) when every channel count involved is a multiple of 4. Bias gradients are the channel sums
+// of dy through the deterministic two-stage reduction (./fused_reduce.ts columnSums).
 import * as tf from '@tensorflow/tfjs';
-import { columnSums } from './fused_reduce.js';
-import { concatDims } from '../model/fused.js';
-import { WORKGROUP_INDEX_WGSL, i32, runElementwise, runKernel, vectorWidth } from './fused_program.js';
-
-type OpResult = { value: tf.Tensor; gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor[] };
-
-/** tf.customGrad with a fixed number of tensor inputs (tfjs types the inputs loosely). */
-function customOp(body: (inputs: tf.Tensor[]) => OpResult): (...inputs: tf.Tensor[]) => tf.Tensor {
-  return tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) =>
-    body(args.filter((a): a is tf.Tensor => a instanceof tf.Tensor)),
-  );
-}
+import { f32, WORKGROUP_INDEX_WGSL, i32, runElementwise, runKernel, vectorWidth } from './fused_program.js';
 
 /** out [n, Ca + Cb] = [a | b] along the channel axis. */
-function concatKernel(a: tf.Tensor, b: tf.Tensor, n: number, Ca: number, Cb: number, shape: number[]): tf.Tensor {
+export function concatKernel(a: tf.Tensor, b: tf.Tensor, n: number, Ca: number, Cb: number, shape: number[]): tf.Tensor {
   const C = Ca + Cb;
   const v = vectorWidth(Ca, Cb);
   return runElementwise(
@@ -45,7 +35,7 @@ function concatKernel(a: tf.Tensor, b: tf.Tensor, n: number, Ca: number, Cb: num
 }
 
 /** out [n, Cs] = channels [first, first + Cs) of x [n, C]. */
-function channelSlice(x: tf.Tensor, n: number, C: number, first: number, Cs: number, shape: number[]): tf.Tensor {
+export function channelSlice(x: tf.Tensor, n: number, C: number, first: number, Cs: number, shape: number[]): tf.Tensor {
   const v = vectorWidth(C, first, Cs);
   return runElementwise(
     {
@@ -66,23 +56,8 @@ function channelSlice(x: tf.Tensor, n: number, C: number, first: number, Cs: num
   );
 }
 
-/** Concatenation of two channels-last tensors along the last axis; gradient: the two channel slices of dy. */
-export function gpuConcatChannels(a: tf.Tensor5D, b: tf.Tensor5D): tf.Tensor5D {
-  const op = customOp(([ai, bi]) => {
-    const { n, Ca, Cb, C } = concatDims(ai, bi);
-    const aShape = ai.shape;
-    const bShape = bi.shape;
-    const value = concatKernel(ai, bi, n, Ca, Cb, [...aShape.slice(0, 4), C]);
-    const gradFunc = (dy: tf.Tensor): tf.Tensor[] => [
-      channelSlice(dy, n, C, 0, Ca, aShape),
-      channelSlice(dy, n, C, Ca, Cb, bShape),
-    ];
-    return { value, gradFunc };
-  });
-  return op(a, b) as tf.Tensor5D;
-}
 
-function addBiasKernel(x: tf.Tensor, bias: tf.Tensor, C: number): tf.Tensor {
+export function addBiasKernel(x: tf.Tensor, bias: tf.Tensor, C: number): tf.Tensor {
   const v = vectorWidth(C);
   return runElementwise(
     {
@@ -100,24 +75,13 @@ function addBiasKernel(x: tf.Tensor, bias: tf.Tensor, C: number): tf.Tensor {
   );
 }
 
-/** x [N, C] + bias [C] (row-broadcast add); gradients dy and its column sums. */
-export function gpuAddBias(x: tf.Tensor2D, bias: tf.Tensor1D): tf.Tensor2D {
-  const op = customOp(([xi, bi]) => {
-    const [N, C] = xi.shape;
-    if (bi.size !== C) throw new Error(`add-bias: ${bi.size} bias values for ${C} channels`);
-    const value = addBiasKernel(xi, bi, C);
-    const gradFunc = (dy: tf.Tensor): tf.Tensor[] => [tf.clone(dy), columnSums(dy, N, C)];
-    return { value, gradFunc };
-  });
-  return op(x, bias) as tf.Tensor2D;
-}
 
 /**
  * The depth-to-space index map, shared by both directions: for the element (b, d, h, w, t, c) of
  * x [B, D, H, W, taps*C], t = (kz, ky, kx), the flat index of its place in
  * [B, D*sz, H*sy, W*sx, C]. `toOut` true: gather x (+ bias) into the output; false: gather dy back.
  */
-function depthToSpaceKernel(src: tf.Tensor, bias: tf.Tensor | undefined, dims: number[], stride: [number, number, number], toOut: boolean, shape: number[]): tf.Tensor {
+export function depthToSpaceKernel(src: tf.Tensor, bias: tf.Tensor | undefined, dims: number[], stride: [number, number, number], toOut: boolean, shape: number[]): tf.Tensor {
   const [B, D, H, W, C] = dims;
   const [sz, sy, sx] = stride;
   const v = vectorWidth(C);
@@ -169,34 +133,9 @@ function depthToSpaceKernel(src: tf.Tensor, bias: tf.Tensor | undefined, dims: n
   );
 }
 
-/**
- * Depth-to-space plus a per-channel bias, for a kernel=stride transposed conv: `x`
- * [B, D, H, W, sz*sy*sx*C] laid out as [..., sz, sy, sx, C] becomes [B, D*sz, H*sy, W*sx, C] + bias.
- * Gradient: the inverse rearrangement, and the channel sums for the bias.
- */
-export function gpuDepthToSpaceBias(x: tf.Tensor5D, bias: tf.Tensor1D, stride: [number, number, number]): tf.Tensor5D {
-  const [sz, sy, sx] = stride;
-  const op = customOp(([xi, bi]) => {
-    const [B, D, H, W, K] = xi.shape;
-    const C = K / (sz * sy * sx);
-    if (!Number.isInteger(C) || bi.shape[0] !== C) {
-      throw new Error(`depth-to-space: ${K} channels do not split into [${stride.join(', ')}] blocks of ${bi.shape[0]}`);
-    }
-    const dims = [B, D, H, W, C];
-    const outShape = [B, D * sz, H * sy, W * sx, C];
-    const xShape = xi.shape;
-    const value = depthToSpaceKernel(xi, bi, dims, stride, true, outShape);
-    const gradFunc = (dy: tf.Tensor): tf.Tensor[] => [
-      depthToSpaceKernel(dy, undefined, dims, stride, false, xShape),
-      columnSums(dy, dy.size / C, C),
-    ];
-    return { value, gradFunc };
-  });
-  return op(x, bias) as tf.Tensor5D;
-}
 
 /** Transposes a [rows, cols] matrix through 32 x 32 tiles in workgroup memory (coalesced both ways). */
-function transpose2d(x: tf.Tensor, rows: number, cols: number, shape: number[]): tf.Tensor {
+export function transpose2d(x: tf.Tensor, rows: number, cols: number, shape: number[]): tf.Tensor {
   const tilesX = Math.ceil(cols / 32);
   const tilesY = Math.ceil(rows / 32);
   const code = `
@@ -241,19 +180,26 @@ fn main(index : i32) {
   );
 }
 
-/**
- * The transposed-conv weight [sz, sy, sx, out, in] rearranged as the 1x1x1 conv filter
- * [1, 1, 1, in, sz*sy*sx*out] of the projection (a [taps*out, in] -> [in, taps*out] transpose);
- * gradient: the inverse transpose.
- */
-export function gpuUpsampleFilter(weight: tf.Tensor5D): tf.Tensor5D {
-  const op = customOp(([wi]) => {
-    const [sz, sy, sx, cout, cin] = wi.shape;
-    const kc = sz * sy * sx * cout;
-    const wShape = wi.shape;
-    const value = transpose2d(wi, kc, cin, [1, 1, 1, cin, kc]);
-    const gradFunc = (dy: tf.Tensor): tf.Tensor[] => [transpose2d(dy, cin, kc, wShape)];
-    return { value, gradFunc };
-  });
-  return op(weight) as tf.Tensor5D;
+/** An element-wise program over two same-size arrays p, q with the uniform `slope`. */
+function slopeKernel(key: string, p: tf.Tensor, q: tf.Tensor, slope: number, body: string): tf.Tensor {
+  return runElementwise(
+    { key, inputs: ['p', 'q'], v: vectorWidth(p.size), outputSize: p.size, uniforms: 'slope : f32,', body },
+    [p, q],
+    [f32(slope)],
+    p.shape,
+  );
+}
+
+/** out = LeakyReLU(a + b) (a residual block's end). */
+export function residualActKernel(a: tf.Tensor, b: tf.Tensor, slope: number): tf.Tensor {
+  return slopeKernel('residual_act', a, b, slope, `
+    let z = p[index] + q[index];
+    result[index] = select(uniforms.slope * z, z, z > T(0.0));`);
+}
+
+/** Its gradient from the output y: dy where y > 0, else slope * dy. */
+export function residualActGradKernel(y: tf.Tensor, dy: tf.Tensor, slope: number): tf.Tensor {
+  return slopeKernel('residual_act_grad', y, dy, slope, `
+    let g = q[index];
+    result[index] = select(uniforms.slope * g, g, p[index] > T(0.0));`);
 }

@@ -1,6 +1,6 @@
 // The sigmoid Dice + BCE losses on the GPU (WGSL): the MultiTalent loss and nnU-Net's region loss,
-// the counterparts of fusedSigmoidDiceBce in ../loss/fused.ts: same value, same gradient w.r.t. the
-// logits (the math: ../loss/sigmoid-dice-bce.ts).
+// the webgpu kernels of the fused op of ../loss/fused.ts (registered in ./fused_kernels.ts): same
+// value, same gradient w.r.t. the logits as its host kernels (the math: ../loss/sigmoid-dice-bce.ts).
 //
 // Forward, logits z and targets g viewed as [B, N, C]:
 //   1./2. per (b, c) sums over voxels of BCE-with-logits, p g, p, g (p = sigmoid z)  -> [B, 4, C]
@@ -14,7 +14,7 @@
 // Float32 throughout (the cpu version sums in float64): the per-(b, c) sums are tree sums, whose
 // rounding error grows with log(N) rather than N.
 import * as tf from '@tensorflow/tfjs';
-import { multiTalentSpec, type SigmoidDiceBceSpec } from '../loss/sigmoid-dice-bce.js';
+import { type SigmoidDiceBceSpec } from '../loss/sigmoid-dice-bce.js';
 import { NO_PARAMS_WGSL, reduceSums, type Dims, type PartialSpec } from './fused_reduce.js';
 import { f32, i32, runElementwise, runKernel, sampleChannelWgsl, toFloat32, vectorWidth, type Uniform } from './fused_program.js';
 
@@ -219,36 +219,31 @@ function lossLogitGrad(z: tf.Tensor, g: tf.Tensor, coef: tf.Tensor, d: Dims): tf
 }
 
 /**
- * The sigmoid Dice + BCE family (../loss/sigmoid-dice-bce.ts: the MultiTalent loss, nnU-Net's region
- * loss) as WGSL programs on the webgpu backend: same value and gradient w.r.t. `logits` as
- * fusedSigmoidDiceBce; `targets` and `mask` get none.
+ * The forward kernel of the fused sigmoid Dice + BCE op (../loss/fused.ts: the MultiTalent loss,
+ * nnU-Net's region loss): the scalar loss and the per-(b, c) sums [B, 4, C] (flat) the gradient reads.
  */
-export function gpuSigmoidDiceBce(logits: tf.Tensor5D, targets: tf.Tensor5D, mask: tf.Tensor2D, spec: SigmoidDiceBceSpec): tf.Scalar {
-  // Shapes are checked by the caller (../loss/sigmoid-loss.ts).
+export function gpuSigmoidDiceBceForward(logits: tf.Tensor5D, targets: tf.Tensor, mask: tf.Tensor, spec: SigmoidDiceBceSpec): [tf.Tensor, tf.Tensor] {
   const [B, D, H, W, C] = logits.shape;
   const d: Dims = { B, N: D * H * W, C };
-  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const zi = args[0] as tf.Tensor;
-    const save = args[1] as tf.GradSaveFunc;
-    // Converted once (int32 / bool inputs) inside the op's scope; the saved copies live for the tape.
-    const g = toFloat32(targets);
-    const m = toFloat32(mask);
-    const sums = reduceSums(LOSS_STATS, [zi, g], d);
-    const value = lossValue(sums, m, d, spec) as tf.Scalar;
-    save([zi, g, m, sums]);
-    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
-      const [zs, gs, ms, ss] = saved;
-      const coef = lossCoefficients(ss, ms, dy, d, spec);
-      const dz = lossLogitGrad(zs, gs, coef, d);
-      coef.dispose();
-      return [dz];
-    };
-    return { value, gradFunc };
-  });
-  return op(logits) as tf.Scalar;
+  const g = toFloat32(targets);
+  const m = toFloat32(mask);
+  const sums = reduceSums(LOSS_STATS, [logits, g], d);
+  const value = lossValue(sums, m, d, spec);
+  if (g !== targets) g.dispose();
+  if (m !== mask) m.dispose();
+  return [value, tf.reshape(sums, [sums.size])];
 }
 
-/** The MultiTalent loss (batch Dice unless `batchDice` is false) as the WGSL programs above. */
-export function gpuMultiTalentLoss(logits: tf.Tensor5D, targets: tf.Tensor5D, mask: tf.Tensor2D, batchDice = true): tf.Scalar {
-  return gpuSigmoidDiceBce(logits, targets, mask, multiTalentSpec(batchDice));
+/** Its gradient kernel: d(loss)/d(logits) from the upstream dy (read on the GPU) and the sums. */
+export function gpuSigmoidDiceBceBackward(dy: tf.Tensor, logits: tf.Tensor5D, targets: tf.Tensor, mask: tf.Tensor, sums: tf.Tensor, spec: SigmoidDiceBceSpec): tf.Tensor {
+  const [B, D, H, W, C] = logits.shape;
+  const d: Dims = { B, N: D * H * W, C };
+  const g = toFloat32(targets);
+  const m = toFloat32(mask);
+  const coef = lossCoefficients(sums, m, dy, d, spec);
+  const dz = lossLogitGrad(logits, g, coef, d);
+  coef.dispose();
+  if (g !== targets) g.dispose();
+  if (m !== mask) m.dispose();
+  return dz;
 }

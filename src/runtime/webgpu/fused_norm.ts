@@ -1,6 +1,6 @@
-// Bias + InstanceNorm + LeakyReLU on the GPU (WGSL), the counterpart of fusedBiasNormAct in
-// ../model/fused.ts: same value, same gradients (see normActForward / normActBackward in
-// ../kernels/host_ops.ts for the math).
+// Bias + InstanceNorm + LeakyReLU on the GPU (WGSL): the webgpu kernels of the fused op
+// `biasNormAct` (../model/fused.ts; registered in ./fused_kernels.ts): same value, same gradients
+// as the host kernels (see normActForward / normActBackward in ../kernels/host_ops.ts for the math).
 //
 // Forward, for x viewed as [B, N, C] (N voxels, channels last):
 //   1. partial Welford statistics per (b, 32-channel tile, chunk of rows)      (reads x once)
@@ -157,43 +157,29 @@ function normInputGrad(
 }
 
 /**
- * y = LeakyReLU(InstanceNorm(x + bias) * scale + offset), per sample and channel over the spatial
- * axes of channels-last `x` [B, z, y, x, C]; biased variance, `eps` inside the square root. WGSL
- * programs on the webgpu backend, gradients for all four inputs (bias: the channel sums of dx).
+ * The forward kernel of the fused bias + InstanceNorm + LeakyReLU op (../model/fused.ts
+ * `biasNormAct`): y = LeakyReLU(InstanceNorm(x) * scale + offset) and the per-(b, c) stats
+ * [B, 2, C] (mean, rstd) the gradient reads. The bias cancels out of the value.
  */
-export function gpuBiasNormAct(
-  x: tf.Tensor5D,
-  bias: tf.Tensor1D,
-  scale: tf.Tensor1D,
-  offset: tf.Tensor1D,
-  eps: number,
-  slope: number,
-): tf.Tensor5D {
-  const C = x.shape[4];
-  for (const [name, t] of [['bias', bias], ['scale', scale], ['offset', offset]] as const) {
-    if (t.size !== C) throw new Error(`bias-norm-act: ${name} has ${t.size} values for ${C} channels`);
-  }
-  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const [xi, , si, oi] = args as tf.Tensor[];
-    const save = args[4] as tf.GradSaveFunc;
-    const [B, D, H, W] = xi.shape;
-    const d: Dims = { B, N: D * H * W, C };
-    const stats = normStats(xi, d, eps);
-    const value = normApply(xi, stats, si, oi, d, slope);
-    save([xi, si, oi, stats]);
-    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
-      const [xs, ss, os, st] = saved;
-      const sums = normBackwardSums(xs, dy, st, ss, os, d, slope);
-      const grads = [
-        normInputGrad(xs, dy, st, sums, ss, os, d, slope),
-        normParamGrad(0, sums, st, ss, d),
-        normParamGrad(1, sums, st, ss, d),
-        normParamGrad(2, sums, st, ss, d),
-      ];
-      sums.dispose();
-      return grads;
-    };
-    return { value, gradFunc };
-  });
-  return op(x, bias, scale, offset) as tf.Tensor5D;
+export function gpuBiasNormActForward(x: tf.Tensor5D, scale: tf.Tensor, offset: tf.Tensor, eps: number, slope: number): [tf.Tensor, tf.Tensor] {
+  const [B, D, H, W, C] = x.shape;
+  const d: Dims = { B, N: D * H * W, C };
+  const stats = normStats(x, d, eps);
+  const y = normApply(x, stats, scale, offset, d, slope);
+  return [y, tf.reshape(stats, [B, 2, C])];
+}
+
+/** Its gradient kernel: [dx, dbias, dscale, doffset] from dy, x, the stats, scale and offset. */
+export function gpuBiasNormActBackward(dy: tf.Tensor, x: tf.Tensor5D, stats: tf.Tensor, scale: tf.Tensor, offset: tf.Tensor, slope: number): tf.Tensor[] {
+  const [B, D, H, W, C] = x.shape;
+  const d: Dims = { B, N: D * H * W, C };
+  const sums = normBackwardSums(x, dy, stats, scale, offset, d, slope);
+  const grads = [
+    normInputGrad(x, dy, stats, sums, scale, offset, d, slope),
+    normParamGrad(0, sums, stats, scale, d),
+    normParamGrad(1, sums, stats, scale, d),
+    normParamGrad(2, sums, stats, scale, d),
+  ];
+  sums.dispose();
+  return grads;
 }

@@ -1,6 +1,7 @@
 // Registration of the project's WGSL kernels in tfjs's kernel registry for backend 'webgpu'.
 import * as tf from '@tensorflow/tfjs';
 import { makeWebGpuConv3dKernels } from './conv3d.js';
+import { makeWebGpuFusedKernels } from './fused_kernels.js';
 import { makeSafeWebGpuKernels } from './safe_kernels.js';
 
 let registered = false;
@@ -23,13 +24,14 @@ export function originalWebGpuKernel(name: string): tf.KernelConfig | undefined 
 
 /**
  * Registers every project kernel for webgpu: the tiled implicit-GEMM Conv3D and its two gradients,
- * and the wrappers that keep tfjs's own kernels out of their broken configurations
- * (./safe_kernels.ts). The fused element-wise ops and the loss are custom ops (./fused.ts). Idempotent.
+ * the fused ops' kernels (./fused_kernels.ts: norm, layout, residual, the sigmoid losses), and the
+ * wrappers that keep tfjs's own kernels out of their broken configurations (./safe_kernels.ts).
+ * Idempotent.
  */
 export function registerWebGpuKernels(): void {
   if (registered) return;
   const safe = makeSafeWebGpuKernels((name) => tf.getKernel(name, 'webgpu'));
-  for (const config of [...makeWebGpuConv3dKernels(), ...safe]) replaceWebGpuKernel(config);
+  for (const config of [...makeWebGpuConv3dKernels(), ...makeWebGpuFusedKernels(), ...safe]) replaceWebGpuKernel(config);
   registered = true;
 }
 

@@ -78,10 +78,16 @@ describe('stage keys', () => {
       t.batch = 4;
     });
     const deps = (s: Stage) => new Map<string, KeyInput>(s.deps.map((d) => [d, { key: `k-${d}`, digest: 'd' }]));
-    const before = keyMaterial(stage(g, 'train:quickstart_pretrain'), g, deps(stage(g, 'train:quickstart_pretrain')), { backend: 'cpu' });
+    const before = keyMaterial(stage(g, 'train:quickstart_pretrain'), g, deps(stage(g, 'train:quickstart_pretrain')), { backend: 'cpu', numerics: 'native-fma' });
     const now = keyMaterial(stage(h, 'train:quickstart_pretrain'), h, deps(stage(h, 'train:quickstart_pretrain')), { backend: 'webgpu' });
-    expect(explainChange(before, now)).toEqual(['backend: cpu -> webgpu', 'batch: 2 -> 4', 'schedule.epochs: 15 -> 30', 'schedule.phases[0].epochs: 15 -> 30']);
-    const moved = keyMaterial(stage(h, 'train:quickstart_pretrain'), h, new Map([['preprocess:quickstart_pretrain', { key: 'other', digest: 'd2' }]]), { backend: 'cpu' });
+    expect(explainChange(before, now)).toEqual(['backend: cpu -> webgpu', 'numerics: native-fma -> null', 'batch: 2 -> 4', 'schedule.epochs: 15 -> 30', 'schedule.phases[0].epochs: 15 -> 30']);
+    // The native kernels' numerics class is part of a tensor stage's key (the generic build computes other bits).
+    const generic = keyMaterial(stage(g, 'train:quickstart_pretrain'), g, deps(stage(g, 'train:quickstart_pretrain')), { backend: 'cpu', numerics: 'native-generic' });
+    expect(keyOf(generic)).not.toBe(keyOf(before));
+    expect(explainChange(before, generic)).toEqual(['numerics: native-fma -> native-generic']);
+    const prep = keyMaterial(stage(g, 'preprocess:quickstart_pretrain'), g, deps(stage(g, 'preprocess:quickstart_pretrain')), { backend: 'cpu', numerics: 'native-generic' });
+    expect(prep.numerics).toBeNull(); // no tensors: no numerics
+    const moved = keyMaterial(stage(h, 'train:quickstart_pretrain'), h, new Map([['preprocess:quickstart_pretrain', { key: 'other', digest: 'd2' }]]), { backend: 'cpu', numerics: 'native-fma' });
     expect(explainChange(before, { ...moved, params: before.params, package: '9.9.9' }, new Map([['other', 'preprocess:quickstart_pretrain']]))).toEqual([
       'package: 0.1.0 -> 9.9.9',
       "upstream 'preprocess:quickstart_pretrain' changed",

@@ -9,6 +9,7 @@ import {
   unregisterFastCpuKernels,
 } from '../../../src/runtime/kernels/index.js';
 import { loadNativeConv3d } from '../../../src/runtime/kernels/native_addon.js';
+import { currentNativeIsa, nativeIsas, selectNativeIsa, setNativeThreads } from '../../../src/runtime/kernels/native_config.js';
 
 type V3 = [number, number, number];
 type Shape5 = [number, number, number, number, number];
@@ -112,7 +113,7 @@ describe('registerFastCpuKernels', () => {
       expect(status.reason).toBeUndefined();
       expect(tf.getKernel('Conv3D', 'cpu')).not.toBe(before);
       expect(originalCpuConv3dKernels()?.Conv3D).toBe(before);
-      expect(['avx2', 'generic']).toContain(nativeConv3dInfo()?.isa);
+      expect(['avx512', 'avx2', 'generic']).toContain(nativeConv3dInfo()?.isa);
       expect(registerFastCpuKernels()).toEqual({ native: true }); // idempotent
     } else {
       expect(status.reason).toMatch(/\S/);
@@ -186,5 +187,101 @@ describe.skipIf(!native)(`native conv3d kernels match tfjs's cpu kernels${SKIP_N
     const y = new Float32Array(8);
     addon.forward(Float32Array.from([1, 2, 3, 4, 5, 6, 7, 8]), Float32Array.from([2]), params, y);
     expect(Array.from(y)).toEqual([2, 4, 6, 8, 10, 12, 14, 16]);
+  });
+});
+
+/** True when every element of a and b has the same bits (NaN payloads and -0 included). */
+function bitEqual(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) return false;
+  return true;
+}
+
+function valuesOf(ts: tf.Tensor[]): Float32Array[] {
+  const v = ts.map((t) => t.dataSync() as Float32Array).map((a) => Float32Array.from(a));
+  tf.dispose(ts);
+  return v;
+}
+
+describe.skipIf(!native)(`every instruction-set build of the native conv3d kernels${SKIP_NOTE}`, () => {
+  const isas = native ? nativeIsas() : [];
+  const initial = native ? currentNativeIsa() : undefined;
+  beforeAll(() => {
+    expect(registerFastCpuKernels().native).toBe(true);
+    // The builds this CPU runs, best first; generic always among them.
+    expect(isas.at(-1)).toBe('generic');
+    expect(isas[0]).toBe(initial);
+  });
+  afterAll(() => {
+    if (initial) selectNativeIsa(initial);
+    setNativeThreads(0);
+    unregisterFastCpuKernels();
+  });
+
+  for (const isa of ['avx512', 'avx2', 'generic'] as const) {
+    it.skipIf(!isas.includes(isa))(`${isa}: Conv3D and both gradients match tfjs's kernels on every case${isas.includes(isa) ? '' : ` [SKIPPED: this CPU cannot run the ${isa} build]`}`, () => {
+      selectNativeIsa(isa);
+      expect(currentNativeIsa()).toBe(isa);
+      cases.forEach((c, i) => {
+        const ours = runAll(c, 100 + 10 * i);
+        const ref = withReference(() => runAll(c, 100 + 10 * i));
+        ['forward', 'input grad', 'filter grad'].forEach((what, j) => expectClose(ours[j], ref[j], `${isa} ${label(c)} ${what}`));
+        tf.dispose([...ours, ...ref]);
+      });
+    });
+  }
+
+  // Network-sized cases that take the wide (32-column) blocks, both filter-gradient paths
+  // (output-partitioned for small inputs, position-partitioned with partial sums for large ones)
+  // and balanced row tiles.
+  const wide: Case[] = [
+    { shape: [2, 9, 10, 33, 16], filters: 16, kernel: k3, strides: s1, pad: 'same' },
+    { shape: [1, 8, 6, 21, 24], filters: 40, kernel: k3, strides: s2, pad: 'same' },
+    { shape: [1, 4, 4, 30, 64], filters: 72, kernel: k3, strides: s1, pad: 'same' },
+    { shape: [2, 16, 16, 16, 16], filters: 32, kernel: k3, strides: s2, pad: 'same' },
+    { shape: [2, 4, 4, 4, 40], filters: 48, kernel: k3, strides: s1, pad: 'same' },
+  ];
+
+  it('the avx512 and avx2 builds give bit-identical results (both fuse multiply-adds, same summation order)', () => {
+    if (!isas.includes('avx512') || !isas.includes('avx2')) {
+      console.warn('avx512 vs avx2 bit-identity not checked: this CPU lacks one of the builds');
+      return;
+    }
+    for (const [i, c] of [...cases, ...wide].entries()) {
+      selectNativeIsa('avx512');
+      const a = valuesOf(runAll(c, 300 + i));
+      selectNativeIsa('avx2');
+      const b = valuesOf(runAll(c, 300 + i));
+      a.forEach((v, j) => expect(bitEqual(v, b[j]), `${label(c)} output ${j}`).toBe(true));
+    }
+  });
+
+  it('wide-block cases match tfjs in every build', () => {
+    wide.forEach((c, i) => {
+      const ref = withReference(() => runAll(c, 400 + i));
+      for (const isa of isas) {
+        selectNativeIsa(isa);
+        const ours = runAll(c, 400 + i);
+        ['forward', 'input grad', 'filter grad'].forEach((what, j) => expectClose(ours[j], ref[j], `${isa} ${label(c)} ${what}`));
+        tf.dispose(ours);
+      }
+      tf.dispose(ref);
+    });
+  });
+
+  it('results are bit-identical whatever the thread count (1, 2, 3, 5 threads)', () => {
+    for (const isa of isas) {
+      selectNativeIsa(isa);
+      for (const [i, c] of [...cases.slice(0, 4), ...wide].entries()) {
+        setNativeThreads(1);
+        const one = valuesOf(runAll(c, 500 + i));
+        for (const n of [2, 3, 5]) {
+          setNativeThreads(n);
+          const many = valuesOf(runAll(c, 500 + i));
+          one.forEach((v, j) => expect(bitEqual(v, many[j]), `${isa} ${label(c)} output ${j}, ${n} threads`).toBe(true));
+        }
+      }
+    }
+    setNativeThreads(0);
   });
 });

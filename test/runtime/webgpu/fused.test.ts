@@ -1,26 +1,15 @@
-// The WGSL fused ops (src/runtime/webgpu/fused.ts) against the host-memory fused ops on the cpu
-// backend: values and gradients from the same host arrays, relative tolerance 1e-4.
+// The fused ops' webgpu kernels (WGSL, src/runtime/webgpu/fused_kernels.ts) against their cpu
+// kernels: each op (one named kernel with one gradient) run on both backends, values and gradients
+// from the same host arrays, relative tolerance 1e-4.
 import * as tf from '@tensorflow/tfjs';
-import { describe, expect, it } from 'vitest';
-import { fusedMultiTalentLoss, fusedSigmoidDiceBce } from '../../../src/runtime/loss/fused.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { FUSED_KERNEL_NAMES, SOFTMAX_DICE_CE, SOFTMAX_DICE_CE_GRAD } from '../../../src/runtime/kernels/fused_names.js';
+import { fusedMultiTalentLoss, sigmoidDiceBce, softmaxDiceCe } from '../../../src/runtime/loss/fused.js';
 import { multiTalentSpec, nnUNetRegionSpec, type SigmoidDiceBceSpec } from '../../../src/runtime/loss/sigmoid-dice-bce.js';
-import { fusedSoftmaxDiceCe, nnUNetSoftmaxSpec, softmaxDiceCeLoss } from '../../../src/runtime/loss/softmax-dice-ce.js';
-import {
-  fusedAddBias,
-  fusedBiasNormAct,
-  fusedConcatChannels,
-  fusedDepthToSpaceBias,
-  fusedUpsampleFilter,
-} from '../../../src/runtime/model/fused.js';
-import {
-  gpuAddBias,
-  gpuBiasNormAct,
-  gpuConcatChannels,
-  gpuDepthToSpaceBias,
-  gpuMultiTalentLoss,
-  gpuSigmoidDiceBce,
-  gpuUpsampleFilter,
-} from '../../../src/runtime/webgpu/fused.js';
+import { nnUNetSoftmaxSpec } from '../../../src/runtime/loss/softmax-dice-ce.js';
+import { softmaxDiceCeLoss } from '../../../src/runtime/loss/softmax-loss.js';
+import { addBias, biasNormAct, concatChannels, depthToSpaceBias, residualAct, upsampleFilter } from '../../../src/runtime/model/fused.js';
+import { registerWebGpuKernels } from '../../../src/runtime/webgpu/register.js';
 import { chunkPlan } from '../../../src/runtime/webgpu/fused_reduce.js';
 import { maxRelErr, onBackend, readOn, webgpuSkipReason } from './helpers.js';
 
@@ -112,6 +101,16 @@ function normInputs(shape: Shape, seed: number, mean = 0, std = 1): HostInput[] 
 }
 
 describe.skipIf(webgpuSkipReason)('webgpu fused ops equal the cpu fused ops', () => {
+  beforeAll(() => registerWebGpuKernels());
+
+  it('every fused op has a kernel on both backends (the softmax loss: cpu only, webgpu composes it)', () => {
+    for (const name of FUSED_KERNEL_NAMES) {
+      expect(tf.getKernel(name, 'cpu'), `${name} on cpu`).toBeDefined();
+      const gpuOnly = name === SOFTMAX_DICE_CE || name === SOFTMAX_DICE_CE_GRAD;
+      expect(tf.getKernel(name, 'webgpu') !== undefined, `${name} on webgpu`).toBe(!gpuOnly);
+    }
+  });
+
   it('reductions run in several chunks even for the small test shapes', () => {
     expect(chunkPlan(60).chunks).toBe(2);
     expect(chunkPlan(20480)).toEqual({ chunkRows: 64, chunks: 320 });
@@ -130,8 +129,8 @@ describe.skipIf(webgpuSkipReason)('webgpu fused ops equal the cpu fused ops', ()
     for (const [name, shape, mean, std, gradTol] of cases) {
       it(name, async () => {
         await expectSame(
-          ([x, b, s, o]) => fusedBiasNormAct(t5(x), t1(b), t1(s), t1(o), EPS, SLOPE),
-          ([x, b, s, o]) => gpuBiasNormAct(t5(x), t1(b), t1(s), t1(o), EPS, SLOPE),
+          ([x, b, s, o]) => biasNormAct(t5(x), t1(b), t1(s), t1(o), EPS, SLOPE),
+          ([x, b, s, o]) => biasNormAct(t5(x), t1(b), t1(s), t1(o), EPS, SLOPE),
           normInputs(shape, 10, mean, std),
           4,
           gradTol,
@@ -141,7 +140,7 @@ describe.skipIf(webgpuSkipReason)('webgpu fused ops equal the cpu fused ops', ()
 
     it('is bit-identical from run to run (value and gradients)', async () => {
       const inputs = normInputs([1, 16, 32, 40, 3], 20, 1, 2);
-      const f = ([x, b, s, o]: tf.Tensor[]): tf.Tensor => gpuBiasNormAct(t5(x), t1(b), t1(s), t1(o), EPS, SLOPE);
+      const f = ([x, b, s, o]: tf.Tensor[]): tf.Tensor => biasNormAct(t5(x), t1(b), t1(s), t1(o), EPS, SLOPE);
       const a = await valueAndGrads('webgpu', f, inputs, 4);
       const b = await valueAndGrads('webgpu', f, inputs, 4);
       expect(Buffer.from(a.value.buffer).equals(Buffer.from(b.value.buffer))).toBe(true);
@@ -156,8 +155,8 @@ describe.skipIf(webgpuSkipReason)('webgpu fused ops equal the cpu fused ops', ()
     ]) {
       it(`${ca} + ${cb} channels`, async () => {
         await expectSame(
-          ([a, b]) => fusedConcatChannels(t5(a), t5(b)),
-          ([a, b]) => gpuConcatChannels(t5(a), t5(b)),
+          ([a, b]) => concatChannels(t5(a), t5(b)),
+          ([a, b]) => concatChannels(t5(a), t5(b)),
           [input([2, 5, 4, 3, ca], 30), input([2, 5, 4, 3, cb], 31)],
         );
       });
@@ -165,9 +164,21 @@ describe.skipIf(webgpuSkipReason)('webgpu fused ops equal the cpu fused ops', ()
 
     it('rejects shapes that differ outside the channel axis', async () => {
       await onBackend('webgpu', () => {
-        expect(() => gpuConcatChannels(tf.zeros([1, 2, 2, 2, 3]) as tf.Tensor5D, tf.zeros([1, 2, 3, 2, 3]) as tf.Tensor5D)).toThrow(/differ/);
+        expect(() => concatChannels(tf.zeros([1, 2, 2, 2, 3]) as tf.Tensor5D, tf.zeros([1, 2, 3, 2, 3]) as tf.Tensor5D)).toThrow(/differ/);
       });
     });
+  });
+
+  describe('LeakyReLU(a + b)', () => {
+    for (const shape of [[2, 3, 4, 5, 6], [1, 4, 4, 4, 8]] as Shape[]) {
+      it(`[${shape.join(', ')}]`, async () => {
+        await expectSame(
+          ([a, b]) => residualAct(t5(a), t5(b), SLOPE),
+          ([a, b]) => residualAct(t5(a), t5(b), SLOPE),
+          [input(shape, 35), input(shape, 36)],
+        );
+      });
+    }
   });
 
   describe('bias add', () => {
@@ -178,8 +189,8 @@ describe.skipIf(webgpuSkipReason)('webgpu fused ops equal the cpu fused ops', ()
     ]) {
       it(`[${n}, ${c}]`, async () => {
         await expectSame(
-          ([x, b]) => fusedAddBias(x as tf.Tensor2D, t1(b)),
-          ([x, b]) => gpuAddBias(x as tf.Tensor2D, t1(b)),
+          ([x, b]) => addBias(x as tf.Tensor2D, t1(b)),
+          ([x, b]) => addBias(x as tf.Tensor2D, t1(b)),
           [input([n, c], 40), input([c], 41)],
         );
       });
@@ -195,8 +206,8 @@ describe.skipIf(webgpuSkipReason)('webgpu fused ops equal the cpu fused ops', ()
       it(`stride ${stride.join('x')}, ${c} channels`, async () => {
         const taps = stride[0] * stride[1] * stride[2];
         await expectSame(
-          ([x, b]) => fusedDepthToSpaceBias(t5(x), t1(b), stride),
-          ([x, b]) => gpuDepthToSpaceBias(t5(x), t1(b), stride),
+          ([x, b]) => depthToSpaceBias(t5(x), t1(b), stride),
+          ([x, b]) => depthToSpaceBias(t5(x), t1(b), stride),
           [input([2, 2, 3, 2, taps * c], 50), input([c], 51)],
         );
       });
@@ -210,7 +221,7 @@ describe.skipIf(webgpuSkipReason)('webgpu fused ops equal the cpu fused ops', ()
       [2, 1, 3, 5, 33],
     ]) {
       it(`weight [${shape.join(', ')}]`, async () => {
-        await expectSame(([w]) => fusedUpsampleFilter(t5(w)), ([w]) => gpuUpsampleFilter(t5(w)), [input(shape, 60)]);
+        await expectSame(([w]) => upsampleFilter(t5(w)), ([w]) => upsampleFilter(t5(w)), [input(shape, 60)]);
       });
     }
   });
@@ -257,7 +268,7 @@ describe.skipIf(webgpuSkipReason)('webgpu fused ops equal the cpu fused ops', ()
       it(name, async () => {
         const got = await expectSame(
           ([z, g, m]) => fusedMultiTalentLoss(t5(z), t5(g), m as tf.Tensor2D),
-          ([z, g, m]) => gpuMultiTalentLoss(t5(z), t5(g), m as tf.Tensor2D),
+          ([z, g, m]) => fusedMultiTalentLoss(t5(z), t5(g), m as tf.Tensor2D),
           lossInputs(shape, 70),
           1,
         );
@@ -268,7 +279,7 @@ describe.skipIf(webgpuSkipReason)('webgpu fused ops equal the cpu fused ops', ()
     }
 
     it('is bit-identical from run to run (value and gradient)', async () => {
-      const f = ([z, g, m]: tf.Tensor[]): tf.Tensor => gpuMultiTalentLoss(t5(z), t5(g), m as tf.Tensor2D);
+      const f = ([z, g, m]: tf.Tensor[]): tf.Tensor => fusedMultiTalentLoss(t5(z), t5(g), m as tf.Tensor2D);
       const inputs = lossInputs([2, 16, 32, 40, 5], 75);
       const a = await valueAndGrads('webgpu', f, inputs, 1);
       const b = await valueAndGrads('webgpu', f, inputs, 1);
@@ -280,7 +291,7 @@ describe.skipIf(webgpuSkipReason)('webgpu fused ops equal the cpu fused ops', ()
       // Cast inside the op: tfjs-webgpu keeps int32 buffers even for int32 -> float32 casts.
       const cpu = ([zi, gi, mi]: tf.Tensor[]): tf.Tensor => fusedMultiTalentLoss(t5(zi), t5(gi), mi as tf.Tensor2D);
       const gpu = ([zi, gi, mi]: tf.Tensor[]): tf.Tensor =>
-        gpuMultiTalentLoss(t5(zi), t5(tf.cast(tf.cast(gi, 'int32'), 'float32')), tf.cast(mi, 'int32') as tf.Tensor2D);
+        fusedMultiTalentLoss(t5(zi), t5(tf.cast(tf.cast(gi, 'int32'), 'float32')), tf.cast(mi, 'int32') as tf.Tensor2D);
       await expectSame(cpu, gpu, lossInputs([2, 5, 4, 3, 6], 80), 1);
     });
 
@@ -292,8 +303,8 @@ describe.skipIf(webgpuSkipReason)('webgpu fused ops equal the cpu fused ops', ()
       for (const shape of [[2, 5, 4, 3, 6], [3, 3, 4, 4, 8]] as Shape[]) {
         it(`${name}, [${shape.join(', ')}]`, async () => {
           await expectSame(
-            ([z, g, m]) => fusedSigmoidDiceBce(t5(z), t5(g), m as tf.Tensor2D, spec),
-            ([z, g, m]) => gpuSigmoidDiceBce(t5(z), t5(g), m as tf.Tensor2D, spec),
+            ([z, g, m]) => sigmoidDiceBce(t5(z), t5(g), m as tf.Tensor2D, spec),
+            ([z, g, m]) => sigmoidDiceBce(t5(z), t5(g), m as tf.Tensor2D, spec),
             lossInputs(shape, 90),
             1,
           );
@@ -302,7 +313,7 @@ describe.skipIf(webgpuSkipReason)('webgpu fused ops equal the cpu fused ops', ()
     }
   });
 
-  describe("dice_ce's softmax form (tfjs kernels on webgpu, the fused op on cpu)", () => {
+  describe("dice_ce's softmax form (the tfjs composition on webgpu, the fused kernel on cpu)", () => {
     for (const batchDice of [true, false]) {
       it(`batch_dice ${batchDice}`, async () => {
         const shape: Shape = [2, 4, 6, 5, 4];
@@ -315,7 +326,7 @@ describe.skipIf(webgpuSkipReason)('webgpu fused ops equal the cpu fused ops', ()
         const m = new Float32Array(B * C).fill(1);
         const inputs: HostInput[] = [input(shape, 96, 0, 2), { shape, data: g }, { shape: [B, C], data: m }];
         await expectSame(
-          ([z, gt]) => fusedSoftmaxDiceCe(t5(z), t5(gt), spec),
+          ([z, gt]) => softmaxDiceCe(t5(z), t5(gt), spec),
           ([z, gt, mk]) => softmaxDiceCeLoss(t5(z), t5(gt), mk as tf.Tensor2D, spec),
           inputs,
           1,
