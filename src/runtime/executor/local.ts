@@ -181,9 +181,10 @@ export class StageRunner {
   /**
    * Runs the stage here and files its outputs; the returned status is done, interrupted or failed,
    * or cached when another process (a second `mtc run` on the same store) computed it meanwhile:
-   * the stage key's lock (store.lock) is held from the work folder to the commit.
+   * the stage key's lock (store.lock) is held from the work folder to the commit. `forced`
+   * (--force): computed again even when an entry exists.
    */
-  async run(stage: Stage, r: ResolvedStage, startedAt = performance.now(), announced = false): Promise<{ status: 'done' | 'interrupted' | 'failed' | 'cached'; entry?: StoreEntry; error?: unknown; seconds: number }> {
+  async run(stage: Stage, r: ResolvedStage, startedAt = performance.now(), announced = false, forced = false): Promise<{ status: 'done' | 'interrupted' | 'failed' | 'cached'; entry?: StoreEntry; error?: unknown; seconds: number }> {
     const { events, signal } = this.options;
     const handler = handlerFor(stage);
     const t0 = startedAt;
@@ -195,7 +196,7 @@ export class StageRunner {
         onWait: (h) => events.emit({ type: 'stage-log', stage: stage.id, message: `waiting for process ${h.pid} on ${h.host}, which is computing this stage (since ${h.startedAt})` }),
         onStale: (h) => events.emit({ type: 'stage-log', stage: stage.id, message: `removed the lock left by ${h ? `process ${h.pid} on ${h.host}, which no longer runs` : 'a process that no longer runs'}` }),
       });
-      const other = await this.store.lookup(r.key);
+      const other = forced ? null : await this.store.lookup(r.key);
       if (other) {
         this.entries.set(stage.id, other);
         const seconds = (performance.now() - t0) / 1000;
@@ -348,7 +349,7 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
       }
       return;
     }
-    const out = await runner.run(stage, r, t0, announced);
+    const out = await runner.run(stage, r, t0, announced, forced);
     finish(stage, out.status, out.error);
   };
 
@@ -451,6 +452,6 @@ export async function runSingleStage(
       return { status: 'cached', key: r.key };
     }
   }
-  const out = await runner.run(target, r, t0, announced);
+  const out = await runner.run(target, r, t0, announced, options.force === true);
   return { status: out.status, error: out.error, key: r.key };
 }
