@@ -3,6 +3,8 @@
 
 conv3d: forward + input grad + filter grad of one 3D convolution.
   python3 bench/pytorch_reference.py conv3d --shape 2,32,32,32,16 --filters 16 --kernel 3 --stride 1
+infer: sliding-window inference of that U-Net on a synthetic volume, as `mtc infer` does it:
+  python3 bench/pytorch_reference.py infer --features 8,16,32,64 --patch 32,32,32 --volume 200,512,512 --classes 2
 step: one training step (forward, MultiTalent loss, backward, grad-norm clip 12, SGD Nesterov 0.99,
 weight decay 3e-5) of the same plain 3D U-Net as src/runtime/model/unet.ts (or, with --arch
 resenc_unet [--blocks 1,2,3,4], its residual-encoder U-Net):
@@ -109,24 +111,26 @@ class ConvUnit(nn.Module):
 
 
 class UNet(nn.Module):
-    """The plain U-Net of src/runtime/model/unet.ts: 2 conv units per stage, stage 0 stride 1,
-    then stride 2; decoder ConvTranspose3d(kernel = stride), concat with the skip, 2 conv units;
-    1x1x1 head with one logit per class."""
+    """The plain U-Net of src/runtime/model/unet.ts: 2 conv units per stage, the first strided
+    (default: stage 0 stride 1, then 2; or per stage `strides`); decoder ConvTranspose3d(kernel =
+    stride), concat with the skip, 2 conv units; 1x1x1 head with one logit per class."""
 
-    def __init__(self, features, classes, convs=2):
+    def __init__(self, features, classes, convs=2, strides=None):
         super().__init__()
+        strides = strides or [(1, 1, 1)] + [(2, 2, 2)] * (len(features) - 1)
         self.stem = nn.Identity()
         self.enc = nn.ModuleList()
         cin = 1
         for i, f in enumerate(features):
-            units = [ConvUnit(cin if j == 0 else f, f, (1 if i == 0 else 2) if j == 0 else 1) for j in range(convs)]
+            units = [ConvUnit(cin if j == 0 else f, f, tuple(strides[i]) if j == 0 else 1) for j in range(convs)]
             self.enc.append(nn.Sequential(*units))
             cin = f
         self.up = nn.ModuleList()
         self.dec = nn.ModuleList()
         for i in range(len(features) - 2, -1, -1):
             f = features[i]
-            self.up.append(nn.ConvTranspose3d(features[i + 1], f, 2, stride=2, bias=True))
+            s = tuple(strides[i + 1])
+            self.up.append(nn.ConvTranspose3d(features[i + 1], f, s, stride=s, bias=True))
             self.dec.append(nn.Sequential(*[ConvUnit(2 * f if j == 0 else f, f, 1) for j in range(convs)]))
         self.head = nn.Conv3d(features[0], classes, 1, bias=True)
 
@@ -297,9 +301,94 @@ def step(a):
     }
 
 
+def compute_steps(size, tile, step):
+    """nnU-Net's compute_steps_for_sliding_window along one axis (src/runtime/infer/tiling.ts)."""
+    import math
+
+    n = int(math.ceil((size - tile) / (tile * step))) + 1
+    actual = (size - tile) / (n - 1) if n > 1 else 0
+    return [int(round(actual * i)) for i in range(n)]  # Python's round: half to even, as np.round
+
+
+def gaussian_map(tile):
+    """nnU-Net's importance map (src/runtime/infer/gaussian.ts): centre tile // 2, sigma tile / 8, max 1."""
+    axes = []
+    for t in tile:
+        c, sigma = t // 2, t / 8
+        i = torch.arange(t, dtype=torch.float64)
+        axes.append(torch.exp(-((i - c) ** 2) / (2 * sigma * sigma)))
+    g = axes[0][:, None, None] * axes[1][None, :, None] * axes[2][None, None, :]
+    g = g / g.max()
+    g[g == 0] = g[g > 0].min()
+    return g.float()
+
+
+MIRRORS = [(), (4,), (3,), (2,), (3, 4), (2, 4), (2, 3), (2, 3, 4)]
+
+
+def infer(a):
+    """Sliding-window inference exactly as src/runtime/infer/sliding-window.ts: tiles of the patch at
+    step 0.5, sigmoid per tile (averaged over the 8 mirrorings with --mirror), Gaussian-weighted
+    accumulation in float32, division by the summed weights; --tiles N times the first N tiles only."""
+    features = [int(v) for v in a.features.split(",")]
+    strides = [tuple(int(v) for v in s.split(",")) for s in a.strides.split(";")] if a.strides else None
+    tile = tuple(int(v) for v in a.patch.split(","))
+    shape = tuple(int(v) for v in a.volume.split(","))
+    nets = [UNet(features, int(c), strides=strides).to(DEVICE).eval() for c in a.ensemble.split(",")] if a.ensemble else [UNet(features, a.classes, strides=strides).to(DEVICE).eval()]
+    params = sum(p.numel() for n in nets for p in n.parameters())
+    g = gaussian_map(tile).to(DEVICE)
+    image = torch.randn(1, 1, *shape, device=DEVICE)
+    steps = [compute_steps(shape[d], tile[d], a.step) for d in range(3)]
+    positions = [(z, y, x) for z in steps[0] for y in steps[1] for x in steps[2]]
+    todo = positions[: a.tiles] if a.tiles > 0 else positions
+
+    def predict(net, t):
+        if not a.mirror:
+            return torch.sigmoid(net(t))
+        acc = None
+        for axes in MIRRORS:
+            p = torch.sigmoid(net(torch.flip(t, axes) if axes else t))
+            p = torch.flip(p, axes) if axes else p
+            acc = p if acc is None else acc + p
+        return acc / len(MIRRORS)
+
+    def run(net, tiles):
+        heads = 1 if a.aggregate == "1" else net.head.out_channels
+        acc = torch.zeros(heads, *shape, device=DEVICE)
+        norm = torch.zeros(shape, device=DEVICE)
+        for z, y, x in tiles:
+            sl = (slice(z, z + tile[0]), slice(y, y + tile[1]), slice(x, x + tile[2]))
+            p = predict(net, image[(slice(None), slice(None)) + sl])[0, :heads]
+            acc[(slice(None),) + sl] += p * g
+            norm[sl] += g
+        out = acc / torch.clamp(norm, min=1e-12)
+        sync()
+        return out
+
+    with torch.no_grad():
+        run(nets[0], todo[:1])  # warm-up
+        sync()
+        t0 = time.perf_counter()
+        for net in nets:
+            run(net, todo)
+        ms = (time.perf_counter() - t0) * 1e3
+    per_tile = ms / (len(todo) * len(nets))
+    return {
+        "name": f"infer unet features [{a.features}] patch {a.patch} volume {a.volume}{' ensemble ' + a.ensemble if a.ensemble else ' classes ' + str(a.classes)}{' mirror' if a.mirror else ''}",
+        "backend": backend_name(a.threads),
+        "ms": ms,
+        "tiles": len(positions),
+        "tiles_predicted": len(todo),
+        "ms_per_tile": per_tile,
+        "case_ms": per_tile * len(positions) * len(nets),
+        "parameters": params,
+        "gflops": 0,
+    }
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("op", choices=["conv3d", "step"])
+    ap.add_argument("op", choices=["conv3d", "step", "infer"])
     ap.add_argument("--shape", help="conv3d: B,D,H,W,C (NDHWC)")
     ap.add_argument("--filters", type=int)
     ap.add_argument("--kernel", type=int, default=3)
@@ -311,6 +400,13 @@ def main():
     ap.add_argument("--features", default="16,32,64,128")
     ap.add_argument("--arch", choices=["unet", "resenc_unet"], default="unet")
     ap.add_argument("--blocks", help="resenc_unet: residual blocks per encoder stage (default 1,2,3,4,4,4)")
+    ap.add_argument("--strides", help="infer: per-stage strides 'z,y,x;z,y,x;...' (default 1 then 2)")
+    ap.add_argument("--volume", default="200,512,512", help="infer: volume D,H,W")
+    ap.add_argument("--tiles", type=int, default=0, help="infer: time only the first N tiles (0: all)")
+    ap.add_argument("--mirror", action="store_true", help="infer: test-time mirroring over all axes")
+    ap.add_argument("--step", type=float, default=0.5, help="infer: sliding-window step (fraction of the patch)")
+    ap.add_argument("--ensemble", help="infer: classes per network of an ensemble, e.g. 2,1,2 (default: one network)")
+    ap.add_argument("--aggregate", choices=["all", "1"], default="all", help="infer: classes accumulated per network")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
@@ -331,6 +427,8 @@ def main():
         if not a.shape or not a.filters:
             ap.error("conv3d needs --shape and --filters")
         result = conv3d(a)
+    elif a.op == "infer":
+        result = infer(a)
     else:
         result = step(a)
     print(json.dumps(result))

@@ -32,7 +32,17 @@ export { RunEvents, type RunEvent, type RunListener, type EvaluationResult, type
 export { initRuntime, type BackendChoice, type RuntimeInfo } from './runtime/setup.js';
 export { multiTalentLoss, multiTalentLossParts, type MultiTalentLossOptions, type MultiTalentLossParts } from './runtime/loss/multitalent.js';
 export { synthesizeCollection } from './runtime/data/synth/collection.js';
-export { readNifti, writeNifti } from './runtime/data/nifti/index.js';
+export { readNifti, writeNifti, writeNiftiLike } from './runtime/data/nifti/index.js';
+export { preprocessImageFile, type ImagePreprocessing, type PreprocessedImage } from './runtime/data/preprocess/image.js';
+export { loadInferenceModel, type InferenceModel } from './runtime/infer/model-source.js';
+export { inferCases, listInferInputs, Predictor, type PredictOptions, type InferSummary } from './runtime/infer/predictor.js';
+export { slidingWindow, slidingWindowPredict, type SlidingWindowOptions } from './runtime/infer/sliding-window.js';
+export { readPlans, type ModelPlans } from './runtime/infer/plans.js';
+export { writeModelPackage, readModelPackage } from './runtime/infer/package.js';
+export { evaluateFolder, type FolderEvaluation } from './runtime/eval/folder.js';
+export { hd95 } from './runtime/eval/hd95.js';
+export { dice } from './runtime/eval/dice.js';
+export { reportRuns } from './runtime/report/index.js';
 export { MtDataError } from './runtime/data/errors.js';
 export { attachPlainRenderer, attachJsonRenderer } from './ui/plain.js';
 export { main as mtc } from './cli/main.js';

@@ -6,6 +6,7 @@ import { explainCommand } from './commands/explain.js';
 import { fmtCommand } from './commands/fmt.js';
 import { graphCommand } from './commands/graph.js';
 import type { BenchOptions } from './commands/bench.js';
+import type { InferCommandOptions } from './commands/infer.js';
 import type { BenchLoaderOptions } from './commands/bench-loader.js';
 import type { VerifyOptions } from './commands/verify.js';
 import type { BackendChoice } from '../runtime/backend.js';
@@ -156,6 +157,67 @@ export function buildProgram(io: CliIO, setExitCode: (code: number) => void): Co
     );
 
   program
+    .command('infer')
+    .description('segment CT scans with a trained model: one binary mask per class, optionally a label map in a dataset protocol')
+    .argument('<model>', 'a run folder, a checkpoint folder (model.json, plans.json) or a model package (mtc export)')
+    .requiredOption('-i, --input <path>', 'a NIfTI file, or a folder of them (CASE_0000.nii.gz or CASE.nii.gz)')
+    .requiredOption('-o, --output <dir>', 'output folder')
+    .option('--model <name>', 'run folders: the experiment whose model to use (default: the main one)')
+    .option('--classes <list>', 'only these classes (comma-separated; class or dataset.class)')
+    .option('--protocol <dataset>', "also write a label map CASE.nii.gz in that dataset's protocol (later classes overwrite earlier ones)")
+    .option('--tta', 'test-time mirroring over all axes (default)', true)
+    .option('--no-tta', 'no test-time mirroring (8x faster)')
+    .option('--step <fraction>', 'sliding-window step as a fraction of the patch (default 0.5)')
+    .option('--folds <list>', "folds to average, e.g. 0,1,2 (default: all the model has)")
+    .option('--statistics', 'write statistics.json: volume (mm3) and mean HU per class')
+    .option('--preview', 'write preview.png: a few slices with the segmentation overlaid')
+    .option('--memory <size>', 'memory budget for the prediction, e.g. 8G (default: half the machine\'s memory)')
+    .option('--no-ct-check', 'do not refuse images that do not look like CT in Hounsfield units')
+    .addOption(new Option('--backend <name>', 'tfjs backend').choices(['auto', 'cpu', 'wasm', 'tensorflow', 'webgpu']).default('auto'))
+    .option('--no-tui', 'plain progress lines instead of the terminal UI')
+    .option('--json', 'one JSON event per line on stdout')
+    .action(async (model: string, opts: InferCommandOptions) => {
+      const { inferCommand } = await import('./commands/infer.js');
+      setExitCode(await inferCommand(model, opts, io));
+    });
+
+  program
+    .command('export')
+    .description('write a trained model as one self-contained package file (weights, classes, preprocessing, resolved spec, versions)')
+    .argument('<run>', 'a run folder, a checkpoint folder or a folder of folds')
+    .requiredOption('-o, --output <file>', 'package file, e.g. quickstart.mtpkg')
+    .option('--model <name>', 'run folders: the experiment whose model to export (default: the main one)')
+    .option('--folds <list>', 'folds to include (default: all)')
+    .action(async (run: string, opts: { output: string; model?: string; folds?: string }) => {
+      const { exportCommand } = await import('./commands/export.js');
+      setExitCode(await exportCommand(run, opts, io));
+    });
+
+  program
+    .command('eval')
+    .description('Dice and HD95 of predicted label maps against references, per case and class, with summaries')
+    .argument('<pred_dir>', 'predicted label maps (CASE.nii.gz), or fold_*/ folders of them (cross-validation)')
+    .argument('<gt_dir>', 'reference label maps (CASE.nii.gz), e.g. labelsTr/')
+    .option('--dataset <dir>', 'dataset folder whose dataset.json defines the classes (default: the folder above GT_DIR)')
+    .option('--group <name=classes>', 'a class group to summarise, e.g. cancer=tumour (repeatable)', collect, [])
+    .option('--no-hd95', 'Dice only')
+    .option('--json', 'machine-readable output (NaN as null, infinity as "Infinity")')
+    .action(async (pred: string, gt: string, opts: { dataset?: string; json?: boolean; hd95: boolean; group: string[] }) => {
+      const { evalCommand } = await import('./commands/eval.js');
+      setExitCode(await evalCommand(pred, gt, opts, io));
+    });
+
+  program
+    .command('report')
+    .description('an HTML report (SVG plots, self-contained) and a Markdown summary of run folders; several runs are compared with the first')
+    .argument('<runs...>', 'run folders')
+    .option('-o, --output <file>', 'HTML file (default: report.html in the first run folder); the .md goes next to it')
+    .action(async (runs: string[], opts: { output?: string }) => {
+      const { reportCommand } = await import('./commands/report.js');
+      setExitCode(await reportCommand(runs, opts, io));
+    });
+
+  program
     .command('status')
     .description("each stage's state (done, cached, interrupted, failed, pending), key and metrics of runs")
     .argument('[run]', 'a run folder, or an experiment name (its latest run); default: every run')
@@ -279,6 +341,20 @@ export function buildProgram(io: CliIO, setExitCode: (code: number) => void): Co
       const { verifyCommand } = await import('./commands/verify.js');
       setExitCode(await verifyCommand(opts, io));
     });
+  bench
+    .command('infer')
+    .description("inference time per case (the sliding window of mtc infer) for the quickstart model and the paper's U-Net, against PyTorch; one multi-dataset model against an ensemble")
+    .option('--case <name>', 'quickstart, paper, ensemble or all', 'all')
+    .option('--volume <D,H,W>', 'synthetic volume in voxels', '200,512,512')
+    .option('--tiles <n>', "tiles timed for the paper's U-Net (the case is extrapolated)", '2')
+    .option('--quickstart-tiles <n>', 'tiles timed for the quickstart model (default: all)')
+    .option('--mirror', 'test-time mirroring (8 passes per tile)')
+    .option('--compare', 'the same sliding window in PyTorch (bench/pytorch_reference.py infer)')
+    .option('--json', 'one JSON object per result')
+    .action(async (opts: import('./commands/bench-infer.js').BenchInferOptions) => {
+      const { benchInferCommand } = await import('./commands/bench-infer.js');
+      setExitCode(await benchInferCommand(opts, io));
+    });
   benchOptions(bench.command('suite').description('the standard suite (as `mtc bench`), with these options')).action(
     async (opts: BenchOptions) => {
       const { benchSuite } = await import('./commands/bench.js');
@@ -308,7 +384,7 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
       io.err(`mtc: ${err.message}`);
       return err.exitCode;
     }
-    if (err instanceof Error && ['MtDataError', 'GraphValidationError', 'UnsupportedFeatureError', 'StageInterrupted'].includes(err.name)) {
+    if (err instanceof Error && ['MtDataError', 'GraphValidationError', 'UnsupportedFeatureError', 'MemoryBudgetError', 'StageInterrupted'].includes(err.name)) {
       io.err(`mtc: ${err.message}`);
       return 1;
     }

@@ -7,6 +7,12 @@ export interface ClassMetric {
   dice: number | null;
   /** Per-case Dice; null where both prediction and reference are empty (nnU-Net's NaN). */
   perCase: Record<string, number | null>;
+  /**
+   * HD95 in mm (when the evaluation asks for it): the mean over cases where it is defined (infinite
+   * when a case has exactly one empty mask), and per case (null: both masks empty).
+   */
+  hd95?: number | null;
+  perCaseHd95?: Record<string, number | null>;
 }
 
 export interface EvaluationResult {
@@ -42,6 +48,9 @@ export interface EpochRecord {
 
 export type RunStatus = 'done' | 'failed' | 'interrupted';
 
+/** What an activity is: a stage of the graph, or work of a command outside a run (`mtc infer`). */
+export type ActivityKind = StageKind | 'infer';
+
 /**
  * Everything the runtime tells the outside world. The runtime knows no screen: the Ink, plain and
  * JSON renderers subscribe to these events.
@@ -59,7 +68,7 @@ export type RunEvent =
       jobs: number;
     }
   /** `key` is absent when the stage announces itself before its key is known (prepare hashes its files first). */
-  | { type: 'stage-start'; stage: string; kind: StageKind; description: string; key?: string }
+  | { type: 'stage-start'; stage: string; kind: ActivityKind; description: string; key?: string }
   | {
       type: 'stage-progress';
       stage: string;
@@ -92,7 +101,10 @@ export type RunEvent =
       summary?: Record<string, unknown>;
     }
   | { type: 'evaluation'; result: EvaluationResult }
-  | { type: 'run-end'; status: RunStatus; runDirs: Record<string, string>; seconds: number; results: EvaluationResult[] };
+  | { type: 'run-end'; status: RunStatus; runDirs: Record<string, string>; seconds: number; results: EvaluationResult[] }
+  /** A command outside a run (`mtc infer`): its activities are announced up front, like a run's stages. */
+  | { type: 'job-start'; command: string; title: string; backend: string; folder: string; activities: string[] }
+  | { type: 'job-end'; command: string; status: 'done' | 'failed'; folder: string; seconds: number };
 
 export type RunListener = (event: RunEvent) => void;
 

@@ -86,6 +86,13 @@ export function attachPlainRenderer(events: RunEvents, options: PlainOptions): (
         w(`mtc run: ${e.status} in ${formatDuration(e.seconds)}; results in ${dirs.length === 1 ? dirs[0] : `${dirs.length} run folders`}`);
         break;
       }
+      case 'job-start':
+        w(`mtc ${e.command}: ${e.title}`);
+        w(`  ${e.backend ? `backend ${e.backend}, ` : ''}${e.activities.length} input(s), output folder ${e.folder}`);
+        break;
+      case 'job-end':
+        w(`mtc ${e.command}: ${e.status} in ${formatDuration(e.seconds)}; outputs in ${e.folder}`);
+        break;
     }
   });
 }

@@ -1,10 +1,9 @@
-import type { EpochRecord, EvaluationResult, RunEvent, RunStatus, StageStatus } from '../runtime/events.js';
-import type { StageKind } from '../graph/types.js';
+import type { ActivityKind, EpochRecord, EvaluationResult, RunEvent, RunStatus, StageStatus } from '../runtime/events.js';
 
 /** What a screen needs to know about one stage; derived from the event stream only. */
 export interface StageView {
   id: string;
-  kind: StageKind;
+  kind: ActivityKind;
   status: StageStatus;
   description: string;
   done: number;
@@ -30,6 +29,8 @@ export interface StageView {
 }
 
 export interface RunView {
+  /** The command shown in the header (`run`, `infer`). */
+  command: string;
   /** The experiments of the run, joined for a header. */
   experiment: string;
   experiments: string[];
@@ -43,6 +44,7 @@ export interface RunView {
 }
 
 export const emptyRunView: RunView = {
+  command: 'run',
   experiment: '',
   experiments: [],
   runDir: '',
@@ -52,6 +54,10 @@ export const emptyRunView: RunView = {
   results: [],
   finished: null,
 };
+
+function pendingStage(id: string, kind: ActivityKind): StageView {
+  return { id, kind, status: 'pending', description: '', done: 0, total: 0, unit: '' };
+}
 
 function updateStage(view: RunView, id: string, patch: Partial<StageView>): RunView {
   return { ...view, stages: view.stages.map((s) => (s.id === id ? { ...s, ...patch } : s)) };
@@ -68,18 +74,21 @@ export function reduceRunView(view: RunView, event: RunEvent): RunView {
         runDir: Object.values(event.runDirs)[0] ?? '',
         runDirs: { ...event.runDirs },
         backend: event.backend,
-        stages: event.graph.stages.map((s) => ({
-          id: s.id,
-          kind: s.kind,
-          status: 'pending',
-          description: '',
-          done: 0,
-          total: 0,
-          unit: '',
-        })),
+        stages: event.graph.stages.map((s) => pendingStage(s.id, s.kind)),
       };
-    case 'stage-start':
-      return updateStage(view, event.stage, { status: 'running', description: event.description, key: event.key });
+    case 'job-start':
+      return {
+        ...emptyRunView,
+        command: event.command,
+        experiment: event.title,
+        runDir: event.folder,
+        backend: event.backend,
+        stages: event.activities.map((id) => pendingStage(id, 'infer')),
+      };
+    case 'stage-start': {
+      const known = view.stages.some((s) => s.id === event.stage) ? view : { ...view, stages: [...view.stages, pendingStage(event.stage, event.kind)] };
+      return updateStage(known, event.stage, { status: 'running', kind: event.kind, description: event.description, key: event.key });
+    }
     case 'stage-progress':
       return updateStage(view, event.stage, {
         done: event.done,
@@ -104,6 +113,7 @@ export function reduceRunView(view: RunView, event: RunEvent): RunView {
     case 'evaluation':
       return { ...view, results: [...view.results, event.result] };
     case 'run-end':
+    case 'job-end':
       return { ...view, finished: { status: event.status, seconds: event.seconds } };
     default:
       return view;
@@ -129,12 +139,14 @@ export function formatDice(d: number | null): string {
   return d === null ? '  n/a' : d.toFixed(4);
 }
 
-/** The per-class Dice table as plain text lines (shared by the plain and Ink renderers). */
+/** The per-class Dice (and HD95, when computed) table as plain text lines (shared by the plain and Ink renderers). */
 export function diceTableLines(result: EvaluationResult): string[] {
-  const rows = result.classes.map((c) => [c.dataset, c.name, formatDice(c.dice)]);
-  const header = ['dataset', 'class', 'Dice'];
+  const withHd = result.classes.some((c) => c.hd95 !== undefined);
+  const mm = (v: number | null | undefined) => (v === null || v === undefined ? 'n/a' : v === Infinity ? 'inf' : v.toFixed(2));
+  const rows = result.classes.map((c) => [c.dataset, c.name, formatDice(c.dice), ...(withHd ? [mm(c.hd95)] : [])]);
+  const header = ['dataset', 'class', 'Dice', ...(withHd ? ['HD95 mm'] : [])];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 2 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ');
+  const line = (cells: string[]) => cells.map((c, i) => (i >= 2 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ');
   const scored = result.classes.filter((c) => c.dice !== null).length;
   return [
     line(header),

@@ -1,5 +1,5 @@
 import { existsSync, readlinkSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -63,9 +63,6 @@ describe('mtc run (tiny end to end)', () => {
       expect(existsSync(join(runDir, 'stages', slug, 'checkpoints', 'latest'))).toBe(false);
       expect(readlinkSync(join(runDir, 'stages', slug))).toMatch(/\.store/);
     }
-    const plans = JSON.parse(await readFile(join(runDir, 'stages', 'finetune-tiny_ft', 'checkpoints', 'final', 'plans.json'), 'utf8')) as { spacing: number[]; normalization: { statsFrom: string | null; statistics: Record<string, { mean: number }> } };
-    expect(plans.spacing).toEqual([8, 8, 8]);
-    expect(plans.normalization.statsFrom).toBe('preprocess:tiny_pre');
     const history = (await readFile(join(runDir, 'history', 'finetune-tiny_ft.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { epoch: number; pseudoDice: Record<string, number | null>; ema: number });
     expect(history.map((h) => h.epoch)).toEqual([0, 1]);
     expect(Object.keys(history[0].pseudoDice)).toEqual(['kidney/kidney', 'kidney/kidney_tumour']);
@@ -91,6 +88,38 @@ describe('mtc run (tiny end to end)', () => {
     expect(events.some((e) => e.type === 'epoch')).toBe(true);
     const leftovers = (await readdir(join(dir, 'runs'), { recursive: true })).filter((f) => /\.tmp-|\.old-/.test(String(f)));
     expect(leftovers).toEqual([]);
+  });
+
+  it('writes plans.json and history.json next to every model and the HTML report; mtc infer and eval use the run', async () => {
+    for (const slug of ['train-tiny_pre', 'finetune-tiny_ft']) {
+      const ckpt = join(runDir, 'stages', slug, 'checkpoints', 'final');
+      const plans = JSON.parse(await readFile(join(ckpt, 'plans.json'), 'utf8')) as {
+        format: string;
+        preprocessing: { spacing: number[]; normalization: { statistics: Record<string, { mean: number }> } };
+        mirrorAxes: number[];
+      };
+      expect(plans.format).toBe('multitalent-plans');
+      expect(plans.preprocessing.spacing).toEqual([8, 8, 8]);
+      // the fine-tune is preprocessed with the pre-training's statistics (one collection), under its own dataset's name
+      expect(Object.keys(plans.preprocessing.normalization.statistics)).toEqual(slug === 'train-tiny_pre' ? ['liver', 'vessel'] : ['kidney']);
+      expect(plans.mirrorAxes).toEqual([0, 1, 2]);
+      const history = JSON.parse(await readFile(join(ckpt, 'history.json'), 'utf8')) as { epochs: { epoch: number; lr: number; loss: number; pseudoDice: number | null }[] };
+      expect(history.epochs.map((e) => e.epoch)).toEqual([0, 1]);
+      expect(history.epochs.every((e) => Number.isFinite(e.loss) && Number.isFinite(e.lr) && e.pseudoDice !== undefined)).toBe(true);
+    }
+    const html = await readFile(join(runDir, 'report.html'), 'utf8');
+    expect(html).toContain('finetune:tiny_ft: training loss');
+    expect(existsSync(join(runDir, 'report.md'))).toBe(true);
+    const images = join(dir, 'data', 'quickstart', 'Dataset905_SynthKidney', 'imagesTr');
+    const inf = captureIO(dir);
+    expect(await main(['infer', runDir, '-i', join(images, 'kidney_000_0000.nii.gz'), '-o', 'pred', '--no-tta', '--no-tui', '--backend', 'cpu', '--protocol', 'kidney'], inf), inf.stderr.join('\n')).toBe(0);
+    expect(existsSync(join(dir, 'pred', 'kidney_000', 'kidney_tumour.nii.gz'))).toBe(true);
+    await mkdir(join(dir, 'gt'), { recursive: true });
+    await copyFile(join(dir, 'data', 'quickstart', 'Dataset905_SynthKidney', 'labelsTr', 'kidney_000.nii.gz'), join(dir, 'gt', 'kidney_000.nii.gz'));
+    const ev = captureIO(dir);
+    expect(await main(['eval', 'pred', 'gt', '--dataset', join(dir, 'data', 'quickstart', 'Dataset905_SynthKidney'), '--json'], ev)).toBe(0);
+    const j = JSON.parse(ev.stdout.join('')) as { cases: { case: string }[] };
+    expect(j.cases.map((c) => c.case)).toEqual(['kidney_000', 'kidney_000']);
   });
 
   it('is reproducible: the same file and data give bit-identical weights and metrics', async () => {

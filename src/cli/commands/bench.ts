@@ -87,7 +87,7 @@ export function pytorchReferencePath(): string {
 }
 
 /** The Python interpreter with torch (and a CUDA device when `cuda`), or why there is none. */
-function findTorch(io: CliIO, cuda: boolean): { python: string } | { reason: string } {
+export function findTorch(io: CliIO, cuda: boolean): { python: string } | { reason: string } {
   const python = io.env.MTC_PYTHON ?? '/usr/bin/python3';
   if (!existsSync(pytorchReferencePath())) return { reason: `${pytorchReferencePath()} is missing` };
   const r = spawnSync(python, ['-c', 'import torch'], { stdio: 'ignore' });
@@ -110,7 +110,7 @@ export function pytorchIsaEnv(current: string | undefined, best: string | undefi
   return {};
 }
 
-function runPytorch(python: string, args: string[]): BenchResult {
+export function runPytorch(python: string, args: string[]): BenchResult {
   const env = { ...process.env, ...pytorchIsaEnv(nativeConv3dInfo()?.isa, nativeIsas()[0]) };
   const r = spawnSync(python, [pytorchReferencePath(), ...args], { encoding: 'utf8', maxBuffer: 1 << 20, env });
   if (r.status !== 0) throw new UserError(`bench/pytorch_reference.py failed: ${(r.stderr || r.error?.message || '').trim().split('\n').pop()}`);
@@ -119,7 +119,7 @@ function runPytorch(python: string, args: string[]): BenchResult {
 }
 
 /** Threads the native kernels use (PyTorch gets the same). */
-function threadCount(io: CliIO): number {
+export function threadCount(io: CliIO): number {
   return nativeConv3dInfo()?.threads ?? (Number(io.env.MTC_CONV3D_THREADS) || 2);
 }
 

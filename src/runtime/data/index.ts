@@ -33,6 +33,15 @@ export {
 } from './preprocess/collection.js';
 export type { CtStats } from './preprocess/normalize.js';
 export {
+  type ImagePreprocessing,
+  type PreprocessImageOptions,
+  type PreprocessedArrays,
+  type PreprocessedImage,
+  preprocessArrays,
+  preprocessImageFile,
+} from './preprocess/image.js';
+export { checkCtLike, ctLikeProblem } from './preprocess/ct-check.js';
+export {
   ANISOTROPY_THRESHOLD,
   type InterpolationOrder,
   type ResampleOptions,

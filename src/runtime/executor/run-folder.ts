@@ -10,7 +10,7 @@
  *   events.jsonl       the event stream (progress thinned to one line per 5 s and stage)
  *   lock.json          input file hashes, package/tfjs/node versions, backend, seeds, stage keys,
  *                      the SHA-256 of each trained stage's final weights (written at the end)
- *   metrics.json       the report (a copy of the report stage's output)
+ *   metrics.json       the report's figures, report.html and report.md its pages (copies of the report stage's outputs)
  *   history/STAGE.jsonl  per-epoch loss, learning rate and validation pseudo-Dice of each training
  *   stages/STAGE       a link to the stage's store entry (checkpoints/, evaluation.json, ...)
  *
@@ -28,6 +28,8 @@ import type { Store } from './store.js';
 import { packageInfo, tfjsVersion } from './versions.js';
 
 export const RUN_FILE = 'run.json';
+/** The report stage's outputs, copied into the run folder. */
+const REPORT_FILES = ['metrics.json', 'report.html', 'report.md'];
 export const STATE_FILE = 'state.json';
 
 export interface RunConfig {
@@ -224,7 +226,7 @@ export class RunRecorder {
     });
   }
 
-  /** stages/SLUG -> the store entry; the report's metrics.json copied into the run folder. */
+  /** stages/SLUG -> the store entry; the report's files copied into the run folder. */
   private async link(e: PlannedExperiment, stage: string, key: string): Promise<void> {
     const entry = this.store.entryDir(key);
     const at = join(e.runDir, 'stages', stageSlug(stage));
@@ -232,8 +234,10 @@ export class RunRecorder {
     await rm(at, { force: true, recursive: false }).catch(() => undefined);
     await symlink(relative(join(e.runDir, 'stages'), entry), at, 'dir').catch(() => undefined);
     if (stage.startsWith('report:')) {
-      const metrics = await readFile(join(entry, 'metrics.json'));
-      await writeFileAtomic(join(e.runDir, 'metrics.json'), metrics);
+      for (const name of REPORT_FILES) {
+        const bytes = await readFile(join(entry, name)).catch(() => null);
+        if (bytes !== null) await writeFileAtomic(join(e.runDir, name), bytes);
+      }
     }
   }
 

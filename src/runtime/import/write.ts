@@ -18,43 +18,26 @@ import { saveCheckpoint } from '../model/checkpoint.js';
 import { UNet } from '../model/unet.js';
 import { MtDataError } from '../data/errors.js';
 import type { ImportedModel } from './model.js';
+import { softwareVersions } from '../version.js';
+import { deriveProtocol, PLANS_FORMAT, PLANS_VERSION, type DatasetProtocol, type ModelPlans } from '../infer/plans.js';
 import { importedModelSource } from './mt-source.js';
 
 export const IMPORT_REPORT_FILE = 'import.json';
 export const IMPORT_SOURCE_FILE = 'model.mt';
 
-/**
- * The label-map protocol of one dataset's classes: a class is written after every class whose
- * region strictly contains it (tumour after liver), and writes the smallest of its labels that no
- * strictly smaller class covers (nnU-Net's regions_class_order for liver {1, 2}, tumour {2}: 1, 2).
- */
-export function labelProtocol(classes: readonly { name: string; labels: readonly number[] }[]): { class: string; value: number }[] {
-  const sets = classes.map((c) => new Set(c.labels));
-  const inside = (a: Set<number>, b: Set<number>) => a.size < b.size && [...a].every((v) => b.has(v));
-  const order = classes.map((_, i) => i).sort((i, j) => (inside(sets[j], sets[i]) ? -1 : inside(sets[i], sets[j]) ? 1 : i - j));
-  return order.map((i) => {
-    const covered = new Set<number>();
-    sets.forEach((s, j) => {
-      if (j !== i && inside(s, sets[i])) for (const v of s) covered.add(v);
-    });
-    const own = [...sets[i]].filter((v) => !covered.has(v)).sort((a, b) => a - b);
-    return { class: classes[i].name, value: own[0] ?? Math.min(...sets[i]) };
-  });
-}
-
-function plansFor(model: ImportedModel, version: string): Record<string, unknown> {
+function plansFor(model: ImportedModel, version: string): ModelPlans {
   const stats = model.preprocessing.normalization;
   const datasets = [...new Set(model.heads.map((h) => h.dataset))];
   const tagsOf = (h: HeadSpec) => model.datasets.find((d) => d.name === h.dataset)?.classes.find((c) => c.name === h.name)?.tags ?? [];
-  const protocols: Record<string, unknown> = {};
-  for (const d of model.datasets) protocols[d.name] = { order: labelProtocol(d.classes), labels: { ...d.labels } };
+  const protocols: Record<string, DatasetProtocol> = {};
+  for (const d of model.datasets) protocols[d.name] = deriveProtocol(d.classes, d.labels);
   return {
-    format: 'multitalent-plans',
-    version: 1,
+    format: PLANS_FORMAT,
+    version: PLANS_VERSION,
     experiment: model.architecture.name,
     stage: 'import',
     createdAt: new Date().toISOString(),
-    versions: { mtc: version, plans: 1 },
+    versions: { ...softwareVersions(), mtc: version, plans: PLANS_VERSION },
     axisOrder: 'zyx',
     voxelOrder: 'closest-canonical-RAS',
     preprocessing: {

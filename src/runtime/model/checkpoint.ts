@@ -133,8 +133,13 @@ export async function readCheckpoint(dir: string): Promise<LoadedWeights> {
   const manifestPath = join(dir, 'model.json');
   const manifest = await readCheckpointManifest(dir);
   const buf = await readFile(join(dir, 'weights.bin'));
+  return { manifest, weights: decodeWeights(manifest, buf, dir) };
+}
+
+/** The weights of `manifest` from the bytes of its weights.bin; `where` names the source in errors. */
+export function decodeWeights(manifest: CheckpointManifest, buf: Uint8Array, where: string): Map<string, { shape: number[]; values: Float32Array }> {
   if (buf.byteLength !== manifest.weightsBytes) {
-    throw new Error(`${dir}/weights.bin has ${buf.byteLength} bytes, model.json expects ${manifest.weightsBytes}`);
+    throw new Error(`${where}/weights.bin has ${buf.byteLength} bytes, model.json expects ${manifest.weightsBytes}`);
   }
   // Copy into an aligned buffer (Buffer's byteOffset need not be a multiple of 4).
   const all = new Float32Array(buf.byteLength / 4);
@@ -143,11 +148,11 @@ export async function readCheckpoint(dir: string): Promise<LoadedWeights> {
   for (const e of manifest.weights) {
     const size = e.shape.reduce((a, b) => a * b, 1);
     if (e.offset < 0 || e.offset + size > all.length) {
-      throw new Error(`${manifestPath}: weight '${e.name}' lies outside weights.bin`);
+      throw new Error(`${where}: weight '${e.name}' lies outside weights.bin`);
     }
     weights.set(e.name, { shape: e.shape, values: all.subarray(e.offset, e.offset + size) });
   }
-  return { manifest, weights };
+  return weights;
 }
 
 /** Loads a saved model (architecture, heads and weights). */

@@ -2,23 +2,26 @@
  * `train:NAME[/foldK]` and `finetune:NAME[/foldK]`: one training on one cross-validation fold.
  * Fine-tuning copies the backbone of `from`'s final checkpoint. Outputs:
  *
- *   checkpoints/final/    the trained network with its full training state, and plans.json
- *   checkpoints/best/     the epoch with the best moving average of the validation pseudo-Dice
- *   history.json          one record per epoch: loss, learning rate, pseudo-Dice per class, its average
+ *   checkpoints/final/    the trained network with its full training state, plans.json (how to
+ *                         preprocess a new scan) and history.json (loss, learning rate, pseudo-Dice
+ *                         per class and its average, per epoch)
+ *   checkpoints/best/     the epoch with the best moving average of the validation pseudo-Dice (same files)
  *
  * While it runs, `checkpoints/latest` in the work folder is the resume point: the same command
  * after a crash or Ctrl-C continues from it (same key), bit-identically on the cpu backend. When the
  * only change is a longer schedule, the training continues from the final checkpoint of the shorter
  * one (same lineage) instead of starting again.
  */
+import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FinetuneStage, TrainStage } from '../../graph/types.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { buildPlans, writePlans } from '../infer/plans.js';
 import { checkpointDirOf } from '../model/checkpoint.js';
 import { canonicalJson, keyParams, sha256Hex } from '../executor/keys.js';
 import { fileSha256, type StageManifest } from '../executor/store.js';
 import { loadTrainingCheckpoint, type LoadedTraining } from '../train/checkpoints.js';
+import { buildHistory, writeHistory } from '../train/history-file.js';
 import { trainModel } from '../train/trainer.js';
 import { inputOf, type StageContext, type StageHandler } from './context.js';
 import { foldDatasets, loadCases, readNormalization } from './data.js';
@@ -91,21 +94,25 @@ export const trainHandler: StageHandler<TrainingStage> = {
     });
     trained.model.dispose();
 
-    // The preprocessing facts the model must be used with travel next to its weights.
+    // Next to the weights: how to preprocess a new scan (plans.json, what `mtc infer` reads) and the
+    // per-epoch record (history.json, what `mtc report` plots).
     const norm = await readNormalization(inputOf(ctx, stage.data).dir);
-    const plans = {
-      format: 'mtc-plans',
-      version: 1,
+    const plans = buildPlans({
+      stageId: stage.id,
+      params: stage,
+      datasets: ctx.graph.datasets,
+      normalization: { kind: norm.kind, scope: norm.scope, statsFrom: norm.statsFrom },
+      statistics: norm.statistics,
+      activation: trained.output.layout.activation,
       spacing: norm.spacing,
-      normalization: { kind: norm.kind, scope: norm.scope, statistics: norm.statistics, statsFrom: norm.statsFrom },
-      patch: stage.architecture.patch,
-      architecture: stage.architecture,
-      heads: stage.heads,
-      fold: stage.fold,
-    };
-    for (const kind of ['final', 'best']) await writeFileAtomic(join(ckDir, kind, 'plans.json'), `${JSON.stringify(plans, null, 2)}\n`);
+    });
+    const history = buildHistory(stage.id, stage.experiment, stage.schedule.phases, stage.schedule.iterationsPerEpoch, trained.history, trained.seconds);
+    for (const kind of ['final', 'best']) {
+      if (!existsSync(join(ckDir, kind, 'model.json'))) continue;
+      await writePlans(join(ckDir, kind), plans);
+      await writeHistory(join(ckDir, kind), history);
+    }
     await rm(join(ckDir, 'latest'), { recursive: true, force: true });
-    await writeFileAtomic(join(ctx.workDir, 'history.json'), `${JSON.stringify(trained.history, null, 1)}\n`);
 
     const last = trained.history[trained.history.length - 1];
     return {

@@ -89,7 +89,7 @@ export function RunApp({ events, onInterrupt }: { events: RunEvents; onInterrupt
     <Box flexDirection="column">
       {onInterrupt ? <InterruptKeys onInterrupt={onInterrupt} /> : null}
       <Text>
-        <Text bold>mtc run</Text> {view.experiment}
+        <Text bold>mtc {view.command}</Text> {view.experiment}
         <Text color="gray">
           {view.backend ? `  backend ${view.backend}` : ''}
           {view.runDir ? `  → ${view.runDir}` : ''}

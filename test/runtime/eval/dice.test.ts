@@ -3,7 +3,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { HeadSpec } from '../../../src/graph/types.js';
 import { initBackend } from '../../../src/runtime/backend.js';
 import { regionMask } from '../../../src/runtime/data/regions.js';
-import { dice, evaluateModel, meanDefined } from '../../../src/runtime/eval/dice.js';
+import { dice } from '../../../src/runtime/eval/dice.js';
+import { meanOf } from '../../../src/runtime/eval/summary.js';
+import { evaluateModel } from '../../../src/runtime/eval/model.js';
 import { UNet } from '../../../src/runtime/model/unet.js';
 import { tinyArch } from '../model/helpers.js';
 import { blobCase } from '../train/helpers.js';
@@ -21,8 +23,8 @@ describe('Dice', () => {
     expect(dice(Uint8Array.from([0, 0]), Uint8Array.from([0, 1]))).toBe(0);
   });
   it('class means ignore undefined cases', () => {
-    expect(meanDefined([0.5, null, 1])).toBe(0.75);
-    expect(meanDefined([null, null])).toBeNull();
+    expect(meanOf([0.5, null, 1])).toBe(0.75);
+    expect(meanOf([null, null])).toBeNull();
   });
   it('region masks take the union of label values', () => {
     expect(Array.from(regionMask(Uint8Array.from([0, 1, 2, 3]), [1, 2]))).toEqual([0, 1, 1, 0]);

@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ArchitectureSpec, HeadSpec, ScheduleSpec } from '../../../src/graph/types.js';
 import { initBackend } from '../../../src/runtime/backend.js';
-import { evaluateModel } from '../../../src/runtime/eval/dice.js';
+import { evaluateModel } from '../../../src/runtime/eval/model.js';
 import { scheduleLearningRate } from '../../../src/runtime/train/lr.js';
 import { trainModel, TrainingDivergedError, type TrainProgress } from '../../../src/runtime/train/trainer.js';
 import { blobCase, blobDataset, tinyTrainParams } from './helpers.js';
@@ -32,7 +32,7 @@ describe('trainModel with dice_ce', () => {
       const last = progress.slice(-4).reduce((s, p) => s + p.loss, 0) / 4;
       expect(last).toBeLessThan(first - 0.2);
       const holdout = data[0].cases.filter((c) => data[0].holdout.includes(c.id));
-      const metrics = await evaluateModel(trained.model, blob, holdout, { stepFraction: 0.5, gaussian: true, mirror: false }, undefined, undefined, trained.output.layout);
+      const metrics = await evaluateModel(trained.model, blob, holdout, { stepFraction: 0.5, gaussian: true, mirror: false }, undefined, undefined, { output: trained.output.layout });
       expect(metrics.map((m) => m.name)).toEqual(['blob']);
       expect(metrics[0].dice).toBeGreaterThan(0.5);
     } finally {

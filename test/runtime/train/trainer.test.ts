@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nnunetProfile } from '../../../src/graph/transforms.js';
 import type { HeadSpec } from '../../../src/graph/types.js';
 import { initBackend } from '../../../src/runtime/backend.js';
-import { evaluateModel } from '../../../src/runtime/eval/dice.js';
+import { evaluateModel } from '../../../src/runtime/eval/model.js';
 import { saveCheckpoint } from '../../../src/runtime/model/checkpoint.js';
 import { trainModel, type TrainProgress } from '../../../src/runtime/train/trainer.js';
 import { blobDataset, tinyTrainParams } from './helpers.js';

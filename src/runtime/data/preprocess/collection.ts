@@ -14,7 +14,7 @@ import { PreprocessCache, cacheKey } from '../cache/cache.js';
 import { decodeCase, encodeCase } from '../cache/case-file.js';
 import { onSharedMemory } from '../shared.js';
 import { sampleClassVoxels } from './class-voxels.js';
-import { cropToBox, boxShape, nonzeroBoundingBox } from './crop.js';
+import { preprocessArrays } from './image.js';
 import { type RawCase, type RawDataset, classProblems, loadRawCase, loadRawDataset } from '../raw/dataset.js';
 import { MtDataError } from '../errors.js';
 import {
@@ -26,8 +26,8 @@ import {
   datasetFingerprint,
   pooledStats,
 } from '../raw/fingerprint.js';
-import { type CtStats, applyCtNormalization } from './normalize.js';
-import { type InterpolationOrder, planResampling, resampleImage, resampleLabel } from './resample.js';
+import type { CtStats } from './normalize.js';
+import type { InterpolationOrder } from './resample.js';
 import { makeRng } from '../../rng.js';
 import { splitCases } from '../raw/split.js';
 import type { PreprocessedCase, PreprocessedDataset } from '../types.js';
@@ -82,32 +82,28 @@ export interface PreprocessResult {
 
 /** Crop, normalise, resample and list class voxels of one case (raw arrays are released early). */
 async function preprocessCase(ds: RawDataset, id: string, input: PreprocessInput, st: CtStats, options: PreprocessOptions): Promise<PreprocessedCase> {
-  const order = options.imageOrder ?? 3;
   const maxVoxels = options.classVoxelsPerCase ?? 10_000;
   let raw: RawCase | null = await loadRawCase(ds, id);
   const geometry = raw.geometry;
   const canonicalShape = raw.image.shape;
   const canonicalSpacing = raw.image.spacing;
-  const box = nonzeroBoundingBox(raw.image.data, canonicalShape);
-  const cropped = boxShape(box);
-  let image: Float32Array | null = applyCtNormalization(cropToBox(raw.image.data, canonicalShape, box), st);
-  let label: Uint8Array | null = cropToBox(raw.label.data, canonicalShape, box);
+  const out = preprocessArrays(raw.image.data, raw.label.data, canonicalShape, canonicalSpacing, {
+    spacing: options.spacing,
+    normalization: st,
+    imageOrder: options.imageOrder ?? 3,
+  });
   raw = null;
-  const plan = planResampling(cropped, canonicalSpacing, options.spacing);
-  const outImage = resampleImage(image, cropped, plan.newShape, order, { separateAxis: plan.separateAxis });
-  image = null;
-  const outLabel = resampleLabel(label, cropped, plan.newShape, { separateAxis: plan.separateAxis });
-  label = null;
+  const label = out.label as Uint8Array;
   const classVoxels: Record<string, Uint32Array> = {};
   for (const cls of input.classes) {
-    classVoxels[cls.name] = sampleClassVoxels(outLabel, cls.labels, maxVoxels, makeRng(FIXED_SEED, 'class-voxels', input.name, id, cls.name));
+    classVoxels[cls.name] = sampleClassVoxels(label, cls.labels, maxVoxels, makeRng(FIXED_SEED, 'class-voxels', input.name, id, cls.name));
   }
   return {
     id,
     dataset: input.name,
-    image: outImage,
-    label: outLabel,
-    shape: plan.newShape,
+    image: out.image,
+    label,
+    shape: out.shape,
     spacing: [...options.spacing] as Vec3,
     classVoxels,
     source: {
@@ -116,9 +112,9 @@ async function preprocessCase(ds: RawDataset, id: string, input: PreprocessInput
       orientationCode: geometry.orientationCode,
       canonicalShape,
       canonicalSpacing,
-      cropStart: box.start,
-      cropEnd: box.end,
-      separateAxis: plan.separateAxis,
+      cropStart: out.cropStart,
+      cropEnd: out.cropEnd,
+      separateAxis: out.separateAxis,
     },
   };
 }

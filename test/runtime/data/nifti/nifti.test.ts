@@ -8,6 +8,7 @@ import { type Affine, affineMaxDiff, affineToQuatern, qformAffine } from '../../
 import { MtDataError } from '../../../../src/runtime/data/errors.js';
 import { encodeNifti, readNifti, readNiftiHeader, readNiftiLabel, writeNifti } from '../../../../src/runtime/data/nifti/index.js';
 import { HAS_NIBABEL, NIBABEL_SKIP_REASON, runPython } from '../python.js';
+import { REALCT_DIR, REALCT_SKIP_REASON } from '../../../realct.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'mt-nifti-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -309,8 +310,8 @@ print(json.dumps(res))`;
 });
 if (!HAS_NIBABEL) it.skip(`nibabel interoperability: ${NIBABEL_SKIP_REASON}`, () => {});
 
-const REAL = resolve(__dirname, '../../../../shared/fixtures/realct/sub-spleen2_ct.nii.gz');
-describe.skipIf(!existsSync(REAL))('real CT fixture', () => {
+const REAL = join(REALCT_DIR ?? '/nonexistent', 'sub-spleen2_ct.nii.gz');
+describe.skipIf(REALCT_DIR === null)('real CT fixture', () => {
   it('reads sub-spleen2_ct.nii.gz with the documented header facts', async () => {
     const { volume, geometry } = await readNifti(REAL);
     expect(volume.shape).toEqual([26, 166, 164]);
@@ -334,4 +335,4 @@ describe.skipIf(!existsSync(REAL))('real CT fixture', () => {
     expect(seg.volume.data.reduce((s, v) => s + (v === 1 ? 1 : 0), 0)).toBe(96672);
   });
 });
-if (!existsSync(REAL)) it.skip(`real CT fixture: ${REAL} is absent`, () => {});
+if (REALCT_DIR === null) it.skip(`real CT fixture: ${REALCT_SKIP_REASON}`, () => {});

@@ -5,7 +5,7 @@
  * with order 3 and order 1 (the data span about -1024..1500 HU; the difference is float32 rounding
  * of our intermediate passes); labels exactly equal.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -13,10 +13,11 @@ import type { Vec3 } from '../../../../src/graph/types.js';
 import { readNifti, readNiftiLabel } from '../../../../src/runtime/data/nifti/index.js';
 import { planResampling, resampleImage, resampleLabel } from '../../../../src/runtime/data/preprocess/resample.js';
 import { HAS_SCIPY_STACK, SCIPY_SKIP_REASON, runPythonFile } from '../python.js';
+import { REALCT_DIR, REALCT_SKIP_REASON } from '../../../realct.js';
 
-const REAL = resolve(__dirname, '../../../../shared/fixtures/realct/sub-spleen2_ct.nii.gz');
+const REAL = join(REALCT_DIR ?? '/nonexistent', 'sub-spleen2_ct.nii.gz');
 const SEG = REAL.replace('_ct.nii.gz', '_ct_seg-manual.nii.gz');
-const SCRIPT = resolve(__dirname, '../../../bench/preprocess_reference.py');
+const SCRIPT = resolve(__dirname, '../../../../bench/preprocess_reference.py');
 const TARGET: Vec3 = [1.5, 1, 1];
 const TOLERANCE_HU = 1e-3;
 const tmp = mkdtempSync(join(tmpdir(), 'mt-scipy-'));
@@ -37,7 +38,7 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   return m;
 }
 
-const ready = HAS_SCIPY_STACK && existsSync(REAL);
+const ready = HAS_SCIPY_STACK && REALCT_DIR !== null;
 describe.skipIf(!ready)('resampling matches nnU-Net (scipy / scikit-image) on the spleen CT', () => {
   it.each([3, 1] as const)('image, order %i, separate z', async (order) => {
     const { volume } = await readNifti(REAL, { orientation: 'ras' });
@@ -72,4 +73,4 @@ describe.skipIf(!ready)('resampling matches nnU-Net (scipy / scikit-image) on th
     expect(diff).toBe(0);
   });
 });
-if (!ready) it.skip(`scipy resampling cross-check: ${existsSync(REAL) ? SCIPY_SKIP_REASON : `${REAL} is absent`}`, () => {});
+if (!ready) it.skip(`scipy resampling cross-check: ${REALCT_DIR === null ? REALCT_SKIP_REASON : SCIPY_SKIP_REASON}`, () => {});
