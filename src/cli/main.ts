@@ -137,6 +137,7 @@ export function buildProgram(io: CliIO, setExitCode: (code: number) => void): Co
     .option('--explain-cache', 'say, for every stage that is not cached, which field changed since its last run')
     .option('--no-tui', 'plain progress lines instead of the terminal UI')
     .option('--json', 'one JSON event per line on stdout')
+    .option('--allow-outside-data-root', 'let a synthetic dataset whose `root` lies outside the data root be synthesised there (docs/trust.md)')
     .option('--dry-run', 'show what would run and what is cached, with each stage\'s key parameters, and stop (exit 1 when the run could not start)')
     .option('--stage <id>', 'run one stage of an existing run folder (with --run; its inputs must be in the store)')
     .option('--run <dir>', 'the run folder for --stage')
@@ -155,7 +156,7 @@ export function buildProgram(io: CliIO, setExitCode: (code: number) => void): Co
         file: string | undefined,
         opts: {
           experiment?: string[]; all?: boolean; set: string[]; data?: string; runs: string; cache?: string | false; backend: BackendChoice; tui: boolean; json?: boolean; dryRun?: boolean;
-          jobs: number; force?: string[]; only?: string[]; explainCache?: boolean; stage?: string; run?: string; forceStage?: boolean;
+          jobs: number; force?: string[]; only?: string[]; explainCache?: boolean; stage?: string; run?: string; forceStage?: boolean; allowOutsideDataRoot?: boolean;
           executor?: 'local' | 'slurm'; partition?: string; time?: string; gres?: string; cpusPerTask?: number; mem?: string; account?: string; sbatchArg?: string[]; detach?: boolean;
         },
       ) => {

@@ -14,6 +14,7 @@ export const DIAGNOSTIC_CODES = {
   MT0004: 'not a text file',
   MT0005: 'empty file',
   MT0006: 'bad --set override',
+  MT0007: 'import is not an .mt file',
   MT0101: 'unexpected character',
   MT0102: 'unterminated string or comment',
   MT0103: 'unexpected token',

@@ -2,6 +2,7 @@
  * Loading a program: the only module of the compiler that touches the file system (through a
  * LoaderHost, so tests can load from memory). Reads the entry file and, depth first, every file
  * it imports; reports missing files and import cycles (which are never followed, so they cannot hang).
+ * Imports name `.mt` files only (MT0007): nothing else is read, so no diagnostic quotes another file.
  */
 import { readFile, readdir } from 'node:fs/promises';
 import { dirname, extname, isAbsolute, join, normalize, resolve } from 'node:path';
@@ -128,7 +129,18 @@ export async function loadProgramWith(entryPath: string, host: LoaderHost): Prom
       sink.error('MT0002', at, `'${spec}' is not a valid stdlib module name`, 'stdlib imports look like "std/schedules"');
       return { spec, target: null };
     }
+    // Only .mt files are ever read through an import (a shared spec is untrusted input: an import
+    // of any other file would echo its lines back as diagnostics). A name without an extension
+    // means NAME.mt; the file NAME itself is never read.
     let target = t;
+    if (!spec.startsWith('std/')) {
+      const ext = extname(spec);
+      if (ext !== '' && ext !== '.mt') {
+        sink.error('MT0007', at, `cannot import '${spec}': only .mt files can be imported`, 'import another .mt file, e.g. import "./shared.mt"; other files are never read');
+        return { spec, target: null };
+      }
+      if (ext === '') target = { display: `${t.display}.mt`, absolute: `${t.absolute}.mt` };
+    }
     const existing = byAbsolute.get(target.absolute);
     if (inProgress.includes(target.absolute)) {
       const chain = [...inProgress.slice(inProgress.indexOf(target.absolute)), target.absolute].map((a) => byAbsolute.get(a)?.path ?? a);
@@ -136,17 +148,7 @@ export async function loadProgramWith(entryPath: string, host: LoaderHost): Prom
       return { spec, target: target.display };
     }
     if (existing) return { spec, target: existing.path };
-    let read = await host.readFile(target.absolute);
-    if (!read.ok && read.notFound && extname(spec) === '' && !spec.startsWith('std/')) {
-      const withExt = { display: `${target.display}.mt`, absolute: `${target.absolute}.mt` };
-      const second = await host.readFile(withExt.absolute);
-      if (second.ok) {
-        target = withExt;
-        read = second;
-        const again = byAbsolute.get(target.absolute);
-        if (again) return { spec, target: again.path };
-      }
-    }
+    const read = await host.readFile(target.absolute);
     if (!read.ok) {
       if (spec.startsWith('std/')) {
         const name = stdModuleName(spec) ?? spec;

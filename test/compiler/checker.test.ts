@@ -113,6 +113,13 @@ describe('checker: program-level and loader codes', () => {
     expect(d.span.file).toBe('/mem/b.mt');
   });
 
+  it('MT0007: an import of a file that is not .mt is refused before it is read (test/trust/imports.test.ts has more)', async () => {
+    const program = await programOf('import "./token.txt"\n', { '/mem/token.txt': 'secret-token = 1' });
+    const d = only(program.diagnostics, 'MT0007');
+    expect(d.message).toBe("cannot import './token.txt': only .mt files can be imported");
+    expect([...program.files.keys()]).toEqual(['/mem/main.mt']);
+  });
+
   it('MT0004 and MT0005: binary and empty files', async () => {
     expect(only(await diagnosticsOf('\u0000\u0001binary'), 'MT0004').severity).toBe('error');
     expect(only(await diagnosticsOf('  \n'), 'MT0005').severity).toBe('warning');

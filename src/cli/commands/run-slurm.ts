@@ -40,7 +40,7 @@ function askLine(io: CliIO, question: string): Promise<string> {
 
 export async function runSlurmCommand(
   plan: Plan,
-  ctx: { dataRoot: string; cacheDir: string | null | undefined; backend: string; resolvedSources: ReadonlyMap<string, string>; attach: (events: RunEvents, onInterrupt: () => void) => Promise<() => Promise<void> | void> },
+  ctx: { dataRoot: string; cacheDir: string | null | undefined; backend: string; resolvedSources: ReadonlyMap<string, string>; allowOutsideDataRoot?: boolean; attach: (events: RunEvents, onInterrupt: () => void) => Promise<() => Promise<void> | void> },
   options: SlurmCommandOptions,
   io: CliIO,
 ): Promise<number> {
@@ -63,7 +63,7 @@ export async function runSlurmCommand(
     let sub;
     detach = await ctx.attach(events, interrupt);
     try {
-      sub = await submitPlan(plan, { dataRoot: ctx.dataRoot, cacheDir: ctx.cacheDir, backend: ctx.backend, events, mtc: [process.execPath, BIN], sbatch, client, resolvedSources: ctx.resolvedSources });
+      sub = await submitPlan(plan, { dataRoot: ctx.dataRoot, cacheDir: ctx.cacheDir, backend: ctx.backend, allowOutsideDataRoot: ctx.allowOutsideDataRoot, events, mtc: [process.execPath, BIN], sbatch, client, resolvedSources: ctx.resolvedSources });
     } catch (e) {
       if (e instanceof SlurmError) throw new UserError(e.message);
       throw e;

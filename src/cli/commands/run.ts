@@ -48,6 +48,8 @@ export interface RunCommandOptions {
   sbatch?: Omit<SbatchOptions, 'sbatchArgs' | 'signalSeconds'>;
   sbatchArg?: string[];
   detach?: boolean;
+  /** Let a synthetic dataset's root lie outside the data root (docs/trust.md). */
+  allowOutsideDataRoot?: boolean;
 }
 
 const BIN = fileURLToPath(new URL('../../../bin/mtc.js', import.meta.url));
@@ -160,9 +162,9 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
   const { dataRoot, runsDir, cacheDir } = resolveDirs(options, io);
   const backendId = expectedBackend(options.backend);
   const plan = makePlan(graph, { runsDir, backend: backendId });
-  if (options.dryRun) return dryRun(graph, plan, { dataRoot, cacheDir, backend: backendId, explain: Boolean(options.explainCache) }, io);
+  if (options.dryRun) return dryRun(graph, plan, { dataRoot, cacheDir, backend: backendId, explain: Boolean(options.explainCache), allowOutsideDataRoot: options.allowOutsideDataRoot }, io);
 
-  await assertRunnable(graph, dataRoot); // before anything is written
+  await assertRunnable(graph, dataRoot, { allowOutsideDataRoot: options.allowOutsideDataRoot }); // before anything is written
   const version = packageInfo().version;
   const sources = resolvedSources(
     program,
@@ -178,7 +180,7 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
     if ((options.force ?? []).length > 0 || (options.only ?? []).length > 0 || (options.jobs ?? 1) > 1) throw new UserError('--force, --only and --jobs are for the local executor (with --executor slurm every stage not in the store is a job)');
     const { runSlurmCommand } = await import('./run-slurm.js');
     const attach = async (events: RunEvents, onInterrupt: () => void) => renderer(events, options, io, onInterrupt);
-    return runSlurmCommand(plan, { dataRoot, cacheDir, backend: backendId, resolvedSources: sources, attach }, {
+    return runSlurmCommand(plan, { dataRoot, cacheDir, backend: backendId, resolvedSources: sources, attach, allowOutsideDataRoot: options.allowOutsideDataRoot }, {
       ...options.sbatch, sbatchArgs: options.sbatchArg, detach: options.detach, json: options.json,
     }, io);
   }
@@ -192,6 +194,7 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
     const outcome = await executePlan(plan, {
       dataRoot, cacheDir, backend: runtime.backend, backendDescription: runtime.description, events, signal: controller.signal,
       jobs: options.jobs, force: options.force, only: options.only, explainCache: options.explainCache, launcher, resolvedSources: sources,
+      allowOutsideDataRoot: options.allowOutsideDataRoot,
     });
     await detach();
     const where = Object.values(outcome.runDirs);
@@ -229,7 +232,7 @@ async function runStageCommand(options: RunCommandOptions, io: CliIO): Promise<n
   try {
     const out = await runSingleStage(graph, options.stage, {
       dataRoot: cfg.dataRoot, cacheDir: cfg.cacheDir, backend: runtime.backend, events, signal: controller.signal,
-      storeDir: resolve(runDir, cfg.store), force: options.forceStage,
+      storeDir: resolve(runDir, cfg.store), force: options.forceStage, allowOutsideDataRoot: cfg.allowOutsideDataRoot,
     });
     await detach();
     if (out.status === 'interrupted') return 130;
@@ -245,7 +248,7 @@ async function runStageCommand(options: RunCommandOptions, io: CliIO): Promise<n
 
 const MARK: Record<string, string> = { cached: 'cached', run: 'run', resume: 'resume' };
 
-async function dryRun(graph: RuntimeGraph, plan: ReturnType<typeof makePlan>, options: { dataRoot: string; cacheDir: string | null | undefined; backend: string; explain: boolean }, io: CliIO): Promise<number> {
+async function dryRun(graph: RuntimeGraph, plan: ReturnType<typeof makePlan>, options: { dataRoot: string; cacheDir: string | null | undefined; backend: string; explain: boolean; allowOutsideDataRoot?: boolean }, io: CliIO): Promise<number> {
   const preview = await previewPlan(plan, options);
   const names = graph.source.experiments;
   io.out(`plan for ${names.length === 1 ? `experiment '${names[0]}'` : `${names.length} experiments`} (${graph.stages.length} stages, backend ${options.backend}, data root ${options.dataRoot}):`);

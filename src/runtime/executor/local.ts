@@ -23,6 +23,7 @@ import { handlerFor } from '../stages/index.js';
 import type { StageInput } from '../stages/context.js';
 import { missingDatasetsMessage } from '../stages/prepare.js';
 import { MtDataError } from '../data/errors.js';
+import { assertConfined } from '../confine.js';
 import { explainChange, keyMaterial, keyOf, type KeyInput, type KeyMaterial } from './keys.js';
 import { describeStage, type Plan } from './plan.js';
 import { RunRecorder } from './run-folder.js';
@@ -54,6 +55,8 @@ export interface ExecuteOptions {
   record?: boolean;
   /** resolved.mt text per experiment, for the run folders. */
   resolvedSources?: ReadonlyMap<string, string>;
+  /** Let synthetic datasets be synthesised outside the data root (`--allow-outside-data-root`; confine.ts). */
+  allowOutsideDataRoot?: boolean;
 }
 
 /** Runs one stage of a run folder in another process (`mtc run --stage ID --run DIR`). */
@@ -76,7 +79,8 @@ export interface RunOutcome {
  * `pretrained "FILE"` checkpoints: preflight.ts) or data folders that are missing (MtDataError);
  * every problem in one message.
  */
-export async function assertRunnable(graph: RuntimeGraph, dataRoot: string): Promise<void> {
+export async function assertRunnable(graph: RuntimeGraph, dataRoot: string, options: { allowOutsideDataRoot?: boolean } = {}): Promise<void> {
+  assertConfined(graph, dataRoot, options.allowOutsideDataRoot);
   const unsupported = unsupportedFeatures(graph);
   const missing = missingDatasetsMessage(graph, dataRoot, graph.datasets.map((d) => d.name), { synthesisable: true });
   if (unsupported.length > 0) throw new UnsupportedFeatureError(unsupported, missing);
@@ -119,7 +123,7 @@ export class StageRunner {
   constructor(
     readonly graph: RuntimeGraph,
     readonly store: Store,
-    private readonly options: Pick<ExecuteOptions, 'dataRoot' | 'cacheDir' | 'backend' | 'events' | 'signal'>,
+    private readonly options: Pick<ExecuteOptions, 'dataRoot' | 'cacheDir' | 'backend' | 'events' | 'signal' | 'allowOutsideDataRoot'>,
   ) {}
 
   /** The stage's key; its dependencies must be in `entries`. Runs the handler's external step (prepare: hashing). */
@@ -127,7 +131,7 @@ export class StageRunner {
     const handler = handlerFor(stage);
     let external: { digest: string; detail: unknown } | null | undefined;
     if (handler.external) {
-      external = await handler.external(stage, { graph: this.graph, dataRoot: this.options.dataRoot, cacheDir: this.options.cacheDir, events: this.options.events, signal: this.options.signal, announce });
+      external = await handler.external(stage, { graph: this.graph, dataRoot: this.options.dataRoot, cacheDir: this.options.cacheDir, events: this.options.events, signal: this.options.signal, announce, allowOutsideDataRoot: this.options.allowOutsideDataRoot });
     }
     const deps = new Map<string, KeyInput>();
     for (const d of stage.deps) {
@@ -174,13 +178,32 @@ export class StageRunner {
     }
   }
 
-  /** Runs the stage here and files its outputs; the returned status is done, interrupted or failed. */
-  async run(stage: Stage, r: ResolvedStage, startedAt = performance.now(), announced = false): Promise<{ status: 'done' | 'interrupted' | 'failed'; entry?: StoreEntry; error?: unknown; seconds: number }> {
+  /**
+   * Runs the stage here and files its outputs; the returned status is done, interrupted or failed,
+   * or cached when another process (a second `mtc run` on the same store) computed it meanwhile:
+   * the stage key's lock (store.lock) is held from the work folder to the commit. `forced`
+   * (--force): computed again even when an entry exists.
+   */
+  async run(stage: Stage, r: ResolvedStage, startedAt = performance.now(), announced = false, forced = false): Promise<{ status: 'done' | 'interrupted' | 'failed' | 'cached'; entry?: StoreEntry; error?: unknown; seconds: number }> {
     const { events, signal } = this.options;
     const handler = handlerFor(stage);
     const t0 = startedAt;
     if (!announced) this.announce(stage, r.key);
+    let release: (() => Promise<void>) | undefined;
     try {
+      release = await this.store.lock(r.key, stage.id, {
+        signal,
+        onWait: (h) => events.emit({ type: 'stage-log', stage: stage.id, message: `waiting for process ${h.pid} on ${h.host}, which is computing this stage (since ${h.startedAt})` }),
+        onStale: (h) => events.emit({ type: 'stage-log', stage: stage.id, message: `removed the lock left by ${h ? `process ${h.pid} on ${h.host}, which no longer runs` : 'a process that no longer runs'}` }),
+      });
+      const other = forced ? null : await this.store.lookup(r.key);
+      if (other) {
+        this.entries.set(stage.id, other);
+        const seconds = (performance.now() - t0) / 1000;
+        events.emit({ type: 'stage-log', stage: stage.id, message: 'computed meanwhile by another run: using its result' });
+        events.emit({ type: 'stage-end', stage: stage.id, status: 'cached', seconds, key: r.key, summary: other.manifest.summary });
+        return { status: 'cached', entry: other, seconds };
+      }
       const workDir = await this.store.beginWork(r.key, handler.resumable === true);
       const inputs = new Map<string, StageInput>();
       for (const d of stage.deps) {
@@ -214,6 +237,8 @@ export class StageRunner {
       const interrupted = isInterruption(err, signal);
       events.emit({ type: 'stage-end', stage: stage.id, status: interrupted ? 'interrupted' : 'failed', seconds, key: r.key, error: errorMessage(err) });
       return { status: interrupted ? 'interrupted' : 'failed', error: err, seconds };
+    } finally {
+      await release?.();
     }
   }
 }
@@ -239,7 +264,7 @@ function matchesAny(id: string, patterns: readonly string[] | undefined): boolea
  */
 export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<RunOutcome> {
   const graph = validateGraph(plan.graph);
-  await assertRunnable(graph, options.dataRoot);
+  await assertRunnable(graph, options.dataRoot, options);
   for (const p of [...(options.force ?? []), ...(options.only ?? [])]) {
     if (!graph.stages.some((s) => matchesAny(s.id, [p]))) throw new MtDataError(`no stage of this run matches '${p}' (stages: ${graph.stages.map((s) => s.id).join(', ')})`);
   }
@@ -248,7 +273,7 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
   const { events, signal } = options;
   const jobs = Math.max(1, options.jobs ?? 1);
   const runDirs = Object.fromEntries(plan.experiments.map((e) => [e.name, e.runDir]));
-  const recorder = options.record === false ? null : await RunRecorder.open(plan, store, { dataRoot: options.dataRoot, cacheDir: options.cacheDir, backend: options.backend, backendDescription: options.backendDescription ?? options.backend }, options.resolvedSources ?? new Map());
+  const recorder = options.record === false ? null : await RunRecorder.open(plan, store, { dataRoot: options.dataRoot, cacheDir: options.cacheDir, backend: options.backend, backendDescription: options.backendDescription ?? options.backend, ...(options.allowOutsideDataRoot ? { allowOutsideDataRoot: true } : {}) }, options.resolvedSources ?? new Map());
   const unsubscribe = recorder ? events.subscribe((e) => recorder.handle(e)) : () => undefined;
   const results: EvaluationResult[] = [];
   const stopResults = events.subscribe((e) => {
@@ -287,7 +312,7 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
     }
     keys.set(stage.id, r.key);
     const forced = matchesAny(stage.id, options.force);
-    const cached = forced ? null : await store.lookup(r.key);
+    const cached = forced ? null : await store.lookup(r.key, { onDamage: (problem) => events.emit({ type: 'stage-log', stage: stage.id, message: `its stored result is damaged (${problem}): running it again` }) });
     if (options.explainCache) {
       events.emit({ type: 'stage-cache', stage: stage.id, key: r.key, cached: cached !== null, changes: cached ? [] : forced ? ['--force'] : await runner.explain(stage, r) });
     }
@@ -324,7 +349,7 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
       }
       return;
     }
-    const out = await runner.run(stage, r, t0, announced);
+    const out = await runner.run(stage, r, t0, announced, forced);
     finish(stage, out.status, out.error);
   };
 
@@ -392,7 +417,7 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
 export async function runSingleStage(
   graph: RuntimeGraph,
   stageId: string,
-  options: Pick<ExecuteOptions, 'dataRoot' | 'cacheDir' | 'backend' | 'events' | 'signal'> & { storeDir: string; force?: boolean },
+  options: Pick<ExecuteOptions, 'dataRoot' | 'cacheDir' | 'backend' | 'events' | 'signal' | 'allowOutsideDataRoot'> & { storeDir: string; force?: boolean },
 ): Promise<{ status: StageStatus; error?: unknown; key?: string }> {
   validateGraph(graph);
   const target = graph.stages.find((s) => s.id === stageId);
@@ -413,19 +438,20 @@ export async function runSingleStage(
   for (const s of graph.stages) {
     if (!need.has(s.id)) continue;
     const r = await runner.resolve(s);
-    const entry = await store.lookup(r.key);
-    if (!entry) throw new MtDataError(`stage '${stageId}' needs '${s.id}', which is not in the store ${store.root} (key ${r.key.slice(0, 12)}): run it first`);
+    let damage = '';
+    const entry = await store.lookup(r.key, { onDamage: (p) => (damage = ` (its entry is damaged: ${p})`) });
+    if (!entry) throw new MtDataError(`stage '${stageId}' needs '${s.id}', which is not in the store ${store.root} (key ${r.key.slice(0, 12)})${damage}: run it first`);
     runner.entries.set(s.id, entry);
   }
   const t0 = performance.now();
   const { r, announced } = await runner.resolveAnnounced(target);
   if (!options.force) {
-    const cached = await store.lookup(r.key);
+    const cached = await store.lookup(r.key, { onDamage: (problem) => options.events.emit({ type: 'stage-log', stage: target.id, message: `its stored result is damaged (${problem}): running it again` }) });
     if (cached) {
       options.events.emit({ type: 'stage-end', stage: target.id, status: 'cached', seconds: 0, key: r.key, summary: cached.manifest.summary });
       return { status: 'cached', key: r.key };
     }
   }
-  const out = await runner.run(target, r, t0, announced);
+  const out = await runner.run(target, r, t0, announced, options.force === true);
   return { status: out.status, error: out.error, key: r.key };
 }

@@ -10,6 +10,7 @@ import type { Stage } from '../../graph/types.js';
 import { RunEvents } from '../events.js';
 import { inputProblems, unsupportedFeatures } from '../preflight.js';
 import { datasetsToSynthesise, missingDatasetsMessage } from '../stages/prepare.js';
+import { confinementProblems } from '../confine.js';
 import { canonicalJson, sha256Hex } from './keys.js';
 import { StageRunner } from './local.js';
 import type { Plan } from './plan.js';
@@ -38,7 +39,7 @@ export interface PlanPreview {
   inputProblems: string[];
 }
 
-export async function previewPlan(plan: Plan, options: { dataRoot: string; cacheDir?: string | null; backend: string; explain?: boolean }): Promise<PlanPreview> {
+export async function previewPlan(plan: Plan, options: { dataRoot: string; cacheDir?: string | null; backend: string; explain?: boolean; allowOutsideDataRoot?: boolean }): Promise<PlanPreview> {
   const graph = plan.graph;
   const store = new Store(plan.storeDir);
   const runner = new StageRunner(graph, store, { dataRoot: options.dataRoot, cacheDir: options.cacheDir, backend: options.backend, events: new RunEvents() });
@@ -99,5 +100,6 @@ export async function previewPlan(plan: Plan, options: { dataRoot: string; cache
     if (options.explain) notes.push(...(await runner.explain(stage, r)));
     stages.push({ id: stage.id, kind: stage.kind, status, key: r.key, notes });
   }
-  return { stages, missingData, synthesised, unsupported: unsupportedFeatures(graph), inputProblems: await inputProblems(graph, options.dataRoot) };
+  const confinement = options.allowOutsideDataRoot ? [] : confinementProblems(graph, options.dataRoot);
+  return { stages, missingData, synthesised, unsupported: unsupportedFeatures(graph), inputProblems: [...confinement, ...(await inputProblems(graph, options.dataRoot))] };
 }

@@ -44,6 +44,8 @@ export interface RunConfig {
   cacheDir: string | null | undefined;
   backend: string;
   backendDescription: string;
+  /** `--allow-outside-data-root` was given (confine.ts). */
+  allowOutsideDataRoot?: boolean;
 }
 
 export interface StageState {

@@ -4,6 +4,7 @@ import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { StageStatus } from '../events.js';
 import { STATE_FILE, type RunState, type StageState } from './run-folder.js';
+import { processAlive } from '../io/lock.js';
 
 export interface RunRecord {
   dir: string;
@@ -18,14 +19,6 @@ export interface RunRecord {
   meanDice: number | null;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** Reads one run folder; null when it is not one. */
 export async function readRun(dir: string): Promise<RunRecord | null> {
@@ -37,7 +30,7 @@ export async function readRun(dir: string): Promise<RunRecord | null> {
   }
   if (st.format !== 'mtc-run-state') return null;
   // A process of another host cannot be checked from here: its run shows as running.
-  const dead = st.status === 'running' && (st.host === undefined || st.host === hostname()) && st.pid !== process.pid && !alive(st.pid);
+  const dead = st.status === 'running' && (st.host === undefined || st.host === hostname()) && st.pid !== process.pid && !processAlive(st.pid);
   const stages: Record<string, StageState> = {};
   for (const [id, s] of Object.entries(st.stages)) {
     stages[id] = dead && s.status === 'running' ? { ...s, status: 'interrupted' as StageStatus, error: 'its process ended without finishing it (killed?)' } : s;

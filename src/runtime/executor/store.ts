@@ -5,27 +5,28 @@
  *   <key>/manifest.json     a finished stage: what it is, its key material, its outputs' SHA-256s
  *   <key>/...               its outputs (checkpoints/, cases/, evaluation.json, ...)
  *   .work/<key>/            a stage being computed (or interrupted: a training's checkpoints/latest)
+ *   .locks/<key>.lock       held by the process computing the stage (io/lock.ts)
  *
  * `<key>` is the first 24 hex digits of the stage key (the manifest holds the full key). A finished
  * entry appears at once: its work folder, with manifest.json written last, is renamed into place.
- * An entry whose manifest is missing, unreadable, of another key, or whose outputs are missing or
- * of another size counts as absent (it is recomputed). Nothing is ever modified in place.
+ * An entry whose manifest is missing, unreadable or of another key, or whose outputs are damaged
+ * (missing, of another size, or of another content: io/integrity.ts checks the size, then the
+ * modification time, and hashes again only when that changed) counts as absent: the caller is told
+ * what is wrong (`onDamage`) and recomputes it. Nothing is ever modified in place.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import type { StageKind } from '../../graph/types.js';
 import { replaceDir, writeFileAtomic } from '../io/atomic.js';
+import { fileDamage, fileSha256, recordFile, type FileRecord } from '../io/integrity.js';
+import { acquireLock, type LockOptions } from '../io/lock.js';
 import { canonicalJson, sha256Hex, type KeyMaterial } from './keys.js';
 
 export const MANIFEST = 'manifest.json';
 export const MANIFEST_FORMAT = 'mtc-stage-manifest';
 
-export interface OutputRecord {
-  sha256: string;
-  bytes: number;
-}
+/** An output's SHA-256, size and modification time when it was filed (io/integrity.ts). */
+export type OutputRecord = FileRecord;
 
 export interface StageManifest {
   format: typeof MANIFEST_FORMAT;
@@ -55,12 +56,7 @@ export interface StoreEntry {
   manifest: StageManifest;
 }
 
-/** SHA-256 of a file, streamed. */
-export async function fileSha256(path: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) h.update(chunk as Buffer);
-  return h.digest('hex');
-}
+export { fileSha256 };
 
 async function listFiles(dir: string, skip: (rel: string) => boolean): Promise<string[]> {
   const out: string[] = [];
@@ -98,25 +94,49 @@ export class Store {
   }
 
   /** The finished entry of `key`, or null (see the module doc for what counts as absent). */
-  async lookup(key: string, options: { verifySizes?: boolean } = {}): Promise<StoreEntry | null> {
+  async lookup(key: string, options: { verify?: 'quick' | 'full' | 'none'; verifySizes?: boolean; onDamage?: (problem: string) => void } = {}): Promise<StoreEntry | null> {
     const dir = this.entryDir(key);
+    let text: string;
+    try {
+      text = await readFile(join(dir, MANIFEST), 'utf8');
+    } catch {
+      return null; // not in the store
+    }
     let manifest: StageManifest;
     try {
-      manifest = JSON.parse(await readFile(join(dir, MANIFEST), 'utf8')) as StageManifest;
+      manifest = JSON.parse(text) as StageManifest;
     } catch {
+      options.onDamage?.(`${join(dir, MANIFEST)} is not valid JSON`);
       return null;
     }
-    if (manifest.format !== MANIFEST_FORMAT || manifest.key !== key) return null;
-    if (options.verifySizes !== false) {
+    if (manifest.format !== MANIFEST_FORMAT || manifest.key !== key || typeof manifest.outputs !== 'object' || manifest.outputs === null) {
+      options.onDamage?.(`${join(dir, MANIFEST)} is not the manifest of this stage`);
+      return null;
+    }
+    const verify = options.verify ?? (options.verifySizes === false ? 'none' : 'quick');
+    if (verify !== 'none') {
       for (const [rel, rec] of Object.entries(manifest.outputs)) {
-        try {
-          if ((await stat(join(dir, rel))).size !== rec.bytes) return null;
-        } catch {
+        const damage = await fileDamage(join(dir, rel), rec, { full: verify === 'full' });
+        if (damage) {
+          options.onDamage?.(damage);
           return null;
         }
       }
     }
     return { dir, manifest };
+  }
+
+  /** The lock file of `key` (`.locks/<key>.lock`). */
+  lockPath(key: string): string {
+    return join(this.root, '.locks', `${Store.dirName(key)}.lock`);
+  }
+
+  /**
+   * Takes the lock of `key` (one process computes a stage at a time; others wait, then find its
+   * entry; locks of killed processes are removed: io/lock.ts). Returns its release.
+   */
+  lock(key: string, what: string, options: LockOptions = {}): Promise<() => Promise<void>> {
+    return acquireLock(this.lockPath(key), what, options);
   }
 
   /** A clean work folder for `key` (an earlier one is kept when `keep` is true: a training resumes from it). */
@@ -150,8 +170,7 @@ export class Store {
     for (const e of await readdir(work)) if (exclude(e)) await rm(join(work, e), { recursive: true, force: true });
     const outputs: Record<string, OutputRecord> = {};
     for (const rel of await listFiles(work, (r) => r === MANIFEST || exclude(r))) {
-      const p = join(work, rel);
-      outputs[rel] = { sha256: await fileSha256(p), bytes: (await stat(p)).size };
+      outputs[rel] = await recordFile(join(work, rel));
     }
     const manifest: StageManifest = {
       format: MANIFEST_FORMAT,

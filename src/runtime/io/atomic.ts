@@ -1,6 +1,60 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+
+/**
+ * Fault injection for tests (off by default): a function that, for a destination path, returns
+ * null (write normally) or how many bytes to write before the write fails as a full disk would
+ * (ENOSPC). Set it with `setWriteFault`, or for a whole process (a child `mtc` included) with the
+ * environment variable `MTC_FAULT_WRITE=SUBSTRING[@BYTES]`: every write whose destination contains
+ * SUBSTRING fails after BYTES bytes (default: half of the data).
+ */
+export type WriteFault = (path: string, size: number) => number | null;
+
+function faultFromEnv(spec: string | undefined): WriteFault | null {
+  if (!spec) return null;
+  const at = spec.lastIndexOf('@');
+  const needle = at > 0 ? spec.slice(0, at) : spec;
+  const bytes = at > 0 ? Number(spec.slice(at + 1)) : NaN;
+  return (path, size) => (path.includes(needle) ? (Number.isFinite(bytes) ? Math.min(bytes, size) : Math.floor(size / 2)) : null);
+}
+
+let writeFault: WriteFault | null = faultFromEnv(process.env.MTC_FAULT_WRITE);
+
+/** Installs a write fault (null: none); returns the previous one. For tests. */
+export function setWriteFault(fault: WriteFault | null): WriteFault | null {
+  const previous = writeFault;
+  writeFault = fault;
+  return previous;
+}
+
+/** An error that names the file a write was meant for (not its temporary sibling). */
+function writeError(path: string, e: unknown): Error {
+  const cause = e as NodeJS.ErrnoException;
+  const reason = cause.code === 'ENOSPC' ? 'no space left on the device' : (cause.message ?? String(e));
+  const err = new Error(`cannot write ${path}: ${reason}; what was there before is unchanged`, { cause: e }) as NodeJS.ErrnoException;
+  if (cause.code) err.code = cause.code;
+  return err;
+}
+
+/** Writes the temporary file, failing part-way when a fault is injected. */
+async function writeTemp(tmp: string, dest: string, data: Uint8Array | string): Promise<void> {
+  const fail = writeFault?.(dest, typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength) ?? null;
+  if (fail === null) {
+    await writeFile(tmp, data);
+    return;
+  }
+  const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+  const h = await open(tmp, 'w');
+  try {
+    await h.write(bytes.subarray(0, fail));
+  } finally {
+    await h.close();
+  }
+  const e = new Error(`ENOSPC: no space left on device, write (injected fault after ${fail} bytes)`) as NodeJS.ErrnoException;
+  e.code = 'ENOSPC';
+  throw e;
+}
 
 /** A sibling path for a temporary file or folder: same directory, so the final rename is atomic. */
 export function tempSibling(path: string): string {
@@ -8,16 +62,20 @@ export function tempSibling(path: string): string {
   return join(dirname(path), `.${basename(path)}.tmp-${tag}`);
 }
 
-/** Writes `data` to `path` through a temporary sibling and a rename: readers never see half a file. */
+/**
+ * Writes `data` to `path` through a temporary sibling and a rename: readers never see half a file,
+ * and a failed write (a full disk) leaves the previous file as it was; the error names `path`.
+ */
 export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const tmp = tempSibling(path);
   try {
-    await writeFile(tmp, data);
+    await writeTemp(tmp, path, data);
     await rename(tmp, path);
   } catch (e) {
     await rm(tmp, { force: true });
-    throw e;
+    if ((e as Error).message?.startsWith(`cannot write ${path}`)) throw e;
+    throw writeError(path, e);
   }
 }
 
@@ -54,6 +112,12 @@ export async function writeDirAtomic(dest: string, fill: (tmp: string) => Promis
     await replaceDir(tmp, dest);
   } catch (e) {
     await rm(tmp, { recursive: true, force: true });
+    // Name the file the folder was to hold, not its temporary sibling.
+    if (e instanceof Error && e.message.includes(tmp)) {
+      const err = new Error(e.message.split(tmp).join(dest), { cause: e }) as NodeJS.ErrnoException;
+      err.code = (e as NodeJS.ErrnoException).code;
+      throw err;
+    }
     throw e;
   }
 }

@@ -62,6 +62,8 @@ export interface ExternalContext {
   signal?: AbortSignal;
   /** Announces the stage (its stage-start) before slow work, e.g. synthesising a dataset. */
   announce?: () => void;
+  /** Synthesis may write outside the data root (confine.ts). */
+  allowOutsideDataRoot?: boolean;
 }
 
 export interface StageHandler<S extends Stage = Stage> {

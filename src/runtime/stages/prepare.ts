@@ -13,6 +13,8 @@ import { MtDataError } from '../data/errors.js';
 import { loadRawDataset } from '../data/raw/dataset.js';
 import { synthesizeCollection } from '../data/synth/collection.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { assertConfined } from '../confine.js';
+import { acquireLock } from '../io/lock.js';
 import { canonicalJson, sha256Hex } from '../executor/keys.js';
 import { datasetDir, datasetSpec, type ExternalContext, type StageHandler } from './context.js';
 
@@ -71,13 +73,27 @@ const synthesising = new Map<string, Promise<unknown>>();
 async function ensureFolder(stage: PrepareStage, ctx: ExternalContext, dir: string): Promise<void> {
   const spec = datasetSpec(ctx, stage.datasets[0]);
   if (existsSync(join(dir, 'dataset.json')) || !spec.synthetic) return;
+  assertConfined(ctx.graph, ctx.dataRoot, ctx.allowOutsideDataRoot, [spec.name]); // also when the stage runs in its own process
   const collection = dirname(dir);
   const id = `${collection}|${spec.synthetic.generator}|${spec.synthetic.seed}`;
   let job = synthesising.get(id);
   ctx.announce?.();
   if (!job) {
-    ctx.events.emit({ type: 'stage-log', stage: stage.id, message: `synthesising the '${spec.synthetic.generator}' collection (seed ${spec.synthetic.seed}) into ${collection}` });
-    job = synthesizeCollection(collection, { generator: spec.synthetic.generator, seed: spec.synthetic.seed });
+    const synth = spec.synthetic;
+    // One synthesis per folder across processes too (a second `mtc run` on the same data root waits, then finds the data).
+    job = (async () => {
+      const release = await acquireLock(join(collection, '.mtc-synth.lock'), `synthesising ${synth.generator}`, {
+        signal: ctx.signal,
+        onWait: (h) => ctx.events.emit({ type: 'stage-log', stage: stage.id, message: `waiting for process ${h.pid} on ${h.host}, which is synthesising ${collection}` }),
+      });
+      try {
+        if (existsSync(join(dir, 'dataset.json'))) return;
+        ctx.events.emit({ type: 'stage-log', stage: stage.id, message: `synthesising the '${synth.generator}' collection (seed ${synth.seed}) into ${collection}` });
+        await synthesizeCollection(collection, { generator: synth.generator, seed: synth.seed });
+      } finally {
+        await release();
+      }
+    })();
     synthesising.set(id, job);
   }
   try {

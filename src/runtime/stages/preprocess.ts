@@ -85,7 +85,10 @@ export const preprocessHandler: StageHandler<PreprocessStage> = {
     const cacheDir = cacheDirOf(ctx);
     const result = await preprocessCollectionDetailed(
       inputs,
-      { spacing: stage.spacing, normalization: stage.normalization, statistics, cacheDir },
+      {
+        spacing: stage.spacing, normalization: stage.normalization, statistics, cacheDir,
+        onCacheDamage: (problem) => ctx.events.emit({ type: 'stage-log', stage: stage.id, message: `preprocessing cache entry damaged (${problem}): rebuilding it` }),
+      },
       (done, total, message) => {
         ctx.signal?.throwIfAborted();
         ctx.events.emit({ type: 'stage-progress', stage: stage.id, done, total, unit: 'steps', detail: message });

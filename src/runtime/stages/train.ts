@@ -62,7 +62,7 @@ export const trainHandler: StageHandler<TrainingStage> = {
     emit(`fold ${stage.fold}: ${data.map((d) => `${d.name} ${d.train.length} training + ${d.holdout.length} validation cases`).join(', ')}`);
 
     const ckDir = join(ctx.workDir, 'checkpoints');
-    let resume = await loadTrainingCheckpoint(join(ckDir, 'latest'));
+    let resume = await loadTrainingCheckpoint(join(ckDir, 'latest'), { onDamage: (p) => emit(`its latest checkpoint is damaged (${p}): not resuming from it`) });
     if (resume && resume.state.stageKey !== ctx.key) resume = null;
     let extendedFrom: string | undefined;
     if (resume) {

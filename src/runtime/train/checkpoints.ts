@@ -6,7 +6,11 @@
  *   model.json, weights.bin   the network, in the model checkpoint format (model/checkpoint.ts)
  *   optimizer.bin             the optimiser's per-variable state, float32, in training.json's order
  *   training.json             written last: counters, history, validation averages, random-stream
- *                             positions, the optimiser's layout, the stage key and spec hash
+ *                             positions, the optimiser's layout, the stage key and spec hash, and
+ *                             the SHA-256 and size of each other file (`files`)
+ *
+ * A checkpoint is loaded only when every file matches its record in training.json: a truncated,
+ * overwritten or missing file makes it unusable (`onDamage` is told which and why).
  *
  * Random streams: batch k draws its cases, patches and augmentation from
  * Prng.derive(seed, 'batch', k), and validation batch j from Prng.derive(seed, 'validation', j), so
@@ -15,6 +19,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic, writeDirAtomic, recoverDir } from '../io/atomic.js';
+import { fileDamage, recordFile, type FileRecord } from '../io/integrity.js';
 import { readCheckpoint, saveCheckpoint } from '../model/checkpoint.js';
 import type { UNet } from '../model/unet.js';
 import type { HeadSpec, OutputLayout } from '../../graph/types.js';
@@ -58,6 +63,8 @@ export interface TrainingState {
   validation: ValidationTrack;
   rng: { seed: number; batches: string; validation: string; nextBatch: number };
   optimizer: { kind: OptimizerState['kind']; slots: Array<{ variable: string; slot: string; shape: number[]; offset: number }>; steps: Record<string, number> };
+  /** Content records of the checkpoint's other files (model.json, weights.bin, optimizer.bin); absent in older checkpoints. */
+  files?: Record<string, FileRecord>;
   savedAt: string;
 }
 
@@ -73,7 +80,7 @@ export async function saveTrainingCheckpoint(
   dir: string,
   model: UNet,
   optimizer: OptimizerState,
-  state: Omit<TrainingState, 'format' | 'version' | 'optimizer' | 'savedAt'>,
+  state: Omit<TrainingState, 'format' | 'version' | 'optimizer' | 'savedAt' | 'files'>,
   output?: { layout: OutputLayout; classes: HeadSpec[] },
 ): Promise<void> {
   const slots: TrainingState['optimizer']['slots'] = [];
@@ -94,20 +101,37 @@ export async function saveTrainingCheckpoint(
   await writeDirAtomic(dir, async (tmp) => {
     await saveCheckpoint(model, tmp, output);
     await writeFileAtomic(join(tmp, 'optimizer.bin'), new Uint8Array(all.buffer, all.byteOffset, all.byteLength));
+    full.files = {};
+    for (const f of CHECKPOINT_FILES) full.files[f] = await recordFile(join(tmp, f));
     await writeFileAtomic(join(tmp, TRAINING_STATE_FILE), `${JSON.stringify(full)}\n`);
   });
 }
 
-/** Reads a checkpoint folder (repairing an interrupted replacement first); null when there is none or it is incomplete. */
-export async function loadTrainingCheckpoint(dir: string): Promise<LoadedTraining | null> {
+/** The files of a checkpoint that training.json records. */
+const CHECKPOINT_FILES = ['model.json', 'weights.bin', 'optimizer.bin'] as const;
+
+/**
+ * Reads a checkpoint folder (repairing an interrupted replacement first); null when there is none,
+ * it is incomplete, or a file does not match its record (then `onDamage` says which and why).
+ */
+export async function loadTrainingCheckpoint(dir: string, options: { onDamage?: (problem: string) => void } = {}): Promise<LoadedTraining | null> {
   if (!(await recoverDir(dir, TRAINING_STATE_FILE))) return null;
   let state: TrainingState;
   try {
     state = JSON.parse(await readFile(join(dir, TRAINING_STATE_FILE), 'utf8')) as TrainingState;
   } catch {
+    options.onDamage?.(`${join(dir, TRAINING_STATE_FILE)} is not valid JSON`);
     return null;
   }
   if (state.format !== TRAINING_STATE_FORMAT || state.version !== 1) return null;
+  for (const [f, rec] of Object.entries(state.files ?? {})) {
+    // Read once on resume: hash in full (a resume is rare, the files are small next to training).
+    const damage = await fileDamage(join(dir, f), rec, { full: true });
+    if (damage) {
+      options.onDamage?.(damage);
+      return null;
+    }
+  }
   const bin = await readFile(join(dir, 'optimizer.bin'));
   const all = new Float32Array(bin.byteLength / 4);
   new Uint8Array(all.buffer).set(bin);

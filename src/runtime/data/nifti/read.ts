@@ -15,7 +15,7 @@
  * (see orientation.ts and docs/data.md).
  */
 import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
@@ -231,14 +231,32 @@ async function isGzipFile(path: string): Promise<boolean> {
 type Source = { path: string; bytes?: Uint8Array };
 
 /** The decompressed byte stream of a file; stream errors become MtDataErrors when iterated. */
-async function byteStream(src: Source): Promise<{ stream: Readable; gz: boolean }> {
+async function byteStream(src: Source): Promise<{ stream: Readable; gz: boolean; size: number }> {
   const { path, bytes } = src;
   const gz = bytes ? bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b : await isGzipFile(path);
+  let size: number;
+  try {
+    size = bytes ? bytes.length : (await stat(path)).size;
+  } catch (e) {
+    throw fileError(path, e);
+  }
   const file = bytes ? Readable.from([Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)]) : createReadStream(path, { highWaterMark: 1 << 20 });
-  if (!gz) return { stream: file, gz };
+  if (!gz) return { stream: file, gz, size };
   const gunzip = createGunzip({ chunkSize: 1 << 20 });
   file.on('error', (e: Error) => gunzip.destroy(e));
-  return { stream: file.pipe(gunzip), gz };
+  return { stream: file.pipe(gunzip), gz, size };
+}
+
+/** The most a deflate stream expands (1032:1), so a gzip file of M bytes holds at most ~1032 M bytes. */
+const DEFLATE_MAX_RATIO = 1032;
+
+/** The header claims more voxel bytes than the file holds. */
+function claimError(path: string, g: NiftiGeometry, start: number, end: number, held: number): MtDataError {
+  return MtDataError.about(
+    path,
+    `header says ${g.dims.join('x')} voxels of ${g.datatype} (${end - start} bytes from offset ${Math.max(0, start)}), but the file holds only ${held} bytes of voxel data`,
+    REEXPORT,
+  );
 }
 
 /** Converts whole elements from an aligned buffer into `out` starting at `k`. */
@@ -279,7 +297,7 @@ interface StreamResult {
  */
 async function streamVoxels(src: Source, frameRange: (g: NiftiGeometry) => [number, number], makeSink: (g: NiftiGeometry, frames: number) => Sink): Promise<StreamResult> {
   const { path } = src;
-  const { stream, gz } = await byteStream(src);
+  const { stream, gz, size } = await byteStream(src);
   let head: Uint8Array | null = new Uint8Array(0);
   let header: NiftiHeader | undefined;
   let geometry: NiftiGeometry | undefined;
@@ -293,6 +311,7 @@ async function streamVoxels(src: Source, frameRange: (g: NiftiGeometry) => [numb
   let scratch = new Uint8Array(0);
   let trailing = 0;
   let stopEarly = false;
+  let countOnly = false;
   const feed = (chunk: Uint8Array, chunkStart: number): void => {
     const from = Math.max(start, chunkStart);
     const to = Math.min(end, chunkStart + chunk.length);
@@ -329,7 +348,23 @@ async function streamVoxels(src: Source, frameRange: (g: NiftiGeometry) => [numb
     start = offset + f0 * frameBytes;
     end = offset + f1 * frameBytes;
     stopEarly = f1 < geometry.frames;
-    sink = makeSink(geometry, f1 - f0);
+    // A header can claim more voxels than the file can hold (a damaged or forged dims field): say so
+    // with both numbers rather than failing to allocate. An uncompressed file's size is known; a
+    // gzip stream can expand at most ~1032-fold (deflate's limit), so a claim beyond that cannot be
+    // true, and the stream is drained only to count what it does hold.
+    if (!gz && end > size) throw claimError(path, geometry, start, end, Math.max(0, size - start));
+    if (gz && end - start > size * DEFLATE_MAX_RATIO + (1 << 20)) {
+      sink = () => undefined;
+      countOnly = true;
+      return;
+    }
+    try {
+      sink = makeSink(geometry, f1 - f0);
+    } catch (e) {
+      if (!(e instanceof RangeError)) throw e;
+      sink = () => undefined; // cannot allocate that much: count the bytes, then report
+      countOnly = true;
+    }
   };
   try {
     for await (const raw of stream as AsyncIterable<Buffer>) {
@@ -367,15 +402,9 @@ async function streamVoxels(src: Source, frameRange: (g: NiftiGeometry) => [numb
     pos = head.length;
   }
   const g = geometry!;
-  if (pos < end) {
-    const [nz, ny, nx] = g.shape;
-    const count = nx * ny * nz;
-    throw MtDataError.about(
-      path,
-      `header says ${g.dims.join('x')} voxels of ${g.datatype} (${count * g.frames * elem} bytes from offset ${Math.max(0, start)}), ` +
-        `but the file holds only ${Math.max(0, pos - start)} bytes of voxel data`,
-      REEXPORT,
-    );
+  if (pos < end) throw claimError(path, g, start, end, Math.max(0, pos - start));
+  if (countOnly) {
+    throw MtDataError.about(path, `header says ${g.dims.join('x')} voxels of ${g.datatype} (${end - start} bytes), more than can be held in memory`, 'Crop or split the volume before using it');
   }
   if (!stopEarly && trailing >= g.shape[2] * elem) {
     throw MtDataError.about(

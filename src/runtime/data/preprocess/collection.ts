@@ -62,6 +62,8 @@ export interface PreprocessOptions {
   classVoxelsPerCase?: number;
   /** Cache folder (see cache.ts); absent: nothing is cached. */
   cacheDir?: string;
+  /** Told when a cache entry is damaged (it is then rebuilt): the file and what is wrong. */
+  onCacheDamage?: (problem: string) => void;
 }
 
 export type PreprocessProgress = (done: number, total: number, message: string) => void;
@@ -142,7 +144,7 @@ export async function preprocessCollectionDetailed(
   const names = inputs.map((i) => i.name);
   const dup = names.find((n, i) => names.indexOf(n) !== i);
   if (dup) throw new MtDataError(`preprocess: dataset name '${dup}' appears twice in the collection`);
-  const cache = options.cacheDir ? new PreprocessCache(options.cacheDir) : undefined;
+  const cache = options.cacheDir ? new PreprocessCache(options.cacheDir, options.onCacheDamage) : undefined;
   if (cache) await cache.sweep().catch(() => 0);
   const memo = cache?.path('hashes', '');
 

@@ -31,6 +31,8 @@ export interface SlurmExecuteOptions {
   backend: string;
   backendDescription?: string;
   events: RunEvents;
+  /** Let a synthetic dataset's root lie outside the data root (docs/trust.md); recorded in run.json for the jobs. */
+  allowOutsideDataRoot?: boolean;
   /** What each job runs: the node binary and bin/mtc.js, by absolute paths every node can reach. */
   mtc: readonly string[];
   sbatch: SbatchOptions;
@@ -111,7 +113,7 @@ async function sizeOf(path: string): Promise<number> {
 export async function submitPlan(plan: Plan, options: SlurmExecuteOptions): Promise<{ submitted: SubmittedStage[]; jobs: string[]; cached: string[]; recorder: RunRecorder | null; close: () => Promise<void> }> {
   const graph: RuntimeGraph = validateGraph(plan.graph);
   const client = options.client ?? new SlurmClient();
-  await assertRunnable(graph, options.dataRoot);
+  await assertRunnable(graph, options.dataRoot, { allowOutsideDataRoot: options.allowOutsideDataRoot });
   const runsDir = join(plan.storeDir, '..');
   await slurmPreflight(runsDir, options.sbatch, client, options.env);
 
@@ -134,7 +136,12 @@ export async function submitPlan(plan: Plan, options: SlurmExecuteOptions): Prom
   await store.sweep();
   const { events } = options;
   const runDirs = Object.fromEntries(plan.experiments.map((e) => [e.name, e.runDir]));
-  const recorder = await RunRecorder.open(plan, store, { dataRoot: options.dataRoot, cacheDir: options.cacheDir, backend: options.backend, backendDescription: options.backendDescription ?? options.backend }, options.resolvedSources ?? new Map());
+  const recorder = await RunRecorder.open(
+    plan,
+    store,
+    { dataRoot: options.dataRoot, cacheDir: options.cacheDir, backend: options.backend, backendDescription: options.backendDescription ?? options.backend, allowOutsideDataRoot: options.allowOutsideDataRoot },
+    options.resolvedSources ?? new Map(),
+  );
   const unsubscribe = events.subscribe((e) => recorder.handle(e));
   const close = async () => {
     unsubscribe();
@@ -143,7 +150,7 @@ export async function submitPlan(plan: Plan, options: SlurmExecuteOptions): Prom
   events.emit({ type: 'run-start', graph, backend: options.backendDescription ?? options.backend, runDirs, store: store.root, jobs: 0 });
 
   // What is in the store: resolved top down as far as every input is known.
-  const runner = new StageRunner(graph, store, { dataRoot: options.dataRoot, cacheDir: options.cacheDir, backend: options.backend, events });
+  const runner = new StageRunner(graph, store, { dataRoot: options.dataRoot, cacheDir: options.cacheDir, backend: options.backend, events, allowOutsideDataRoot: options.allowOutsideDataRoot });
   const toSubmit: string[] = [];
   const cached: string[] = [];
   for (const s of graph.stages) {
@@ -159,7 +166,7 @@ export async function submitPlan(plan: Plan, options: SlurmExecuteOptions): Prom
       // prepare only checks and lists a dataset that resolving it has just hashed: not worth a job.
       if (s.kind === 'prepare') {
         const out = await runner.run(s, r);
-        if (out.status !== 'done') throw out.error instanceof Error ? out.error : new Error(`stage '${s.id}' ${out.status}`);
+        if (out.status !== 'done' && out.status !== 'cached') throw out.error instanceof Error ? out.error : new Error(`stage '${s.id}' ${out.status}`);
         cached.push(s.id);
         continue;
       }

@@ -34,7 +34,8 @@ const INPUTS = [
   { name: 'B', dir: B, classes: CLASSES },
 ];
 
-const entries = (dir: string, kind: string): string[] => (existsSync(join(dir, kind)) ? readdirSync(join(dir, kind)) : []);
+/** An entry's files (without their content records, `NAME.manifest.json`). */
+const entries = (dir: string, kind: string): string[] => (existsSync(join(dir, kind)) ? readdirSync(join(dir, kind)).filter((n) => !n.endsWith('.manifest.json')) : []);
 
 describe('preprocessing cache', () => {
   it('a second run reuses every case and returns identical data', async () => {

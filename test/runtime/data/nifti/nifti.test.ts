@@ -210,6 +210,22 @@ describe('NIfTI errors name the file and say what to do', () => {
     await expectMtError(() => readNifti(p), p, '5x4x3', 'truncated');
   });
 
+  it('a header claiming a 30000^3 volume over a small payload names both byte counts', async () => {
+    // Removing the size check before allocation makes these fail: the .gz read reports a corrupt
+    // gzip stream ("Invalid typed array length"), the .nii read an allocation failure.
+    const claim = 30000 * 30000 * 30000 * 4;
+    const forged = Uint8Array.from(good);
+    const v = new DataView(forged.buffer);
+    for (const at of [42, 44, 46]) v.setInt16(at, 30000, true);
+    const held = good.length - 352;
+    for (const [name, bytes] of [['huge.nii.gz', gzipSync(forged)], ['huge.nii', forged]] as const) {
+      const p = join(tmp, name);
+      writeFileSync(p, bytes);
+      await expectMtError(() => readNifti(p), p, '30000x30000x30000', `(${claim} bytes from offset 352)`, `holds only ${held} bytes`);
+      await expect(readNifti(p)).rejects.not.toThrow(/gzip|typed array/i);
+    }
+  });
+
   it('NaN and infinite voxels', async () => {
     const p = join(tmp, 'nan.nii.gz');
     const data = new Float32Array(n);
