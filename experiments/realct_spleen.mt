@@ -6,8 +6,8 @@
 // `mtc infer` and scores it with `mtc eval`.
 //
 // This is a pipeline check on real data, not a claim of generalisation: there is one scan. The
-// folder lists it twice (cases spleen2a and spleen2b, the same files) so that the runtime's fixed
-// split, which holds out at least one case, has one to train on and one to evaluate.
+// folder lists it twice (cases spleen2a and spleen2b, the same files) with a one-fold split file
+// (train on spleen2a, validate on spleen2b): one case to train on and one to evaluate.
 // =============================================================================================
 
 import "quickstart.mt"
@@ -16,6 +16,7 @@ dataset real_spleen {
   root     "realct/Dataset950_RealSpleen"
   modality CT
   cases    2
+  split    "splits_final.json"
   labels { background 0  spleen 1 }
   classes {
     spleen [spleen]

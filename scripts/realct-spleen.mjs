@@ -38,6 +38,8 @@ for (const id of ['spleen2a', 'spleen2b']) {
   symlinkSync(label, join(ds, 'labelsTr', `${id}.nii.gz`));
 }
 writeFileSync(join(ds, 'dataset.json'), `${JSON.stringify({ name: 'RealSpleen', description: 'MSD Task09 spleen_2 (crop), linked twice', channel_names: { 0: 'CT' }, labels: { background: 0, spleen: 1 }, numTraining: 2, file_ending: '.nii.gz' }, null, 2)}\n`);
+// one fold: train on one copy, validate on the other (the seeded 5-fold split needs 5 cases)
+writeFileSync(join(ds, 'splits_final.json'), `${JSON.stringify([{ train: ['spleen2a'], val: ['spleen2b'] }], null, 2)}\n`);
 // the reference for mtc eval, named like the prediction of the fixture file
 const gt = join(out, 'reference');
 rmSync(gt, { recursive: true, force: true });

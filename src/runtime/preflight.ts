@@ -1,9 +1,10 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { outputChannels } from '../graph/outputs.js';
-import type { ArchitectureSpec, RuntimeGraph, Stage, TrainParams } from '../graph/types.js';
+import type { ArchitectureSpec, DatasetSpec, RuntimeGraph, Stage, TrainParams } from '../graph/types.js';
 import { MtDataError } from './data/errors.js';
 import { classProblems, loadRawDataset } from './data/raw/dataset.js';
+import { tooFewForFolds } from './data/raw/split.js';
 import { lossDefinition, lossSetupOf, registeredLosses } from './loss/registry.js';
 import { checkpointDirOf, readCheckpointManifest, type CheckpointManifest } from './model/checkpoint.js';
 import { isHeadParam, parameterSpecs, validateArchitecture } from './model/unet.js';
@@ -116,6 +117,7 @@ export async function inputProblems(graph: RuntimeGraph, dataRoot: string): Prom
     try {
       const ds = await loadRawDataset(dir, { checkContents: false });
       problems.push(...classProblems(spec.name, spec.classes, ds));
+      problems.push(...splitProblems(graph, spec, dir, ds.cases.length));
     } catch (err) {
       if (!(err instanceof MtDataError)) throw err;
       problems.push(`dataset '${spec.name}': ${err.message}`);
@@ -136,6 +138,18 @@ export async function inputProblems(graph: RuntimeGraph, dataRoot: string): Prom
     if (mismatch) problems.push(`experiment '${stage.experiment}': ${mismatch}`);
   }
   return problems;
+}
+
+/**
+ * A dataset's cross-validation split must exist before any stage runs: its split file, or enough
+ * cases for the seeded k-fold split of every training on it (each fold validates on one case at least).
+ */
+function splitProblems(graph: RuntimeGraph, spec: DatasetSpec, dir: string, cases: number): string[] {
+  if (spec.splitFile) {
+    return existsSync(join(dir, spec.splitFile)) ? [] : [`dataset '${spec.name}': its split file ${join(dir, spec.splitFile)} does not exist (field \`split\`); write it (nnU-Net's splits_final.json) or drop the field for the seeded 5-fold split`];
+  }
+  const folds = Math.max(0, ...graph.stages.filter(isTraining).filter((s) => s.datasets.includes(spec.name)).map((s) => s.split.folds));
+  return folds === 0 || cases >= folds ? [] : [tooFewForFolds(spec.name, cases, folds)];
 }
 
 /** Throws an MtDataError listing every problem of inputProblems, before anything is written. */

@@ -76,7 +76,7 @@ describe('a patch that does not fit the network', () => {
 describe('classes missing from the data', () => {
   it("names the class, the label and the dataset.json that lacks it, for every dataset at once; no stage runs", async () => {
     const root = join(tmp, 'classes');
-    for (const d of ['a', 'b', 'c']) await writeDataset(join(root, d), 2); // labels: background 0, organ 1, lesion 2
+    for (const d of ['a', 'b', 'c']) await writeDataset(join(root, d), 5); // labels: background 0, organ 1, lesion 2; 5 cases: one per fold
     const g = graphAt(root);
     expect(await inputProblems(g, root)).toEqual([]);
     g.datasets[0].classes = [{ name: 'liver', labels: [1, 3], tags: [] }];
@@ -94,6 +94,23 @@ describe('classes missing from the data', () => {
 
   it('leaves folders that do not exist yet to the prepare stage', async () => {
     expect(await inputProblems(graphAt(join(tmp, 'nowhere')), tmp)).toEqual([]);
+  });
+});
+
+describe('a cross-validation split the data cannot give', () => {
+  it('is refused before any stage runs: too few cases for the folds, or a split file that is not there', async () => {
+    const root = join(tmp, 'split');
+    for (const d of ['a', 'b', 'c']) await writeDataset(join(root, d), d === 'a' ? 2 : 5);
+    const g = graphAt(root);
+    g.datasets[1].splitFile = 'splits_final.json';
+    const { error, runDirCreated } = await refused(g, root);
+    expect(error).toBeInstanceOf(MtDataError);
+    const message = (error as Error).message;
+    expect(message).toMatch(/\(2 problems; nothing was run\)/);
+    expect(message).toContain("dataset 'a' has 2 case(s), too few for a 5-fold cross-validation");
+    expect(message).toContain('give the dataset a split file (split "splits_final.json")');
+    expect(message).toContain(`dataset 'b': its split file ${join(root, 'b', 'splits_final.json')} does not exist (field \`split\`)`);
+    expect(runDirCreated).toBe(false);
   });
 });
 

@@ -45,16 +45,19 @@ export function splitCases(ids: string[], holdoutFraction: number, seed: number,
   return { train: sorted.filter((id) => !held.has(id)), holdout: sorted.filter((id) => held.has(id)) };
 }
 
+/** Why a dataset of `cases` cases has no seeded `folds`-fold split (preflight says it before any stage runs). */
+export function tooFewForFolds(dataset: string, cases: number, folds: number): string {
+  return (
+    `dataset '${dataset}' has ${cases} case(s), too few for a ${folds}-fold cross-validation (every fold validates on at least one case). ` +
+    'Add cases, or give the dataset a split file (split "splits_final.json") with the folds you want'
+  );
+}
+
 /** The seeded k-fold split of a dataset's case ids (see the module doc). */
 export function kFoldSplits(ids: readonly string[], folds: number, seed: number, dataset: string): FoldSplit[] {
   if (!Number.isInteger(folds) || folds < 2) throw new MtDataError(`${dataset}: a cross-validation split needs at least 2 folds, not ${folds}`);
   const sorted = [...ids].sort();
-  if (sorted.length < folds) {
-    throw new MtDataError(
-      `dataset '${dataset}' has ${sorted.length} case(s), too few for a ${folds}-fold cross-validation (every fold validates on at least one case). ` +
-        'Add cases, or give the dataset a split file (split "splits_final.json") with the folds you want',
-    );
-  }
+  if (sorted.length < folds) throw new MtDataError(tooFewForFolds(dataset, sorted.length, folds));
   const order = shuffle(makeRng(seed, 'kfold', dataset), [...sorted]);
   const parts: string[][] = [];
   let at = 0;
