@@ -22,7 +22,7 @@ import { join, relative } from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import type { RuntimeGraph } from '../../graph/types.js';
 import type { RunEvent, RunStatus, StageStatus } from '../events.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { removeDeadTemps, writeFileAtomic } from '../io/atomic.js';
 import { stageSlug, subgraph, type Plan, type PlannedExperiment } from './plan.js';
 import type { Store } from './store.js';
 import { packageInfo, tfjsVersion } from './versions.js';
@@ -114,6 +114,8 @@ export class RunRecorder {
     const now = new Date().toISOString();
     for (const e of plan.experiments) {
       await mkdir(e.runDir, { recursive: true });
+      // A run killed while writing its records (kill -9 between write and rename) left a temporary file.
+      await removeDeadTemps(e.runDir);
       const text = resolvedSources.get(e.name);
       if (text !== undefined) await writeFileAtomic(join(e.runDir, 'resolved.mt'), text);
       await writeFileAtomic(join(e.runDir, 'graph.yaml'), toYaml(subgraph(plan.graph, e.name)));

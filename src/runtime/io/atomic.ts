@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { processAlive } from './lock.js';
 
 /**
  * Fault injection for tests (off by default): a function that, for a destination path, returns
@@ -60,6 +61,31 @@ async function writeTemp(tmp: string, dest: string, data: Uint8Array | string): 
 export function tempSibling(path: string): string {
   const tag = `${process.pid}-${randomBytes(4).toString('hex')}`;
   return join(dirname(path), `.${basename(path)}.tmp-${tag}`);
+}
+
+const TEMP_FILE = /^\.(.+)\.tmp-(\d+)-[0-9a-f]{8}$/;
+
+/**
+ * Removes the temporary files (`.NAME.tmp-PID-HEX`, see tempSibling) that writers killed on this
+ * host left in `dir` (not its subfolders): a `kill -9` between write and rename leaves one behind.
+ * A file whose process still exists is kept (it is being written). Only for folders whose files
+ * are written by processes of this host (a run folder's own records); returns the names removed.
+ */
+export async function removeDeadTemps(dir: string): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const n of names) {
+    const m = TEMP_FILE.exec(n);
+    if (!m || Number(m[2]) === process.pid || processAlive(Number(m[2]))) continue;
+    await rm(join(dir, n), { recursive: true, force: true });
+    removed.push(n);
+  }
+  return removed;
 }
 
 /**
