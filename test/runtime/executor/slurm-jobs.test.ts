@@ -2,6 +2,7 @@
  * The Slurm executor's pure parts, without a cluster: which jobs and arrays a plan becomes, the
  * batch script, scontrol's output, the preflight's messages (with stand-ins for the tools).
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -96,7 +97,12 @@ describe('the batch script', () => {
     expect(forced).toContain('#SBATCH --signal=B:USR1@20\n');
     expect(forced).toContain('FORCED=(\n  1\n  0\n)');
     expect(forced).toContain('if [ "${FORCED[$i]}" = 1 ]; then FORCE=(--force-stage); else FORCE=(); fi');
-    expect(forced).toContain('--json --backend cpu "${FORCE[@]}" >>');
+    expect(forced).toContain('--json --backend cpu ${FORCE[@]+"${FORCE[@]}"} >>');
+    // What bash makes of it for each task: the forced one gets --force-stage, the other nothing (set -u holds).
+    const words = (task: number) =>
+      execFileSync('bash', ['-c', `set -u; ${forced.match(/^FORCED=\(\n[\s\S]*?; fi$/m)![0]}\nprintf '<%s>' x \${FORCE[@]+"\${FORCE[@]}"}`], { env: { i: String(task), PATH: process.env.PATH } }).toString();
+    expect(words(0)).toBe('<x><--force-stage>');
+    expect(words(1)).toBe('<x>');
   });
 });
 

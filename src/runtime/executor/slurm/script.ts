@@ -111,7 +111,8 @@ export function batchScript(spec: ScriptSpec): string {
   const list = (xs: string[]) => `(\n${xs.map((x) => `  ${shellQuote(x)}`).join('\n')}\n)`;
   const anyForced = spec.tasks.some((t) => t.force);
   const forced = anyForced ? `FORCED=${list(spec.tasks.map((t) => (t.force ? '1' : '0')))}\nif [ "\${FORCED[$i]}" = 1 ]; then FORCE=(--force-stage); else FORCE=(); fi\n` : '';
-  const force = anyForced ? ' "${FORCE[@]}"' : '';
+  // `${A[@]+"${A[@]}"}`: an empty array under set -u, also in the bash 4.2 of older clusters' nodes.
+  const force = anyForced ? ' ${FORCE[@]+"${FORCE[@]}"}' : '';
   return `#!/bin/bash
 # Written by mtc run --executor slurm: ${spec.tasks.length === 1 ? `stage ${spec.tasks[0].stage}` : `${spec.tasks.length} stages, one per array task`}.
 ${opts.map((o) => `#SBATCH ${shellQuote(o)}`).join('\n')}
