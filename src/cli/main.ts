@@ -158,13 +158,15 @@ export function buildProgram(io: CliIO, setExitCode: (code: number) => void): Co
         opts: {
           experiment?: string[]; all?: boolean; set: string[]; data?: string; runs: string; cache?: string | false; backend: BackendChoice; tui: boolean; json?: boolean; dryRun?: boolean;
           jobs: number; force?: string[]; only?: string[]; explainCache?: boolean; stage?: string; run?: string; forceStage?: boolean; allowOutsideDataRoot?: boolean;
-          executor?: 'local' | 'slurm'; partition?: string; time?: string; signalLead?: number; gres?: string; cpusPerTask?: number; mem?: string; account?: string; sbatchArg?: string[]; detach?: boolean;
+          executor?: 'local' | 'slurm'; partition?: string; time?: string; signalLead?: number; gres?: string; cpusPerTask?: number; mem?: string;
+          account?: string; sbatchArg?: string[]; detach?: boolean;
         },
       ) => {
         // Imported on use: the runtime loads TensorFlow.js, which costs a second that check/compile need not pay.
         const { runCommand } = await import('./commands/run.js');
         const { partition, time, signalLead, gres, cpusPerTask, mem, account } = opts;
-        setExitCode(await runCommand(file, { ...opts, sbatch: { partition, time, signalSeconds: signalLead, gres, cpusPerTask, mem, account }, json: Boolean(opts.json), dryRun: Boolean(opts.dryRun) }, io));
+        const sbatch = { partition, time, signalSeconds: signalLead, gres, cpusPerTask, mem, account };
+        setExitCode(await runCommand(file, { ...opts, sbatch, json: Boolean(opts.json), dryRun: Boolean(opts.dryRun) }, io));
       },
     );
 

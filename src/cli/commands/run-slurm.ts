@@ -71,14 +71,15 @@ export async function runSlurmCommand(
   let detach: (() => Promise<void> | void) | null = null;
   try {
     const sbatch: SbatchOptions = {
-      partition: options.partition, time: options.time, signalSeconds: options.signalSeconds, gres: options.gres, cpusPerTask: options.cpusPerTask, mem: options.mem,
-      account: options.account, sbatchArgs: options.sbatchArgs,
+      partition: options.partition, time: options.time, signalSeconds: options.signalSeconds, gres: options.gres,
+      cpusPerTask: options.cpusPerTask, mem: options.mem, account: options.account, sbatchArgs: options.sbatchArgs,
     };
     let sub;
     detach = await ctx.attach(events, interrupt);
     try {
-      sub = await submitPlan(plan, { dataRoot: ctx.dataRoot, cacheDir: ctx.cacheDir, backend: ctx.backend, allowOutsideDataRoot: ctx.allowOutsideDataRoot, events, mtc: [process.execPath, BIN], sbatch, client, resolvedSources: ctx.resolvedSources,
-        force: options.force, only: options.only,
+      sub = await submitPlan(plan, {
+        dataRoot: ctx.dataRoot, cacheDir: ctx.cacheDir, backend: ctx.backend, allowOutsideDataRoot: ctx.allowOutsideDataRoot, events,
+        mtc: [process.execPath, BIN], sbatch, client, resolvedSources: ctx.resolvedSources, force: options.force, only: options.only,
       });
     } catch (e) {
       if (e instanceof SlurmError) throw new UserError(e.message);
@@ -88,8 +89,9 @@ export async function runSlurmCommand(
     const where = folders.length === 1 ? `run folder: ${folders[0]}` : `run folders under ${plan.storeDir.replace(/\/\.store$/, '')}`;
     // --only left these out (not selected and not stored, or needing such a stage): the run cannot end done, as for a local run.
     const notRun = sub.skipped.length > 0 ? notRunMessage(sub.skipped) : null;
+    const runDirs = Object.fromEntries(plan.experiments.map((e) => [e.name, e.runDir]));
     if (sub.submitted.length === 0) {
-      events.emit({ type: 'run-end', status: notRun ? 'failed' : 'done', runDirs: Object.fromEntries(plan.experiments.map((e) => [e.name, e.runDir])), seconds: 0, results: [] });
+      events.emit({ type: 'run-end', status: notRun ? 'failed' : 'done', runDirs, seconds: 0, results: [] });
       await sub.close();
       await detach();
       detach = null;
@@ -108,7 +110,6 @@ export async function runSlurmCommand(
     }
     if (!options.json && !ctx.screen) io.err(`mtc: submitted ${summary}; following them (Ctrl-C to stop following)`);
     const outcome = await followJobs(sub.submitted, { events, client, signal: follow.signal, pollMs: Number(io.env.MTC_SLURM_POLL_MS ?? 2000) });
-    const runDirs = Object.fromEntries(plan.experiments.map((e) => [e.name, e.runDir]));
     if (outcome.status === 'detached') {
       await detach();
       detach = null;
@@ -133,7 +134,8 @@ export async function runSlurmCommand(
     await detach();
     detach = null;
     if (status !== 'done') {
-      throw new UserError(`run failed: ${outcome.error ?? notRun ?? 'a stage failed'}\n(${where}; mtc status shows each stage; running the same command again resubmits what is not done)`);
+      const why = outcome.error ?? notRun ?? 'a stage failed';
+      throw new UserError(`run failed: ${why}\n(${where}; mtc status shows each stage; running the same command again resubmits what is not done)`);
     }
     return 0;
   } finally {

@@ -178,7 +178,10 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
   );
   if (options.executor === 'slurm') {
     if ((options.jobs ?? 1) > 1) {
-      throw new UserError(`--jobs ${options.jobs} is for the local executor: with --executor slurm every stage is a job, and Slurm decides how many run at the same time (the partition's and your account's limits); leave --jobs out`);
+      throw new UserError(
+        `--jobs ${options.jobs} is for the local executor: with --executor slurm every stage is a job, and Slurm decides how many run at the same time `
+          + "(the partition's and your account's limits); leave --jobs out",
+      );
     }
     const { runSlurmCommand } = await import('./run-slurm.js');
     const attach = async (events: RunEvents, onInterrupt: () => void) => renderer(events, options, io, onInterrupt);

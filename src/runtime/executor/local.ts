@@ -261,7 +261,8 @@ export function matchesAny(id: string, patterns: readonly string[] | undefined):
 /** Refuses a `--force` or `--only` pattern that names no stage of the graph. */
 export function assertPatternsMatch(graph: RuntimeGraph, patterns: readonly string[]): void {
   for (const p of patterns) {
-    if (!graph.stages.some((s) => matchesAny(s.id, [p]))) throw new MtDataError(`no stage of this run matches '${p}' (stages: ${graph.stages.map((s) => s.id).join(', ')})`);
+    if (graph.stages.some((s) => matchesAny(s.id, [p]))) continue;
+    throw new MtDataError(`no stage of this run matches '${p}' (stages: ${graph.stages.map((s) => s.id).join(', ')})`);
   }
 }
 

@@ -348,7 +348,9 @@ export function screenLines(view: RunView, options: LayoutOptions): Line[] {
     const f = view.finished;
     footer.push([], [{ text: `${f.status} in ${formatDuration(f.seconds)}`, color: f.status === 'done' ? 'green' : f.status === 'interrupted' ? 'yellow' : 'red', bold: true }]);
   } else if ((options.stopping ?? 0) > 0) {
-    const text = following ? 'stopping following the jobs: you are asked whether to cancel them' : 'stopping after the current iteration, writing a checkpoint (q again: abort at once)';
+    const text = following
+      ? 'stopping following the jobs: you are asked whether to cancel them'
+      : 'stopping after the current iteration, writing a checkpoint (q again: abort at once)';
     footer.push([], [{ text, color: 'yellow' }]);
   } else if (following) {
     footer.push([], [{ text: 'q', bold: true }, { text: ' stop following (asks whether to cancel the jobs; else they keep running)', color: 'gray' }]);

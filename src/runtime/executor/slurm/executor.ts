@@ -218,7 +218,8 @@ export async function submitPlan(
     await mkdir(logDir, { recursive: true });
     await mkdir(join(home, 'slurm', 'jobs'), { recursive: true });
     const scriptPath = join(home, 'slurm', 'jobs', `${name}.sbatch`);
-    await writeFileAtomic(scriptPath, batchScript({ name, tasks: job.stages.map((stage) => ({ stage, runDir: owner(stage), ...(forced.has(stage) ? { force: true } : {}) })), logDir, mtc: options.mtc, backend: options.backend, sbatch: options.sbatch }));
+    const tasks = job.stages.map((stage) => ({ stage, runDir: owner(stage), ...(forced.has(stage) ? { force: true } : {}) }));
+    await writeFileAtomic(scriptPath, batchScript({ name, tasks, logDir, mtc: options.mtc, backend: options.backend, sbatch: options.sbatch }));
     const deps = job.after.map((a) => `${a.kind}:${jobIds[a.job]}`);
     const id = await client.submit(scriptPath, deps.length > 0 ? [`--dependency=${deps.join(',')}`] : []);
     jobIds.push(id);

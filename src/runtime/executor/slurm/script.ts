@@ -68,10 +68,13 @@ export function timeLimitSeconds(time: string): number | null | undefined {
 /** What is wrong with a signal lead for a time limit (null: nothing). */
 export function signalLeadProblem(o: Pick<SbatchOptions, 'signalSeconds' | 'time'>): string | null {
   const lead = o.signalSeconds ?? DEFAULT_SIGNAL_SECONDS;
-  if (!Number.isInteger(lead) || lead < 1 || lead > MAX_SIGNAL_SECONDS) return `--signal-lead ${lead} is not a whole number of seconds from 1 to ${MAX_SIGNAL_SECONDS}`;
+  if (!Number.isInteger(lead) || lead < 1 || lead > MAX_SIGNAL_SECONDS) {
+    return `--signal-lead ${lead} is not a whole number of seconds from 1 to ${MAX_SIGNAL_SECONDS}`;
+  }
   const limit = o.time === undefined ? undefined : timeLimitSeconds(o.time);
   if (limit !== undefined && limit !== null && lead >= limit) {
-    return `--signal-lead ${lead} s is not shorter than the time limit --time ${o.time} (${limit} s): every job would be told to stop as it starts; give a lead of a few minutes under the limit (--signal-lead SECONDS)`;
+    return `--signal-lead ${lead} s is not shorter than the time limit --time ${o.time} (${limit} s): every job would be told to stop as it starts; `
+      + 'give a lead of a few minutes under the limit (--signal-lead SECONDS)';
   }
   return null;
 }
@@ -110,9 +113,12 @@ export function batchScript(spec: ScriptSpec): string {
   ];
   const list = (xs: string[]) => `(\n${xs.map((x) => `  ${shellQuote(x)}`).join('\n')}\n)`;
   const anyForced = spec.tasks.some((t) => t.force);
-  const forced = anyForced ? `FORCED=${list(spec.tasks.map((t) => (t.force ? '1' : '0')))}\nif [ "\${FORCED[$i]}" = 1 ]; then FORCE=(--force-stage); else FORCE=(); fi\n` : '';
+  const forced = anyForced
+    ? `FORCED=${list(spec.tasks.map((t) => (t.force ? '1' : '0')))}\nif [ "\${FORCED[$i]}" = 1 ]; then FORCE=(--force-stage); else FORCE=(); fi\n`
+    : '';
   // `${A[@]+"${A[@]}"}`: an empty array under set -u, also in the bash 4.2 of older clusters' nodes.
   const force = anyForced ? ' ${FORCE[@]+"${FORCE[@]}"}' : '';
+  const runStage = `${spec.mtc.map(shellQuote).join(' ')} run --stage "$STAGE" --run "$RUN" --json --backend ${shellQuote(spec.backend)}${force}`;
   return `#!/bin/bash
 # Written by mtc run --executor slurm: ${spec.tasks.length === 1 ? `stage ${spec.tasks[0].stage}` : `${spec.tasks.length} stages, one per array task`}.
 ${opts.map((o) => `#SBATCH ${shellQuote(o)}`).join('\n')}
@@ -133,7 +139,7 @@ set -m
 child=
 near_limit=0
 trap 'near_limit=1; [ -n "$child" ] && kill -INT "$child" 2>/dev/null' USR1
-${spec.mtc.map(shellQuote).join(' ')} run --stage "$STAGE" --run "$RUN" --json --backend ${shellQuote(spec.backend)}${force} >>"$RUN/slurm/$SLUG.events.jsonl" 2>>"$RUN/slurm/$SLUG.log" &
+${runStage} >>"$RUN/slurm/$SLUG.events.jsonl" 2>>"$RUN/slurm/$SLUG.log" &
 child=$!
 [ "$near_limit" = 1 ] && kill -INT "$child" 2>/dev/null
 wait "$child"
