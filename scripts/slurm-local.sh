@@ -84,6 +84,10 @@ JobAcctGatherType=jobacct_gather/none
 MinJobAge=600
 # Jobs are requeued by their own batch script near the time limit (mtc's USR1 handler).
 JobRequeue=1
+# Time limits (test/cli/slurm-timelimit.test.ts runs a job into a real one): slurmctld checks them
+# every 30 s (compiled in); a job over its limit ends at the next check (no grace: OverTimeLimit=0),
+# SIGTERM then SIGKILL KillWait s later. --signal=B:USR1@LEAD comes 0-30 s before LEAD.
+OverTimeLimit=0
 KillWait=30
 SchedulerParameters=batch_sched_delay=1,sched_min_interval=100000
 NodeName=$HOST NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem State=UNKNOWN

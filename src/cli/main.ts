@@ -145,6 +145,7 @@ export function buildProgram(io: CliIO, setExitCode: (code: number) => void): Co
     .addOption(new Option('--executor <name>', 'where stages run: here, or as Slurm jobs (docs/cluster.md)').choices(['local', 'slurm']).default('local'))
     .option('--partition <p>', 'slurm: the partition (checked with sinfo)')
     .option('--time <limit>', 'slurm: time limit per job (HH:MM:SS); a training checkpoints and requeues itself before it')
+    .option('--signal-lead <seconds>', 'slurm: seconds before the time limit at which a job checkpoints and requeues itself (default 120)', positiveInt)
     .option('--gres <gres>', 'slurm: generic resources per job, e.g. gpu:1')
     .option('--cpus-per-task <n>', 'slurm: cores per job', positiveInt)
     .option('--mem <m>', 'slurm: memory per job, e.g. 32G')
@@ -157,13 +158,15 @@ export function buildProgram(io: CliIO, setExitCode: (code: number) => void): Co
         opts: {
           experiment?: string[]; all?: boolean; set: string[]; data?: string; runs: string; cache?: string | false; backend: BackendChoice; tui: boolean; json?: boolean; dryRun?: boolean;
           jobs: number; force?: string[]; only?: string[]; explainCache?: boolean; stage?: string; run?: string; forceStage?: boolean; allowOutsideDataRoot?: boolean;
-          executor?: 'local' | 'slurm'; partition?: string; time?: string; gres?: string; cpusPerTask?: number; mem?: string; account?: string; sbatchArg?: string[]; detach?: boolean;
+          executor?: 'local' | 'slurm'; partition?: string; time?: string; signalLead?: number; gres?: string; cpusPerTask?: number; mem?: string;
+          account?: string; sbatchArg?: string[]; detach?: boolean;
         },
       ) => {
         // Imported on use: the runtime loads TensorFlow.js, which costs a second that check/compile need not pay.
         const { runCommand } = await import('./commands/run.js');
-        const { partition, time, gres, cpusPerTask, mem, account } = opts;
-        setExitCode(await runCommand(file, { ...opts, sbatch: { partition, time, gres, cpusPerTask, mem, account }, json: Boolean(opts.json), dryRun: Boolean(opts.dryRun) }, io));
+        const { partition, time, signalLead, gres, cpusPerTask, mem, account } = opts;
+        const sbatch = { partition, time, signalSeconds: signalLead, gres, cpusPerTask, mem, account };
+        setExitCode(await runCommand(file, { ...opts, sbatch, json: Boolean(opts.json), dryRun: Boolean(opts.dryRun) }, io));
       },
     );
 

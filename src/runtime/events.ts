@@ -88,6 +88,12 @@ export type RunEvent =
     }
   /** `level: 'warning'`: something the user should look at (the screen lists warnings apart). */
   | { type: 'stage-log'; stage: string; message: string; level?: 'info' | 'warning' }
+  /**
+   * A stage that runs as a cluster job (`--executor slurm`): its job (`123`, or `123_4` for an array
+   * task) and the scheduler's state of it (PENDING, RUNNING, ...) with the reason Slurm gives; sent
+   * at submission and whenever the state or reason changes.
+   */
+  | { type: 'stage-job'; stage: string; job: string; state: string; reason?: string }
   /** Why a stage is not served from the store (`--explain-cache`): one line per changed field. */
   | { type: 'stage-cache'; stage: string; key: string; cached: boolean; changes: string[] }
   | { type: 'epoch'; stage: string; record: EpochRecord; best: boolean }

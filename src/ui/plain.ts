@@ -58,6 +58,9 @@ export function attachPlainRenderer(events: RunEvents, options: PlainOptions): (
       case 'stage-log':
         w(`[${e.stage}] ${e.level === 'warning' ? 'warning: ' : ''}${e.message}`);
         break;
+      case 'stage-job':
+        w(`[${e.stage}] Slurm job ${e.job}: ${e.state}${e.reason && e.reason !== 'None' ? ` (${e.reason})` : ''}`);
+        break;
       case 'stage-cache':
         if (!e.cached) w(`[${e.stage}] not cached (key ${e.key.slice(0, 12)}): ${e.changes.join('; ')}`);
         break;

@@ -35,6 +35,8 @@ export interface StageView {
   lossTrace?: LossTrace;
   /** The memory of the process running the stage, from its last progress event. */
   memory?: { rss: number; tensors?: number };
+  /** A stage that runs as a cluster job (`--executor slurm`): the job and the scheduler's state of it. */
+  job?: { id: string; state: string; reason?: string };
 }
 
 /**
@@ -217,6 +219,8 @@ export function reduceRunView(view: RunView, event: RunEvent): RunView {
     }
     case 'stage-cache':
       return updateStage(view, event.stage, { key: event.key, cacheChanges: event.changes });
+    case 'stage-job':
+      return updateStage(view, event.stage, { job: { id: event.job, state: event.state, ...(event.reason ? { reason: event.reason } : {}) } });
     case 'epoch':
       return updateStage(view, event.stage, { lastEpoch: event.record });
     case 'checkpoint':

@@ -3,12 +3,12 @@
  * starts it). Skips, saying so, where sinfo is absent or no cluster answers. One tiny two-stage
  * experiment (preprocessing, a short training, its evaluation and report), shared data.
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { cp, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
+import { promisify, stripVTControlCharacters } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { captureIO, runFolder, spawnMtc, type SpawnedMtc } from './helpers.js';
@@ -65,6 +65,30 @@ async function until<T>(what: string, f: () => Promise<T | null | undefined | fa
 }
 
 const SLURM = ['--executor', 'slurm', '--backend', 'cpu', '--no-tui'];
+
+/**
+ * `mtc ARGS` on a pseudo-terminal of 120x40 (util-linux `script`), so it draws its screen; `onText`
+ * sees the output so far without escape codes, and may type into the terminal.
+ */
+function onScreen(cwd: string, args: string[], onText: (text: string, write: (keys: string) => void) => void): Promise<{ code: number; text: string }> {
+  const command = `stty cols 120 rows 40; exec ${[process.execPath, join(process.cwd(), 'bin', 'mtc.js'), ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ')}`;
+  return new Promise((resolve, reject) => {
+    const child = spawn('script', ['-qfec', command, '/dev/null'], { cwd, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, MTC_SLURM_POLL_MS: '300', TERM: 'xterm-256color' } });
+    let raw = '';
+    const write = (keys: string) => child.stdin.write(keys);
+    const take = (c: Buffer) => {
+      raw += c.toString('utf8');
+      onText(stripVTControlCharacters(raw), write);
+    };
+    child.stdout.on('data', take);
+    child.stderr.on('data', take);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      child.stdin.destroy();
+      resolve({ code: code ?? -1, text: stripVTControlCharacters(raw) });
+    });
+  });
+}
 
 describe.skipIf(why !== null)('mtc run --executor slurm on a one-node cluster', () => {
   let dir = '';
@@ -190,6 +214,80 @@ describe.skipIf(why !== null)('mtc run --executor slurm on a one-node cluster', 
       }
     }
   }, 300_000);
+
+  it('--force resubmits a stage that is in the store (its job passes --force-stage), what follows it stays cached; the screen shows the job', async () => {
+    // Through a pseudo-terminal: the Ink screen, with the job held until the test has seen it queued.
+    let released = false;
+    const run = await onScreen(dir, ['run', 'exp.mt', '--runs', 'cluster', '--data', '.', '--executor', 'slurm', '--backend', 'cpu', '--force', 'evaluate:*', '--sbatch-arg=--hold'], (text) => {
+      const held = /evaluate:tiny +job (\d+) PENDING \(JobHeldUser\)/.exec(text);
+      if (held && !released) {
+        released = true;
+        void sh('scontrol', ['release', held[1]]);
+      }
+    });
+    expect(run.code, run.text).toBe(0);
+    expect(released, run.text).toBe(true);
+    expect(run.text).toMatch(/≡ +└ train:tiny +cached/);
+    expect(run.text).toMatch(/q stop following \(asks whether to cancel the jobs; else they keep running\)/);
+    expect(run.text).toMatch(/✔ +└ evaluate:tiny +done/);
+    expect(run.text).toMatch(/done in /);
+    expect(run.text).toMatch(/Per-class Dice on the validation cases \(evaluate:tiny\)/);
+    const rec = await slurmRecord(dir, 'cluster');
+    const forced = rec.stages['evaluate:tiny'];
+    expect(forced.submission).toBe(rec.submission);
+    for (const id of ['preprocess:tiny', 'train:tiny', 'report:tiny']) expect(rec.stages[id].submission, id).toBeLessThan(rec.submission);
+    expect(await readFile((forced as unknown as { script: string }).script, 'utf8')).toContain('FORCE=(--force-stage)');
+    const st = await status(dir, 'cluster');
+    expect(st.stages['evaluate:tiny'].state).toBe('done');
+    expect(st.stages['report:tiny'].state).toBe('cached');
+    expect(st.stages['train:tiny'].weights_sha256).toBe(reference);
+  }, 120_000);
+
+  it('--only submits the stages it selects and reports what it leaves out; a selected stage whose input is not stored is not submitted', async () => {
+    // Another experiment on the same data: its preprocessing has the same key, so it is in the store; its training is not.
+    await writeFile(join(dir, 'other.mt'), SRC.replace('experiment tiny {', 'experiment other {').replace('seed 3 }', 'seed 4 }'));
+    const args = ['run', 'other.mt', '--runs', 'cluster', '--data', '.', ...SLURM];
+    const none = await mtc(dir, [...args, '--only', 'evaluate:*']);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toMatch(/nothing submitted; stages not run: train:other, evaluate:other, report:other \(--only leaves out stages that are not in the store\)/);
+    expect(existsSync(join(await runFolder(join(dir, 'cluster'), 'other'), 'slurm.json'))).toBe(false);
+
+    const some = await mtc(dir, [...args, '--only', 'train:*', '--detach', '--sbatch-arg=--hold']);
+    expect(some.code, some.stderr).toBe(1);
+    expect(some.stderr).toMatch(/submitted 1 stage\(s\) as 1 Slurm job\(s\)/);
+    expect(some.stderr).toMatch(/not submitted: stages not run: evaluate:other, report:other/);
+    const rec = JSON.parse(await readFile(join(await runFolder(join(dir, 'cluster'), 'other'), 'slurm.json'), 'utf8')) as { stages: Record<string, { jobId: string }> };
+    expect(Object.keys(rec.stages)).toEqual(['train:other']);
+    await sh('scancel', [rec.stages['train:other'].jobId]);
+    const io = captureIO(dir);
+    expect(await main(['status', 'other', '--runs', 'cluster', '--json'], io)).toBe(0);
+    const st = JSON.parse(io.stdout.join('\n')) as { stages: Record<string, { state: string; error?: string }> };
+    expect(st.stages['preprocess:other'].state).toBe('cached');
+    expect(st.stages['evaluate:other']).toMatchObject({ state: 'skipped', error: 'not selected by --only, and not in the store' });
+
+    const jobs = await mtc(dir, [...args, '--jobs', '2']);
+    expect(jobs.code).toBe(1);
+    expect(jobs.stderr).toMatch(/--jobs 2 is for the local executor: with --executor slurm every stage is a job, and Slurm decides how many run at the same time/);
+  }, 120_000);
+
+  it('on the screen, Ctrl-C asks whether to cancel the jobs, and yes cancels them', async () => {
+    let stage = 0;
+    const run = await onScreen(dir, ['run', 'exp.mt', '--runs', 'screen-ctrl-c', '--data', '.', '--executor', 'slurm', '--backend', 'cpu', '--sbatch-arg=--hold'], (text, write) => {
+      if (stage === 0 && /report:tiny +job \d+ PENDING \(JobHeldUser\)/.test(text)) {
+        stage = 1;
+        write('\u0003'); // Ctrl-C as the terminal sends it (the screen holds it in raw mode)
+      } else if (stage === 1 && /cancel the 4 job\(s\)/.test(text)) {
+        stage = 2;
+        write('y\r');
+      }
+    });
+    expect(run.code, run.text).toBe(130);
+    expect(run.text).toMatch(/train:tiny +job \d+ PENDING \(JobHeldUser\)/);
+    expect(run.text).toMatch(/cancelled 4 job\(s\)/);
+    const rec = await slurmRecord(dir, 'screen-ctrl-c');
+    const states = await Promise.all([...new Set(Object.values(rec.stages).map((s) => s.jobId))].map(async (id) => (await jobState(id)).JobState));
+    expect(states.every((s) => s === 'CANCELLED'), states.join(' ')).toBe(true);
+  }, 120_000);
 
   it('refuses an unknown partition and an unwritable runs folder before submitting anything', async () => {
     const bad = await mtc(dir, ['run', 'exp.mt', '--runs', 'never', '--data', '.', '--partition', 'a100', ...SLURM]);

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { RunEvents } from '../../runtime/events.js';
 import type { Plan } from '../../runtime/executor/index.js';
 import { SlurmClient, SlurmError } from '../../runtime/executor/slurm/client.js';
+import { notRunMessage } from '../../runtime/executor/local.js';
 import { followJobs, submitPlan } from '../../runtime/executor/slurm/executor.js';
 import type { SbatchOptions } from '../../runtime/executor/slurm/script.js';
 import { UserError, type CliIO } from '../io.js';
@@ -17,6 +18,9 @@ const BIN = fileURLToPath(new URL('../../../bin/mtc.js', import.meta.url));
 export interface SlurmCommandOptions extends SbatchOptions {
   detach?: boolean;
   json: boolean;
+  /** --force and --only, as for the local executor. */
+  force?: readonly string[];
+  only?: readonly string[];
 }
 
 /** One line from stdin ('' at its end, or when there is none). */
@@ -24,6 +28,8 @@ function askLine(io: CliIO, question: string): Promise<string> {
   io.err(question);
   return new Promise((resolve) => {
     if (process.stdin.destroyed || !process.stdin.readable) return resolve('');
+    // The screen (Ink) lets go of a terminal's stdin when it unmounts (unref): reading the answer must keep the process alive.
+    (process.stdin as NodeJS.ReadStream & { ref?: () => void }).ref?.();
     const rl = createInterface({ input: process.stdin });
     let answered = false;
     const done = (answer: string) => {
@@ -40,7 +46,12 @@ function askLine(io: CliIO, question: string): Promise<string> {
 
 export async function runSlurmCommand(
   plan: Plan,
-  ctx: { dataRoot: string; cacheDir: string | null | undefined; backend: string; resolvedSources: ReadonlyMap<string, string>; allowOutsideDataRoot?: boolean; attach: (events: RunEvents, onInterrupt: () => void) => Promise<() => Promise<void> | void> },
+  ctx: {
+    dataRoot: string; cacheDir: string | null | undefined; backend: string; resolvedSources: ReadonlyMap<string, string>; allowOutsideDataRoot?: boolean;
+    attach: (events: RunEvents, onInterrupt: () => void) => Promise<() => Promise<void> | void>;
+    /** The terminal screen draws the run (no lines on stderr while it is up: they would tear its frame). */
+    screen?: boolean;
+  },
   options: SlurmCommandOptions,
   io: CliIO,
 ): Promise<number> {
@@ -59,22 +70,32 @@ export async function runSlurmCommand(
   process.on('SIGINT', interrupt);
   let detach: (() => Promise<void> | void) | null = null;
   try {
-    const sbatch: SbatchOptions = { partition: options.partition, time: options.time, gres: options.gres, cpusPerTask: options.cpusPerTask, mem: options.mem, account: options.account, sbatchArgs: options.sbatchArgs };
+    const sbatch: SbatchOptions = {
+      partition: options.partition, time: options.time, signalSeconds: options.signalSeconds, gres: options.gres,
+      cpusPerTask: options.cpusPerTask, mem: options.mem, account: options.account, sbatchArgs: options.sbatchArgs,
+    };
     let sub;
     detach = await ctx.attach(events, interrupt);
     try {
-      sub = await submitPlan(plan, { dataRoot: ctx.dataRoot, cacheDir: ctx.cacheDir, backend: ctx.backend, allowOutsideDataRoot: ctx.allowOutsideDataRoot, events, mtc: [process.execPath, BIN], sbatch, client, resolvedSources: ctx.resolvedSources });
+      sub = await submitPlan(plan, {
+        dataRoot: ctx.dataRoot, cacheDir: ctx.cacheDir, backend: ctx.backend, allowOutsideDataRoot: ctx.allowOutsideDataRoot, events,
+        mtc: [process.execPath, BIN], sbatch, client, resolvedSources: ctx.resolvedSources, force: options.force, only: options.only,
+      });
     } catch (e) {
       if (e instanceof SlurmError) throw new UserError(e.message);
       throw e;
     }
     const folders = plan.experiments.map((e) => e.runDir);
     const where = folders.length === 1 ? `run folder: ${folders[0]}` : `run folders under ${plan.storeDir.replace(/\/\.store$/, '')}`;
+    // --only left these out (not selected and not stored, or needing such a stage): the run cannot end done, as for a local run.
+    const notRun = sub.skipped.length > 0 ? notRunMessage(sub.skipped) : null;
+    const runDirs = Object.fromEntries(plan.experiments.map((e) => [e.name, e.runDir]));
     if (sub.submitted.length === 0) {
-      events.emit({ type: 'run-end', status: 'done', runDirs: Object.fromEntries(plan.experiments.map((e) => [e.name, e.runDir])), seconds: 0, results: [] });
+      events.emit({ type: 'run-end', status: notRun ? 'failed' : 'done', runDirs, seconds: 0, results: [] });
       await sub.close();
       await detach();
       detach = null;
+      if (notRun) throw new UserError(`run failed: nothing submitted; ${notRun}\n(${where})`);
       io.err(`mtc: nothing to submit: every stage is in the store (${where})`);
       return 0;
     }
@@ -84,11 +105,11 @@ export async function runSlurmCommand(
       await detach();
       detach = null;
       io.err(`mtc: submitted ${summary}; mtc status ${folders.length === 1 ? folders[0] : ''} follows them (${where})`.replace(/  +/g, ' '));
+      if (notRun) throw new UserError(`not submitted: ${notRun}`);
       return 0;
     }
-    if (!options.json) io.err(`mtc: submitted ${summary}; following them (Ctrl-C to stop following)`);
+    if (!options.json && !ctx.screen) io.err(`mtc: submitted ${summary}; following them (Ctrl-C to stop following)`);
     const outcome = await followJobs(sub.submitted, { events, client, signal: follow.signal, pollMs: Number(io.env.MTC_SLURM_POLL_MS ?? 2000) });
-    const runDirs = Object.fromEntries(plan.experiments.map((e) => [e.name, e.runDir]));
     if (outcome.status === 'detached') {
       await detach();
       detach = null;
@@ -107,11 +128,15 @@ export async function runSlurmCommand(
       io.err(`mtc: stopped following; the jobs keep running (mtc status shows them; ${where})`);
       return 0;
     }
-    events.emit({ type: 'run-end', status: outcome.status, runDirs, seconds: 0, results: [] });
+    const status = outcome.status === 'done' && notRun ? 'failed' : outcome.status;
+    events.emit({ type: 'run-end', status, runDirs, seconds: 0, results: [] });
     await sub.close();
     await detach();
     detach = null;
-    if (outcome.status !== 'done') throw new UserError(`run failed: ${outcome.error ?? 'a stage failed'}\n(${where}; mtc status shows each stage; running the same command again resubmits what is not done)`);
+    if (status !== 'done') {
+      const why = outcome.error ?? notRun ?? 'a stage failed';
+      throw new UserError(`run failed: ${why}\n(${where}; mtc status shows each stage; running the same command again resubmits what is not done)`);
+    }
     return 0;
   } finally {
     process.off('SIGINT', interrupt);

@@ -44,8 +44,8 @@ export interface RunCommandOptions {
   forceStage?: boolean;
   /** `local` (default) or `slurm` (run-slurm.ts), with the sbatch options and --detach. */
   executor?: 'local' | 'slurm';
-  /** --partition, --time, --gres, --cpus-per-task, --mem, --account (as SbatchOptions); --sbatch-arg (repeatable). */
-  sbatch?: Omit<SbatchOptions, 'sbatchArgs' | 'signalSeconds'>;
+  /** --partition, --time, --signal-lead, --gres, --cpus-per-task, --mem, --account (as SbatchOptions); --sbatch-arg (repeatable). */
+  sbatch?: Omit<SbatchOptions, 'sbatchArgs'>;
   sbatchArg?: string[];
   detach?: boolean;
   /** Let a synthetic dataset's root lie outside the data root (docs/trust.md). */
@@ -177,11 +177,18 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
     (mtFile, path) => (isAbsolute(path) ? path : resolve(dirname(mtFile), path)), // file paths are relative to process.cwd() (argPath)
   );
   if (options.executor === 'slurm') {
-    if ((options.force ?? []).length > 0 || (options.only ?? []).length > 0 || (options.jobs ?? 1) > 1) throw new UserError('--force, --only and --jobs are for the local executor (with --executor slurm every stage not in the store is a job)');
+    if ((options.jobs ?? 1) > 1) {
+      throw new UserError(
+        `--jobs ${options.jobs} is for the local executor: with --executor slurm every stage is a job, and Slurm decides how many run at the same time `
+          + "(the partition's and your account's limits); leave --jobs out",
+      );
+    }
     const { runSlurmCommand } = await import('./run-slurm.js');
     const attach = async (events: RunEvents, onInterrupt: () => void) => renderer(events, options, io, onInterrupt);
-    return runSlurmCommand(plan, { dataRoot, cacheDir, backend: backendId, resolvedSources: sources, attach, allowOutsideDataRoot: options.allowOutsideDataRoot }, {
-      ...options.sbatch, sbatchArgs: options.sbatchArg, detach: options.detach, json: options.json,
+    return runSlurmCommand(plan, { dataRoot, cacheDir, backend: backendId, resolvedSources: sources, attach, allowOutsideDataRoot: options.allowOutsideDataRoot,
+      screen: usesScreen(options, io),
+    }, {
+      ...options.sbatch, sbatchArgs: options.sbatchArg, detach: options.detach, json: options.json, force: options.force, only: options.only,
     }, io);
   }
   const runtime = await initRuntime(options.backend);

@@ -253,9 +253,22 @@ async function replayEvaluation(entry: StoreEntry, events: RunEvents): Promise<v
   }
 }
 
-/** Whether a stage id matches any of the patterns (globs, or exact ids). */
-function matchesAny(id: string, patterns: readonly string[] | undefined): boolean {
+/** Whether a stage id matches any of the patterns (globs, or exact ids) of `--force` and `--only`. */
+export function matchesAny(id: string, patterns: readonly string[] | undefined): boolean {
   return (patterns ?? []).some((p) => (isGlob(p) ? matchesGlob(id, p) : p === id || id.startsWith(`${p}/`)));
+}
+
+/** Refuses a `--force` or `--only` pattern that names no stage of the graph. */
+export function assertPatternsMatch(graph: RuntimeGraph, patterns: readonly string[]): void {
+  for (const p of patterns) {
+    if (graph.stages.some((s) => matchesAny(s.id, [p]))) continue;
+    throw new MtDataError(`no stage of this run matches '${p}' (stages: ${graph.stages.map((s) => s.id).join(', ')})`);
+  }
+}
+
+/** Why a run that left stages out failed (the local and the Slurm executor say the same). */
+export function notRunMessage(skipped: readonly string[]): string {
+  return `stages not run: ${skipped.join(', ')} (--only leaves out stages that are not in the store)`;
 }
 
 /**
@@ -265,9 +278,7 @@ function matchesAny(id: string, patterns: readonly string[] | undefined): boolea
 export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<RunOutcome> {
   const graph = validateGraph(plan.graph);
   await assertRunnable(graph, options.dataRoot, options);
-  for (const p of [...(options.force ?? []), ...(options.only ?? [])]) {
-    if (!graph.stages.some((s) => matchesAny(s.id, [p]))) throw new MtDataError(`no stage of this run matches '${p}' (stages: ${graph.stages.map((s) => s.id).join(', ')})`);
-  }
+  assertPatternsMatch(graph, [...(options.force ?? []), ...(options.only ?? [])]);
   const store = new Store(plan.storeDir);
   await store.sweep();
   const { events, signal } = options;
@@ -399,7 +410,7 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
   await recorder?.close();
   if (runStatus === 'failed' && firstError === undefined) {
     const skipped = graph.stages.filter((s) => status.get(s.id) === 'skipped').map((s) => s.id);
-    firstError = new Error(`stages not run: ${skipped.join(', ')} (--only leaves out stages that are not in the store)`);
+    firstError = new Error(notRunMessage(skipped));
   }
   return {
     status: runStatus,

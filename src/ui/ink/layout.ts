@@ -133,10 +133,21 @@ function progressBar(done: number, total: number, width: number): Segment[] {
   ];
 }
 
-function statusText(s: StageView): string {
+/** A cluster job as the stage tree shows it: `job 12 PENDING (Dependency)`. */
+export function jobText(job: NonNullable<StageView['job']>): string {
+  return `job ${job.id} ${job.state}${job.reason && job.reason !== 'None' ? ` (${job.reason})` : ''}`;
+}
+
+/** The right-hand side of a stage's row; `compact` (a narrow terminal): a cluster job's state alone. */
+function statusText(s: StageView, compact = false): string {
   switch (s.status) {
-    case 'running':
-      return s.total > 0 ? `${Math.floor((100 * s.done) / s.total)}%` : 'running';
+    case 'pending':
+      // A stage waiting for its cluster job (queued, or starting on its node) says what Slurm says.
+      return s.job ? (compact ? s.job.state : jobText(s.job)) : 'pending';
+    case 'running': {
+      const progress = s.total > 0 ? `${Math.floor((100 * s.done) / s.total)}%` : 'running';
+      return s.job && !compact ? `${progress}  job ${s.job.id}` : progress;
+    }
     case 'done':
       return `done ${formatDuration(s.seconds ?? 0)}`;
     case 'interrupted':
@@ -148,8 +159,10 @@ function statusText(s: StageView): string {
 
 function stageLine(s: StageView, columns: number): Line {
   const indent = s.depth > 0 ? `${'  '.repeat(Math.min(s.depth, 5) - 1)}└ ` : '';
-  const right = statusText(s);
   const head = `${ICON[s.status]} ${indent}`;
+  const full = statusText(s);
+  // The stage id keeps at least 16 columns: a long job state gives way first.
+  const right = columns - head.length - full.length - 2 < 16 ? statusText(s, true) : full;
   const room = Math.max(4, columns - head.length - right.length - 2);
   const id = cutMiddle(s.id, room);
   const pad = Math.max(1, columns - head.length - id.length - right.length);
@@ -329,11 +342,18 @@ export function screenLines(view: RunView, options: LayoutOptions): Line[] {
   }
 
   const footer: Line[] = [];
+  // Stages that run as cluster jobs (--executor slurm): q stops following them, and asks whether to cancel them.
+  const following = view.stages.some((s) => s.job !== undefined);
   if (final && view.finished) {
     const f = view.finished;
     footer.push([], [{ text: `${f.status} in ${formatDuration(f.seconds)}`, color: f.status === 'done' ? 'green' : f.status === 'interrupted' ? 'yellow' : 'red', bold: true }]);
   } else if ((options.stopping ?? 0) > 0) {
-    footer.push([], [{ text: 'stopping after the current iteration, writing a checkpoint (q again: abort at once)', color: 'yellow' }]);
+    const text = following
+      ? 'stopping following the jobs: you are asked whether to cancel them'
+      : 'stopping after the current iteration, writing a checkpoint (q again: abort at once)';
+    footer.push([], [{ text, color: 'yellow' }]);
+  } else if (following) {
+    footer.push([], [{ text: 'q', bold: true }, { text: ' stop following (asks whether to cancel the jobs; else they keep running)', color: 'gray' }]);
   } else {
     footer.push([], [{ text: 'q', bold: true }, { text: ' stop (a checkpoint is written; the same command resumes)', color: 'gray' }]);
   }

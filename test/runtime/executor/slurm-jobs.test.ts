@@ -2,6 +2,7 @@
  * The Slurm executor's pure parts, without a cluster: which jobs and arrays a plan becomes, the
  * batch script, scontrol's output, the preflight's messages (with stand-ins for the tools).
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +12,7 @@ import type { RuntimeGraph } from '../../../src/graph/types.js';
 import { expandRange, parseFields, SlurmClient, type Exec } from '../../../src/runtime/executor/slurm/client.js';
 import { slurmPreflight } from '../../../src/runtime/executor/slurm/executor.js';
 import { planJobs } from '../../../src/runtime/executor/slurm/jobs.js';
-import { batchScript } from '../../../src/runtime/executor/slurm/script.js';
+import { batchScript, signalLeadProblem, timeLimitSeconds } from '../../../src/runtime/executor/slurm/script.js';
 
 async function graphOf(file: string, options: { all?: boolean; experiments?: string[] } = {}): Promise<RuntimeGraph> {
   const { graph, diagnostics } = compileProgram(await loadProgram(file), options);
@@ -75,6 +76,53 @@ describe('the batch script', () => {
     expect(script).toContain(`/usr/bin/node /opt/mtc/bin/mtc.js run --stage "$STAGE" --run "$RUN" --json --backend cpu`);
     expect(script).toContain(`'/shared/run'\\''s/x/abc'`);
     expect(script).toContain('scontrol requeue "$JOB"');
+    expect(script).not.toContain('--force-stage');
+  });
+  it('sets the USR1 trap before the stage starts, and passes a signal that came before the stage on to it', () => {
+    const trap = script.indexOf("trap 'near_limit=1;");
+    const start = script.indexOf('run --stage "$STAGE"');
+    expect(trap).toBeGreaterThan(0);
+    expect(trap).toBeLessThan(start);
+    expect(script.slice(start)).toMatch(/child=\$!\n\[ "\$near_limit" = 1 \] && kill -INT "\$child"/);
+  });
+  it('takes the signal lead (--signal-lead), and passes --force-stage to the forced tasks of an array only', () => {
+    const forced = batchScript({
+      name: 'mtc-evaluate-x',
+      tasks: [{ stage: 'evaluate:a', runDir: '/r/a', force: true }, { stage: 'evaluate:b', runDir: '/r/b' }],
+      logDir: '/r/logs',
+      mtc: ['/usr/bin/node', '/opt/mtc/bin/mtc.js'],
+      backend: 'cpu',
+      sbatch: { time: '1', signalSeconds: 20 },
+    });
+    expect(forced).toContain('#SBATCH --signal=B:USR1@20\n');
+    expect(forced).toContain('FORCED=(\n  1\n  0\n)');
+    expect(forced).toContain('if [ "${FORCED[$i]}" = 1 ]; then FORCE=(--force-stage); else FORCE=(); fi');
+    expect(forced).toContain('--json --backend cpu ${FORCE[@]+"${FORCE[@]}"} >>');
+    // What bash makes of it for each task: the forced one gets --force-stage, the other nothing (set -u holds).
+    const words = (task: number) =>
+      execFileSync('bash', ['-c', `set -u; ${forced.match(/^FORCED=\(\n[\s\S]*?; fi$/m)![0]}\nprintf '<%s>' x \${FORCE[@]+"\${FORCE[@]}"}`], { env: { i: String(task), PATH: process.env.PATH } }).toString();
+    expect(words(0)).toBe('<x><--force-stage>');
+    expect(words(1)).toBe('<x>');
+  });
+});
+
+describe('time limits and the signal lead', () => {
+  it('reads the time limits sbatch takes', () => {
+    expect(timeLimitSeconds('1')).toBe(60);
+    expect(timeLimitSeconds('90:30')).toBe(5430);
+    expect(timeLimitSeconds('24:00:00')).toBe(86400);
+    expect(timeLimitSeconds('2-12')).toBe(2 * 86400 + 12 * 3600);
+    expect(timeLimitSeconds('1-00:30')).toBe(86400 + 1800);
+    expect(timeLimitSeconds('1-00:30:15')).toBe(86400 + 1815);
+    expect(timeLimitSeconds('UNLIMITED')).toBeNull();
+    expect(timeLimitSeconds('soon')).toBeUndefined();
+  });
+  it('refuses a lead that is not shorter than the time limit, or out of sbatch\'s range', () => {
+    expect(signalLeadProblem({ time: '1', signalSeconds: 20 })).toBeNull();
+    expect(signalLeadProblem({ time: '24:00:00' })).toBeNull();
+    expect(signalLeadProblem({})).toBeNull();
+    expect(signalLeadProblem({ time: '1' })).toMatch(/--signal-lead 120 s is not shorter than the time limit --time 1 \(60 s\)/);
+    expect(signalLeadProblem({ signalSeconds: 70000 })).toMatch(/from 1 to 65535/);
   });
 });
 
@@ -106,5 +154,7 @@ describe('the preflight', () => {
     const err = await slurmPreflight(join(dir, 'runs'), { partition: 'a100' }, new SlurmClient(exec), { PATH: dir }).catch((e: Error) => e);
     expect(String(err)).toMatch(/partition 'a100' does not exist \(sinfo lists: debug, gpu\)/);
     await expect(slurmPreflight(join(dir, 'runs'), { partition: 'gpu' }, new SlurmClient(exec), { PATH: dir })).resolves.toBeUndefined();
+    const lead = await slurmPreflight(join(dir, 'runs'), { time: '00:02:00', signalSeconds: 300 }, new SlurmClient(exec), { PATH: dir }).catch((e: Error) => e);
+    expect(String(lead)).toMatch(/--signal-lead 300 s is not shorter than the time limit --time 00:02:00 \(120 s\)/);
   });
 });

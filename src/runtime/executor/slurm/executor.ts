@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import type { RuntimeGraph } from '../../../graph/types.js';
 import { validateGraph } from '../../../graph/validate.js';
 import type { RunEvent, RunEvents, RunStatus, StageStatus } from '../../events.js';
-import { assertRunnable, StageRunner } from '../local.js';
+import { assertPatternsMatch, assertRunnable, matchesAny, StageRunner } from '../local.js';
 import { stageSlug, type Plan } from '../plan.js';
 import { RunRecorder } from '../run-folder.js';
 import { Store } from '../store.js';
@@ -23,7 +23,7 @@ import { writeFileAtomic } from '../../io/atomic.js';
 import { FINAL_STATES, onPath, SlurmClient, SlurmError, type JobInfo } from './client.js';
 import { planJobs } from './jobs.js';
 import { readSlurmRecord, stageFiles, tailOf, writeSlurmRecord, type SlurmRecord, type StageJob } from './record.js';
-import { batchScript, type SbatchOptions } from './script.js';
+import { batchScript, signalLeadProblem, type SbatchOptions } from './script.js';
 
 export interface SlurmExecuteOptions {
   dataRoot: string;
@@ -39,6 +39,10 @@ export interface SlurmExecuteOptions {
   client?: SlurmClient;
   resolvedSources?: ReadonlyMap<string, string>;
   env?: NodeJS.ProcessEnv;
+  /** Stage id patterns submitted even when they are in the store (`--force`; their jobs pass `--force-stage`). */
+  force?: readonly string[];
+  /** Stage id patterns to submit; every other stage must be in the store, else it and what needs it are not run (`--only`). */
+  only?: readonly string[];
 }
 
 /** One submitted stage: its job (or array task), and where its events are. */
@@ -69,6 +73,8 @@ const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e));
 /** The preflight checks (see the module doc); every problem in one error. */
 export async function slurmPreflight(runsDir: string, sbatch: SbatchOptions, client: SlurmClient, env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const problems: string[] = [];
+  const lead = signalLeadProblem(sbatch);
+  if (lead) problems.push(lead);
   const missing = [];
   for (const tool of ['sbatch', 'squeue', 'scontrol', 'scancel', 'sinfo']) if (!(await onPath(tool, env))) missing.push(tool);
   if (missing.length > 0) {
@@ -110,10 +116,14 @@ async function sizeOf(path: string): Promise<number> {
  * Submits what is not in the store (see the module doc). Returns the submitted stages (none when
  * everything is cached), with the run folders' records (state.json, slurm.json) written.
  */
-export async function submitPlan(plan: Plan, options: SlurmExecuteOptions): Promise<{ submitted: SubmittedStage[]; jobs: string[]; cached: string[]; recorder: RunRecorder | null; close: () => Promise<void> }> {
+export async function submitPlan(
+  plan: Plan,
+  options: SlurmExecuteOptions,
+): Promise<{ submitted: SubmittedStage[]; jobs: string[]; cached: string[]; skipped: string[]; recorder: RunRecorder | null; close: () => Promise<void> }> {
   const graph: RuntimeGraph = validateGraph(plan.graph);
   const client = options.client ?? new SlurmClient();
   await assertRunnable(graph, options.dataRoot, { allowOutsideDataRoot: options.allowOutsideDataRoot });
+  assertPatternsMatch(graph, [...(options.force ?? []), ...(options.only ?? [])]);
   const runsDir = join(plan.storeDir, '..');
   await slurmPreflight(runsDir, options.sbatch, client, options.env);
 
@@ -149,28 +159,48 @@ export async function submitPlan(plan: Plan, options: SlurmExecuteOptions): Prom
   };
   events.emit({ type: 'run-start', graph, backend: options.backendDescription ?? options.backend, runDirs, store: store.root, jobs: 0 });
 
-  // What is in the store: resolved top down as far as every input is known.
+  // What is in the store: resolved top down as far as every input is known. A forced stage (--force)
+  // is submitted all the same; what follows it keeps its key, so it stays cached, as in a local run.
+  // --only leaves out a stage that is not selected and not stored, and whatever needs it (skipped).
   const runner = new StageRunner(graph, store, { dataRoot: options.dataRoot, cacheDir: options.cacheDir, backend: options.backend, events, allowOutsideDataRoot: options.allowOutsideDataRoot });
   const toSubmit: string[] = [];
   const cached: string[] = [];
+  const skipped: string[] = [];
+  const forced = new Set<string>();
+  const only = options.only ?? [];
+  const skip = (id: string, why: string) => {
+    skipped.push(id);
+    events.emit({ type: 'stage-end', stage: id, status: 'skipped', seconds: 0, error: why });
+  };
   for (const s of graph.stages) {
+    const blocked = s.deps.find((d) => skipped.includes(d));
+    if (blocked) {
+      skip(s.id, `needs '${blocked}', which was skipped`);
+      continue;
+    }
+    const force = matchesAny(s.id, options.force);
     if (s.deps.every((d) => runner.entries.has(d))) {
       const r = await runner.resolve(s);
       const entry = await store.lookup(r.key);
-      if (entry) {
-        runner.entries.set(s.id, entry);
+      if (entry) runner.entries.set(s.id, entry);
+      if (entry && !force) {
         cached.push(s.id);
         events.emit({ type: 'stage-end', stage: s.id, status: 'cached', seconds: 0, key: r.key, summary: entry.manifest.summary });
         continue;
       }
-      // prepare only checks and lists a dataset that resolving it has just hashed: not worth a job.
+      // prepare only checks and lists a dataset that resolving it has just hashed: not worth a job (and --only never holds it back).
       if (s.kind === 'prepare') {
-        const out = await runner.run(s, r);
+        const out = await runner.run(s, r, undefined, false, force);
         if (out.status !== 'done' && out.status !== 'cached') throw out.error instanceof Error ? out.error : new Error(`stage '${s.id}' ${out.status}`);
         cached.push(s.id);
         continue;
       }
     }
+    if (only.length > 0 && !matchesAny(s.id, only)) {
+      skip(s.id, 'not selected by --only, and not in the store');
+      continue;
+    }
+    if (force) forced.add(s.id);
     toSubmit.push(s.id);
   }
 
@@ -188,7 +218,8 @@ export async function submitPlan(plan: Plan, options: SlurmExecuteOptions): Prom
     await mkdir(logDir, { recursive: true });
     await mkdir(join(home, 'slurm', 'jobs'), { recursive: true });
     const scriptPath = join(home, 'slurm', 'jobs', `${name}.sbatch`);
-    await writeFileAtomic(scriptPath, batchScript({ name, tasks: job.stages.map((stage) => ({ stage, runDir: owner(stage) })), logDir, mtc: options.mtc, backend: options.backend, sbatch: options.sbatch }));
+    const tasks = job.stages.map((stage) => ({ stage, runDir: owner(stage), ...(forced.has(stage) ? { force: true } : {}) }));
+    await writeFileAtomic(scriptPath, batchScript({ name, tasks, logDir, mtc: options.mtc, backend: options.backend, sbatch: options.sbatch }));
     const deps = job.after.map((a) => `${a.kind}:${jobIds[a.job]}`);
     const id = await client.submit(scriptPath, deps.length > 0 ? [`--dependency=${deps.join(',')}`] : []);
     jobIds.push(id);
@@ -200,6 +231,7 @@ export async function submitPlan(plan: Plan, options: SlurmExecuteOptions): Prom
       submitted.push({ stage, job: jid, runDir, ...files, output, offset: await sizeOf(files.events) });
       byStage.set(stage, { job: jid, jobId: id, submission: 0, script: scriptPath, output, runDir, submittedAt: now });
       events.emit({ type: 'stage-log', stage, message: `submitted as Slurm job ${jid}${deps.length > 0 ? ` (${deps.join(',')})` : ''}` });
+      events.emit({ type: 'stage-job', stage, job: jid, state: 'PENDING' });
     }
   }
   for (const e of plan.experiments) {
@@ -212,7 +244,7 @@ export async function submitPlan(plan: Plan, options: SlurmExecuteOptions): Prom
     }
     if (prev || submitted.length > 0) await writeSlurmRecord(e.runDir, { format: 'mtc-slurm', version: 1, submission, stages });
   }
-  return { submitted, jobs: jobIds, cached, recorder, close };
+  return { submitted, jobs: jobIds, cached, skipped, recorder, close };
 }
 
 /** Reads new whole lines of an events file from `offset`; returns them and the new offset. */
@@ -274,6 +306,15 @@ export async function followJobs(
   const released = new Map<string, number>();
   const unknown = new Map<string, number>();
   const requeuedAt = new Map<string, number>();
+  const jobState = new Map<string, string>();
+  /** Tells the UI when a job's state or reason changed (the stage tree shows it). */
+  const report = (s: SubmittedStage, j: JobInfo | undefined) => {
+    if (!j) return;
+    const seen = `${j.state}\u0000${j.reason}`;
+    if (jobState.get(s.stage) === seen) return;
+    jobState.set(s.stage, seen);
+    events.emit({ type: 'stage-job', stage: s.stage, job: s.job, state: j.state, ...(j.reason && j.reason !== 'None' ? { reason: j.reason } : {}) });
+  };
   let firstError: string | undefined;
   const relay = async (s: SubmittedStage) => {
     const r = await readLines(s.events, offsets.get(s.stage) ?? 0);
@@ -322,9 +363,10 @@ export async function followJobs(
       info = new Map();
     }
     for (const s of open) {
+      const j = info.get(s.job);
+      report(s, j);
       await relay(s);
       if (ended.has(s.stage)) continue;
-      const j = info.get(s.job);
       if (j && j.state === 'PENDING' && j.restarts > 0 && j.reason === 'BeginTime') {
         // Not at once: slurmd refuses a job whose credential was revoked (by the requeue) in the same second.
         const seen = `${s.job}#${j.restarts}`;

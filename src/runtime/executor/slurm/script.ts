@@ -18,13 +18,19 @@ export interface SbatchOptions {
   account?: string;
   /** Further sbatch options, passed as given (`--qos=long`, `--constraint=a100`). */
   sbatchArgs?: readonly string[];
-  /** Seconds before the time limit at which the job checkpoints and requeues itself (default 120). */
+  /**
+   * Seconds before the time limit at which Slurm signals the job to checkpoint and requeue itself
+   * (`--signal-lead`, default 120). Slurm checks time limits every 30 s, so the signal comes 0-30 s
+   * earlier than this; the job must be able to write its checkpoint in this time.
+   */
   signalSeconds?: number;
 }
 
 export interface JobTask {
   stage: string;
   runDir: string;
+  /** Run it even when it is in the store (`--force`): the job passes `--force-stage`. */
+  force?: boolean;
 }
 
 export interface ScriptSpec {
@@ -39,6 +45,39 @@ export interface ScriptSpec {
 }
 
 export const DEFAULT_SIGNAL_SECONDS = 120;
+
+/** The largest signal lead sbatch takes (`--signal=SIG@TIME`, TIME 0-65535 s). */
+export const MAX_SIGNAL_SECONDS = 65535;
+
+/**
+ * A time limit as sbatch takes it, in seconds: `M`, `M:S`, `H:M:S`, `D-H`, `D-H:M`, `D-H:M:S`;
+ * null for `UNLIMITED`/`INFINITE`, undefined when it is none of these (sbatch will say so).
+ */
+export function timeLimitSeconds(time: string): number | null | undefined {
+  const t = time.trim();
+  if (/^(unlimited|infinite)$/i.test(t)) return null;
+  const days = /^(\d+)-(\d+)(?::(\d+))?(?::(\d+))?$/.exec(t);
+  if (days) return Number(days[1]) * 86400 + Number(days[2]) * 3600 + Number(days[3] ?? 0) * 60 + Number(days[4] ?? 0);
+  const parts = /^\d+(:\d+){0,2}$/.test(t) ? t.split(':').map(Number) : null;
+  if (!parts) return undefined;
+  if (parts.length === 1) return parts[0] * 60;
+  if (parts.length === 2) return parts[0] * 60 + parts[1];
+  return parts[0] * 3600 + parts[1] * 60 + parts[2];
+}
+
+/** What is wrong with a signal lead for a time limit (null: nothing). */
+export function signalLeadProblem(o: Pick<SbatchOptions, 'signalSeconds' | 'time'>): string | null {
+  const lead = o.signalSeconds ?? DEFAULT_SIGNAL_SECONDS;
+  if (!Number.isInteger(lead) || lead < 1 || lead > MAX_SIGNAL_SECONDS) {
+    return `--signal-lead ${lead} is not a whole number of seconds from 1 to ${MAX_SIGNAL_SECONDS}`;
+  }
+  const limit = o.time === undefined ? undefined : timeLimitSeconds(o.time);
+  if (limit !== undefined && limit !== null && lead >= limit) {
+    return `--signal-lead ${lead} s is not shorter than the time limit --time ${o.time} (${limit} s): every job would be told to stop as it starts; `
+      + 'give a lead of a few minutes under the limit (--signal-lead SECONDS)';
+  }
+  return null;
+}
 
 /** A word for bash, single-quoted. */
 export function shellQuote(s: string): string {
@@ -73,6 +112,13 @@ export function batchScript(spec: ScriptSpec): string {
     ...resourceOptions(spec.sbatch),
   ];
   const list = (xs: string[]) => `(\n${xs.map((x) => `  ${shellQuote(x)}`).join('\n')}\n)`;
+  const anyForced = spec.tasks.some((t) => t.force);
+  const forced = anyForced
+    ? `FORCED=${list(spec.tasks.map((t) => (t.force ? '1' : '0')))}\nif [ "\${FORCED[$i]}" = 1 ]; then FORCE=(--force-stage); else FORCE=(); fi\n`
+    : '';
+  // `${A[@]+"${A[@]}"}`: an empty array under set -u, also in the bash 4.2 of older clusters' nodes.
+  const force = anyForced ? ' ${FORCE[@]+"${FORCE[@]}"}' : '';
+  const runStage = `${spec.mtc.map(shellQuote).join(' ')} run --stage "$STAGE" --run "$RUN" --json --backend ${shellQuote(spec.backend)}${force}`;
   return `#!/bin/bash
 # Written by mtc run --executor slurm: ${spec.tasks.length === 1 ? `stage ${spec.tasks[0].stage}` : `${spec.tasks.length} stages, one per array task`}.
 ${opts.map((o) => `#SBATCH ${shellQuote(o)}`).join('\n')}
@@ -84,15 +130,18 @@ i=\${SLURM_ARRAY_TASK_ID:-0}
 STAGE=\${STAGES[$i]}
 RUN=\${RUNS[$i]}
 SLUG=\${SLUGS[$i]}
-if [ -n "\${SLURM_ARRAY_JOB_ID:-}" ]; then JOB="\${SLURM_ARRAY_JOB_ID}_\${SLURM_ARRAY_TASK_ID}"; else JOB="$SLURM_JOB_ID"; fi
+${forced}if [ -n "\${SLURM_ARRAY_JOB_ID:-}" ]; then JOB="\${SLURM_ARRAY_JOB_ID}_\${SLURM_ARRAY_TASK_ID}"; else JOB="$SLURM_JOB_ID"; fi
 mkdir -p "$RUN/slurm"
 echo "mtc: $STAGE as job $JOB (attempt $(( \${SLURM_RESTART_COUNT:-0} + 1 ))) on $(hostname) at $(date -Is)" >>"$RUN/slurm/$SLUG.log"
 # Job control: the stage runs in its own process group, with SIGINT not ignored as a background job's would be.
 set -m
-${spec.mtc.map(shellQuote).join(' ')} run --stage "$STAGE" --run "$RUN" --json --backend ${shellQuote(spec.backend)} >>"$RUN/slurm/$SLUG.events.jsonl" 2>>"$RUN/slurm/$SLUG.log" &
-child=$!
+# The trap is set before the stage starts: a signal that comes early (Slurm signals up to 30 s before the lead) still stops it.
+child=
 near_limit=0
-trap 'near_limit=1; kill -INT "$child" 2>/dev/null' USR1
+trap 'near_limit=1; [ -n "$child" ] && kill -INT "$child" 2>/dev/null' USR1
+${runStage} >>"$RUN/slurm/$SLUG.events.jsonl" 2>>"$RUN/slurm/$SLUG.log" &
+child=$!
+[ "$near_limit" = 1 ] && kill -INT "$child" 2>/dev/null
 wait "$child"
 rc=$?
 if [ "$near_limit" = 1 ]; then
