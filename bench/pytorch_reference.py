@@ -5,6 +5,10 @@ conv3d: forward + input grad + filter grad of one 3D convolution.
   python3 bench/pytorch_reference.py conv3d --shape 2,32,32,32,16 --filters 16 --kernel 3 --stride 1
 infer: sliding-window inference of that U-Net on a synthetic volume, as `mtc infer` does it:
   python3 bench/pytorch_reference.py infer --features 8,16,32,64 --patch 32,32,32 --volume 200,512,512 --classes 2
+swin_check: SwinUNETR (MONAI 1.3's topology, written out below) with mtc's weights and input from
+--dir: its output and the gradients of sum(output * probe) (test/runtime/model/swin-reference.test.ts).
+count: parameters of the PyTorch builds of the paper's three networks (test/runtime/model/param-counts.test.ts):
+  python3 bench/pytorch_reference.py count --arch swin_unetr --feature-size 48 --classes 47
 step: one training step (forward, MultiTalent loss, backward, grad-norm clip 12, SGD Nesterov 0.99,
 weight decay 3e-5) of the same plain 3D U-Net as src/runtime/model/unet.ts (or, with --arch
 resenc_unet [--blocks 1,2,3,4], its residual-encoder U-Net):
@@ -167,7 +171,7 @@ class ResidualBlock(nn.Module):
         self.unit1 = ConvUnit(cin, cout, stride)
         self.unit2 = ConvNorm(cout, cout, 3, 1)
         nn.init.zeros_(self.unit2.norm.weight)
-        self.skip = ConvNorm(cin, cout, 1, stride) if (cin != cout or stride != 1) else None
+        self.skip = ConvNorm(cin, cout, 1, stride) if (cin != cout or stride not in (1, (1, 1, 1))) else None
         self.act = nn.LeakyReLU(0.01)
 
     def forward(self, x):
@@ -179,19 +183,21 @@ class ResEncUNet(nn.Module):
     """The resenc_unet of src/runtime/model/unet.ts: stem conv unit, residual blocks per encoder stage
     (the first strided: stage 0 stride 1, then 2), plain decoder with one conv unit per stage."""
 
-    def __init__(self, features, blocks, classes):
+    def __init__(self, features, blocks, classes, strides=None):
         super().__init__()
+        strides = strides or [(1, 1, 1)] + [(2, 2, 2)] * (len(features) - 1)
         self.stem = ConvUnit(1, features[0], 1)
         self.enc = nn.ModuleList()
         for i, f in enumerate(features):
             cin = features[0] if i == 0 else features[i - 1]
-            stride = 1 if i == 0 else 2
+            stride = tuple(strides[i])
             self.enc.append(nn.Sequential(*[ResidualBlock(cin if j == 0 else f, f, stride if j == 0 else 1) for j in range(blocks[i])]))
         self.up = nn.ModuleList()
         self.dec = nn.ModuleList()
         for i in range(len(features) - 2, -1, -1):
             f = features[i]
-            self.up.append(nn.ConvTranspose3d(features[i + 1], f, 2, stride=2, bias=True))
+            s = tuple(strides[i + 1])
+            self.up.append(nn.ConvTranspose3d(features[i + 1], f, s, stride=s, bias=True))
             self.dec.append(ConvUnit(2 * f, f, 1))
         self.head = nn.Conv3d(features[0], classes, 1, bias=True)
 
@@ -670,10 +676,34 @@ def swin_check(a):
     return {"name": "swin_check", "parameters": sum(p.numel() for p in net.parameters())}
 
 
+
+def count(a):
+    """Parameters of the PyTorch build of a network (nothing is run): unet / resenc_unet with
+    deep-supervision heads (a 1x1x1 conv with bias from decoder stages 1 .. n-2, as mtc adds them),
+    or swin_unetr."""
+    classes = a.classes
+    if a.arch == "swin_unetr":
+        net = SwinUNETR(a.feature_size, classes)
+        return {"name": "count", "arch": a.arch, "parameters": sum(p.numel() for p in net.parameters())}
+    features = [int(v) for v in a.features.split(",")]
+    strides = [tuple(int(v) for v in s.split(",")) for s in a.strides.split(";")] if a.strides else None
+    if a.arch == "resenc_unet":
+        net = ResEncUNet(features, [int(v) for v in a.blocks.split(",")], classes, strides)
+    else:
+        net = UNet(features, classes, strides=strides)
+    n = sum(p.numel() for p in net.parameters())
+    if a.deep_supervision:
+        ds = [nn.Conv3d(features[k], classes, 1, bias=True) for k in range(1, len(features) - 1)]
+        n += sum(p.numel() for d in ds for p in d.parameters())
+    return {"name": "count", "arch": a.arch, "parameters": n}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("op", choices=["conv3d", "step", "infer", "swin_check", "count"])
     ap.add_argument("--dir", help="swin_check: folder with meta.json, weights.bin, input.bin, probe.bin")
+    ap.add_argument("--feature-size", type=int, default=48, help="count: SwinUNETR's feature size")
+    ap.add_argument("--deep-supervision", action="store_true", help="count: add the deep-supervision heads")
     ap.add_argument("--shape", help="conv3d: B,D,H,W,C (NDHWC)")
     ap.add_argument("--filters", type=int)
     ap.add_argument("--kernel", type=int, default=3)
@@ -683,7 +713,7 @@ def main():
     ap.add_argument("--batch", type=int, default=2)
     ap.add_argument("--classes", type=int, default=8)
     ap.add_argument("--features", default="16,32,64,128")
-    ap.add_argument("--arch", choices=["unet", "resenc_unet"], default="unet")
+    ap.add_argument("--arch", choices=["unet", "resenc_unet", "swin_unetr"], default="unet")
     ap.add_argument("--blocks", help="resenc_unet: residual blocks per encoder stage (default 1,2,3,4,4,4)")
     ap.add_argument("--strides", help="infer: per-stage strides 'z,y,x;z,y,x;...' (default 1 then 2)")
     ap.add_argument("--volume", default="200,512,512", help="infer: volume D,H,W")

@@ -14,25 +14,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import type { ArchitectureSpec } from '../../../src/graph/types.js';
 import { initBackend } from '../../../src/runtime/backend.js';
 import { createNetwork, parameterSpecs } from '../../../src/runtime/model/registry.js';
 import { Prng } from '../../../src/runtime/rng.js';
 import { HAS_TORCH, runPythonFile, TORCH_SKIP_REASON } from '../data/python.js';
-import { heads, maxAbsDiff } from './helpers.js';
-
-export function swinArch(patch: [number, number, number] = [64, 32, 32], featureSize = 12): ArchitectureSpec {
-  return {
-    name: 'swin',
-    kind: 'swin_unetr',
-    patch,
-    features: [featureSize, featureSize, 2 * featureSize, 4 * featureSize, 8 * featureSize, 16 * featureSize],
-    strides: [[1, 1, 1], [2, 2, 2], [2, 2, 2], [2, 2, 2], [2, 2, 2], [2, 2, 2]],
-    convsPerStage: 2,
-    deepSupervision: false,
-    swin: { featureSize, depths: [2, 2, 2, 2], heads: [3, 6, 12, 24], window: [7, 7, 7] },
-  };
-}
+import { heads, maxAbsDiff, swinArch } from './helpers.js';
 
 function absMax(a: Float32Array): number {
   let m = 0;
