@@ -1,7 +1,10 @@
 import type { ArchitectureKind, ArchitectureSpec, HeadSpec, Vec3 } from '../../graph/types.js';
 import { isHeadParam, type Network, type ParamSpec } from './network.js';
 import { SWIN_INPUT_MULTIPLE, SwinUNETR, swinParameterSpecs, validateSwin } from './swin.js';
-import { outputCount as unetOutputCount, outputStrides as unetOutputStrides, parameterSpecs as unetParameterSpecs, totalStride, UNet, validateArchitecture as validateUNet } from './unet.js';
+import {
+  outputCount as unetOutputCount, outputStrides as unetOutputStrides, parameterSpecs as unetParameterSpecs, totalStride, UNet,
+  validateArchitecture as validateUNet,
+} from './unet.js';
 
 /**
  * The network kinds the runtime builds, each registered once by name with what varies by kind.

@@ -324,7 +324,8 @@ export class SwinUNETR extends ParamNetwork {
       const cout = w1.shape[4];
       const zeros = tf.zeros([cout]) as tf.Tensor1D;
       const ones = tf.ones([cout]) as tf.Tensor1D;
-      const unit = (t: tf.Tensor5D, w: tf.Tensor5D, slope: number) => biasNormAct(conv3dPadded(t, w, [1, 1, 1], 'symmetric'), zeros, ones, zeros, INSTANCE_NORM_EPS, slope);
+      const unit = (t: tf.Tensor5D, w: tf.Tensor5D, slope: number) =>
+        biasNormAct(conv3dPadded(t, w, [1, 1, 1], 'symmetric'), zeros, ones, zeros, INSTANCE_NORM_EPS, slope);
       const h = unit(unit(x, w1, LEAKY_RELU_SLOPE), this.p(`${p}.conv2.weight`), 1);
       const w3 = this.params.get(`${p}.conv3.weight`) as unknown as tf.Tensor5D | undefined;
       return residualAct(h, w3 ? unit(x, w3, 1) : x);
