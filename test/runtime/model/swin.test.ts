@@ -152,6 +152,24 @@ describe('attention ops: host kernels, compositions and gradients', () => {
   });
 });
 
+describe('SwinUNETR forward', () => {
+  it('a batch of two gives each sample what it gives alone (windows, masks and rows per sample)', () => {
+    const arch = swinArch([32, 32, 32]);
+    const model = createNetwork(arch, heads(2), 6);
+    const rng = new Prng(3);
+    const vox = 32 * 32 * 32;
+    const a = Float32Array.from({ length: vox }, () => rng.normal());
+    const b = Float32Array.from({ length: vox }, () => rng.normal());
+    const both = tf.tidy(() => model.apply(tf.tensor5d(Float32Array.from([...a, ...b]), [2, 32, 32, 32, 1])));
+    const first = tf.tidy(() => model.apply(tf.tensor5d(a, [1, 32, 32, 32, 1])));
+    const second = tf.tidy(() => model.apply(tf.tensor5d(b, [1, 32, 32, 32, 1])));
+    expect(maxAbsDiff(both.slice([0], [1]), first)).toBeLessThan(1e-4);
+    expect(maxAbsDiff(both.slice([1], [1]), second)).toBeLessThan(1e-4);
+    tf.dispose([both, first, second]);
+    model.dispose();
+  }, 60_000);
+});
+
 describe('SwinUNETR training step', () => {
   it('steps at feature size 12, patch 32^3 lower the loss with AdamW and leave no tensors behind', async () => {
     const arch = swinArch([32, 32, 32]);
