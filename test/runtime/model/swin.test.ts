@@ -3,9 +3,15 @@
 // host kernels against their tfjs compositions and numerical gradients, and a training step
 // without leaks.
 import * as tf from '@tensorflow/tfjs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 
+import type { ArchitectureSpec, TrainParams } from '../../../src/graph/types.js';
 import { initBackend } from '../../../src/runtime/backend.js';
+import { initFromPretrained, loadCheckpoint, readCheckpointManifest, saveCheckpoint } from '../../../src/runtime/model/checkpoint.js';
+import { checkpointMismatch } from '../../../src/runtime/preflight.js';
 import { multiTalentLoss } from '../../../src/runtime/loss/multitalent.js';
 import { gatherRows, windowAttention, type AttentionTables } from '../../../src/runtime/model/attention.js';
 import { setFusedOps } from '../../../src/runtime/model/fused.js';
@@ -149,6 +155,34 @@ describe('attention ops: host kernels, compositions and gradients', () => {
     expect(maxAbsDiff(g, gPlain)).toBeLessThan(1e-6);
     // d/dx[b, r] = probe[b, position of r]
     expect(Array.from(g.slice([0, 4, 0], [1, 1, 3]).dataSync())).toEqual(Array.from(probe.slice([0, 0, 0], [1, 1, 3]).dataSync()));
+  });
+});
+
+describe('SwinUNETR checkpoints and fine-tuning', () => {
+  it('saves and loads, copies the backbone into a network with other heads, and the backbone check names a mismatch', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mtc-swin-ckpt-'));
+    try {
+      const arch = swinArch([32, 32, 32]);
+      const source = createNetwork(arch, heads(2), 1);
+      await saveCheckpoint(source, dir);
+      const loaded = await loadCheckpoint(dir);
+      expect(loaded.architecture.kind).toBe('swin_unetr');
+      expect(maxAbsDiff(loaded.params.get('vit.layer1.block1.attn.rel_bias')!, source.params.get('vit.layer1.block1.attn.rel_bias')!)).toBe(0);
+      const target = createNetwork(arch, heads(3, 'b'), 2);
+      const init = await initFromPretrained(target, dir);
+      expect(init.skipped.map((x) => x.name)).toEqual(['head.weight', 'head.bias']);
+      expect(init.copied.length).toBe(target.params.size - 2);
+      expect(maxAbsDiff(target.params.get('dec1.conv1.weight')!, source.params.get('dec1.conv1.weight')!)).toBe(0);
+      const manifest = await readCheckpointManifest(dir);
+      const params = (a: ArchitectureSpec) => ({ experiment: 'ft', architecture: a, heads: heads(3, 'b'), loss: 'multitalent' }) as unknown as TrainParams;
+      expect(checkpointMismatch(manifest, params(arch), 'the checkpoint')).toBeNull();
+      const wider = swinArch([32, 32, 32], 24);
+      expect(checkpointMismatch(manifest, params(wider), 'the checkpoint')).toMatch(/the backbone in the checkpoint does not match .* backbone tensors differ \(vit\.embed\.weight is \[2, 2, 2, 1, 12\]/);
+      expect(checkpointMismatch(manifest, params({ ...arch, kind: 'unet' }), 'the checkpoint')).toMatch(/holds a swin_unetr .* trains a unet/);
+      [source, loaded, target].forEach((m) => m.dispose());
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
