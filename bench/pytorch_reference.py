@@ -5,6 +5,10 @@ conv3d: forward + input grad + filter grad of one 3D convolution.
   python3 bench/pytorch_reference.py conv3d --shape 2,32,32,32,16 --filters 16 --kernel 3 --stride 1
 infer: sliding-window inference of that U-Net on a synthetic volume, as `mtc infer` does it:
   python3 bench/pytorch_reference.py infer --features 8,16,32,64 --patch 32,32,32 --volume 200,512,512 --classes 2
+swin_check: SwinUNETR (MONAI 1.3's topology, written out below) with mtc's weights and input from
+--dir: its output and the gradients of sum(output * probe) (test/runtime/model/swin-reference.test.ts).
+count: parameters of the PyTorch builds of the paper's three networks (test/runtime/model/param-counts.test.ts):
+  python3 bench/pytorch_reference.py count --arch swin_unetr --feature-size 48 --classes 47
 step: one training step (forward, MultiTalent loss, backward, grad-norm clip 12, SGD Nesterov 0.99,
 weight decay 3e-5) of the same plain 3D U-Net as src/runtime/model/unet.ts (or, with --arch
 resenc_unet [--blocks 1,2,3,4], its residual-encoder U-Net):
@@ -24,6 +28,7 @@ and permuted to PyTorch's NCDHW; 'same' padding with stride > 1 is applied as tf
 """
 import argparse
 import json
+import math
 import os
 import statistics
 import time
@@ -166,7 +171,7 @@ class ResidualBlock(nn.Module):
         self.unit1 = ConvUnit(cin, cout, stride)
         self.unit2 = ConvNorm(cout, cout, 3, 1)
         nn.init.zeros_(self.unit2.norm.weight)
-        self.skip = ConvNorm(cin, cout, 1, stride) if (cin != cout or stride != 1) else None
+        self.skip = ConvNorm(cin, cout, 1, stride) if (cin != cout or stride not in (1, (1, 1, 1))) else None
         self.act = nn.LeakyReLU(0.01)
 
     def forward(self, x):
@@ -178,19 +183,21 @@ class ResEncUNet(nn.Module):
     """The resenc_unet of src/runtime/model/unet.ts: stem conv unit, residual blocks per encoder stage
     (the first strided: stage 0 stride 1, then 2), plain decoder with one conv unit per stage."""
 
-    def __init__(self, features, blocks, classes):
+    def __init__(self, features, blocks, classes, strides=None):
         super().__init__()
+        strides = strides or [(1, 1, 1)] + [(2, 2, 2)] * (len(features) - 1)
         self.stem = ConvUnit(1, features[0], 1)
         self.enc = nn.ModuleList()
         for i, f in enumerate(features):
             cin = features[0] if i == 0 else features[i - 1]
-            stride = 1 if i == 0 else 2
+            stride = tuple(strides[i])
             self.enc.append(nn.Sequential(*[ResidualBlock(cin if j == 0 else f, f, stride if j == 0 else 1) for j in range(blocks[i])]))
         self.up = nn.ModuleList()
         self.dec = nn.ModuleList()
         for i in range(len(features) - 2, -1, -1):
             f = features[i]
-            self.up.append(nn.ConvTranspose3d(features[i + 1], f, 2, stride=2, bias=True))
+            s = tuple(strides[i + 1])
+            self.up.append(nn.ConvTranspose3d(features[i + 1], f, s, stride=s, bias=True))
             self.dec.append(ConvUnit(2 * f, f, 1))
         self.head = nn.Conv3d(features[0], classes, 1, bias=True)
 
@@ -386,9 +393,317 @@ def infer(a):
     }
 
 
+
+# ---------------------------------------------------------------------------------------------
+# SwinUNETR (MONAI 1.3's topology, use_v2=False, spatial_dims=3, norm 'instance', dropout and drop
+# path 0, normalize=True, downsample 'merging'), written out here because MONAI is not installed.
+# The same network as src/runtime/model/swin.ts; `swin_weight_map` names each mtc parameter's tensor.
+
+class SwinMlp(nn.Module):
+    def __init__(self, c, hidden):
+        super().__init__()
+        self.linear1 = nn.Linear(c, hidden)
+        self.linear2 = nn.Linear(hidden, c)
+
+    def forward(self, x):
+        return self.linear2(F.gelu(self.linear1(x)))
+
+
+def swin_window(dims, window):
+    """MONAI's get_window_size with the odd blocks' shift window // 2."""
+    win = [d if d <= w else w for d, w in zip(dims, window)]
+    shift = [0 if d <= w else w // 2 for d, w in zip(dims, window)]
+    return win, shift
+
+
+def swin_partition(x, w):
+    b, d, h, ww, c = x.shape
+    x = x.view(b, d // w[0], w[0], h // w[1], w[1], ww // w[2], w[2], c)
+    return x.permute(0, 1, 3, 5, 2, 4, 6, 7).contiguous().view(-1, w[0] * w[1] * w[2], c)
+
+
+def swin_reverse(windows, w, dims):
+    b, d, h, ww = dims
+    x = windows.view(b, d // w[0], h // w[1], ww // w[2], w[0], w[1], w[2], -1)
+    return x.permute(0, 1, 4, 2, 5, 3, 6, 7).contiguous().view(b, d, h, ww, -1)
+
+
+def swin_mask(dims, win, shift):
+    d, h, w = dims
+    img = torch.zeros((1, d, h, w, 1))
+    cnt = 0
+    for sd in slice(-win[0]), slice(-win[0], -shift[0]), slice(-shift[0], None):
+        for sh in slice(-win[1]), slice(-win[1], -shift[1]), slice(-shift[1], None):
+            for sw in slice(-win[2]), slice(-win[2], -shift[2]), slice(-shift[2], None):
+                img[:, sd, sh, sw, :] = cnt
+                cnt += 1
+    mw = swin_partition(img, win).squeeze(-1)
+    m = mw.unsqueeze(1) - mw.unsqueeze(2)
+    return m.masked_fill(m != 0, -100.0).masked_fill(m == 0, 0.0)
+
+
+class SwinAttention(nn.Module):
+    def __init__(self, c, heads, window):
+        super().__init__()
+        self.heads = heads
+        self.scale = (c // heads) ** -0.5
+        self.relative_position_bias_table = nn.Parameter(torch.zeros((2 * window[0] - 1) * (2 * window[1] - 1) * (2 * window[2] - 1), heads))
+        coords = torch.stack(torch.meshgrid(*[torch.arange(w) for w in window], indexing="ij")).flatten(1)
+        rel = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0).contiguous()
+        for a in range(3):
+            rel[:, :, a] += window[a] - 1
+        rel[:, :, 0] *= (2 * window[1] - 1) * (2 * window[2] - 1)
+        rel[:, :, 1] *= 2 * window[2] - 1
+        self.register_buffer("relative_position_index", rel.sum(-1))
+        self.qkv = nn.Linear(c, 3 * c)
+        self.proj = nn.Linear(c, c)
+
+    def forward(self, x, mask):
+        b, n, c = x.shape
+        qkv = self.qkv(x).reshape(b, n, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv[0] * self.scale, qkv[1], qkv[2]
+        attn = q @ k.transpose(-2, -1)
+        bias = self.relative_position_bias_table[self.relative_position_index.clone()[:n, :n].reshape(-1)].reshape(n, n, -1)
+        attn = attn + bias.permute(2, 0, 1).unsqueeze(0)
+        if mask is not None:
+            nw = mask.shape[0]
+            attn = attn.view(b // nw, nw, self.heads, n, n) + mask.unsqueeze(1).unsqueeze(0)
+            attn = attn.view(-1, self.heads, n, n)
+        attn = attn.softmax(-1)
+        return self.proj((attn @ v).transpose(1, 2).reshape(b, n, c))
+
+
+class SwinBlock(nn.Module):
+    def __init__(self, c, heads, window, shifted):
+        super().__init__()
+        self.window, self.shifted = window, shifted
+        self.norm1 = nn.LayerNorm(c)
+        self.attn = SwinAttention(c, heads, window)
+        self.norm2 = nn.LayerNorm(c)
+        self.mlp = SwinMlp(c, 4 * c)
+
+    def forward(self, x, mask):
+        b, d, h, w, c = x.shape
+        win, shift = swin_window((d, h, w), self.window)
+        if not self.shifted:
+            shift = [0, 0, 0]
+        y = self.norm1(x)
+        pd, ph, pw = [(win[a] - s % win[a]) % win[a] for a, s in enumerate((d, h, w))]
+        y = F.pad(y, (0, 0, 0, pw, 0, ph, 0, pd))
+        _, dp, hp, wp, _ = y.shape
+        rolled = any(s > 0 for s in shift)
+        if rolled:
+            y = torch.roll(y, shifts=(-shift[0], -shift[1], -shift[2]), dims=(1, 2, 3))
+        y = self.attn(swin_partition(y, win), mask if rolled else None)
+        y = swin_reverse(y.view(-1, *win, c), win, [b, dp, hp, wp])
+        if rolled:
+            y = torch.roll(y, shifts=tuple(shift), dims=(1, 2, 3))
+        x = x + y[:, :d, :h, :w, :].contiguous()
+        return x + self.mlp(self.norm2(x))
+
+
+class SwinMerging(nn.Module):
+    """MONAI's PatchMerging ('merging', the v0.9.0 order of the 8 neighbours)."""
+
+    def __init__(self, c):
+        super().__init__()
+        self.norm = nn.LayerNorm(8 * c)
+        self.reduction = nn.Linear(8 * c, 2 * c, bias=False)
+
+    def forward(self, x):
+        parts = [x[:, 0::2, 0::2, 0::2], x[:, 1::2, 0::2, 0::2], x[:, 0::2, 1::2, 0::2], x[:, 0::2, 0::2, 1::2],
+                 x[:, 1::2, 0::2, 1::2], x[:, 0::2, 1::2, 0::2], x[:, 0::2, 0::2, 1::2], x[:, 1::2, 1::2, 1::2]]
+        return self.reduction(self.norm(torch.cat(parts, -1)))
+
+
+class SwinStage(nn.Module):
+    def __init__(self, c, depth, heads, window):
+        super().__init__()
+        self.window = window
+        self.blocks = nn.ModuleList([SwinBlock(c, heads, window, i % 2 == 1) for i in range(depth)])
+        self.downsample = SwinMerging(c)
+
+    def forward(self, x):
+        b, c, d, h, w = x.shape
+        win, shift = swin_window((d, h, w), self.window)
+        x = x.permute(0, 2, 3, 4, 1)
+        dims = [int(math.ceil(s / win[a])) * win[a] for a, s in enumerate((d, h, w))]
+        mask = swin_mask(dims, win, shift)
+        for blk in self.blocks:
+            x = blk(x, mask)
+        return self.downsample(x).permute(0, 4, 1, 2, 3)
+
+
+class UnetResBlock(nn.Module):
+    """MONAI's UnetResBlock (kernel 3, stride 1, instance norm without affine, LeakyReLU 0.01, convs without bias)."""
+
+    def __init__(self, cin, cout):
+        super().__init__()
+        self.conv1 = nn.Conv3d(cin, cout, 3, padding=1, bias=False)
+        self.conv2 = nn.Conv3d(cout, cout, 3, padding=1, bias=False)
+        self.norm1 = nn.InstanceNorm3d(cout)
+        self.norm2 = nn.InstanceNorm3d(cout)
+        self.conv3 = nn.Conv3d(cin, cout, 1, bias=False) if cin != cout else None
+        self.norm3 = nn.InstanceNorm3d(cout) if cin != cout else None
+
+    def forward(self, x):
+        y = self.norm2(self.conv2(F.leaky_relu(self.norm1(self.conv1(x)), 0.01)))
+        r = self.norm3(self.conv3(x)) if self.conv3 is not None else x
+        return F.leaky_relu(y + r, 0.01)
+
+
+class UnetrUpBlock(nn.Module):
+    def __init__(self, cin, cout):
+        super().__init__()
+        self.transp_conv = nn.ConvTranspose3d(cin, cout, 2, stride=2, bias=False)
+        self.conv_block = UnetResBlock(2 * cout, cout)
+
+    def forward(self, x, skip):
+        return self.conv_block(torch.cat((self.transp_conv(x), skip), 1))
+
+
+class SwinUNETR(nn.Module):
+    def __init__(self, feature_size, classes, depths=(2, 2, 2, 2), heads=(3, 6, 12, 24), window=(7, 7, 7)):
+        super().__init__()
+        f = feature_size
+        self.patch_embed = nn.Conv3d(1, f, 2, stride=2)
+        self.layers = nn.ModuleList([SwinStage(f * 2 ** i, depths[i], heads[i], window) for i in range(4)])
+        self.encoder1 = UnetResBlock(1, f)
+        self.encoder2 = UnetResBlock(f, f)
+        self.encoder3 = UnetResBlock(2 * f, 2 * f)
+        self.encoder4 = UnetResBlock(4 * f, 4 * f)
+        self.encoder10 = UnetResBlock(16 * f, 16 * f)
+        self.decoder5 = UnetrUpBlock(16 * f, 8 * f)
+        self.decoder4 = UnetrUpBlock(8 * f, 4 * f)
+        self.decoder3 = UnetrUpBlock(4 * f, 2 * f)
+        self.decoder2 = UnetrUpBlock(2 * f, f)
+        self.decoder1 = UnetrUpBlock(f, f)
+        self.out = nn.Conv3d(f, classes, 1)
+
+    @staticmethod
+    def proj_out(x):
+        return F.layer_norm(x.permute(0, 2, 3, 4, 1), [x.shape[1]]).permute(0, 4, 1, 2, 3)
+
+    def forward(self, x_in):
+        x = self.patch_embed(x_in)
+        hs = [self.proj_out(x)]
+        for layer in self.layers:
+            x = layer(x)
+            hs.append(self.proj_out(x))
+        enc0 = self.encoder1(x_in)
+        enc1 = self.encoder2(hs[0])
+        enc2 = self.encoder3(hs[1])
+        enc3 = self.encoder4(hs[2])
+        dec4 = self.encoder10(hs[4])
+        dec3 = self.decoder5(dec4, hs[3])
+        dec2 = self.decoder4(dec3, enc3)
+        dec1 = self.decoder3(dec2, enc2)
+        dec0 = self.decoder2(dec1, enc1)
+        return self.out(self.decoder1(dec0, enc0))
+
+
+def swin_weight_map(net):
+    """mtc parameter name -> (torch tensor, mtc layout to torch layout)."""
+    conv = lambda w: w.permute(4, 3, 0, 1, 2)  # [kz,ky,kx,in,out] -> [out,in,kz,ky,kx]
+    up = lambda w: w.permute(4, 3, 0, 1, 2)  # [sz,sy,sx,out,in] -> [in,out,sz,sy,sx]
+    lin = lambda w: w.t()  # [in,out] -> [out,in]
+    same = lambda w: w
+    m = {"vit.embed.weight": (net.patch_embed.weight, conv), "vit.embed.bias": (net.patch_embed.bias, same)}
+    for l, layer in enumerate(net.layers):
+        for b, blk in enumerate(layer.blocks):
+            p = f"vit.layer{l}.block{b}"
+            m.update({
+                f"{p}.norm1.scale": (blk.norm1.weight, same), f"{p}.norm1.offset": (blk.norm1.bias, same),
+                f"{p}.attn.qkv.weight": (blk.attn.qkv.weight, lin), f"{p}.attn.qkv.bias": (blk.attn.qkv.bias, same),
+                f"{p}.attn.rel_bias": (blk.attn.relative_position_bias_table, same),
+                f"{p}.attn.proj.weight": (blk.attn.proj.weight, lin), f"{p}.attn.proj.bias": (blk.attn.proj.bias, same),
+                f"{p}.norm2.scale": (blk.norm2.weight, same), f"{p}.norm2.offset": (blk.norm2.bias, same),
+                f"{p}.mlp.fc1.weight": (blk.mlp.linear1.weight, lin), f"{p}.mlp.fc1.bias": (blk.mlp.linear1.bias, same),
+                f"{p}.mlp.fc2.weight": (blk.mlp.linear2.weight, lin), f"{p}.mlp.fc2.bias": (blk.mlp.linear2.bias, same),
+            })
+        m[f"vit.layer{l}.merge.norm.scale"] = (layer.downsample.norm.weight, same)
+        m[f"vit.layer{l}.merge.norm.offset"] = (layer.downsample.norm.bias, same)
+        m[f"vit.layer{l}.merge.reduction.weight"] = (layer.downsample.reduction.weight, lin)
+    blocks = {"enc0": net.encoder1, "enc1": net.encoder2, "enc2": net.encoder3, "enc3": net.encoder4, "enc10": net.encoder10}
+    for d in range(5, 0, -1):
+        dec = getattr(net, f"decoder{d}")
+        m[f"dec{d}.up.weight"] = (dec.transp_conv.weight, up)
+        blocks[f"dec{d}"] = dec.conv_block
+    for name, blk in blocks.items():
+        for k in ("conv1", "conv2", "conv3"):
+            if getattr(blk, k) is not None:
+                m[f"{name}.{k}.weight"] = (getattr(blk, k).weight, conv)
+    m["head.weight"] = (net.out.weight, conv)
+    m["head.bias"] = (net.out.bias, same)
+    return m
+
+
+def swin_check(a):
+    """Loads mtc's weights and input from --dir, writes the forward output and the gradients of
+    sum(output * probe) for the parameters listed in meta.json (all float32, mtc layouts)."""
+    import numpy as np
+    meta = json.load(open(os.path.join(a.dir, "meta.json")))
+    net = SwinUNETR(meta["featureSize"], meta["classes"]).double() if meta.get("double") else SwinUNETR(meta["featureSize"], meta["classes"])
+    dtype = torch.float64 if meta.get("double") else torch.float32
+    flat = np.fromfile(os.path.join(a.dir, "weights.bin"), dtype=np.float32)
+    mapping = swin_weight_map(net)
+    if set(mapping) != {w["name"] for w in meta["weights"]}:
+        raise SystemExit(f"parameter names differ: {sorted(set(mapping) ^ {w['name'] for w in meta['weights']})}")
+    off = 0
+    with torch.no_grad():
+        for w in meta["weights"]:
+            n = int(np.prod(w["shape"]))
+            t = torch.from_numpy(flat[off:off + n].copy()).reshape(w["shape"]).to(dtype)
+            off += n
+            dst, to_torch = mapping[w["name"]]
+            dst.copy_(to_torch(t))
+    x = torch.from_numpy(np.fromfile(os.path.join(a.dir, "input.bin"), dtype=np.float32)).reshape(meta["input"]).to(dtype)
+    probe = torch.from_numpy(np.fromfile(os.path.join(a.dir, "probe.bin"), dtype=np.float32)).to(dtype)
+    out = net(x.permute(0, 4, 1, 2, 3)).permute(0, 2, 3, 4, 1).contiguous()
+    (out.reshape(-1) * probe).sum().backward()
+    out.detach().float().numpy().tofile(os.path.join(a.dir, "out.bin"))
+    grads = []
+    for name in meta["grads"]:
+        t, _ = mapping[name]
+        g = t.grad
+        # back to mtc's layout: the inverse of each mapping's permutation
+        if g.dim() == 5:
+            g = g.permute(2, 3, 4, 1, 0)
+        elif g.dim() == 2 and not name.endswith("rel_bias"):
+            g = g.t()
+        grads.append(g.contiguous().reshape(-1).float())
+    torch.cat(grads).numpy().tofile(os.path.join(a.dir, "grads.bin"))
+    return {"name": "swin_check", "parameters": sum(p.numel() for p in net.parameters())}
+
+
+
+def count(a):
+    """Parameters of the PyTorch build of a network (nothing is run): unet / resenc_unet with
+    deep-supervision heads (a 1x1x1 conv with bias from decoder stages 1 .. n-2, as mtc adds them),
+    or swin_unetr."""
+    classes = a.classes
+    if a.arch == "swin_unetr":
+        net = SwinUNETR(a.feature_size, classes)
+        return {"name": "count", "arch": a.arch, "parameters": sum(p.numel() for p in net.parameters())}
+    features = [int(v) for v in a.features.split(",")]
+    strides = [tuple(int(v) for v in s.split(",")) for s in a.strides.split(";")] if a.strides else None
+    if a.arch == "resenc_unet":
+        net = ResEncUNet(features, [int(v) for v in a.blocks.split(",")], classes, strides)
+    else:
+        net = UNet(features, classes, strides=strides)
+    n = sum(p.numel() for p in net.parameters())
+    if a.deep_supervision:
+        ds = [nn.Conv3d(features[k], classes, 1, bias=True) for k in range(1, len(features) - 1)]
+        n += sum(p.numel() for d in ds for p in d.parameters())
+    return {"name": "count", "arch": a.arch, "parameters": n}
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("op", choices=["conv3d", "step", "infer"])
+    ap.add_argument("op", choices=["conv3d", "step", "infer", "swin_check", "count"])
+    ap.add_argument("--dir", help="swin_check: folder with meta.json, weights.bin, input.bin, probe.bin")
+    ap.add_argument("--feature-size", type=int, default=48, help="count: SwinUNETR's feature size")
+    ap.add_argument("--deep-supervision", action="store_true", help="count: add the deep-supervision heads")
     ap.add_argument("--shape", help="conv3d: B,D,H,W,C (NDHWC)")
     ap.add_argument("--filters", type=int)
     ap.add_argument("--kernel", type=int, default=3)
@@ -398,7 +713,7 @@ def main():
     ap.add_argument("--batch", type=int, default=2)
     ap.add_argument("--classes", type=int, default=8)
     ap.add_argument("--features", default="16,32,64,128")
-    ap.add_argument("--arch", choices=["unet", "resenc_unet"], default="unet")
+    ap.add_argument("--arch", choices=["unet", "resenc_unet", "swin_unetr"], default="unet")
     ap.add_argument("--blocks", help="resenc_unet: residual blocks per encoder stage (default 1,2,3,4,4,4)")
     ap.add_argument("--strides", help="infer: per-stage strides 'z,y,x;z,y,x;...' (default 1 then 2)")
     ap.add_argument("--volume", default="200,512,512", help="infer: volume D,H,W")
@@ -429,6 +744,10 @@ def main():
         result = conv3d(a)
     elif a.op == "infer":
         result = infer(a)
+    elif a.op == "swin_check":
+        result = swin_check(a)
+    elif a.op == "count":
+        result = count(a)
     else:
         result = step(a)
     print(json.dumps(result))

@@ -116,7 +116,7 @@ export interface LayerConventions {
 
 export interface ArchitectureSpec {
   name: string;
-  /** The runtime trains `unet` and `resenc_unet`; `swin_unetr` is compiled and described but not yet executed. */
+  /** The network kind; the runtime builds each through its network registry (src/runtime/model/registry.ts). */
   kind: ArchitectureKind;
   /** Patch size [z, y, x] in voxels at the experiment's spacing. */
   patch: Vec3;

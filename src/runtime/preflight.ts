@@ -7,7 +7,7 @@ import { classProblems, loadRawDataset } from './data/raw/dataset.js';
 import { tooFewForFolds } from './data/raw/split.js';
 import { lossDefinition, lossSetupOf, registeredLosses } from './loss/registry.js';
 import { checkpointDirOf, readCheckpointManifest, type CheckpointManifest } from './model/checkpoint.js';
-import { isHeadParam, parameterSpecs, validateArchitecture } from './model/unet.js';
+import { isHead, networkDefinition, networkKinds, parameterSpecs } from './model/registry.js';
 import { datasetDir } from './stages/context.js';
 import { unimplementedTransforms } from './train/augment/registry.js';
 
@@ -26,18 +26,17 @@ export function unsupportedFeatures(graph: RuntimeGraph): string[] {
       if (!seen.has(msg)) problems.push(msg);
       seen.add(msg);
     };
-    if (arch.kind !== 'unet' && arch.kind !== 'resenc_unet') {
-      say(`experiment '${p.experiment}': architecture '${arch.name}' is a ${arch.kind}; the runtime trains 'unet' and 'resenc_unet' so far (mtc compile and run --dry-run accept it)`);
-    }
+    const known = networkKinds().includes(arch.kind);
+    if (!known) say(`experiment '${p.experiment}': architecture '${arch.name}' is a ${arch.kind}; the runtime builds ${networkKinds().join(', ')}`);
     if (!registeredLosses().includes(p.loss)) {
       say(`experiment '${p.experiment}': loss '${p.loss}' is not known to this runtime (it trains ${registeredLosses().join(', ')})`);
     } else {
       const refused = lossDefinition(p.loss).refuse(lossSetupOf(p));
       if (refused) say(`experiment '${p.experiment}': loss '${p.loss}' ${refused}`);
     }
-    if (arch.kind === 'unet' || arch.kind === 'resenc_unet') {
+    if (known) {
       try {
-        validateArchitecture(arch);
+        networkDefinition(arch.kind).validate(arch);
       } catch (err) {
         say(`experiment '${p.experiment}': the patch or topology does not fit the network: ${(err as Error).message}`);
       }
@@ -81,11 +80,11 @@ function describeArchitecture(a: ArchitectureSpec): string {
 export function checkpointMismatch(manifest: CheckpointManifest, params: TrainParams, where: string): string | null {
   const arch = params.architecture;
   const theirs = manifest.architecture;
-  if (arch.kind !== 'unet' && arch.kind !== 'resenc_unet') {
-    return theirs.kind === arch.kind ? null : `${where} holds a ${theirs.kind} ${describeArchitecture(theirs)}, but experiment '${params.experiment}' trains a ${arch.kind} ${describeArchitecture(arch)}`;
+  if (theirs.kind !== arch.kind) {
+    return `${where} holds a ${theirs.kind} ${describeArchitecture(theirs)}, but experiment '${params.experiment}' trains a ${arch.kind} ${describeArchitecture(arch)}`;
   }
   const channels = outputChannels(lossSetupOf(params).output, params.heads).length;
-  const expected = parameterSpecs(arch, channels).filter((p) => !isHeadParam(p.name));
+  const expected = parameterSpecs(arch, channels).filter((p) => !isHead(arch, p.name));
   const have = new Map(manifest.weights.map((w) => [w.name, w.shape]));
   const wrong: string[] = [];
   for (const p of expected) {

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { ArchitectureSpec, HeadSpec, Vec3 } from '../graph/types.js';
 import { multiTalentLoss } from './loss/multitalent.js';
 import { Prng } from './rng.js';
-import { UNet } from './model/unet.js';
+import { createNetwork } from './model/registry.js';
 import { benchArchitecture } from './train/measure-step.js';
 
 /**
@@ -136,7 +136,7 @@ interface StepOutputs {
 async function stepOutputs(s: StepCase): Promise<StepOutputs> {
   const arch: ArchitectureSpec = { ...benchArchitecture({ arch: s.arch, patch: s.patch, features: s.features }), name: 'verify' };
   const heads: HeadSpec[] = Array.from({ length: s.heads }, (_, i) => ({ dataset: `d${i % 3}`, name: `c${i}`, labels: [1] }));
-  const model = UNet.create(arch, heads, 11);
+  const model = createNetwork(arch, heads, 11);
   const rng = new Prng(5);
   const [z, y, x] = s.patch;
   const vox = z * y * x;

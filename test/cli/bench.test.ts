@@ -104,7 +104,7 @@ describe('mtc bench', () => {
     const { io } = captureIO();
     await expect(benchCommand('conv3d', { shape: '2,32,32', filters: '16' }, io)).rejects.toBeInstanceOf(UserError);
     await expect(benchCommand('step', { patch: '8,8,8' }, io)).rejects.toThrow(/--classes is required/);
-    await expect(benchCommand('step', { arch: 'swin_unetr', classes: '2' }, io)).rejects.toThrow(/not implemented/);
+    await expect(benchCommand('step', { arch: 'swin_unetr', classes: '2' }, io)).rejects.toThrow(/measures the U-Nets/);
     await expect(benchCommand('step', { arch: 'resenc_unet', classes: '2', features: '2,4', blocks: '1' }, io)).rejects.toThrow(/--blocks must be 2/);
   });
 });

@@ -18,18 +18,23 @@ describe('runtime preflight', () => {
     expect(unsupportedFeatures(g)[0]).toBe("experiment 'pre': loss 'multitalent' needs one sigmoid output per class, not a softmax output");
   });
 
-  it('accepts resenc_unet and refuses swin_unetr, naming the architecture', () => {
+  it('accepts every kind of the network registry, and refuses a topology that does not fit the network', () => {
     const g = sampleGraph();
     for (const s of g.stages) {
       if (s.kind === 'train' || s.kind === 'finetune') s.architecture = { ...s.architecture, kind: 'resenc_unet', convsPerStage: 1, blocksPerStage: s.architecture.features.map(() => 1) };
     }
     expect(unsupportedFeatures(g)).toEqual([]);
+    const swin = { featureSize: 12, depths: [2, 2, 2, 2], heads: [3, 6, 12, 24], window: [7, 7, 7] as [number, number, number] };
     for (const s of g.stages) {
-      if (s.kind === 'train' || s.kind === 'finetune') s.architecture = { ...s.architecture, kind: 'swin_unetr' };
+      if (s.kind === 'train' || s.kind === 'finetune') s.architecture = { ...s.architecture, kind: 'swin_unetr', patch: [32, 32, 64], deepSupervision: false, swin };
+    }
+    expect(unsupportedFeatures(g)).toEqual([]);
+    for (const s of g.stages) {
+      if (s.kind === 'train' || s.kind === 'finetune') s.architecture = { ...s.architecture, patch: [48, 32, 32] };
     }
     const problems = unsupportedFeatures(g);
     expect(problems.length).toBeGreaterThan(0);
-    expect(problems[0]).toMatch(/is a swin_unetr; the runtime trains 'unet' and 'resenc_unet'/);
+    expect(problems[0]).toMatch(/the patch or topology does not fit the network: architecture '.*': patch \[48, 32, 32\] is not divisible by 32 on axis 0/);
   });
 
   it('accepts every declared augmentation transform, elastic included', () => {

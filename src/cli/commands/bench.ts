@@ -148,7 +148,9 @@ function conv3dPlan(options: BenchOptions, peak?: PeakEstimate): Plan {
 
 function stepPlan(options: BenchOptions): Plan {
   const arch = options.arch ?? 'unet';
-  if (arch !== 'unet' && arch !== 'resenc_unet') throw new UserError(`--arch ${arch} is not implemented (the runtime trains 'unet' and 'resenc_unet')`);
+  if (arch !== 'unet' && arch !== 'resenc_unet') {
+    throw new UserError(`--arch ${arch}: 'mtc bench step' measures the U-Nets ('unet', 'resenc_unet'), whose FLOPs and PyTorch step it knows`);
+  }
   const patch = ints(options.patch ?? '32,32,32', 'patch', 3) as Vec3;
   const batch = int(options.batch, 'batch', 2);
   const classes = int(options.classes, 'classes');

@@ -15,7 +15,7 @@
  */
 import type { ArchitectureSpec } from '../../graph/types.js';
 import { MtDataError } from '../data/errors.js';
-import { parameterSpecs, type ParamSpec } from '../model/unet.js';
+import { parameterSpecs, type ParamSpec } from '../model/registry.js';
 import { type PyDict, TensorRef } from './pickle.js';
 import type { TorchFile } from './torch-file.js';
 

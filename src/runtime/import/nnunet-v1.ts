@@ -16,7 +16,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { ArchitectureSpec, HeadSpec, Vec3 } from '../../graph/types.js';
 import { MtDataError } from '../data/errors.js';
-import { validateArchitecture } from '../model/unet.js';
+import { validateArchitecture } from '../model/registry.js';
 import { mapStateDict, type TorchName } from './mapping.js';
 import { type ImportedDataset, type ImportedFold, type ImportedModel, identifier } from './model.js';
 import { MULTITALENT_STDLIB, MULTITALENT_V1_OUTPUTS } from './multitalent-v1.js';

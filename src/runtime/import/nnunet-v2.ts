@@ -17,7 +17,7 @@ import { readFile, readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { ArchitectureSpec, HeadSpec, LayerConventions, Vec3 } from '../../graph/types.js';
 import { MtDataError } from '../data/errors.js';
-import { validateArchitecture } from '../model/unet.js';
+import { validateArchitecture } from '../model/registry.js';
 import { mapStateDict, type TorchName } from './mapping.js';
 import { type ImportedDataset, type ImportedFold, type ImportedModel, identifier, uniqueNames } from './model.js';
 import type { PyDict } from './pickle.js';

@@ -15,7 +15,7 @@ import { join, resolve } from 'node:path';
 import type { HeadSpec, OutputLayout } from '../../graph/types.js';
 import { tempSibling, writeFileAtomic } from '../io/atomic.js';
 import { saveCheckpoint } from '../model/checkpoint.js';
-import { UNet } from '../model/unet.js';
+import { networkFromWeights } from '../model/registry.js';
 import { MtDataError } from '../data/errors.js';
 import type { ImportedModel } from './model.js';
 import { softwareVersions } from '../version.js';
@@ -101,7 +101,7 @@ export async function writeImportedModel(model: ImportedModel, dir: string, opti
     for (const f of model.folds) {
       const sub = several ? `fold_${f.fold ?? 'all'}` : '';
       const out = join(tmp, sub);
-      const net = UNet.fromWeights(model.architecture, model.heads, f.weights);
+      const net = networkFromWeights(model.architecture, model.heads, f.weights);
       try {
         await saveCheckpoint(net, out, outputOf(model));
       } finally {

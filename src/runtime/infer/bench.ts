@@ -4,7 +4,7 @@
  * tiles only with the whole case extrapolated from the time per tile.
  */
 import type { ArchitectureSpec, HeadSpec, Vec3 } from '../../graph/types.js';
-import { UNet } from '../model/unet.js';
+import { createNetwork } from '../model/registry.js';
 import { Prng } from '../rng.js';
 import { slidingWindow } from './sliding-window.js';
 
@@ -51,7 +51,7 @@ export function syntheticVolume(shape: Vec3, seed = 1): Float32Array {
 export async function benchSlidingWindow(o: InferBenchOptions): Promise<InferBenchResult> {
   const networks = o.classes.map((c, k) => {
     const heads: HeadSpec[] = Array.from({ length: c }, (_, i) => ({ dataset: `d${k}`, name: `c${i}`, labels: [1] }));
-    return UNet.create(o.arch, heads, (o.seed ?? 1) + k);
+    return createNetwork(o.arch, heads, (o.seed ?? 1) + k);
   });
   try {
     const image = syntheticVolume(o.shape, o.seed);

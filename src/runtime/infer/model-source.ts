@@ -11,7 +11,7 @@ import type { FinetuneStage, RuntimeGraph, TrainStage } from '../../graph/types.
 import { stageSlug } from '../executor/plan.js';
 import { MtDataError } from '../data/errors.js';
 import { type CheckpointManifest, type CheckpointOutput, checkpointOutput, readCheckpoint } from '../model/checkpoint.js';
-import { UNet } from '../model/unet.js';
+import { networkFromWeights } from '../model/registry.js';
 import { type ModelPlans, readPlans } from './plans.js';
 import { checkpointFolders, foldNumber, isDir, isFile } from './model-files.js';
 import type { PredictorNetwork } from './sliding-window.js';
@@ -175,7 +175,7 @@ export interface LoadedNetwork extends PredictorNetwork {
 export function buildNetworks(model: InferenceModel): LoadedNetwork[] {
   const out: LoadedNetwork[] = [];
   try {
-    for (const f of model.folds) out.push(UNet.fromWeights(f.manifest.architecture, f.manifest.heads, f.weights));
+    for (const f of model.folds) out.push(networkFromWeights(f.manifest.architecture, f.manifest.heads, f.weights));
   } catch (e) {
     for (const n of out) n.dispose();
     throw MtDataError.about(model.origin, `cannot be built: ${(e as Error).message}`, 'The model files do not match this version of mtc; re-export or retrain the model');

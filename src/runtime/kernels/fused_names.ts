@@ -72,3 +72,35 @@ export const FUSED_KERNEL_NAMES = [
   DEPTH_TO_SPACE_BIAS, DEPTH_TO_SPACE_BIAS_GRAD, UPSAMPLE_FILTER, UPSAMPLE_FILTER_GRAD,
   RESIDUAL_ACT, RESIDUAL_ACT_GRAD, SIGMOID_DICE_BCE, SIGMOID_DICE_BCE_GRAD, SOFTMAX_DICE_CE, SOFTMAX_DICE_CE_GRAD,
 ] as const;
+
+// SwinUNETR's attention ops (model/attention.ts). Host kernels for 'cpu' and 'wasm'
+// (kernels/attention_cpu.ts); other backends compute the ops' tfjs compositions.
+
+/**
+ * Window attention: softmax(q k^T * scale + relative-position bias (+ shifted-window mask)) v.
+ * Inputs q, k, v [G * heads, n, hd] (G = batch * windows, window-major), table [rows, heads], index
+ * [n * n] (the table row of each token pair), mask [windows, n * n] (optional). Outputs
+ * [out [G * heads, n, hd], attn [G * heads, n, n] (the probabilities, saved for the gradient)].
+ */
+export const WINDOW_ATTENTION = 'MtcWindowAttention';
+/** Inputs dy, q, k, v, attn, index. Outputs [dq, dk, dv, dtable [rows, heads]]. */
+export const WINDOW_ATTENTION_GRAD = 'MtcWindowAttentionGrad';
+export interface WindowAttentionAttrs {
+  heads: number;
+  /** Windows per sample (the mask's first axis), 1 without a mask. */
+  windows: number;
+  /** Rows of the bias table (the gradient's output). */
+  rows: number;
+  /** The query scale, head_dim^-0.5. */
+  scale: number;
+}
+
+/**
+ * Rows of each sample picked by an index: x [B, R, C], index [R'] (a row of the sample, or -1 for a
+ * zero row) -> [B, R', C]. `inverse` [R] is the index of the inverse map (each row picked at most
+ * once), which the gradient picks with.
+ */
+export const GATHER_ROWS = 'MtcGatherRows';
+
+/** The attention kernel names (no webgpu kernels: the compositions run there). */
+export const ATTENTION_KERNEL_NAMES = [WINDOW_ATTENTION, WINDOW_ATTENTION_GRAD, GATHER_ROWS] as const;

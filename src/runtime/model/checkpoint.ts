@@ -3,7 +3,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { ArchitectureSpec, HeadSpec, OutputLayout } from '../../graph/types.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { isHeadParam, UNet } from './unet.js';
+import { isHead, networkFromWeights, type Network } from './registry.js';
 
 /**
  * Checkpoint folder layout:
@@ -58,7 +58,7 @@ export function checkpointOutput(manifest: Pick<CheckpointManifest, 'heads' | 'o
  * Writes `model` to `dir`. `output` describes its channels (default: one sigmoid per head, the
  * heads being the classes).
  */
-export async function saveCheckpoint(model: UNet, dir: string, output?: { layout: OutputLayout; classes: HeadSpec[] }): Promise<void> {
+export async function saveCheckpoint(model: Network, dir: string, output?: { layout: OutputLayout; classes: HeadSpec[] }): Promise<void> {
   await mkdir(dir, { recursive: true });
   const entries: WeightEntry[] = [];
   let total = 0;
@@ -156,11 +156,11 @@ export function decodeWeights(manifest: CheckpointManifest, buf: Uint8Array, whe
 }
 
 /** Loads a saved model (architecture, heads and weights). */
-export async function loadCheckpoint(dir: string): Promise<UNet> {
+export async function loadCheckpoint(dir: string): Promise<Network> {
   const { manifest, weights } = await readCheckpoint(dir);
   const values = new Map<string, Float32Array>();
   for (const [name, w] of weights) values.set(name, w.values);
-  return UNet.fromWeights(manifest.architecture, manifest.heads, values);
+  return networkFromWeights(manifest.architecture, manifest.heads, values);
 }
 
 export interface PretrainedInit {
@@ -176,11 +176,11 @@ export interface PretrainedInit {
  * Fine-tuning initialisation: copies every backbone weight whose name and shape match from the
  * checkpoint into `model`; the output heads always keep their fresh initialisation.
  */
-export async function initFromPretrained(model: UNet, checkpointDir: string): Promise<PretrainedInit> {
+export async function initFromPretrained(model: Network, checkpointDir: string): Promise<PretrainedInit> {
   const { weights } = await readCheckpoint(checkpointDir);
   const result: PretrainedInit = { copied: [], skipped: [], unused: [] };
   for (const [name, v] of model.params) {
-    if (isHeadParam(name)) {
+    if (isHead(model.architecture, name)) {
       result.skipped.push({ name, reason: 'output head (freshly initialised)' });
       continue;
     }

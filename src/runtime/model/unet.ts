@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { layersOf } from '../../graph/layers.js';
 import type { ArchitectureSpec, HeadSpec, Vec3 } from '../../graph/types.js';
 import { blockAverage, concatChannels, convUnit, LEAKY_RELU_SLOPE, pointwise, residualAct, upsample } from './layers.js';
-import { Prng } from '../rng.js';
+import { givenValues, HEAD_PREFIX, outputHeadPrefix, ParamNetwork, seededValues, type ParamSpec, type ParamValues } from './network.js';
 
 /**
  * nnU-Net "plain" 3D U-Net with one sigmoid output channel per head (logits out; no softmax).
@@ -40,31 +40,13 @@ import { Prng } from '../rng.js';
  * the channels change, `skip.weight` (no bias) + `skip_norm.*` (nnU-Net v2's BasicBlockD).
  */
 
-export type ParamRole = 'weight' | 'bias' | 'scale' | 'offset';
-
-export interface ParamSpec {
-  name: string;
-  shape: number[];
-  role: ParamRole;
-  /** Fan-in used by He initialisation (weights only). */
-  fanIn: number;
-  /** A norm scale initialised to 0 instead of 1 (the last norm of a residual block). */
-  zeroInit?: boolean;
-}
-
-const HEAD_PREFIX = 'head.';
-
-/** True for the output-head parameters (re-initialised when fine-tuning). */
-export function isHeadParam(name: string): boolean {
-  return name.startsWith(HEAD_PREFIX);
-}
+export type { ParamRole, ParamSpec } from './network.js';
+export { initialValue, isHeadParam, outputHeadPrefix } from './network.js';
 
 /** Checks an architecture for what this implementation needs; throws a readable error otherwise. */
 export function validateArchitecture(arch: ArchitectureSpec): void {
   const where = `architecture '${arch.name}'`;
-  if (arch.kind !== 'unet' && arch.kind !== 'resenc_unet') {
-    throw new Error(`${where}: kind '${String(arch.kind)}' is not supported (only 'unet' and 'resenc_unet')`);
-  }
+  if (arch.kind !== 'unet' && arch.kind !== 'resenc_unet') throw new Error(`${where}: kind '${String(arch.kind)}' is not a U-Net`);
   if (arch.kind === 'resenc_unet') {
     const b = arch.blocksPerStage;
     if (!b || b.length !== arch.features.length || b.some((v) => !Number.isInteger(v) || v < 1)) {
@@ -127,11 +109,6 @@ export function outputStrides(arch: ArchitectureSpec): Vec3[] {
     out.push([...t] as Vec3);
   }
   return out;
-}
-
-/** Parameter name prefix of output k's 1x1x1 conv (`head.` for k = 0, `head.ds{k}.` otherwise). */
-export function outputHeadPrefix(k: number): string {
-  return k === 0 ? HEAD_PREFIX : `${HEAD_PREFIX}ds${k}.`;
 }
 
 /** Convolution kernel of stage i: the architecture's `kernels[i]`, else 3x3x3. */
@@ -224,86 +201,27 @@ export function parameterSpecs(arch: ArchitectureSpec, numHeads: number): ParamS
   return specs;
 }
 
-/**
- * He normal initialisation (kaiming_normal_, a = 0.01, fan_in), biases 0, norm scale 1 (0 for a
- * residual block's last norm) / offset 0.
- */
-export function initialValue(spec: ParamSpec, rng: Prng): Float32Array {
-  const size = spec.shape.reduce((a, b) => a * b, 1);
-  const out = new Float32Array(size);
-  switch (spec.role) {
-    case 'weight': {
-      const gain = Math.sqrt(2 / (1 + LEAKY_RELU_SLOPE * LEAKY_RELU_SLOPE));
-      const std = gain / Math.sqrt(spec.fanIn);
-      for (let i = 0; i < size; i++) out[i] = rng.normal() * std;
-      break;
-    }
-    case 'scale':
-      out.fill(spec.zeroInit ? 0 : 1);
-      break;
-    case 'bias':
-    case 'offset':
-      break;
-  }
-  return out;
-}
-
-let modelCounter = 0;
-
-export class UNet {
-  readonly architecture: ArchitectureSpec;
-  readonly heads: HeadSpec[];
-  /** Parameters by stable name, in `parameterSpecs` order. */
-  readonly params: ReadonlyMap<string, tf.Variable>;
+/** The plain and residual-encoder U-Nets (registered as `unet` and `resenc_unet` in registry.ts). */
+export class UNet extends ParamNetwork {
   private readonly padding: 'end' | 'symmetric';
   private readonly residualSkip: 'strided_conv' | 'avgpool_conv';
-  private disposed = false;
 
-  private constructor(arch: ArchitectureSpec, heads: HeadSpec[], values: (spec: ParamSpec) => Float32Array) {
+  private constructor(arch: ArchitectureSpec, heads: HeadSpec[], values: ParamValues) {
     validateArchitecture(arch);
-    if (heads.length < 1) throw new Error('a model needs at least one output head');
-    this.architecture = structuredClone(arch);
+    super(arch, heads, parameterSpecs(arch, heads.length), values);
     const layers = layersOf(arch);
     this.padding = layers.padding;
     this.residualSkip = layers.residualSkip;
-    this.heads = heads.map((h) => ({ ...h, labels: [...h.labels] }));
-    // tfjs variable names are global to the engine; prefix them so several models can coexist.
-    const id = `unet${++modelCounter}`;
-    const params = new Map<string, tf.Variable>();
-    for (const spec of parameterSpecs(arch, heads.length)) {
-      const init = tf.tensor(values(spec), spec.shape, 'float32');
-      params.set(spec.name, tf.variable(init, true, `${id}/${spec.name}`));
-      init.dispose();
-    }
-    this.params = params;
   }
 
   /** A freshly initialised network (He normal, seeded). */
   static create(arch: ArchitectureSpec, heads: HeadSpec[], seed: number): UNet {
-    const rng = new Prng(seed);
-    return new UNet(arch, heads, (spec) => initialValue(spec, rng));
+    return new UNet(arch, heads, seededValues(seed));
   }
 
   /** A network with the given weights; every parameter must be present with its exact size. */
   static fromWeights(arch: ArchitectureSpec, heads: HeadSpec[], weights: ReadonlyMap<string, Float32Array>): UNet {
-    return new UNet(arch, heads, (spec) => {
-      const w = weights.get(spec.name);
-      const size = spec.shape.reduce((a, b) => a * b, 1);
-      if (!w) throw new Error(`weights lack parameter '${spec.name}'`);
-      if (w.length !== size) throw new Error(`parameter '${spec.name}' has ${w.length} values, expected ${size} (shape [${spec.shape.join(', ')}])`);
-      return w;
-    });
-  }
-
-  private p<R extends tf.Rank>(name: string): tf.Tensor<R> {
-    const v = this.params.get(name);
-    if (!v) throw new Error(`internal: missing parameter '${name}'`);
-    return v as unknown as tf.Tensor<R>;
-  }
-
-  /** A bias parameter, or null where the layer conventions have none. */
-  private bias(name: string): tf.Tensor1D | null {
-    return (this.params.get(name) as unknown as tf.Tensor1D | undefined) ?? null;
+    return new UNet(arch, heads, givenValues(weights));
   }
 
   /** conv (prefix.weight/bias) + InstanceNorm (normPrefix.scale/offset) + LeakyReLU with `slope` (1: none). */
@@ -353,24 +271,7 @@ export class UNet {
     return y;
   }
 
-  /**
-   * Forward pass: `x` [B, z, y, x, 1] (spatial sizes multiples of the total stride) to logits
-   * [B, z, y, x, heads]. Call inside tf.tidy or dispose the result.
-   */
-  apply(x: tf.Tensor5D): tf.Tensor5D {
-    return this.forward(x, false)[0];
-  }
-
-  /**
-   * Forward pass returning every output (`outputCount(arch)` of them): full-resolution logits first,
-   * then deep-supervision logits [B, z/s_z, y/s_y, x/s_x, heads] with s = `outputStrides(arch)[k]`.
-   * Without deep supervision, just [apply(x)]. Call inside tf.tidy or dispose the results.
-   */
-  applyAll(x: tf.Tensor5D): tf.Tensor5D[] {
-    return this.forward(x, true);
-  }
-
-  private forward(x: tf.Tensor5D, all: boolean): tf.Tensor5D[] {
+  protected forward(x: tf.Tensor5D, all: boolean): tf.Tensor5D[] {
     if (this.disposed) throw new Error('model has been disposed');
     const arch = this.architecture;
     const total = totalStride(arch);
@@ -398,44 +299,5 @@ export class UNet {
       }
       return [pointwise(h, this.p(`${HEAD_PREFIX}weight`), this.bias(`${HEAD_PREFIX}bias`)), ...extra];
     });
-  }
-
-  variables(): tf.Variable[] {
-    return [...this.params.values()];
-  }
-
-  /** The [weight, bias] variables of output k's 1x1x1 conv (k = 0: the full-resolution head; no bias without `headBias`). */
-  outputHeadVariables(k: number): tf.Variable[] {
-    const weight = this.params.get(`${outputHeadPrefix(k)}weight`);
-    if (!weight) throw new Error(`model has no output ${k} (parameter '${outputHeadPrefix(k)}weight')`);
-    const bias = this.params.get(`${outputHeadPrefix(k)}bias`);
-    return bias ? [weight, bias] : [weight];
-  }
-
-  headVariables(): tf.Variable[] {
-    return [...this.params.entries()].filter(([name]) => isHeadParam(name)).map(([, v]) => v);
-  }
-
-  backboneVariables(): tf.Variable[] {
-    return [...this.params.entries()].filter(([name]) => !isHeadParam(name)).map(([, v]) => v);
-  }
-
-  parameterCount(): number {
-    let n = 0;
-    for (const v of this.params.values()) n += v.size;
-    return n;
-  }
-
-  /** Copies of all weights by name (for checkpoints and tests). */
-  weights(): Map<string, Float32Array> {
-    const out = new Map<string, Float32Array>();
-    for (const [name, v] of this.params) out.set(name, new Float32Array(v.dataSync()));
-    return out;
-  }
-
-  dispose(): void {
-    if (this.disposed) return;
-    for (const v of this.params.values()) v.dispose();
-    this.disposed = true;
   }
 }

@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { writeFileAtomic, writeDirAtomic, recoverDir } from '../io/atomic.js';
 import { fileDamage, recordFile, type FileRecord } from '../io/integrity.js';
 import { readCheckpoint, saveCheckpoint } from '../model/checkpoint.js';
-import type { UNet } from '../model/unet.js';
+import type { Network } from '../model/registry.js';
 import type { HeadSpec, OutputLayout } from '../../graph/types.js';
 import type { EpochRecord } from '../events.js';
 import type { OptimizerState } from './optimizer.js';
@@ -78,7 +78,7 @@ export interface LoadedTraining {
 /** Writes a checkpoint folder atomically (see the module doc). */
 export async function saveTrainingCheckpoint(
   dir: string,
-  model: UNet,
+  model: Network,
   optimizer: OptimizerState,
   state: Omit<TrainingState, 'format' | 'version' | 'optimizer' | 'savedAt' | 'files'>,
   output?: { layout: OutputLayout; classes: HeadSpec[] },

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ArchitectureSpec, HeadSpec, OptimizerSpec, Vec3 } from '../../graph/types.js';
-import { UNet } from '../model/unet.js';
+import { createNetwork } from '../model/registry.js';
 import { Prng } from '../rng.js';
 import { createOptimizer } from './optimizer.js';
 import { trainStep } from './step.js';
@@ -76,7 +76,7 @@ export function benchArchitecture(config: Pick<StepMeasureConfig, 'arch' | 'bloc
 export async function measureStep(config: StepMeasureConfig): Promise<StepMeasurement> {
   const arch = benchArchitecture(config);
   const heads: HeadSpec[] = Array.from({ length: config.heads }, (_, i) => ({ dataset: `d${i % 4}`, name: `c${i}`, labels: [1] }));
-  const model = UNet.create(arch, heads, 1);
+  const model = createNetwork(arch, heads, 1);
   const sgd: OptimizerSpec = { kind: 'sgd', momentum: 0.99, nesterov: true, weightDecay: 3e-5 };
   const optimizer = createOptimizer(sgd);
   const rng = new Prng(7);
@@ -130,7 +130,7 @@ export async function measureStep(config: StepMeasureConfig): Promise<StepMeasur
 }
 
 function countParams(arch: ArchitectureSpec, heads: number): number {
-  const m = UNet.create(arch, Array.from({ length: heads }, (_, i) => ({ dataset: 'd', name: `c${i}`, labels: [1] })), 0);
+  const m = createNetwork(arch, Array.from({ length: heads }, (_, i) => ({ dataset: 'd', name: `c${i}`, labels: [1] })), 0);
   const n = m.parameterCount();
   m.dispose();
   return n;

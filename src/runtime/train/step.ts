@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { deepSupervisionLoss, deepSupervisionWeights, downsampleTargets } from '../loss/deep-supervision.js';
 import { multiTalentLoss } from '../loss/multitalent.js';
 import type { LossFn } from '../loss/registry.js';
-import { outputCount, outputStrides, type UNet } from '../model/unet.js';
+import { outputCount, outputStrides, type Network } from '../model/registry.js';
 import { takeDeviceErrors } from '../webgpu/dawn.js';
 import type { BatchArrays } from './batch.js';
 import { clipByGlobalNorm, type Optimizer } from './optimizer.js';
@@ -42,7 +42,7 @@ export function batchToTensors(arrays: BatchArrays, patch: readonly [number, num
  * full resolution first), the loss weights, and the variables of zero-weight outputs (which get no
  * gradient and are left untouched, as in nnU-Net). Null without deep supervision.
  */
-function deepSupervisionPlan(model: UNet, batch: TrainBatch): { targets: tf.Tensor5D[]; weights: number[]; unused: Set<tf.Variable> } | null {
+function deepSupervisionPlan(model: Network, batch: TrainBatch): { targets: tf.Tensor5D[]; weights: number[]; unused: Set<tf.Variable> } | null {
   const n = outputCount(model.architecture);
   if (n === 1) return null;
   const weights = deepSupervisionWeights(n);
@@ -70,7 +70,7 @@ export class NonFiniteLossError extends Error {
  * with NonFiniteLossError. All intermediates are disposed.
  */
 export async function trainStep(
-  model: UNet,
+  model: Network,
   vars: readonly tf.Variable[],
   optimizer: Optimizer,
   batch: TrainBatch,

@@ -10,7 +10,7 @@ import { StageInterrupted } from '../interrupt.js';
 import { deepSupervisionWeights } from '../loss/deep-supervision.js';
 import { createLoss, lossDefinition, lossSetupOf } from '../loss/registry.js';
 import { initFromPretrained, type PretrainedInit } from '../model/checkpoint.js';
-import { outputCount, UNet } from '../model/unet.js';
+import { createNetwork, networkFromWeights, outputCount, type Network } from '../model/registry.js';
 import type { BatchArrays } from './batch.js';
 import { saveTrainingCheckpoint, type CheckpointKind, type EpochRecord, type LoadedTraining, type TrainingState, type ValidationTrack } from './checkpoints.js';
 import { createBatchSource, defaultLoaderWorkers, type BatchSource } from './loader.js';
@@ -64,7 +64,7 @@ export interface TrainOptions {
 }
 
 export interface TrainedModel {
-  model: UNet;
+  model: Network;
   /** How the model's output channels map to the classes (for the checkpoint manifest). */
   output: { layout: OutputLayout; classes: HeadSpec[] };
   history: EpochRecord[];
@@ -132,14 +132,14 @@ function yieldToEventLoop(): Promise<void> {
 }
 
 /** The optimiser's state with variable names as the model's stable parameter names (tfjs names carry a per-model prefix). */
-async function stableOptimizerState(model: UNet, optimizer: Optimizer): Promise<OptimizerState> {
+async function stableOptimizerState(model: Network, optimizer: Optimizer): Promise<OptimizerState> {
   const byVar = new Map([...model.params].map(([name, v]) => [v.name, name]));
   const s = await optimizer.exportState();
   const rename = (n: string) => byVar.get(n) ?? n;
   return { ...s, slots: s.slots.map((x) => ({ ...x, variable: rename(x.variable) })), steps: Object.fromEntries(Object.entries(s.steps).map(([k, v]) => [rename(k), v])) };
 }
 
-function modelOptimizerState(model: UNet, state: OptimizerState): OptimizerState {
+function modelOptimizerState(model: Network, state: OptimizerState): OptimizerState {
   const rename = (n: string) => {
     const v = model.params.get(n);
     if (!v) throw new Error(`the checkpoint holds optimiser state for '${n}', which the network does not have`);
@@ -191,7 +191,7 @@ export async function trainModel(opts: TrainOptions): Promise<TrainedModel> {
   const channels = outputChannels(setup.output, params.heads);
   const lossFn = createLoss(params.loss, setup);
   const t0 = performance.now();
-  const model = resume ? UNet.fromWeights(params.architecture, channels, resume.weights) : UNet.create(params.architecture, channels, params.seed);
+  const model = resume ? networkFromWeights(params.architecture, channels, resume.weights) : createNetwork(params.architecture, channels, params.seed);
   const optimizers = new PhaseOptimizers(params.schedule);
   let source: BatchSource | undefined;
   try {

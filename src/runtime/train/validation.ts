@@ -14,7 +14,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { HeadSpec, OutputLayout, Vec3 } from '../../graph/types.js';
-import type { UNet } from '../model/unet.js';
+import type { Network } from '../model/registry.js';
 import { Prng } from '../rng.js';
 import { sampleBatchArrays } from './batch.js';
 import type { CaseSampler } from './sampler.js';
@@ -49,7 +49,7 @@ export function nextEma(ema: number | null, mean: number | null): number | null 
 }
 
 /** Pseudo-Dice of `model` on the validation patches (see the module doc). */
-export async function validate(model: UNet, v: ValidationSetup, signal?: AbortSignal): Promise<ValidationResult> {
+export async function validate(model: Network, v: ValidationSetup, signal?: AbortSignal): Promise<ValidationResult> {
   const H = v.channels.length;
   const tp = new Float64Array(H);
   const fp = new Float64Array(H);

@@ -28,3 +28,17 @@ export function maxAbsDiff(a: tf.Tensor | Float32Array, b: tf.Tensor | Float32Ar
   for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs(x[i] - y[i]));
   return m;
 }
+
+/** A SwinUNETR of MONAI's topology at a small feature size (the compiler's spec for `kind swin_unetr`). */
+export function swinArch(patch: [number, number, number] = [64, 32, 32], featureSize = 12): ArchitectureSpec {
+  return {
+    name: 'swin',
+    kind: 'swin_unetr',
+    patch,
+    features: [featureSize, featureSize, 2 * featureSize, 4 * featureSize, 8 * featureSize, 16 * featureSize],
+    strides: [[1, 1, 1], [2, 2, 2], [2, 2, 2], [2, 2, 2], [2, 2, 2], [2, 2, 2]],
+    convsPerStage: 2,
+    deepSupervision: false,
+    swin: { featureSize, depths: [2, 2, 2, 2], heads: [3, 6, 12, 24], window: [7, 7, 7] },
+  };
+}

@@ -75,7 +75,7 @@ describe('resenc_unet', () => {
   it('validates blocksPerStage', () => {
     expect(() => validateArchitecture(resenc({ blocksPerStage: [1, 2] }))).toThrow(/blocksPerStage/);
     expect(() => validateArchitecture(resenc({ blocksPerStage: undefined }))).toThrow(/blocksPerStage/);
-    expect(() => validateArchitecture({ ...resenc(), kind: 'swin_unetr' })).toThrow(/only 'unet' and 'resenc_unet'/);
+    expect(() => validateArchitecture({ ...resenc(), kind: 'swin_unetr' })).toThrow(/is not a U-Net/);
   });
 
   it("each block's last norm starts at scale 0, so a fresh block passes its skip and its convs get no gradient", () => {
