@@ -15,6 +15,7 @@ import {
 import type { SbatchOptions } from '../../runtime/executor/slurm/script.js';
 import { initRuntime, type BackendChoice } from '../../runtime/setup.js';
 import { attachJsonRenderer, attachPlainRenderer } from '../../ui/plain.js';
+import { attachScreen } from '../../ui/screen/host.js';
 import { UserError, type CliIO } from '../io.js';
 import { compileFile } from './compile.js';
 
@@ -115,11 +116,10 @@ export function usesScreen(options: RunCommandOptions, io: CliIO): boolean {
   return !options.json && options.tui && io.isTTY;
 }
 
-function renderer(events: RunEvents, options: RunCommandOptions, io: CliIO, onInterrupt: () => void): Promise<() => Promise<void> | void> | (() => Promise<void> | void) {
+/** The screen runs in a worker thread (src/ui/screen): the training's thread never loads React or Ink. */
+function renderer(events: RunEvents, options: RunCommandOptions, io: CliIO, onInterrupt: () => void): () => Promise<void> | void {
   if (options.json) return attachJsonRenderer(events, io.out);
-  if (usesScreen(options, io)) {
-    return import('../../ui/ink/render.js').then(({ attachInkRenderer }) => attachInkRenderer(events, onInterrupt));
-  }
+  if (usesScreen(options, io)) return attachScreen(events, { onInterrupt, write: io.out, warn: io.err });
   return attachPlainRenderer(events, { write: io.out });
 }
 
@@ -189,14 +189,14 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
   const events = new RunEvents();
   const launcher = (options.jobs ?? 1) > 1 ? new ProcessLauncher(runtime.backend) : undefined;
   const { controller, interrupt, dispose } = interruptHandling(io, () => launcher?.killAll(), usesScreen(options, io));
-  const detach = await renderer(events, options, io, interrupt);
+  const detach = renderer(events, options, io, interrupt);
   try {
+    // The screen writes its last frame whatever happens, before any message of this command.
     const outcome = await executePlan(plan, {
       dataRoot, cacheDir, backend: runtime.backend, backendDescription: runtime.description, events, signal: controller.signal,
       jobs: options.jobs, force: options.force, only: options.only, explainCache: options.explainCache, launcher, resolvedSources: sources,
       allowOutsideDataRoot: options.allowOutsideDataRoot,
-    });
-    await detach();
+    }).finally(detach);
     const where = Object.values(outcome.runDirs);
     const folders = where.length === 1 ? `run folder: ${where[0]}` : `run folders under ${runsDir}`;
     if (outcome.status === 'interrupted') {
@@ -228,7 +228,7 @@ async function runStageCommand(options: RunCommandOptions, io: CliIO): Promise<n
   const runtime = await initRuntime(options.backend === 'auto' ? (cfg.backend as BackendChoice) : options.backend);
   const events = new RunEvents();
   const { controller, interrupt, dispose } = interruptHandling(io, () => undefined);
-  const detach = await renderer(events, { ...options, tui: false }, io, interrupt);
+  const detach = renderer(events, { ...options, tui: false }, io, interrupt);
   try {
     const out = await runSingleStage(graph, options.stage, {
       dataRoot: cfg.dataRoot, cacheDir: cfg.cacheDir, backend: runtime.backend, events, signal: controller.signal,
