@@ -86,13 +86,19 @@ describe('the run screen in its worker thread', () => {
     }
   });
 
-  it('can post its frames back to be written by this thread instead', async () => {
+  it('can post its frames back to be written by this thread instead; console lines of this thread are drawn above the frame', async () => {
     const terminal = new FakeTerminal(80, 24);
     const events = new RunEvents();
-    const detach = attachScreen(events, { output: { post: true }, terminal, warn: (l) => expect.fail(l) });
+    const warnBefore = console.warn;
+    const errors = new FakeTerminal(80, 24);
+    const detach = attachScreen(events, { output: { post: true }, terminal, errorTerminal: errors, warn: (l) => expect.fail(l) });
     for (const e of trainingEvents(sampleGraph(), 'train:pre', classNames(3), 10)) events.emit(e);
+    console.warn('a %s from the training thread', 'warning');
+    console.log('a line from the training thread');
+    await waitFor('the console lines', () => errors.written.includes('a warning from the training thread') && terminal.written.includes('a line from the training thread'));
     events.emit(runEnd);
     await detach();
+    expect(console.warn).toBe(warnBefore);
     const text = plainText(terminal.written);
     expect(text).toContain('10/250000 it');
     expect(text).toContain('done in 12s');

@@ -8,6 +8,8 @@ import { epilogueLines } from './layout.js';
 export interface InkScreenOptions {
   /** The terminal (in the screen's worker: a TerminalOut with the host's size). */
   stdout: NodeJS.WriteStream;
+  /** Where console.error/warn lines go (drawn above the frame). */
+  stderr: NodeJS.WriteStream;
   /** Frames a second at most (a stage starting or ending); progress alone redraws every progressIntervalMs. */
   maxFps: number;
   progressIntervalMs: number;
@@ -25,11 +27,11 @@ export interface InkScreen {
  * thread) holds the terminal in raw mode and says how often stop was asked for.
  */
 export function mountInkScreen(events: RunEvents, options: InkScreenOptions): InkScreen {
-  const { stdout, maxFps } = options;
+  const { stdout, stderr, maxFps } = options;
   const store = new ThrottledView(events, { intervalMs: 1000 / maxFps, progressIntervalMs: options.progressIntervalMs });
   const app = (stopping: number) => <RunApp events={events} store={store} stopping={stopping} />;
   // Not incrementalRendering: under tmux it left stale lines behind when the frame's height changed.
-  const instance = render(app(0), { stdout, exitOnCtrlC: false, patchConsole: true, maxFps });
+  const instance = render(app(0), { stdout, stderr, exitOnCtrlC: false, patchConsole: true, maxFps });
   return {
     setStopping: (count) => instance.rerender(app(count)),
     finish: async () => {

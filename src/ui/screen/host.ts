@@ -43,6 +43,8 @@ export interface ScreenOptions {
   /** Where frames go (default: written to fd 1 from the worker itself). */
   output?: ScreenOutput;
   terminal?: ScreenTerminal;
+  /** Where the worker's stderr chunks go when its frames are posted back (default: stderr). */
+  errorTerminal?: { write(text: string): unknown };
   input?: ScreenInput;
   /** Lines of the plain renderer, should the screen fail (default: stdout). */
   write?: (line: string) => void;
@@ -73,7 +75,8 @@ export function attachScreen(events: RunEvents, options: ScreenOptions = {}): ()
   const input: ScreenInput = options.input ?? process.stdin;
   const write = options.write ?? ((line: string) => process.stdout.write(line.endsWith('\n') ? line : `${line}\n`));
   const warn = options.warn ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const output = options.output ?? { fd: 1 };
+  const output = options.output ?? { fd: 1, errFd: 2 };
+  const errorTerminal = options.errorTerminal ?? process.stderr;
   let state: 'starting' | 'ready' | 'failed' | 'finished' = 'starting';
   /** The run so far without its progress ticks (bounded by stages and epochs), replayed to the plain renderer if the screen fails. */
   let history: RunEvent[] = [];
@@ -101,14 +104,15 @@ export function attachScreen(events: RunEvents, options: ScreenOptions = {}): ()
   worker.on('message', (m: FromScreen) => {
     if (m.type === 'ready') {
       if (state === 'starting') state = 'ready';
-    } else if (m.type === 'output') terminal.write(m.text);
+    } else if (m.type === 'output') (m.stream === 'stdout' ? terminal : errorTerminal).write(m.text);
     else if (m.type === 'finished') {
       state = 'finished';
       finished?.();
     }
   });
-  worker.on('error', (err) => fail(err.message));
-  worker.on('messageerror', (err) => fail(err.message));
+  const reason = (err: unknown) => (err instanceof Error ? err.message : String(err));
+  worker.on('error', (err) => fail(reason(err)));
+  worker.on('messageerror', (err) => fail(reason(err)));
   worker.on('exit', (code) => {
     if (state !== 'finished') fail(`its thread exited with code ${code}`);
   });

@@ -6,8 +6,12 @@ import type { RunEvent } from '../../runtime/events.js';
  * importing this module loads nothing.
  */
 
-/** Where the worker's frames go: written to a file descriptor from the worker, or posted back to be written by the host. */
-export type ScreenOutput = { fd: number } | { post: true };
+/**
+ * Where the worker's frames go: written to a file descriptor from the worker (its stderr, the
+ * console lines of Ink's patched console.error, to errFd, default 2), or posted back to be written
+ * by the host.
+ */
+export type ScreenOutput = { fd: number; errFd?: number } | { post: true };
 
 export interface ScreenWorkerData {
   output: ScreenOutput;
@@ -30,5 +34,5 @@ export type ToScreen =
 
 export type FromScreen =
   | { type: 'ready' }
-  | { type: 'output'; text: string }
+  | { type: 'output'; stream: 'stdout' | 'stderr'; text: string }
   | { type: 'finished' };
