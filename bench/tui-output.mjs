@@ -31,8 +31,10 @@ if (process.argv[2] === '--child') {
     { id: 'evaluate:a', kind: 'evaluate', deps: ['train:a'] },
   ];
   const events = new RunEvents();
-  const detach = attachScreen(events, { output: mode === 'fd' ? { fd: 1 } : { post: true }, terminal: Object.assign(process.stdout, { columns: 80, rows: 24 }) });
-  events.emit({ type: 'run-start', graph: { stages, source: { experiments: ['a'], file: 'a.mt' } }, backend: 'cpu', runDirs: { a: '/tmp/a' }, store: '/tmp/s', jobs: 1 });
+  const output = mode === 'fd' ? { fd: 1 } : { post: true };
+  const detach = attachScreen(events, { output, terminal: Object.assign(process.stdout, { columns: 80, rows: 24 }) });
+  const graph = { stages, source: { experiments: ['a'], file: 'a.mt' } };
+  events.emit({ type: 'run-start', graph, backend: 'cpu', runDirs: { a: '/tmp/a' }, store: '/tmp/s', jobs: 1 });
   events.emit({ type: 'stage-start', stage: 'train:a', kind: 'train', description: 'train' });
   await new Promise((r) => setTimeout(r, 1500)); // the worker's start (Ink's import) is not what is measured
   const main0 = ticks(`/proc/self/task/${process.pid}/stat`);
@@ -64,7 +66,8 @@ if (process.argv[2] === '--child') {
   for (let r = 0; r < reps; r++) {
     for (const mode of r % 2 === 0 ? ['fd', 'post'] : ['post', 'fd']) {
       const out = openSync('/dev/null', 'w');
-      const p = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', mode, String(seconds)], { stdio: ['ignore', out, 'pipe'], encoding: 'utf8', env: { ...process.env, NODE_ENV: 'production' } });
+      const args = [fileURLToPath(import.meta.url), '--child', mode, String(seconds)];
+      const p = spawnSync(process.execPath, args, { stdio: ['ignore', out, 'pipe'], encoding: 'utf8', env: { ...process.env, NODE_ENV: 'production' } });
       if (p.status !== 0) throw new Error(`${mode}: exit ${p.status}: ${p.stderr}`);
       const m = JSON.parse(p.stderr.trim().split('\n').at(-1));
       res[mode].push(m);
@@ -73,7 +76,9 @@ if (process.argv[2] === '--child') {
   }
   const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
   for (const mode of ['fd', 'post']) {
-    console.log(`${mode.padEnd(4)} mean: main thread ${mean(res[mode].map((m) => m.main)).toFixed(3)} s, process ${mean(res[mode].map((m) => m.all)).toFixed(3)} s per ${seconds} s`);
+    const main = mean(res[mode].map((m) => m.main));
+    const all = mean(res[mode].map((m) => m.all));
+    console.log(`${mode.padEnd(4)} mean: main thread ${main.toFixed(3)} s, process ${all.toFixed(3)} s per ${seconds} s`);
   }
   console.log(`load after: ${uptime()}`);
 }

@@ -128,7 +128,8 @@ try {
     const w = results[mode].map((r) => r.wall);
     const t = results[mode].map((r) => r.train);
     const c = results[mode].map((r) => r.cpu);
-    return { cpu: median(c), main: median(results[mode].map((r) => r.main)), wall: median(w), train: median(t), wallMean: w.reduce((a, b) => a + b, 0) / w.length, trainMean: t.reduce((a, b) => a + b, 0) / t.length };
+    const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    return { cpu: median(c), main: median(results[mode].map((r) => r.main)), wall: median(w), train: median(t), wallMean: mean(w), trainMean: mean(t) };
   };
   const p = row('plain');
   const pct = (a, b) => `${(((a - b) / b) * 100).toFixed(1)} %`;

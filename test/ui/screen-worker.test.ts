@@ -95,7 +95,8 @@ describe('the run screen in its worker thread', () => {
     for (const e of trainingEvents(sampleGraph(), 'train:pre', classNames(3), 10)) events.emit(e);
     console.warn('a %s from the training thread', 'warning');
     console.log('a line from the training thread');
-    await waitFor('the console lines', () => errors.written.includes('a warning from the training thread') && terminal.written.includes('a line from the training thread'));
+    const drawn = () => errors.written.includes('a warning from the training thread') && terminal.written.includes('a line from the training thread');
+    await waitFor('the console lines', drawn);
     events.emit(runEnd);
     await detach();
     expect(console.warn).toBe(warnBefore);
@@ -112,7 +113,8 @@ describe('the run screen in its worker thread', () => {
     const fd = openSync(join(dir, 'read-only.txt'), 'w+');
     closeSync(fd);
     const readOnly = openSync(join(dir, 'read-only.txt'), 'r');
-    const detach = attachScreen(events, { output: { fd: readOnly }, terminal: new FakeTerminal(80, 24), write: (l) => lines.push(l), warn: (l) => warnings.push(l) });
+    const terminal = new FakeTerminal(80, 24);
+    const detach = attachScreen(events, { output: { fd: readOnly }, terminal, write: (l) => lines.push(l), warn: (l) => warnings.push(l) });
     for (const e of trainingEvents(sampleGraph(), 'train:pre', classNames(3), 3)) events.emit(e);
     await waitFor('the warning', () => warnings.length > 0);
     events.emit(runEnd);
@@ -127,7 +129,8 @@ describe('the run screen in its worker thread', () => {
 
   it('the main thread never loads React, Ink or Yoga (a process of its own, checked in its module cache)', () => {
     const entry = workerEntryUrl(new URL('./fixtures/screen-main.js', import.meta.url)).href;
-    const r = spawnSync(process.execPath, ['--input-type=module', '-e', 'await import(process.argv[1])', entry], { encoding: 'utf8', timeout: 50_000, env: { ...process.env, NODE_ENV: 'production' } });
+    const args = ['--input-type=module', '-e', 'await import(process.argv[1])', entry];
+    const r = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 50_000, env: { ...process.env, NODE_ENV: 'production' } });
     expect(r.status, r.stderr).toBe(0);
     const report = JSON.parse(r.stderr.trim().split('\n').at(-1) ?? '{}') as { screenOnly: string[]; afterImportingInk: string[] };
     expect(plainText(r.stdout)).toContain('50/250000 it'); // the worker drew to the process's stdout

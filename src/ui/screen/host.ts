@@ -84,7 +84,9 @@ export function attachScreen(events: RunEvents, options: ScreenOptions = {}): ()
   let finished: (() => void) | null = null;
   const cleanups: (() => void)[] = [];
 
-  const data: ScreenWorkerData = { output, columns: terminal.columns || 80, rows: terminal.rows || 24, maxFps: MAX_FPS, progressIntervalMs: PROGRESS_INTERVAL_MS };
+  const data: ScreenWorkerData = {
+    output, columns: terminal.columns || 80, rows: terminal.rows || 24, maxFps: MAX_FPS, progressIntervalMs: PROGRESS_INTERVAL_MS,
+  };
   let worker: Worker;
   try {
     worker = new Worker(workerEntryUrl(new URL('./worker.js', import.meta.url)), { workerData: data, name: 'mtc-screen', stdout: false, stderr: false });

@@ -16,11 +16,18 @@ const data = workerData as ScreenWorkerData;
 const post = (m: FromScreen) => port.postMessage(m);
 
 const sink = (stream: 'stdout' | 'stderr') =>
-  'fd' in data.output ? { fd: stream === 'stdout' ? data.output.fd : (data.output.errFd ?? 2) } : { post: (text: string) => post({ type: 'output', stream, text }) };
+  'fd' in data.output
+    ? { fd: stream === 'stdout' ? data.output.fd : (data.output.errFd ?? 2) }
+    : { post: (text: string) => post({ type: 'output', stream, text }) };
 const stdout = new TerminalOut(data, sink('stdout'));
 const stderr = new TerminalOut(data, sink('stderr'));
 const events = new RunEvents();
-const screen = mountInkScreen(events, { stdout: stdout as unknown as NodeJS.WriteStream, stderr: stderr as unknown as NodeJS.WriteStream, maxFps: data.maxFps, progressIntervalMs: data.progressIntervalMs });
+const screen = mountInkScreen(events, {
+  stdout: stdout as unknown as NodeJS.WriteStream,
+  stderr: stderr as unknown as NodeJS.WriteStream,
+  maxFps: data.maxFps,
+  progressIntervalMs: data.progressIntervalMs,
+});
 
 port.on('message', (m: ToScreen) => {
   switch (m.type) {
