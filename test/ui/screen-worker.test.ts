@@ -114,13 +114,17 @@ describe('the run screen in its worker thread', () => {
     closeSync(fd);
     const readOnly = openSync(join(dir, 'read-only.txt'), 'r');
     const terminal = new FakeTerminal(80, 24);
-    const detach = attachScreen(events, { output: { fd: readOnly }, terminal, write: (l) => lines.push(l), warn: (l) => warnings.push(l) });
+    let fellBack = 0;
+    const detach = attachScreen(events, {
+      output: { fd: readOnly }, terminal, write: (l) => lines.push(l), warn: (l) => warnings.push(l), onFallback: () => fellBack++,
+    });
     for (const e of trainingEvents(sampleGraph(), 'train:pre', classNames(3), 3)) events.emit(e);
     await waitFor('the warning', () => warnings.length > 0);
     events.emit(runEnd);
     await detach();
     closeSync(readOnly);
     expect(warnings).toHaveLength(1);
+    expect(fellBack).toBe(1); // the CLI's Ctrl-C says again what it does
     expect(warnings[0]).toMatch(/^mtc: the run screen stopped: .*EBADF.*; showing plain output instead$/);
     expect(warnings[0]).not.toContain('\n    at ');
     expect(lines[0]).toMatch(/^mtc run: experiment/); // the run so far was replayed

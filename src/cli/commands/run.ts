@@ -117,9 +117,9 @@ export function usesScreen(options: RunCommandOptions, io: CliIO): boolean {
 }
 
 /** The screen runs in a worker thread (src/ui/screen): the training's thread never loads React or Ink. */
-function renderer(events: RunEvents, options: RunCommandOptions, io: CliIO, onInterrupt: () => void): () => Promise<void> | void {
+function renderer(events: RunEvents, options: RunCommandOptions, io: CliIO, onInterrupt: () => void, onFallback?: () => void): () => Promise<void> | void {
   if (options.json) return attachJsonRenderer(events, io.out);
-  if (usesScreen(options, io)) return attachScreen(events, { onInterrupt, write: io.out, warn: io.err });
+  if (usesScreen(options, io)) return attachScreen(events, { onInterrupt, onFallback, write: io.out, warn: io.err });
   return attachPlainRenderer(events, { write: io.out });
 }
 
@@ -127,14 +127,19 @@ function renderer(events: RunEvents, options: RunCommandOptions, io: CliIO, onIn
  * Ctrl-C handling: the first SIGINT asks the run to stop after the current iteration (a checkpoint
  * is written; exit 130); a second one aborts at once.
  */
-export function interruptHandling(io: CliIO, onHardStop: () => void, screen = false): { controller: AbortController; interrupt: () => void; dispose: () => void } {
+export function interruptHandling(
+  io: CliIO,
+  onHardStop: () => void,
+  /** Whether the screen is drawing (it then says so itself); asked at each interrupt, as the screen may have given way to plain lines. */
+  screen: boolean | (() => boolean) = false,
+): { controller: AbortController; interrupt: () => void; dispose: () => void } {
   const controller = new AbortController();
   let count = 0;
   const interrupt = () => {
     count++;
     if (count === 1) {
       // The screen says so itself (a line on stderr would tear its frame).
-      if (!screen) io.err('mtc: stopping after the current iteration and writing a checkpoint (Ctrl-C again to abort at once)');
+      if (!(typeof screen === 'function' ? screen() : screen)) io.err('mtc: stopping after the current iteration and writing a checkpoint (Ctrl-C again to abort at once)');
       controller.abort();
     } else {
       io.err('mtc: aborted');
@@ -188,8 +193,9 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
   if (runtime.backend !== backendId) throw new UserError(`internal: expected the ${backendId} backend, got ${runtime.backend}`);
   const events = new RunEvents();
   const launcher = (options.jobs ?? 1) > 1 ? new ProcessLauncher(runtime.backend) : undefined;
-  const { controller, interrupt, dispose } = interruptHandling(io, () => launcher?.killAll(), usesScreen(options, io));
-  const detach = renderer(events, options, io, interrupt);
+  let drawing = usesScreen(options, io);
+  const { controller, interrupt, dispose } = interruptHandling(io, () => launcher?.killAll(), () => drawing);
+  const detach = renderer(events, options, io, interrupt, () => (drawing = false));
   try {
     // The screen writes its last frame whatever happens, before any message of this command.
     const outcome = await executePlan(plan, {

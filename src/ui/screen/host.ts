@@ -50,6 +50,8 @@ export interface ScreenOptions {
   write?: (line: string) => void;
   /** A warning line (default: stderr). */
   warn?: (line: string) => void;
+  /** Called once the screen has given way to plain lines (Ctrl-C is a signal again, and no frame says what it does). */
+  onFallback?: () => void;
   /** How long the last frame may take to be written before the screen is given up on. */
   finishTimeoutMs?: number;
 }
@@ -186,6 +188,7 @@ export function attachScreen(events: RunEvents, options: ScreenOptions = {}): ()
 
   function plainFallback(reason: string): { events: RunEvents; detach: () => void } {
     warn(`mtc: the run screen ${reason}; showing plain output instead`);
+    options.onFallback?.();
     const relay = new RunEvents();
     return { events: relay, detach: attachPlainRenderer(relay, { write }) };
   }
