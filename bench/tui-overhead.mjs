@@ -5,12 +5,16 @@
 // served from the stage store (the synthetic data and the preprocessing cache are shared, made
 // once by a warm-up run).
 //
-//   node bench/tui-overhead.mjs [--reps 4] [--epochs 4] [--iterations 10] [--cols 80] [--rows 24] [--keep]
+//   node bench/tui-overhead.mjs [--reps 4] [--epochs 4] [--iterations 10] [--cols 80] [--rows 24] [--keep] [--baseline BIN]
+//
+// --baseline BIN adds a third mode, `base`: the screen of another build of mtc (its bin/mtc.js, e.g.
+// a checkout from before a change), interleaved with the other two in the same sitting.
 //
 // Reports, per mode, the wall time of the whole command and the training time (the seconds of
 // the train and finetune stages, from the run folder's events.jsonl), their medians, and the
 // difference, and the CPU time of the whole process (all its threads; bench/cpu-at-exit.mjs), the
-// figure a loaded machine disturbs least; with the CPU model and the load (`uptime`) before and after. Needs `npm run build`.
+// figure a loaded machine disturbs least, and of its main thread (the training's; the screen draws
+// in a worker thread of its own); with the CPU model and the load (`uptime`) before and after. Needs `npm run build`.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,6 +32,7 @@ const iterations = Number(arg('iterations', '10'));
 const cols = Number(arg('cols', '80'));
 const rows = Number(arg('rows', '24'));
 const keep = process.argv.includes('--keep');
+const baseline = arg('baseline', undefined);
 
 const source = `import "std/augmentation"
 dataset liver {
@@ -70,7 +75,8 @@ function uptime() {
 function runOnce(mode, runs) {
   const flags = mode === 'plain' ? ['--no-tui'] : [];
   const cpuFile = join(runs + '.cpu.json');
-  const cmd = `stty cols ${cols} rows ${rows}; exec ${sh(process.execPath)} --import ${sh(join(root, 'bench', 'cpu-at-exit.mjs'))} ${sh(bin)} run ${sh(file)} --backend cpu --data ${sh(join(dir, 'data'))} --runs ${sh(runs)} ${flags.join(' ')}`;
+  const mtc = mode === 'base' ? resolve(baseline) : bin;
+  const cmd = `stty cols ${cols} rows ${rows}; exec ${sh(process.execPath)} --import ${sh(join(root, 'bench', 'cpu-at-exit.mjs'))} ${sh(mtc)} run ${sh(file)} --backend cpu --data ${sh(join(dir, 'data'))} --runs ${sh(runs)} ${flags.join(' ')}`;
   const t0 = performance.now();
   const r = spawnSync('script', ['-qfec', cmd, '/dev/null'], { encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, TERM: 'xterm-256color', MTC_BENCH_CPU: cpuFile } });
   const wall = (performance.now() - t0) / 1000;
@@ -89,7 +95,7 @@ function runOnce(mode, runs) {
     }
   }
   const c = JSON.parse(readFileSync(cpuFile, 'utf8'));
-  return { wall, train, cpu: c.user + c.system, bytes: r.stdout.length };
+  return { wall, train, cpu: c.user + c.system, main: c.main ?? NaN, bytes: r.stdout.length };
 }
 
 const median = (xs) => {
@@ -108,28 +114,35 @@ console.log(`cpu: ${cpu}; node ${process.version}`);
 console.log(`load before: ${uptime()}`);
 try {
   runOnce('plain', join(dir, 'warmup')); // synthesises the data and fills the preprocessing cache
-  const results = { plain: [], ink: [] };
+  const modes = baseline ? ['plain', 'ink', 'base'] : ['plain', 'ink'];
+  const results = Object.fromEntries(modes.map((m) => [m, []]));
   for (let i = 0; i < reps; i++) {
-    const order = i % 2 === 0 ? ['plain', 'ink'] : ['ink', 'plain'];
+    const order = i % 2 === 0 ? modes : [...modes].reverse();
     for (const mode of order) {
       const r = runOnce(mode, join(dir, `runs-${mode}-${i}`));
       results[mode].push(r);
-      console.log(`  rep ${i + 1} ${mode.padEnd(5)} wall ${r.wall.toFixed(2)} s  training ${r.train.toFixed(2)} s  cpu ${r.cpu.toFixed(2)} s  (${r.bytes} bytes to the terminal; ${uptime().replace(/.*load/, 'load')})`);
+      console.log(`  rep ${i + 1} ${mode.padEnd(5)} wall ${r.wall.toFixed(2)} s  training ${r.train.toFixed(2)} s  cpu ${r.cpu.toFixed(2)} s (main thread ${r.main.toFixed(2)} s)  (${r.bytes} bytes to the terminal; ${uptime().replace(/.*load/, 'load')})`);
     }
   }
   const row = (mode) => {
     const w = results[mode].map((r) => r.wall);
     const t = results[mode].map((r) => r.train);
     const c = results[mode].map((r) => r.cpu);
-    return { cpu: median(c), wall: median(w), train: median(t), wallMean: w.reduce((a, b) => a + b, 0) / w.length, trainMean: t.reduce((a, b) => a + b, 0) / t.length };
+    const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    return { cpu: median(c), main: median(results[mode].map((r) => r.main)), wall: median(w), train: median(t), wallMean: mean(w), trainMean: mean(t) };
   };
   const p = row('plain');
-  const k = row('ink');
   const pct = (a, b) => `${(((a - b) / b) * 100).toFixed(1)} %`;
-  console.log(`median wall:     --no-tui ${p.wall.toFixed(2)} s, Ink ${k.wall.toFixed(2)} s: Ink ${pct(k.wall, p.wall)}`);
-  console.log(`median training: --no-tui ${p.train.toFixed(2)} s, Ink ${k.train.toFixed(2)} s: Ink ${pct(k.train, p.train)}`);
-  console.log(`median CPU time: --no-tui ${p.cpu.toFixed(2)} s, Ink ${k.cpu.toFixed(2)} s: Ink ${pct(k.cpu, p.cpu)}`);
-  console.log(`mean training:   --no-tui ${p.trainMean.toFixed(2)} s, Ink ${k.trainMean.toFixed(2)} s: Ink ${pct(k.trainMean, p.trainMean)}`);
+  for (const mode of modes.slice(1)) {
+    const k = row(mode);
+    const name = mode === 'ink' ? 'Ink' : 'baseline Ink';
+    console.log(`${name} vs --no-tui:`);
+    console.log(`  median wall:     --no-tui ${p.wall.toFixed(2)} s, ${name} ${k.wall.toFixed(2)} s: ${pct(k.wall, p.wall)}`);
+    console.log(`  median training: --no-tui ${p.train.toFixed(2)} s, ${name} ${k.train.toFixed(2)} s: ${pct(k.train, p.train)}`);
+    console.log(`  median CPU time: --no-tui ${p.cpu.toFixed(2)} s, ${name} ${k.cpu.toFixed(2)} s: ${pct(k.cpu, p.cpu)}`);
+    console.log(`  median CPU time of the main (training's) thread: --no-tui ${p.main.toFixed(2)} s, ${name} ${k.main.toFixed(2)} s: ${pct(k.main, p.main)}`);
+    console.log(`  mean training:   --no-tui ${p.trainMean.toFixed(2)} s, ${name} ${k.trainMean.toFixed(2)} s: ${pct(k.trainMean, p.trainMean)}`);
+  }
   console.log(`load after: ${uptime()}`);
 } finally {
   if (!keep) rmSync(dir, { recursive: true, force: true });

@@ -11,7 +11,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const dataUrl = (code: string): string => `data:text/javascript,${encodeURIComponent(code)}`;
 
-/** Module hooks: `./x.js` imported from a `.ts` file resolves to `./x.ts` when only that exists; `.ts` is transpiled. */
+/** Module hooks: `./x.js` imported from a `.ts`/`.tsx` file resolves to `./x.ts` or `./x.tsx` when only that exists; both are transpiled. */
 function hooksSource(typescriptUrl: string): string {
   return `
 import { readFileSync, existsSync, mkdirSync, writeFileSync, renameSync } from 'node:fs';
@@ -22,26 +22,28 @@ import { fileURLToPath } from 'node:url';
 let ts;
 const cacheDir = join(tmpdir(), 'mtc-worker-ts-cache');
 export async function resolve(specifier, context, next) {
-  if (context.parentURL && context.parentURL.endsWith('.ts') && specifier.startsWith('.') && specifier.endsWith('.js')) {
+  if (context.parentURL && /\\.tsx?$/.test(context.parentURL) && specifier.startsWith('.') && specifier.endsWith('.js')) {
     const js = new URL(specifier, context.parentURL);
     if (!existsSync(fileURLToPath(js))) {
-      const tsUrl = new URL(specifier.slice(0, -3) + '.ts', context.parentURL);
-      if (existsSync(fileURLToPath(tsUrl))) return { url: tsUrl.href, format: 'module', shortCircuit: true };
+      for (const ext of ['.ts', '.tsx']) {
+        const tsUrl = new URL(specifier.slice(0, -3) + ext, context.parentURL);
+        if (existsSync(fileURLToPath(tsUrl))) return { url: tsUrl.href, format: 'module', shortCircuit: true };
+      }
     }
   }
   return next(specifier, context);
 }
 export async function load(url, context, next) {
-  if (!url.startsWith('file:') || !url.endsWith('.ts')) return next(url, context);
+  if (!url.startsWith('file:') || !/\\.tsx?$/.test(url)) return next(url, context);
   const file = fileURLToPath(url);
   const text = readFileSync(file, 'utf8');
   // Transpiled output is cached by content (loading the compiler is most of a worker's start-up).
-  const cached = join(cacheDir, createHash('sha256').update(file).update('\0').update(text).digest('hex') + '.js');
+  const cached = join(cacheDir, createHash('sha256').update('react-jsx\0').update(file).update('\0').update(text).digest('hex') + '.js');
   if (existsSync(cached)) return { format: 'module', source: readFileSync(cached, 'utf8'), shortCircuit: true };
   ts ??= (await import(${JSON.stringify(typescriptUrl)})).default;
   const out = ts.transpileModule(text, {
     fileName: file,
-    compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, sourceMap: false },
+    compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, jsx: ts.JsxEmit.ReactJSX, sourceMap: false },
   }).outputText;
   try {
     mkdirSync(cacheDir, { recursive: true });

@@ -24,4 +24,25 @@ describe('Ctrl-C', () => {
     }
     expect(process.listenerCount('SIGINT')).toBe(0);
   });
+
+  it('says what it does on stderr only while no screen is drawing (a screen that gave way to plain lines does not)', () => {
+    const io = captureIO();
+    let drawing = true;
+    const first = interruptHandling(io, () => undefined, () => drawing);
+    try {
+      process.emit('SIGINT', 'SIGINT');
+      expect(first.controller.signal.aborted).toBe(true);
+      expect(io.stderr).toEqual([]);
+    } finally {
+      first.dispose();
+    }
+    drawing = false;
+    const second = interruptHandling(io, () => undefined, () => drawing);
+    try {
+      process.emit('SIGINT', 'SIGINT');
+      expect(io.stderr).toEqual(['mtc: stopping after the current iteration and writing a checkpoint (Ctrl-C again to abort at once)']);
+    } finally {
+      second.dispose();
+    }
+  });
 });

@@ -4,6 +4,7 @@ import { loadInferenceModel } from '../../runtime/infer/model-source.js';
 import { inferCases, listInferInputs } from '../../runtime/infer/predictor.js';
 import { initRuntime, type BackendChoice } from '../../runtime/setup.js';
 import { attachJsonRenderer, attachPlainRenderer } from '../../ui/plain.js';
+import { attachScreen } from '../../ui/screen/host.js';
 import { UserError, type CliIO } from '../io.js';
 
 export interface InferCommandOptions {
@@ -61,10 +62,8 @@ export async function inferCommand(modelPath: string, options: InferCommandOptio
   const events = new RunEvents();
   let detach: () => Promise<void> | void;
   if (options.json) detach = attachJsonRenderer(events, io.out);
-  else if (options.tui && io.isTTY) {
-    const { attachInkRenderer } = await import('../../ui/ink/render.js');
-    detach = attachInkRenderer(events);
-  } else detach = attachPlainRenderer(events, { write: io.out });
+  else if (options.tui && io.isTTY) detach = attachScreen(events, { write: io.out, warn: io.err });
+  else detach = attachPlainRenderer(events, { write: io.out });
   const abort = new AbortController();
   const onSigint = () => abort.abort();
   process.once('SIGINT', onSigint);

@@ -15,6 +15,7 @@ import {
 import type { SbatchOptions } from '../../runtime/executor/slurm/script.js';
 import { initRuntime, type BackendChoice } from '../../runtime/setup.js';
 import { attachJsonRenderer, attachPlainRenderer } from '../../ui/plain.js';
+import { attachScreen } from '../../ui/screen/host.js';
 import { UserError, type CliIO } from '../io.js';
 import { compileFile } from './compile.js';
 
@@ -115,11 +116,10 @@ export function usesScreen(options: RunCommandOptions, io: CliIO): boolean {
   return !options.json && options.tui && io.isTTY;
 }
 
-function renderer(events: RunEvents, options: RunCommandOptions, io: CliIO, onInterrupt: () => void): Promise<() => Promise<void> | void> | (() => Promise<void> | void) {
+/** The screen runs in a worker thread (src/ui/screen): the training's thread never loads React or Ink. */
+function renderer(events: RunEvents, options: RunCommandOptions, io: CliIO, onInterrupt: () => void, onFallback?: () => void): () => Promise<void> | void {
   if (options.json) return attachJsonRenderer(events, io.out);
-  if (usesScreen(options, io)) {
-    return import('../../ui/ink/render.js').then(({ attachInkRenderer }) => attachInkRenderer(events, onInterrupt));
-  }
+  if (usesScreen(options, io)) return attachScreen(events, { onInterrupt, onFallback, write: io.out, warn: io.err });
   return attachPlainRenderer(events, { write: io.out });
 }
 
@@ -127,14 +127,19 @@ function renderer(events: RunEvents, options: RunCommandOptions, io: CliIO, onIn
  * Ctrl-C handling: the first SIGINT asks the run to stop after the current iteration (a checkpoint
  * is written; exit 130); a second one aborts at once.
  */
-export function interruptHandling(io: CliIO, onHardStop: () => void, screen = false): { controller: AbortController; interrupt: () => void; dispose: () => void } {
+export function interruptHandling(
+  io: CliIO,
+  onHardStop: () => void,
+  /** Whether the screen is drawing (it then says so itself); asked at each interrupt, as the screen may have given way to plain lines. */
+  screen: boolean | (() => boolean) = false,
+): { controller: AbortController; interrupt: () => void; dispose: () => void } {
   const controller = new AbortController();
   let count = 0;
   const interrupt = () => {
     count++;
     if (count === 1) {
       // The screen says so itself (a line on stderr would tear its frame).
-      if (!screen) io.err('mtc: stopping after the current iteration and writing a checkpoint (Ctrl-C again to abort at once)');
+      if (!(typeof screen === 'function' ? screen() : screen)) io.err('mtc: stopping after the current iteration and writing a checkpoint (Ctrl-C again to abort at once)');
       controller.abort();
     } else {
       io.err('mtc: aborted');
@@ -195,15 +200,16 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
   if (runtime.backend !== backendId) throw new UserError(`internal: expected the ${backendId} backend, got ${runtime.backend}`);
   const events = new RunEvents();
   const launcher = (options.jobs ?? 1) > 1 ? new ProcessLauncher(runtime.backend) : undefined;
-  const { controller, interrupt, dispose } = interruptHandling(io, () => launcher?.killAll(), usesScreen(options, io));
-  const detach = await renderer(events, options, io, interrupt);
+  let drawing = usesScreen(options, io);
+  const { controller, interrupt, dispose } = interruptHandling(io, () => launcher?.killAll(), () => drawing);
+  const detach = renderer(events, options, io, interrupt, () => (drawing = false));
   try {
+    // The screen writes its last frame whatever happens, before any message of this command.
     const outcome = await executePlan(plan, {
       dataRoot, cacheDir, backend: runtime.backend, backendDescription: runtime.description, events, signal: controller.signal,
       jobs: options.jobs, force: options.force, only: options.only, explainCache: options.explainCache, launcher, resolvedSources: sources,
       allowOutsideDataRoot: options.allowOutsideDataRoot,
-    });
-    await detach();
+    }).finally(detach);
     const where = Object.values(outcome.runDirs);
     const folders = where.length === 1 ? `run folder: ${where[0]}` : `run folders under ${runsDir}`;
     if (outcome.status === 'interrupted') {
@@ -235,7 +241,7 @@ async function runStageCommand(options: RunCommandOptions, io: CliIO): Promise<n
   const runtime = await initRuntime(options.backend === 'auto' ? (cfg.backend as BackendChoice) : options.backend);
   const events = new RunEvents();
   const { controller, interrupt, dispose } = interruptHandling(io, () => undefined);
-  const detach = await renderer(events, { ...options, tui: false }, io, interrupt);
+  const detach = renderer(events, { ...options, tui: false }, io, interrupt);
   try {
     const out = await runSingleStage(graph, options.stage, {
       dataRoot: cfg.dataRoot, cacheDir: cfg.cacheDir, backend: runtime.backend, events, signal: controller.signal,

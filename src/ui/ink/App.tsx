@@ -49,10 +49,12 @@ export interface RunAppProps {
   intervalMs?: number;
   columns?: number;
   rows?: number;
+  /** Stop requests counted outside (the screen's worker: the host reads the keys), added to those read here. */
+  stopping?: number;
 }
 
 /** The `mtc run` screen: the view is reduced from events at once and drawn a few times a second at most. */
-export function RunApp({ events, onInterrupt, store: given, intervalMs, columns, rows }: RunAppProps) {
+export function RunApp({ events, onInterrupt, store: given, intervalMs, columns, rows, stopping: outside = 0 }: RunAppProps) {
   const store = useMemo(() => given ?? new ThrottledView(events, { intervalMs }), [events, given, intervalMs]);
   useEffect(() => (given ? undefined : () => store.dispose()), [store, given]);
   const view = useSyncExternalStore(store.subscribe, store.getSnapshot);
@@ -67,5 +69,5 @@ export function RunApp({ events, onInterrupt, store: given, intervalMs, columns,
     },
     { isActive: onInterrupt !== undefined },
   );
-  return <RunScreen view={view} columns={size.columns} rows={size.rows} stopping={stopping} />;
+  return <RunScreen view={view} columns={size.columns} rows={size.rows} stopping={stopping + outside} />;
 }

@@ -5,28 +5,44 @@ import { colourEnabled, lineToAnsi } from './ansi.js';
 import { RunApp } from './App.js';
 import { epilogueLines } from './layout.js';
 
-/** Frames a second at most (a stage starting or ending); progress alone redraws once a second. */
-const MAX_FPS = 4;
-const PROGRESS_INTERVAL_MS = 1000;
+export interface InkScreenOptions {
+  /** The terminal (in the screen's worker: a TerminalOut with the host's size). */
+  stdout: NodeJS.WriteStream;
+  /** Where console.error/warn lines go (drawn above the frame). */
+  stderr: NodeJS.WriteStream;
+  /** Frames a second at most (a stage starting or ending); progress alone redraws every progressIntervalMs. */
+  maxFps: number;
+  progressIntervalMs: number;
+}
+
+export interface InkScreen {
+  /** Stop was asked for `count` times (the keys are read by the training's thread). */
+  setStopping(count: number): void;
+  /** Draws the last frame, unmounts, and writes the Dice tables and warnings in full under it. */
+  finish(): Promise<void>;
+}
 
 /**
- * Mounts the Ink screen on the terminal; returns a function that draws the last frame and
- * unmounts. Ctrl-C and `q` call `onInterrupt` (the screen holds the terminal in raw mode, so no
- * SIGINT arrives): the same path as SIGINT.
+ * Mounts the Ink screen on `stdout`, fed by `events`. It reads no keys: the host (the training's
+ * thread) holds the terminal in raw mode and says how often stop was asked for.
  */
-export function attachInkRenderer(events: RunEvents, onInterrupt?: () => void): () => Promise<void> {
-  const store = new ThrottledView(events, { intervalMs: 1000 / MAX_FPS, progressIntervalMs: PROGRESS_INTERVAL_MS });
+export function mountInkScreen(events: RunEvents, options: InkScreenOptions): InkScreen {
+  const { stdout, stderr, maxFps } = options;
+  const store = new ThrottledView(events, { intervalMs: 1000 / maxFps, progressIntervalMs: options.progressIntervalMs });
+  const app = (stopping: number) => <RunApp events={events} store={store} stopping={stopping} />;
   // Not incrementalRendering: under tmux it left stale lines behind when the frame's height changed.
-  const instance = render(<RunApp events={events} store={store} onInterrupt={onInterrupt} />, { exitOnCtrlC: false, patchConsole: true, maxFps: MAX_FPS });
-  return async () => {
-    store.flush();
-    // Let React commit the final view and Ink write it before unmounting, so the Dice table stays on screen.
-    await new Promise((r) => setTimeout(r, 1000 / MAX_FPS + 20));
-    store.dispose();
-    instance.unmount();
-    await instance.waitUntilExit();
-    // The Dice tables and the warnings in full, as plain scrollback under the last frame.
-    const after = epilogueLines(store.getSnapshot(), process.stdout.columns || 80);
-    if (after.length > 0) process.stdout.write(`${after.map((l) => lineToAnsi(l, colourEnabled())).join('\n')}\n`);
+  const instance = render(app(0), { stdout, stderr, exitOnCtrlC: false, patchConsole: true, maxFps });
+  return {
+    setStopping: (count) => instance.rerender(app(count)),
+    finish: async () => {
+      store.flush();
+      // Let React commit the final view and Ink write it before unmounting, so the Dice table stays on screen.
+      await new Promise((r) => setTimeout(r, 1000 / maxFps + 20));
+      store.dispose();
+      instance.unmount();
+      await instance.waitUntilExit();
+      const after = epilogueLines(store.getSnapshot(), stdout.columns || 80);
+      if (after.length > 0) stdout.write(`${after.map((l) => lineToAnsi(l, colourEnabled())).join('\n')}\n`);
+    },
   };
 }
