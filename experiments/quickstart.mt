@@ -136,6 +136,7 @@ experiment quickstart_pretrain {
   sampling     inverse_sqrt              // case weight 1/sqrt(cases of its dataset)
   foreground   0.33                      // a third of each batch is centred on a present class
   spacing      [4, 4, 4]                 // mm [z, y, x]; every experiment of a run shares it
+  folds        none                      // train on every case: only the fine-tune is evaluated
   seed         42
 }
 
