@@ -127,7 +127,9 @@ schedule short_finetune {
 // Experiments.
 // ---------------------------------------------------------------------------------------------
 
-// Multi-dataset pre-training: one network, one sigmoid output per class of every dataset (8 here).
+// Multi-dataset pre-training: one network, one sigmoid output per class of every dataset (8 here),
+// trained on every case of the four datasets (`folds none`): only the fine-tune is evaluated, so
+// nothing of them needs holding out (the paper pre-trains on its whole collection too).
 experiment quickstart_pretrain {
   datasets     [synth_liver, synth_liver_tumour, synth_abdomen, synth_vessel]
   architecture quickstart_unet
@@ -141,7 +143,8 @@ experiment quickstart_pretrain {
 }
 
 // Transfer: start from the pre-trained backbone, with fresh heads for the kidney classes.
-// Architecture and spacing are inherited from quickstart_pretrain.
+// Architecture and spacing are inherited from quickstart_pretrain. Folds: the default, fold 0:
+// it trains on 16 of the 20 kidney cases and is evaluated on the other 4.
 experiment quickstart {
   pretrained   quickstart_pretrain
   datasets     [synth_kidney]

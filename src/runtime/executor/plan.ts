@@ -76,7 +76,7 @@ export function describeStage(stage: Stage): string {
     case 'preprocess':
       return `crop, CT-normalise${stage.normalization.statsFrom ? ` (statistics of ${stage.normalization.statsFrom})` : ''}, resample ${stage.datasets.length} dataset${stage.datasets.length === 1 ? '' : 's'} to ${stage.spacing.join('x')} mm`;
     case 'train':
-      return `train '${stage.experiment}' ${foldText(stage.fold)} on ${stage.datasets.length} dataset${stage.datasets.length === 1 ? '' : 's'}, ${stage.heads.length} heads`;
+      return `train '${stage.experiment}' ${stage.fold === null ? 'on every case of' : `fold ${stage.fold} on`} ${stage.datasets.length} dataset${stage.datasets.length === 1 ? '' : 's'}, ${stage.heads.length} heads`;
     case 'finetune':
       return `fine-tune '${stage.experiment}' ${foldText(stage.fold)} from ${stage.from}, ${stage.heads.length} new heads`;
     case 'evaluate':
