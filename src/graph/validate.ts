@@ -76,7 +76,9 @@ function semanticProblems(graph: RuntimeGraph): string[] {
     }
     if (stage.kind === 'train' || stage.kind === 'finetune' || stage.kind === 'evaluate') needStage('reads its cases from', stage.data, ['preprocess']);
     if (stage.kind === 'train' || stage.kind === 'finetune') {
-      if (stage.fold !== null && stage.fold >= stage.split.folds) problems.push(`${where}: fold ${stage.fold} does not exist in a ${stage.split.folds}-fold split`);
+      if (stage.fold !== null && stage.fold >= stage.split.folds) {
+        problems.push(`${where}: fold ${stage.fold} does not exist in a ${stage.split.folds}-fold split`);
+      }
     }
     if (stage.kind === 'finetune') needStage('fine-tunes from', stage.from, ['train', 'finetune']);
     if (stage.kind === 'evaluate') {

@@ -100,7 +100,8 @@ describe('compile: the quickstart', async () => {
       layers: { padding: 'end', residualSkip: 'strided_conv', convBias: true, upsampleBias: true, headBias: true, decoderKernels: 'stage' },
     });
     expect(train.augmentation).toEqual({ name: 'none', transforms: [] });
-    expect([train.fold, train.split, train.data, train.precision, train.checkpoint, train.targets]).toEqual([null, { folds: 5, seed: 12345 }, 'preprocess:quickstart_pretrain', 'fp32', null, null]);
+    expect([train.fold, train.split, train.data, train.precision, train.checkpoint, train.targets])
+      .toEqual([null, { folds: 5, seed: 12345 }, 'preprocess:quickstart_pretrain', 'fp32', null, null]);
     expect(train.batch).toBe(2);
     expect(train.schedule).toEqual({
       name: 'short_pretrain', optimizer: { kind: 'sgd', momentum: 0.99, nesterov: true, weightDecay: 3e-5 },

@@ -52,7 +52,8 @@ describe('selecting experiments (-e, --all)', () => {
 
 describe('folds and fine-tune chains in the graph', () => {
   it('folds none: one training on every case, fine-tuned from as usual; run alone it has nothing to evaluate', async () => {
-    const text = `${BASE.replace('seed         7', 'seed 7 folds none')}\n${KIDNEY}experiment ft { pretrained demo datasets [kidney] schedule short folds [1] }\n`;
+    const ft = 'experiment ft { pretrained demo datasets [kidney] schedule short folds [1] }';
+    const text = `${BASE.replace('seed         7', 'seed 7 folds none')}\n${KIDNEY}${ft}\n`;
     const program = await programOf(text);
     const chain = compileProgram(program);
     expect(chain.diagnostics).toEqual([]);

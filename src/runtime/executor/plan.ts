@@ -76,7 +76,8 @@ export function describeStage(stage: Stage): string {
     case 'preprocess':
       return `crop, CT-normalise${stage.normalization.statsFrom ? ` (statistics of ${stage.normalization.statsFrom})` : ''}, resample ${stage.datasets.length} dataset${stage.datasets.length === 1 ? '' : 's'} to ${stage.spacing.join('x')} mm`;
     case 'train':
-      return `train '${stage.experiment}' ${stage.fold === null ? 'on every case of' : `fold ${stage.fold} on`} ${stage.datasets.length} dataset${stage.datasets.length === 1 ? '' : 's'}, ${stage.heads.length} heads`;
+      const on = stage.fold === null ? 'on every case of' : `fold ${stage.fold} on`;
+      return `train '${stage.experiment}' ${on} ${stage.datasets.length} dataset${stage.datasets.length === 1 ? '' : 's'}, ${stage.heads.length} heads`;
     case 'finetune':
       return `fine-tune '${stage.experiment}' ${foldText(stage.fold)} from ${stage.from}, ${stage.heads.length} new heads`;
     case 'evaluate':
@@ -106,7 +107,8 @@ export function stageParameters(stage: Stage): string[] {
       return [
         `${a.kind} '${a.name}', patch [${a.patch.join(', ')}] at [${(a.spacing ?? []).join(', ')}] mm, features ${a.features.join('/')}, ${stage.heads.length} heads`,
         `${s.epochs} epochs x ${s.iterationsPerEpoch} iterations (${phases}), ${s.optimizer.kind}, batch ${stage.batch}, seed ${stage.seed}`,
-        `${stage.fold === null ? 'every case (folds none)' : `fold ${stage.fold} of ${stage.split.folds}`}; validation ${s.validationIterations ?? 0} batches per epoch; latest checkpoint every ${s.checkpointEvery ?? '-'} epochs`,
+        `${stage.fold === null ? 'every case (folds none)' : `fold ${stage.fold} of ${stage.split.folds}`}; ` +
+          `validation ${s.validationIterations ?? 0} batches per epoch; latest checkpoint every ${s.checkpointEvery ?? '-'} epochs`,
         `sampling ${stage.sampling.kind} (foreground ${stage.sampling.foregroundFraction}): ${Object.entries(stage.sampling.shares).map(([d, v]) => `${d} ${pct(v)}`).join(', ')}`,
         `loss ${stage.loss}, augmentation ${stage.augmentation?.name ?? 'none'}, precision ${stage.precision ?? 'fp32'}`,
       ];

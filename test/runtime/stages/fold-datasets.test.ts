@@ -8,9 +8,10 @@ const SPLIT = { folds: 5, seed: 12345 };
 function setup(counts: Record<string, number>) {
   const datasets = Object.keys(counts).map((name) => ({ name, root: `/nowhere/${name}`, splitFile: null }) as unknown as DatasetSpec);
   const ctx = { graph: { datasets } as unknown as RuntimeGraph, dataRoot: '/nowhere' };
-  const cases = new Map<string, PreprocessedCase[]>(
-    Object.entries(counts).map(([name, n]) => [name, Array.from({ length: n }, (_, i) => ({ id: `${name}_${String(n - 1 - i).padStart(3, '0')}`, dataset: name }) as PreprocessedCase)]),
-  );
+  // ids listed in reverse order: the training list comes back sorted
+  const caseOf = (name: string, k: number) => ({ id: `${name}_${String(k).padStart(3, '0')}`, dataset: name }) as PreprocessedCase;
+  const cases = new Map<string, PreprocessedCase[]>();
+  for (const [name, n] of Object.entries(counts)) cases.set(name, Array.from({ length: n }, (_, i) => caseOf(name, n - 1 - i)));
   return { ctx, cases };
 }
 

@@ -136,7 +136,8 @@ describe('trainModel', () => {
       const params = { ...tinyTrainParams(['a'], headsAB.slice(0, 1), { schedule }), fold };
       const logs: string[] = [];
       const warnings: string[] = [];
-      const trained = await trainModel({ params, data: [blobDataset('a', 2, [16, 16, 16], 3)], onLog: (m) => logs.push(m), onWarning: (m) => warnings.push(m) });
+      const data = [blobDataset('a', 2, [16, 16, 16], 3)];
+      const trained = await trainModel({ params, data, onLog: (m) => logs.push(m), onWarning: (m) => warnings.push(m) });
       trained.model.dispose();
       expect(trained.history[0].meanPseudoDice).toBeUndefined();
       if (fold === null) {
