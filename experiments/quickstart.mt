@@ -15,6 +15,11 @@
 // The full reference is docs/language.md.
 // =============================================================================================
 
+// nnU-Net's default data augmentation (rotation, scaling, noise, blur, brightness, contrast,
+// low resolution, gamma, mirroring), as the paper trains: stdlib/augmentation.mt lists its
+// transforms and probabilities. Batches are augmented in a worker thread while the network trains.
+import "std/augmentation"
+
 // ---------------------------------------------------------------------------------------------
 // Datasets. `root` is an nnU-Net raw dataset folder (dataset.json, imagesTr/, labelsTr/), relative
 // to the data root (--data, else $MT_DATA, else ./data). `synthetic quickstart seed 2026` lets mtc
@@ -138,6 +143,7 @@ experiment quickstart_pretrain {
   sampling     inverse_sqrt              // case weight 1/sqrt(cases of its dataset)
   foreground   0.33                      // a third of each batch is centred on a present class
   spacing      [4, 4, 4]                 // mm [z, y, x]; every experiment of a run shares it
+  augmentation nnunet_augmentation
   folds        none                      // train on every case: only the fine-tune is evaluated
   seed         42
 }
@@ -150,5 +156,6 @@ experiment quickstart {
   datasets     [synth_kidney]
   schedule     short_finetune
   batch        2
+  augmentation nnunet_augmentation
   seed         42
 }

@@ -99,7 +99,12 @@ describe('compile: the quickstart', async () => {
       kernels: [[3, 3, 3], [3, 3, 3], [3, 3, 3], [3, 3, 3]], deepSupervision: false, spacing: [4, 4, 4],
       layers: { padding: 'end', residualSkip: 'strided_conv', convBias: true, upsampleBias: true, headBias: true, decoderKernels: 'stage' },
     });
-    expect(train.augmentation).toEqual({ name: 'none', transforms: [] });
+    // nnU-Net's augmentation (std/augmentation), for the pre-training and the fine-tune alike
+    expect(train.augmentation?.name).toBe('nnunet_augmentation');
+    expect(train.augmentation?.transforms.filter((t) => t.p > 0).map((t) => t.kind)).toEqual([
+      'rotation', 'scaling', 'noise', 'blur', 'brightness', 'contrast', 'low_resolution', 'gamma_inverted', 'gamma', 'mirror',
+    ]);
+    expect(stage<FinetuneStage>(graph, 'finetune:quickstart').augmentation).toEqual(train.augmentation);
     expect([train.fold, train.split, train.data, train.precision, train.checkpoint, train.targets])
       .toEqual([null, { folds: 5, seed: 12345 }, 'preprocess:quickstart_pretrain', 'fp32', null, null]);
     expect(train.batch).toBe(2);
