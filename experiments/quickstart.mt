@@ -15,6 +15,11 @@
 // The full reference is docs/language.md.
 // =============================================================================================
 
+// nnU-Net's default data augmentation (rotation, scaling, noise, blur, brightness, contrast,
+// low resolution, gamma, mirroring), as the paper trains: stdlib/augmentation.mt lists its
+// transforms and probabilities. Batches are augmented in a worker thread while the network trains.
+import "std/augmentation"
+
 // ---------------------------------------------------------------------------------------------
 // Datasets. `root` is an nnU-Net raw dataset folder (dataset.json, imagesTr/, labelsTr/), relative
 // to the data root (--data, else $MT_DATA, else ./data). `synthetic quickstart seed 2026` lets mtc
@@ -127,7 +132,9 @@ schedule short_finetune {
 // Experiments.
 // ---------------------------------------------------------------------------------------------
 
-// Multi-dataset pre-training: one network, one sigmoid output per class of every dataset (8 here).
+// Multi-dataset pre-training: one network, one sigmoid output per class of every dataset (8 here),
+// trained on every case of the four datasets (`folds none`): only the fine-tune is evaluated, so
+// nothing of them needs holding out (the paper pre-trains on its whole collection too).
 experiment quickstart_pretrain {
   datasets     [synth_liver, synth_liver_tumour, synth_abdomen, synth_vessel]
   architecture quickstart_unet
@@ -136,15 +143,19 @@ experiment quickstart_pretrain {
   sampling     inverse_sqrt              // case weight 1/sqrt(cases of its dataset)
   foreground   0.33                      // a third of each batch is centred on a present class
   spacing      [4, 4, 4]                 // mm [z, y, x]; every experiment of a run shares it
+  augmentation nnunet_augmentation
+  folds        none                      // train on every case: only the fine-tune is evaluated
   seed         42
 }
 
 // Transfer: start from the pre-trained backbone, with fresh heads for the kidney classes.
-// Architecture and spacing are inherited from quickstart_pretrain.
+// Architecture and spacing are inherited from quickstart_pretrain. Folds: the default, fold 0:
+// it trains on 16 of the 20 kidney cases and is evaluated on the other 4.
 experiment quickstart {
   pretrained   quickstart_pretrain
   datasets     [synth_kidney]
   schedule     short_finetune
   batch        2
+  augmentation nnunet_augmentation
   seed         42
 }

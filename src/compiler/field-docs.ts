@@ -150,7 +150,12 @@ export const FIELD_DOCS: Docs = {
     augmentation: { value: 'an augmentation profile or `none`', default: '`none`' },
     loss: { value: "`multitalent` (masked sigmoid BCE − Dice, summed over classes) or `dice_ce` (nnU-Net's Dice + CE, one dataset), optionally `(batch_dice: false)` for a Dice per case", default: '`multitalent` (batch Dice)' },
     precision: { value: '`fp32` or `mixed`', default: '`fp32`' },
-    folds: { value: 'list of folds 0–4 (`[0, 1]`), or `all` for the 5-fold cross-validation: one training per fold (see Folds below; `folds 5` is an error whose hint says `folds all`)', default: '`[0]`' },
+    folds: {
+      value:
+        'list of folds 0–4 (`[0, 1]`), or `all` for the 5-fold cross-validation: one training per fold (see Folds below; `folds 5` is an error whose hint ' +
+        'says `folds all`); or `none`: one training on every case, nothing held out (for a pre-training that is only fine-tuned from)',
+      default: '`[0]`',
+    },
     seed: { value: 'whole number ≥ 0', default: "the pre-trained experiment's, else 0" },
     pretrained: { value: 'an experiment (fine-tune) or a `"checkpoint file"`', default: 'none' },
     targets: { value: "classes (as in class sets) of the experiment's datasets that get heads", default: 'all classes' },
@@ -188,7 +193,7 @@ export const FIELD_VALUES: { [K in BlockKind]?: Partial<Record<(typeof BLOCK_FIE
     augmentation: { refs: ['augmentation'], words: ['none'] },
     loss: { words: LOSSES },
     precision: { words: PRECISIONS },
-    folds: { words: ['all'] },
+    folds: { words: ['all', 'none'] },
     pretrained: { refs: ['experiment'] },
     targets: CLASS_ITEMS,
     allow_leakage: { bool: true },

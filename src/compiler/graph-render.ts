@@ -12,7 +12,8 @@ export function stageSummary(s: Stage): string {
       return `${s.datasets.length} dataset${s.datasets.length === 1 ? '' : 's'}, spacing [${s.spacing.join(', ')}] mm, ${s.normalization.statsFrom ? `CT statistics of ${s.normalization.statsFrom}` : 'own CT statistics'}`;
     case 'train':
     case 'finetune':
-      return `${s.architecture.kind} ${s.architecture.name}, ${s.heads.length} heads, ${s.schedule.epochs} epochs, batch ${s.batch}, ${s.loss}, fold ${s.fold}/${s.split.folds}`;
+      const fold = s.fold === null ? 'every case' : `fold ${s.fold}/${s.split.folds}`;
+      return `${s.architecture.kind} ${s.architecture.name}, ${s.heads.length} heads, ${s.schedule.epochs} epochs, batch ${s.batch}, ${s.loss}, ${fold}`;
     case 'evaluate':
       return `${s.datasets.length} dataset${s.datasets.length === 1 ? '' : 's'}, ${s.models.length === 1 ? `fold ${s.models[0].fold}` : `${s.models.length}-fold CV`}, ${(s.metrics ?? ['dice']).join('+')}${s.inference.mirror ? ', TTA' : ''}`;
     case 'report':

@@ -9,7 +9,8 @@
  *                                first fold only (the one model every fine-tune fold starts from)
  *   preprocess:D@GROUP           each later link's datasets, with the root group's statistics
  *   finetune:LINK[/foldK]        each later link, from the previous link's first fold
- *   evaluate:M, report:M         cross-validation over M's folds
+ *   evaluate:M, report:M         cross-validation over M's folds (none when M has `folds none`:
+ *                                it trains on every case, so nothing is held out to evaluate)
  * Stages are identified by id; one that several experiments need appears once (and must be
  * identical). Every experiment in a chain shares the root's spacing and architecture (resolved
  * by the checker at the root's patch and spacing). Stage ids are labels: what a stage computes is
@@ -85,7 +86,7 @@ export function checkpointPath(e: Pick<ExperimentModel, 'checkpoint' | 'file'>):
 }
 
 /** The training stage id of experiment `e` for `fold`: `train:NAME` (`finetune:NAME`), with `/foldK` when `e` trains several folds. */
-export function stageId(e: ExperimentModel, fold: number = e.folds[0]): string {
+export function stageId(e: ExperimentModel, fold: number | null = e.folds[0]): string {
   return `${e.pretrained === null ? 'train' : 'finetune'}:${e.name}${e.folds.length > 1 ? `/fold${fold}` : ''}`;
 }
 
@@ -195,9 +196,11 @@ export function lower(checked: CheckedProgram, mains: readonly string[], sourceF
       }
       previous = stageId(e, folds[0]);
     }
+    const folds = mainExp.folds.filter((f): f is number => f !== null);
+    if (folds.length === 0) continue; // `folds none`: every case was trained on, none is left to evaluate
     const evalId = `evaluate:${mainExp.name}`;
     const ev = mainExp.evaluation;
-    const models = mainExp.folds.map((fold) => ({ fold, stage: stageId(mainExp, fold) }));
+    const models = folds.map((fold) => ({ fold, stage: stageId(mainExp, fold) }));
     add({
       id: evalId, kind: 'evaluate', deps: [...models.map((m) => m.stage), mainData], experiment: mainExp.name, models, data: mainData,
       datasets: [...mainExp.datasets], split: { ...SPLIT },

@@ -113,7 +113,7 @@ const trainParams = {
   schedule,
   loss: { enum: ['multitalent', 'dice_ce'] },
   seed: nonNegInt,
-  fold: nonNegInt,
+  fold: { oneOf: [{ type: 'null' }, nonNegInt] },
   split,
   data: str,
 };

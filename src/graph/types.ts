@@ -318,8 +318,12 @@ export interface TrainParams {
   seed: number;
   /** Augmentation profile. Always set by the compiler. */
   augmentation?: AugmentationSpec;
-  /** The cross-validation fold this stage trains (0-based): it trains on the other folds' cases. */
-  fold: number;
+  /**
+   * The cross-validation fold this stage trains (0-based): it trains on the other folds' cases and
+   * validates on its own. null (`folds none`): it trains on every case of its datasets and validates
+   * on none (nnU-Net's fold 'all'): a pre-training whose datasets nothing evaluates.
+   */
+  fold: number | null;
   split: SplitSpec;
   /** Arithmetic: fp32, or mixed (fp16 autocast where available). Always set by the compiler. */
   precision?: Precision;

@@ -76,13 +76,19 @@ function semanticProblems(graph: RuntimeGraph): string[] {
     }
     if (stage.kind === 'train' || stage.kind === 'finetune' || stage.kind === 'evaluate') needStage('reads its cases from', stage.data, ['preprocess']);
     if (stage.kind === 'train' || stage.kind === 'finetune') {
-      if (stage.fold >= stage.split.folds) problems.push(`${where}: fold ${stage.fold} does not exist in a ${stage.split.folds}-fold split`);
+      if (stage.fold !== null && stage.fold >= stage.split.folds) {
+        problems.push(`${where}: fold ${stage.fold} does not exist in a ${stage.split.folds}-fold split`);
+      }
     }
     if (stage.kind === 'finetune') needStage('fine-tunes from', stage.from, ['train', 'finetune']);
     if (stage.kind === 'evaluate') {
       const folds = new Set<number>();
       for (const m of stage.models) {
         needStage('evaluates', m.stage, ['train', 'finetune']);
+        const trained = seen.get(m.stage);
+        if (trained && (trained.kind === 'train' || trained.kind === 'finetune') && trained.fold === null) {
+          problems.push(`${where} evaluates '${m.stage}', which trained on every case (fold null): it has no validation cases`);
+        }
         if (folds.has(m.fold)) problems.push(`${where} evaluates fold ${m.fold} twice`);
         if (m.fold >= stage.split.folds) problems.push(`${where}: fold ${m.fold} does not exist in a ${stage.split.folds}-fold split`);
         folds.add(m.fold);
@@ -92,7 +98,9 @@ function semanticProblems(graph: RuntimeGraph): string[] {
     seen.set(stage.id, stage);
   }
   for (const e of graph.source.experiments) {
-    if (!graph.stages.some((s) => s.kind === 'report' && s.experiment === e)) problems.push(`experiment '${e}' has no report stage`);
+    // An experiment that trains on every case (fold null, `folds none`) has nothing to evaluate or report.
+    const onEveryCase = graph.stages.some((s) => (s.kind === 'train' || s.kind === 'finetune') && s.experiment === e && s.fold === null);
+    if (!onEveryCase && !graph.stages.some((s) => s.kind === 'report' && s.experiment === e)) problems.push(`experiment '${e}' has no report stage`);
   }
   return problems;
 }

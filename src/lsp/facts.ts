@@ -104,7 +104,7 @@ export function declarationFacts(checked: CheckedProgram, name: string, context:
       if (e.checkpoint) lines.push(`- starts from checkpoint "${e.checkpoint}"`);
       if (arch) lines.push(`- architecture \`${arch.name}\` (${arch.kind}), patch ${vec(arch.patch)} at ${vec(arch.spacing ?? [1, 1, 1])} mm, ${arch.strides.length} stages`);
       if (e.schedule) lines.push(`- schedule \`${e.schedule}\`, batch ${e.batch}, sampling ${e.sampling.kind} (foreground ${e.sampling.foregroundFraction})`);
-      lines.push(`- folds ${vec(e.folds)}, loss ${e.loss}, precision ${e.precision}`, '', where);
+      lines.push(`- folds ${e.folds[0] === null ? 'none (every case)' : vec(e.folds as number[])}, loss ${e.loss}, precision ${e.precision}`, '', where);
       return lines.join('\n');
     }
     case 'classset': {

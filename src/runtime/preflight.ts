@@ -141,13 +141,13 @@ export async function inputProblems(graph: RuntimeGraph, dataRoot: string): Prom
 
 /**
  * A dataset's cross-validation split must exist before any stage runs: its split file, or enough
- * cases for the seeded k-fold split of every training on it (each fold validates on one case at least).
+ * cases for the seeded k-fold split of every training on one of its folds (each fold validates on one case at least).
  */
 function splitProblems(graph: RuntimeGraph, spec: DatasetSpec, dir: string, cases: number): string[] {
   if (spec.splitFile) {
     return existsSync(join(dir, spec.splitFile)) ? [] : [`dataset '${spec.name}': its split file ${join(dir, spec.splitFile)} does not exist (field \`split\`); write it (nnU-Net's splits_final.json) or drop the field for the seeded 5-fold split`];
   }
-  const folds = Math.max(0, ...graph.stages.filter(isTraining).filter((s) => s.datasets.includes(spec.name)).map((s) => s.split.folds));
+  const folds = Math.max(0, ...graph.stages.filter(isTraining).filter((s) => s.fold !== null && s.datasets.includes(spec.name)).map((s) => s.split.folds));
   return folds === 0 || cases >= folds ? [] : [tooFewForFolds(spec.name, cases, folds)];
 }
 

@@ -12,7 +12,7 @@ describe('mtc graph', () => {
     expect(await graphCommand('experiments/quickstart.mt', { format: 'mermaid' }, cli)).toBe(0);
     const text = out.join('\n');
     expect(text.startsWith('flowchart TD\n')).toBe(true);
-    expect(text).toContain('s6["<b>train:quickstart_pretrain</b><br/>unet quickstart_unet, 8 heads, 15 epochs, batch 2, multitalent, fold 0/5"]');
+    expect(text).toContain('s6["<b>train:quickstart_pretrain</b><br/>unet quickstart_unet, 8 heads, 15 epochs, batch 2, multitalent, every case"]');
     expect(text).toContain('  s5 --> s6');
     // What the fine-tune takes from the pre-training is explicit: its backbone and its CT statistics.
     expect(text).toContain('  s6 -- backbone --> s8');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compileProgram, deriveStrides, loadProgram, samplingShares } from '../../src/compiler/index.js';
+import { applyOverrides, compileProgram, deriveStrides, loadProgram, samplingShares } from '../../src/compiler/index.js';
 import { validateGraph, type FinetuneStage, type RuntimeGraph, type Stage, type TrainStage } from '../../src/graph/index.js';
 import { BASE, compileText } from './helpers.js';
 
@@ -72,6 +72,15 @@ describe('compile: the quickstart', async () => {
     });
   });
 
+  it('pre-trains on every case of the pre-training datasets (folds none) and evaluates only the fine-tune, on its fold 0', () => {
+    // The pre-training datasets are never evaluated; holding 20 % of them out only costs the backbone
+    // data (the paper pre-trains on all of them). The kidney target keeps its fold-0 hold-out.
+    expect(stage<TrainStage>(graph, 'train:quickstart_pretrain').fold).toBeNull();
+    expect(stage<FinetuneStage>(graph, 'finetune:quickstart').fold).toBe(0);
+    expect(graph!.stages.filter((s) => s.kind === 'evaluate').map((s) => s.id)).toEqual(['evaluate:quickstart']);
+    expect(stage(graph, 'evaluate:quickstart')).toMatchObject({ models: [{ fold: 0, stage: 'finetune:quickstart' }], datasets: ['synth_kidney'] });
+  });
+
   it('pre-trains one head per class of every dataset, in declaration order, with sqrt shares', () => {
     const train = stage<TrainStage>(graph, 'train:quickstart_pretrain');
     expect(train.heads.map((h) => `${h.dataset}.${h.name}`)).toEqual([
@@ -90,8 +99,14 @@ describe('compile: the quickstart', async () => {
       kernels: [[3, 3, 3], [3, 3, 3], [3, 3, 3], [3, 3, 3]], deepSupervision: false, spacing: [4, 4, 4],
       layers: { padding: 'end', residualSkip: 'strided_conv', convBias: true, upsampleBias: true, headBias: true, decoderKernels: 'stage' },
     });
-    expect(train.augmentation).toEqual({ name: 'none', transforms: [] });
-    expect([train.fold, train.split, train.data, train.precision, train.checkpoint, train.targets]).toEqual([0, { folds: 5, seed: 12345 }, 'preprocess:quickstart_pretrain', 'fp32', null, null]);
+    // nnU-Net's augmentation (std/augmentation), for the pre-training and the fine-tune alike
+    expect(train.augmentation?.name).toBe('nnunet_augmentation');
+    expect(train.augmentation?.transforms.filter((t) => t.p > 0).map((t) => t.kind)).toEqual([
+      'rotation', 'scaling', 'noise', 'blur', 'brightness', 'contrast', 'low_resolution', 'gamma_inverted', 'gamma', 'mirror',
+    ]);
+    expect(stage<FinetuneStage>(graph, 'finetune:quickstart').augmentation).toEqual(train.augmentation);
+    expect([train.fold, train.split, train.data, train.precision, train.checkpoint, train.targets])
+      .toEqual([null, { folds: 5, seed: 12345 }, 'preprocess:quickstart_pretrain', 'fp32', null, null]);
     expect(train.batch).toBe(2);
     expect(train.schedule).toEqual({
       name: 'short_pretrain', optimizer: { kind: 'sgd', momentum: 0.99, nesterov: true, weightDecay: 3e-5 },
@@ -120,10 +135,13 @@ describe('compile: the quickstart', async () => {
     expect(ft.schedule.epochs).toBe(60);
   });
 
-  it('can compile the pre-training experiment alone', () => {
+  it('can compile the pre-training experiment alone (folds none: nothing held out, so nothing to evaluate)', () => {
     const r = compileProgram(program, { experiment: 'quickstart_pretrain' });
     const pre = ['synth_liver', 'synth_liver_tumour', 'synth_abdomen', 'synth_vessel'];
-    expect(r.graph!.stages.map((s) => s.id)).toEqual([...pre.map((d) => `prepare:${d}`), 'preprocess:quickstart_pretrain', 'train:quickstart_pretrain', 'evaluate:quickstart_pretrain', 'report:quickstart_pretrain']);
+    expect(r.graph!.stages.map((s) => s.id)).toEqual([...pre.map((d) => `prepare:${d}`), 'preprocess:quickstart_pretrain', 'train:quickstart_pretrain']);
+    // With a fold it is evaluated on that fold's validation cases, as any experiment.
+    const held = compileProgram(applyOverrides(program, ['quickstart_pretrain.folds=[0]']).program, { experiment: 'quickstart_pretrain' });
+    expect(held.graph!.stages.map((s) => s.id).slice(-2)).toEqual(['evaluate:quickstart_pretrain', 'report:quickstart_pretrain']);
     expect(r.graph!.datasets.map((d) => d.name)).not.toContain('synth_kidney');
     // #17 item 5: the pre-training inside the fine-tune chain is the very stage it is alone (so it is shared and cached).
     for (const id of ['preprocess:quickstart_pretrain', 'train:quickstart_pretrain']) expect(stage(graph, id)).toEqual(stage(r.graph, id));

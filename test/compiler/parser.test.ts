@@ -21,7 +21,7 @@ describe('parser', () => {
     const text = readFileSync(new URL('../../experiments/quickstart.mt', import.meta.url), 'utf8');
     const { ast, diagnostics } = parseSource('experiments/quickstart.mt', text);
     expect(diagnostics).toEqual([]);
-    expect(ast.imports.map((i) => i.spec)).toEqual([]);
+    expect(ast.imports.map((i) => i.spec)).toEqual(['std/augmentation']);
     expect(ast.declarations.filter((d) => d.kind.text === 'experiment').length).toBe(2);
   });
 

@@ -51,6 +51,21 @@ describe('selecting experiments (-e, --all)', () => {
 });
 
 describe('folds and fine-tune chains in the graph', () => {
+  it('folds none: one training on every case, fine-tuned from as usual; run alone it has nothing to evaluate', async () => {
+    const ft = 'experiment ft { pretrained demo datasets [kidney] schedule short folds [1] }';
+    const text = `${BASE.replace('seed         7', 'seed 7 folds none')}\n${KIDNEY}${ft}\n`;
+    const program = await programOf(text);
+    const chain = compileProgram(program);
+    expect(chain.diagnostics).toEqual([]);
+    const train = chain.graph!.stages.find((s) => s.kind === 'train') as TrainStage;
+    expect([train.id, train.fold]).toEqual(['train:demo', null]);
+    expect(chain.graph!.stages.find((s) => s.kind === 'finetune')).toMatchObject({ id: 'finetune:ft', fold: 1, from: 'train:demo' });
+    expect(chain.graph!.stages.find((s) => s.kind === 'evaluate')).toMatchObject({ models: [{ fold: 1, stage: 'finetune:ft' }] });
+    const alone = compileProgram(program, { experiment: 'demo' });
+    expect(alone.diagnostics).toEqual([]);
+    expect(alone.graph!.stages.map((s) => s.kind)).toEqual(['prepare', 'prepare', 'preprocess', 'train']);
+  });
+
   it('a fine-tune with folds all: five fine-tunes from one pre-trained model, one cross-validation', async () => {
     const program = await loadProgram('experiments/kits_finetune.mt');
     const { graph, diagnostics } = compileProgram(program);

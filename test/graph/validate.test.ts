@@ -80,6 +80,20 @@ describe('validateGraph', () => {
     expect(p).toContain("stage 'evaluate:ft' reads its cases from 'preprocess:pre' but does not depend on it");
   });
 
+  it('a training on every case (fold null) has no validation cases: no evaluation may use it, and it needs no report', () => {
+    const g = sampleGraph();
+    const ft = g.stages[6];
+    if (ft.kind !== 'finetune') throw new Error('fixture changed');
+    ft.fold = null;
+    expect(problems(g)).toContain("stage 'evaluate:ft' evaluates 'finetune:ft', which trained on every case (fold null): it has no validation cases");
+    const alone = sampleGraph();
+    const pre = alone.stages[4];
+    if (pre.kind !== 'train') throw new Error('fixture changed');
+    pre.fold = null;
+    alone.source.experiments.push(pre.experiment);
+    expect(problems(alone)).toEqual([]);
+  });
+
   it('needs a report for every experiment of the graph', () => {
     const g = sampleGraph();
     g.source.experiments.push('other');

@@ -191,9 +191,10 @@ export function checkExperiment(sink: DiagnosticSink, decl: Declaration, body: B
   const seed = seedV ? r.integer(seedV, "'seed'", 0) : null;
   if (seedV && seed === undefined) ok = false;
 
-  let folds: number[] | undefined = EXPERIMENT_DEFAULTS.folds;
+  let folds: Array<number | null> | undefined = EXPERIMENT_DEFAULTS.folds;
   const foldsV = f.value('folds', 'folds [0, 1, 2, 3, 4]');
   if (foldsV?.kind === 'name' && foldsV.name === 'all') folds = Array.from({ length: FOLDS }, (_, i) => i);
+  else if (foldsV?.kind === 'name' && foldsV.name === 'none') folds = [null]; // every case, nothing held out
   else if (foldsV?.kind === 'number') {
     // `folds 5` most often means "5-fold cross-validation"; `folds 2` may mean fold 2 alone.
     const n = foldsV.value;
@@ -202,7 +203,7 @@ export function checkExperiment(sink: DiagnosticSink, decl: Declaration, body: B
       single ? `write folds [${foldsV.text}] for fold ${foldsV.text} alone, or folds all for the ${FOLDS}-fold cross-validation` : `write folds all for the ${FOLDS}-fold cross-validation (folds 0 to ${FOLDS - 1}), or a list such as folds [0]`);
     folds = undefined;
   } else if (foldsV) {
-    const items = r.list(foldsV, "'folds'", `fold numbers 0 to ${FOLDS - 1} (or all)`);
+    const items = r.list(foldsV, "'folds'", `fold numbers 0 to ${FOLDS - 1} (or all, or none)`);
     const got = items?.map((it) => {
       const n = r.integer(it, "'folds'", 0);
       if (n !== undefined && n >= FOLDS) {

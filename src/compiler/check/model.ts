@@ -93,7 +93,12 @@ export interface ExperimentModel {
   /** A checkpoint file the network starts from, or null. */
   checkpoint: string | null;
   augmentation: AugmentationSpec;
-  folds: number[];
+  /**
+   * The cross-validation folds to train, one training each; `[null]` (`folds none`): one training on
+   * every case of the datasets, nothing held out (nnU-Net's fold 'all'), for a pre-training that is
+   * only fine-tuned from.
+   */
+  folds: Array<number | null>;
   precision: Precision;
   loss: LossKind;
   lossOptions: LossOptions;

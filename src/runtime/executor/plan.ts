@@ -47,6 +47,11 @@ export function subgraph(graph: RuntimeGraph, experiment: string): RuntimeGraph 
   return { ...graph, source: { ...graph.source, experiments: [experiment] }, datasets: graph.datasets.filter((d) => used.has(d.name)), stages };
 }
 
+/** `fold K`, or for a training on every case (fold null, `folds none`) `on every case`. */
+function foldText(fold: number | null): string {
+  return fold === null ? 'on every case' : `fold ${fold}`;
+}
+
 /** A stage id as a file name: `train:md_unet/fold0` -> `train-md_unet-fold0`. */
 export function stageSlug(id: string): string {
   return id.replace(/[:/@]/g, '-').replace(/[^A-Za-z0-9_.+-]/g, '_');
@@ -71,9 +76,10 @@ export function describeStage(stage: Stage): string {
     case 'preprocess':
       return `crop, CT-normalise${stage.normalization.statsFrom ? ` (statistics of ${stage.normalization.statsFrom})` : ''}, resample ${stage.datasets.length} dataset${stage.datasets.length === 1 ? '' : 's'} to ${stage.spacing.join('x')} mm`;
     case 'train':
-      return `train '${stage.experiment}' fold ${stage.fold} on ${stage.datasets.length} dataset${stage.datasets.length === 1 ? '' : 's'}, ${stage.heads.length} heads`;
+      const on = stage.fold === null ? 'on every case of' : `fold ${stage.fold} on`;
+      return `train '${stage.experiment}' ${on} ${stage.datasets.length} dataset${stage.datasets.length === 1 ? '' : 's'}, ${stage.heads.length} heads`;
     case 'finetune':
-      return `fine-tune '${stage.experiment}' fold ${stage.fold} from ${stage.from}, ${stage.heads.length} new heads`;
+      return `fine-tune '${stage.experiment}' ${foldText(stage.fold)} from ${stage.from}, ${stage.heads.length} new heads`;
     case 'evaluate':
       return `Dice of '${stage.experiment}' on the validation cases of fold${stage.models.length === 1 ? '' : 's'} ${stage.models.map((m) => m.fold).join(', ')}`;
     case 'report':
@@ -101,7 +107,8 @@ export function stageParameters(stage: Stage): string[] {
       return [
         `${a.kind} '${a.name}', patch [${a.patch.join(', ')}] at [${(a.spacing ?? []).join(', ')}] mm, features ${a.features.join('/')}, ${stage.heads.length} heads`,
         `${s.epochs} epochs x ${s.iterationsPerEpoch} iterations (${phases}), ${s.optimizer.kind}, batch ${stage.batch}, seed ${stage.seed}`,
-        `fold ${stage.fold} of ${stage.split.folds}; validation ${s.validationIterations ?? 0} batches per epoch; latest checkpoint every ${s.checkpointEvery ?? '-'} epochs`,
+        `${stage.fold === null ? 'every case (folds none)' : `fold ${stage.fold} of ${stage.split.folds}`}; ` +
+          `validation ${s.validationIterations ?? 0} batches per epoch; latest checkpoint every ${s.checkpointEvery ?? '-'} epochs`,
         `sampling ${stage.sampling.kind} (foreground ${stage.sampling.foregroundFraction}): ${Object.entries(stage.sampling.shares).map(([d, v]) => `${d} ${pct(v)}`).join(', ')}`,
         `loss ${stage.loss}, augmentation ${stage.augmentation?.name ?? 'none'}, precision ${stage.precision ?? 'fp32'}`,
       ];

@@ -44,7 +44,7 @@ async function isRunFolder(dir: string): Promise<boolean> {
  * The run folder's model: the final checkpoint of each fold's training of experiment `name` (default:
  * the run's own experiment, else the last one trained), through the folder's links to the store.
  */
-async function runModelDirs(runDir: string, name: string | undefined): Promise<{ dir: string; fold: number }[]> {
+async function runModelDirs(runDir: string, name: string | undefined): Promise<{ dir: string; fold: number | null }[]> {
   let graph: RuntimeGraph;
   try {
     graph = parseYaml(await readFile(join(runDir, 'graph.yaml'), 'utf8')) as RuntimeGraph;
@@ -65,8 +65,8 @@ async function runModelDirs(runDir: string, name: string | undefined): Promise<{
       available.length > 0 ? `Pick one with --model NAME (one of ${available.join(', ')})` : 'Run the experiment first (mtc run FILE), or pass a checkpoint folder',
     );
   }
-  const out: { dir: string; fold: number }[] = [];
-  for (const s of trained.filter((t) => t.experiment === wanted).sort((a, b) => a.fold - b.fold)) {
+  const out: { dir: string; fold: number | null }[] = []; // fold null: trained on every case (`folds none`)
+  for (const s of trained.filter((t) => t.experiment === wanted).sort((a, b) => (a.fold ?? -1) - (b.fold ?? -1))) {
     const dir = join(runDir, 'stages', stageSlug(s.id), 'checkpoints', 'final');
     if (await isFile(join(dir, 'model.json'))) out.push({ dir, fold: s.fold });
   }
@@ -88,7 +88,7 @@ export async function enclosingRun(dir: string): Promise<string | null> {
   return null;
 }
 
-async function loadFold(dir: string, knownFold?: number): Promise<{ fold: ModelFold; plans: ModelPlans }> {
+async function loadFold(dir: string, knownFold?: number | null): Promise<{ fold: ModelFold; plans: ModelPlans }> {
   let loaded;
   try {
     loaded = await readCheckpoint(dir);
@@ -130,7 +130,7 @@ export async function loadInferenceModel(path: string, options: LoadModelOptions
   } else if (await isDir(path)) {
     let kind: InferenceModel['kind'] = 'checkpoint';
     let runDir = await enclosingRun(path);
-    let dirs: { dir: string; fold?: number }[];
+    let dirs: { dir: string; fold?: number | null }[];
     if (await isRunFolder(path)) {
       dirs = await runModelDirs(path, options.model);
       kind = 'run';

@@ -65,16 +65,23 @@ export async function datasetSplits(ctx: Pick<StageContext, 'graph' | 'dataRoot'
   return { folds: kFoldSplits(ids, split.folds, split.seed, dataset), source: `the seeded ${split.folds}-fold split` };
 }
 
-/** The datasets with `train` = fold `fold`'s training cases and `holdout` = its validation cases. */
+/**
+ * The datasets with `train` = fold `fold`'s training cases and `holdout` = its validation cases;
+ * fold null (`folds none`): every case trains and none is held out (no split is read).
+ */
 export async function foldDatasets(
-  ctx: StageContext,
+  ctx: Pick<StageContext, 'graph' | 'dataRoot'>,
   cases: ReadonlyMap<string, PreprocessedCase[]>,
   split: SplitSpec,
-  fold: number,
+  fold: number | null,
 ): Promise<PreprocessedDataset[]> {
   const out: PreprocessedDataset[] = [];
   for (const [name, list] of cases) {
     const ids = list.map((c) => c.id);
+    if (fold === null) {
+      out.push({ name, cases: list, train: [...ids].sort(), holdout: [] });
+      continue;
+    }
     const { folds, source } = await datasetSplits(ctx, name, ids, split);
     const f = foldOf(folds, fold, name, source);
     out.push({ name, cases: list, train: f.train, holdout: f.val });

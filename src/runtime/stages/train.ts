@@ -59,7 +59,11 @@ export const trainHandler: StageHandler<TrainingStage> = {
     const emit = (message: string) => ctx.events.emit({ type: 'stage-log', stage: stage.id, message });
     const cases = await loadCases(ctx, stage.data, stage.datasets, ctx.signal);
     const data = await foldDatasets(ctx, cases, stage.split, stage.fold);
-    emit(`fold ${stage.fold}: ${data.map((d) => `${d.name} ${d.train.length} training + ${d.holdout.length} validation cases`).join(', ')}`);
+    emit(
+      stage.fold === null
+        ? `every case, nothing held out (folds none): ${data.map((d) => `${d.name} ${d.train.length} cases`).join(', ')}`
+        : `fold ${stage.fold}: ${data.map((d) => `${d.name} ${d.train.length} training + ${d.holdout.length} validation cases`).join(', ')}`,
+    );
 
     const ckDir = join(ctx.workDir, 'checkpoints');
     let resume = await loadTrainingCheckpoint(join(ckDir, 'latest'), { onDamage: (p) => emit(`its latest checkpoint is damaged (${p}): not resuming from it`) });

@@ -240,7 +240,11 @@ export async function trainModel(opts: TrainOptions): Promise<TrainedModel> {
             patch, batch: params.batch, foregroundFraction: params.sampling.foregroundFraction, seed: params.seed, batches: valBatches,
           }
         : null;
-    if (valBatches > 0 && validation === null) warn('no validation cases in this fold: no per-epoch pseudo-Dice, and `best` is the final model');
+    if (valBatches > 0 && validation === null) {
+      // `folds none` holds nothing out on purpose; a fold without validation cases is worth a warning
+      if (params.fold === null) log('nothing held out (folds none): no per-epoch pseudo-Dice, and `best` is the final model');
+      else warn('no validation cases in this fold: no per-epoch pseudo-Dice, and `best` is the final model');
+    }
 
     // Counters, continued from the checkpoint when resuming (an extended training starts the epoch after the old final one).
     const r = resume?.state;

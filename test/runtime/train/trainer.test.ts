@@ -127,6 +127,26 @@ describe('trainModel', () => {
     expect(logs.some((l) => l.startsWith('mixed precision'))).toBe(false);
   });
 
+  it('a training on every case (fold null) says once that nothing is held out; a fold without validation cases warns', async () => {
+    const schedule = {
+      ...tinyTrainParams(['a'], headsAB.slice(0, 1)).schedule, epochs: 1, iterationsPerEpoch: 1, validationIterations: 2,
+      phases: [{ trains: 'all' as const, epochs: 1, lr: { kind: 'poly' as const, initial: 0.01, exponent: 0.9 } }],
+    };
+    for (const fold of [null, 0]) {
+      const params = { ...tinyTrainParams(['a'], headsAB.slice(0, 1), { schedule }), fold };
+      const logs: string[] = [];
+      const warnings: string[] = [];
+      const data = [blobDataset('a', 2, [16, 16, 16], 3)];
+      const trained = await trainModel({ params, data, onLog: (m) => logs.push(m), onWarning: (m) => warnings.push(m) });
+      trained.model.dispose();
+      expect(trained.history[0].meanPseudoDice).toBeUndefined();
+      if (fold === null) {
+        expect(warnings).toEqual([]);
+        expect(logs).toContain('nothing held out (folds none): no per-epoch pseudo-Dice, and `best` is the final model');
+      } else expect(warnings).toEqual(['no validation cases in this fold: no per-epoch pseudo-Dice, and `best` is the final model']);
+    }
+  });
+
   it('stops when aborted', async () => {
     const data = [blobDataset('a', 2, [16, 16, 16], 6)];
     const params = tinyTrainParams(['a'], [headsAB[0]]);
