@@ -24,10 +24,15 @@ export interface Plan {
   storeDir: string;
 }
 
-/** Report `report:NAME` and every stage upstream of it, in graph order. */
+/**
+ * An experiment's stages, in graph order: its report `report:NAME` and every stage upstream of it.
+ * An experiment that trains on every case (`folds none`) has no evaluation and no report: then its
+ * own stages (its trainings) and everything upstream of them.
+ */
 export function stagesOf(graph: RuntimeGraph, experiment: string): string[] {
   const report = graph.stages.find((s) => s.kind === 'report' && s.experiment === experiment);
-  if (!report) throw new Error(`the graph has no report stage for experiment '${experiment}'`);
+  const roots = report ? [report] : graph.stages.filter((s) => 'experiment' in s && s.experiment === experiment);
+  if (roots.length === 0) throw new Error(`the graph has no stage of experiment '${experiment}'`);
   const byId = new Map(graph.stages.map((s) => [s.id, s]));
   const need = new Set<string>();
   const visit = (id: string) => {
@@ -35,7 +40,7 @@ export function stagesOf(graph: RuntimeGraph, experiment: string): string[] {
     need.add(id);
     for (const d of byId.get(id)?.deps ?? []) visit(d);
   };
-  visit(report.id);
+  for (const r of roots) visit(r.id);
   return graph.stages.filter((s) => need.has(s.id)).map((s) => s.id);
 }
 
