@@ -8,7 +8,7 @@ import { stripVTControlCharacters } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RunEvents, type RunEvent } from '../../src/runtime/events.js';
 import { workerEntryUrl } from '../../src/runtime/worker-url.js';
-import { attachScreen, type ScreenInput, type ScreenTerminal } from '../../src/ui/screen/host.js';
+import { attachScreen, screenEnv, type ScreenInput, type ScreenTerminal } from '../../src/ui/screen/host.js';
 import { sampleGraph } from '../graph/fixture.js';
 import { classNames, trainingEvents } from './scenarios.js';
 
@@ -45,6 +45,13 @@ async function waitFor(what: string, cond: () => boolean, ms = 20_000): Promise<
 
 const plainText = (s: string) => stripVTControlCharacters(s);
 const runEnd: RunEvent = { type: 'run-end', status: 'done', runDirs: {}, seconds: 12, results: [] };
+
+describe('the screen worker\'s environment', () => {
+  it('leaves out the variables by which Ink detects CI (it would draw nothing until the end), and keeps the rest', () => {
+    const env = { CI: 'true', CONTINUOUS_INTEGRATION: '1', CI_JOB_ID: '7', PATH: '/bin', MTC_DATA: '/d', CIRCLE: 'x' };
+    expect(screenEnv(env)).toEqual({ PATH: '/bin', MTC_DATA: '/d', CIRCLE: 'x' });
+  });
+});
 
 describe('the run screen in its worker thread', () => {
   let dir: string;

@@ -11,6 +11,18 @@ import { workerEntryUrl } from '../../runtime/worker-url.js';
 import { attachPlainRenderer } from '../plain.js';
 import type { FromScreen, ScreenOutput, ScreenWorkerData, ToScreen } from './protocol.js';
 
+/**
+ * The screen worker's environment: this process's, without the variables by which Ink detects a CI
+ * service (CI, CONTINUOUS_INTEGRATION, CI_*; the `is-in-ci` package). In CI Ink draws nothing until
+ * it unmounts; the caller has already chosen the live screen (stdout is a terminal, no --no-tui),
+ * so the worker draws it as it would anywhere else.
+ */
+export function screenEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(env)) if (k !== 'CI' && k !== 'CONTINUOUS_INTEGRATION' && !k.startsWith('CI_')) out[k] = v;
+  return out;
+}
+
 /** Frames a second at most (a stage starting or ending); progress alone redraws once a second. */
 export const MAX_FPS = 4;
 export const PROGRESS_INTERVAL_MS = 1000;
@@ -91,7 +103,8 @@ export function attachScreen(events: RunEvents, options: ScreenOptions = {}): ()
   };
   let worker: Worker;
   try {
-    worker = new Worker(workerEntryUrl(new URL('./worker.js', import.meta.url)), { workerData: data, name: 'mtc-screen', stdout: false, stderr: false });
+    const url = workerEntryUrl(new URL('./worker.js', import.meta.url));
+    worker = new Worker(url, { workerData: data, name: 'mtc-screen', stdout: false, stderr: false, env: screenEnv(process.env) });
   } catch (err) {
     return startPlain(`could not start: ${(err as Error).message}`);
   }
