@@ -81,7 +81,8 @@ export function checkpointMismatch(manifest: CheckpointManifest, params: TrainPa
   const arch = params.architecture;
   const theirs = manifest.architecture;
   if (theirs.kind !== arch.kind) {
-    return `${where} holds a ${theirs.kind} ${describeArchitecture(theirs)}, but experiment '${params.experiment}' trains a ${arch.kind} ${describeArchitecture(arch)}`;
+    const ours = `${arch.kind} ${describeArchitecture(arch)}`;
+    return `${where} holds a ${theirs.kind} ${describeArchitecture(theirs)}, but experiment '${params.experiment}' trains a ${ours}`;
   }
   const channels = outputChannels(lossSetupOf(params).output, params.heads).length;
   const expected = parameterSpecs(arch, channels).filter((p) => !isHead(arch, p.name));

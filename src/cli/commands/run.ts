@@ -139,7 +139,8 @@ export function interruptHandling(
     count++;
     if (count === 1) {
       // The screen says so itself (a line on stderr would tear its frame).
-      if (!(typeof screen === 'function' ? screen() : screen)) io.err('mtc: stopping after the current iteration and writing a checkpoint (Ctrl-C again to abort at once)');
+      const onScreen = typeof screen === 'function' ? screen() : screen;
+      if (!onScreen) io.err('mtc: stopping after the current iteration and writing a checkpoint (Ctrl-C again to abort at once)');
       controller.abort();
     } else {
       io.err('mtc: aborted');
