@@ -225,11 +225,31 @@ BufferPool& Buffers() {
   return *pool;
 }
 
-// V8 counts an external ArrayBuffer's bytes as external memory by itself (and collects when they
-// grow), so the buffers are not reported again with napi_adjust_external_memory: counting them
-// twice made V8 run full collections more often during training.
-void FinalizeBuffer(napi_env, void* data, void* hint) {
+// V8 counts an external ArrayBuffer's bytes as external memory by itself, and starts a major
+// collection whenever that count has grown by 64 MB since the last one (a fixed soft limit). A
+// training step allocates hundreds of MB of kernel outputs, nearly all dead by the end of the
+// step, so that rule alone ran about five major collections per step of the ResEnc U-Net at 32^3,
+// and their concurrent marking took a core from the kernel threads. Each pooled buffer therefore
+// counts only kExternalShare of its bytes: V8 is told to discount the rest while the buffer lives
+// (napi_adjust_external_memory) and to count it again when it is finalized, so the count stays
+// balanced and such a collection comes after about 512 MB of outputs instead of 64 MB. Memory
+// stays bounded (the collections still come; young buffers also die in scavenges).
+// MTC_EXTERNAL_MEMORY_SHARE (0 < share <= 1) overrides the share, for measurements.
+constexpr double kExternalShare = 0.125;
+
+int64_t UnaccountedBytes(size_t bytes) {
+  static const double share = [] {
+    const char* v = std::getenv("MTC_EXTERNAL_MEMORY_SHARE");
+    const double s = v ? std::atof(v) : kExternalShare;
+    return s > 0.0 && s <= 1.0 ? s : kExternalShare;
+  }();
+  return static_cast<int64_t>(static_cast<double>(bytes) * (1.0 - share));
+}
+
+void FinalizeBuffer(napi_env env, void* data, void* hint) {
   const size_t bytes = reinterpret_cast<size_t>(hint);
+  int64_t ignored;
+  if (UnaccountedBytes(bytes) > 0) napi_adjust_external_memory(env, UnaccountedBytes(bytes), &ignored);
   Buffers().Release(data, bytes);
 }
 
@@ -267,6 +287,10 @@ napi_value Alloc(napi_env env, napi_callback_info info) {
     return nullptr;
   }
   napi_create_typedarray(env, napi_float32_array, static_cast<size_t>(n), ab, 0, &ta);
+  {
+    int64_t ignored;
+    if (UnaccountedBytes(bytes) > 0) napi_adjust_external_memory(env, -UnaccountedBytes(bytes), &ignored);
+  }
   return ta;
 }
 
