@@ -452,6 +452,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
       {"depthToSpaceBias", nullptr, mtc::DepthToSpaceBiasBinding, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"depthToSpaceBiasGrad", nullptr, mtc::DepthToSpaceBiasGradBinding, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"residualAct", nullptr, mtc::ResidualActBinding, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"add", nullptr, mtc::AddBinding, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"residualActGrad", nullptr, mtc::ResidualActGradBinding, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);

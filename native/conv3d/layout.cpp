@@ -234,6 +234,22 @@ napi_value ResidualActBinding(napi_env env, napi_callback_info info) {
   });
 }
 
+// (a, b, out): out = a + b, the sum backprop takes of a tensor's gradients when it is used twice.
+napi_value AddBinding(napi_env env, napi_callback_info info) {
+  napi_value a[3];
+  if (!Args(env, info, 3, a)) return nullptr;
+  float *p, *q, *out;
+  int64_t n = 0;
+  if (!napi_util::Typed(env, a[0], napi_float32_array, -1, "a", &p, kWho, &n) || !F32(env, a[1], static_cast<double>(n), "b", &q) ||
+      !F32(env, a[2], static_cast<double>(n), "out", &out))
+    return nullptr;
+  ForRows((n + 4095) / 4096, n, [&](int64_t b0, int64_t b1) {
+    const int64_t e = std::min(n, b1 * 4096);
+    for (int64_t i = b0 * 4096; i < e; ++i) out[i] = p[i] + q[i];
+  });
+  return Undefined(env);
+}
+
 napi_value ResidualActGradBinding(napi_env env, napi_callback_info info) {
   return Elementwise2(env, info, "y", "g", "dz", [](float y, float g, float sl) { return y > 0.f ? g : sl * g; });
 }

@@ -11,5 +11,6 @@ napi_value ColumnSumsBinding(napi_env env, napi_callback_info info);
 napi_value DepthToSpaceBiasBinding(napi_env env, napi_callback_info info);
 napi_value DepthToSpaceBiasGradBinding(napi_env env, napi_callback_info info);
 napi_value ResidualActBinding(napi_env env, napi_callback_info info);
+napi_value AddBinding(napi_env env, napi_callback_info info);
 napi_value ResidualActGradBinding(napi_env env, napi_callback_info info);
 }  // namespace mtc

@@ -1,9 +1,10 @@
 // A tfjs 'Add' kernel for backend 'cpu' with a fast path for two float32 tensors of the same shape
 // (what backprop emits when it sums the gradients of a tensor used twice, e.g. U-Net skips):
-// one plain loop into a pooled buffer, instead of tfjs's per-element callback with index modulo
-// into freshly page-faulted memory. Everything else goes to tfjs's own kernel.
+// the native addon's multi-threaded loop (a plain JS loop without it) into a pooled buffer, instead
+// of tfjs's per-element callback with index modulo into freshly page-faulted memory. Everything
+// else goes to tfjs's own kernel.
 import * as tf from '@tensorflow/tfjs';
-import { hostAlloc } from './host_ops.js';
+import { addHost } from './layout_ops.js';
 
 interface CpuBackendLike {
   data: { get(dataId: object): { values?: unknown } };
@@ -24,9 +25,7 @@ export function makeFastAddKernel(original: tf.KernelConfig): tf.KernelConfig {
       const av = backend.data.get(a.dataId).values;
       const bv = backend.data.get(b.dataId).values;
       if (av instanceof Float32Array && bv instanceof Float32Array && av.length === bv.length && av.length >= MIN_FAST_SIZE) {
-        const out = hostAlloc(av.length);
-        for (let i = 0; i < out.length; i++) out[i] = av[i] + bv[i];
-        return backend.makeTensorInfo(a.shape, 'float32', out);
+        return backend.makeTensorInfo(a.shape, 'float32', addHost(av, bv));
       }
     }
     return original.kernelFunc(args);

@@ -135,6 +135,18 @@ export function depthToSpaceBiasGradHost(dy: Float32Array, d: DepthToSpaceDims):
   return { dx, dbias: columnSumsHost(dy, dy.length / C, C) };
 }
 
+/** a + b of two arrays of one length. */
+export function addHost(a: Float32Array, b: Float32Array): Float32Array {
+  const out = hostAlloc(a.length);
+  const native = hostAddon();
+  if (native?.add && a.length > 0) {
+    native.add(a, b, out);
+    return out;
+  }
+  for (let i = 0; i < a.length; i++) out[i] = a[i] + b[i];
+  return out;
+}
+
 /** LeakyReLU(a + b). */
 export function residualActHost(a: Float32Array, b: Float32Array, slope: number): Float32Array {
   const out = hostAlloc(a.length);

@@ -53,6 +53,8 @@ export interface NativeConv3dAddon {
     dy: Float32Array, B: number, D: number, H: number, W: number, sz: number, sy: number, sx: number, C: number, dx: Float32Array, dbias: Float32Array,
   ): void;
   residualAct?(a: Float32Array, b: Float32Array, slope: number, out: Float32Array): void;
+  /** out = a + b, multi-threaded. */
+  add?(a: Float32Array, b: Float32Array, out: Float32Array): void;
   residualActGrad?(y: Float32Array, g: Float32Array, slope: number, dz: Float32Array): void;
 }
 

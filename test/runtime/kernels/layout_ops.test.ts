@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { setHostKernels } from '../../../src/runtime/kernels/host_ops.js';
 import {
   addBiasHost,
+  addHost,
   columnSumsHost,
   concatChannelsHost,
   depthToSpaceBiasGradHost,
@@ -57,11 +58,12 @@ function runAll(seed: number): Float32Array[] {
   const back = depthToSpaceBiasGradHost(d2s, d);
   const r = residualActHost(a, a.map((v) => -v / 2), 0.01);
   const rg = residualActGradHost(r, a, 0.01);
-  return [cat, sa, sb, biased, sums, d2s, back.dx, back.dbias, r, rg].map((v) => Float32Array.from(v));
+  const sum = addHost(a, a.map((v) => v * 0.37));
+  return [cat, sa, sb, biased, sums, d2s, back.dx, back.dbias, r, rg, sum].map((v) => Float32Array.from(v));
 }
 
 describe('layout passes', () => {
-  it('concatenate and split channels, add a bias, sum columns, move depth to space and back (JavaScript)', () => {
+  it('concatenate and split channels, add arrays, add a bias, sum columns, move depth to space and back (JavaScript)', () => {
     setHostKernels('js');
     const a = Float32Array.from([1, 2, 3, 4]); // [2, 2]
     const b = Float32Array.from([5, 6]); // [2, 1]
@@ -78,6 +80,7 @@ describe('layout passes', () => {
     expect(Array.from(g.dx)).toEqual([1, 2]);
     expect(Array.from(g.dbias)).toEqual([3]);
     expect(Array.from(residualActHost(Float32Array.from([1, -2]), Float32Array.from([1, 1]), 0.5))).toEqual([2, -0.5]);
+    expect(Array.from(addHost(Float32Array.from([1, -2.5]), Float32Array.from([0.5, 1])))).toEqual([1.5, -1.5]);
   });
 
   it.skipIf(skipReason !== undefined)(`native passes equal the JavaScript ones${skipReason ? ` [SKIPPED: ${skipReason}]` : ''}`, () => {
