@@ -2,6 +2,8 @@
 import * as tf from '@tensorflow/tfjs';
 
 import { makeFastAddKernel } from './add_kernel.js';
+import { makeFastGatherKernel } from './gather_kernel.js';
+import { makeFastTransposeKernel } from './transpose_kernel.js';
 import { CONV3D_KERNEL_NAMES, type Conv3dKernelName, makeNativeConv3dKernels } from './conv3d_kernels.js';
 import { loadNativeConv3d, type NativeConv3dAddon, type NativeConv3dInfo } from './native_addon.js';
 
@@ -15,11 +17,21 @@ export interface FastKernelsStatus {
 interface Registered {
   addon: NativeConv3dAddon;
   originals: Record<Conv3dKernelName, tf.KernelConfig>;
-  /** tfjs's 'Add' kernel, replaced by ./add_kernel.ts's same-shape fast path. */
-  add?: tf.KernelConfig;
+  /** tfjs's own kernels that the fast paths below replace (restored on unregister). */
+  replaced: tf.KernelConfig[];
 }
 
 let registered: Registered | undefined;
+
+/**
+ * tfjs cpu kernels with a fast path of ours for the common case, deferring to tfjs's own kernel
+ * (passed in) for everything else: same-shape Add, whole-row GatherV2, matrix-like Transpose.
+ */
+const FAST_PATHS: Record<string, (original: tf.KernelConfig) => tf.KernelConfig> = {
+  Add: makeFastAddKernel,
+  GatherV2: makeFastGatherKernel,
+  Transpose: makeFastTransposeKernel,
+};
 
 function replace(config: tf.KernelConfig): void {
   if (tf.getKernel(config.kernelName, config.backendName)) {
@@ -48,9 +60,14 @@ export function registerFastCpuKernels(): FastKernelsStatus {
   }
   const complete = originals as Record<Conv3dKernelName, tf.KernelConfig>;
   for (const config of makeNativeConv3dKernels(load.addon, complete)) replace(config);
-  const add = tf.getKernel('Add', 'cpu');
-  if (add) replace(makeFastAddKernel(add));
-  registered = { addon: load.addon, originals: complete, add };
+  const replaced: tf.KernelConfig[] = [];
+  for (const [name, make] of Object.entries(FAST_PATHS)) {
+    const original = tf.getKernel(name, 'cpu');
+    if (!original) continue;
+    replaced.push(original);
+    replace(make(original));
+  }
+  registered = { addon: load.addon, originals: complete, replaced };
   return { native: true };
 }
 
@@ -58,7 +75,7 @@ export function registerFastCpuKernels(): FastKernelsStatus {
 export function unregisterFastCpuKernels(): void {
   if (!registered) return;
   for (const name of CONV3D_KERNEL_NAMES) replace(registered.originals[name]);
-  if (registered.add) replace(registered.add);
+  for (const original of registered.replaced) replace(original);
   registered = undefined;
 }
 

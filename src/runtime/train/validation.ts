@@ -67,8 +67,14 @@ export async function validate(model: Network, v: ValidationSetup, signal?: Abor
         const p = tf.mul(pred, m);
         const g = tf.mul(t.targets, m);
         const both = tf.mul(p, g);
-        const axes = [0, 1, 2, 3];
-        return [tf.sum(both, axes), tf.sub(tf.sum(p, axes), tf.sum(both, axes)), tf.sub(tf.sum(g, axes), tf.sum(both, axes))] as tf.Tensor1D[];
+        // Per-channel sums over [B, z, y, x] as ones [1, N] x [N, H]: a sum over leading axes
+        // transposes its input first on tfjs's cpu backend (element by element), a matMul does
+        // not. The counts are integers below 2^24, so float32 sums them exactly in any order.
+        const n = both.size / H;
+        const ones = tf.ones([1, n]);
+        const sum = (t: tf.Tensor) => tf.reshape(tf.matMul(ones, tf.reshape(t, [n, H])), [H]);
+        const tpk = sum(both);
+        return [tpk, tf.sub(sum(p), tpk), tf.sub(sum(g), tpk)] as tf.Tensor1D[];
       });
       const [a, b, c] = await Promise.all(counts.map((x) => x.data()));
       for (let k = 0; k < H; k++) {

@@ -40,7 +40,7 @@ new PerformanceObserver((l) => {
 `;
 
 function measure(share?: string): { major: number; growthMb: number } {
-  const env = { ...process.env, ADDON: load.path };
+  const env: NodeJS.ProcessEnv = { ...process.env, ADDON: load.path };
   delete env.MTC_EXTERNAL_MEMORY_SHARE;
   if (share) env.MTC_EXTERNAL_MEMORY_SHARE = share;
   const r = spawnSync(process.execPath, ['-e', script], { env, encoding: 'utf8', timeout: 60_000 });
