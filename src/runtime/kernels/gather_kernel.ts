@@ -35,7 +35,8 @@ export function makeFastGatherKernel(original: tf.KernelConfig): tf.KernelConfig
     const { axis, batchDims } = args.attrs as unknown as tf.GatherV2Attrs;
     const backend = args.backend as Partial<CpuBackendLike> | null;
     const ax = axis < 0 ? axis + x.shape.length : axis;
-    if (backend?.data && backend.makeTensorInfo && x.dtype === 'float32' && indices.dtype === 'int32' && ax === 0 && (batchDims ?? 0) === 0 && x.shape.length >= 1) {
+    const rowGather = ax === 0 && (batchDims ?? 0) === 0 && x.shape.length >= 1;
+    if (backend?.data && backend.makeTensorInfo && x.dtype === 'float32' && indices.dtype === 'int32' && rowGather) {
       const xv = backend.data.get(x.dataId).values;
       const iv = backend.data.get(indices.dataId).values;
       if (xv instanceof Float32Array && iv instanceof Int32Array) {
