@@ -208,7 +208,17 @@ napi_value DepthToSpaceBiasGradBinding(napi_env env, napi_callback_info info) {
   return Undefined(env);
 }
 
-// (p, q, slope, out): out[i] = f(p[i], q[i], slope) over arrays of one length, in fixed blocks.
+// out[i] = f(p[i], q[i]) for i < n, in fixed blocks of 4096 shared among the threads (so the result
+// does not depend on the thread count).
+template <typename F>
+void Map2(const float* p, const float* q, float* out, int64_t n, F f) {
+  ForRows((n + 4095) / 4096, n, [&](int64_t b0, int64_t b1) {
+    const int64_t e = std::min(n, b1 * 4096);
+    for (int64_t i = b0 * 4096; i < e; ++i) out[i] = f(p[i], q[i]);
+  });
+}
+
+// (p, q, slope, out): out[i] = f(p[i], q[i], slope) over arrays of one length.
 template <typename F>
 napi_value Elementwise2(napi_env env, napi_callback_info info, const char* np, const char* nq, const char* nout, F f) {
   napi_value a[4];
@@ -220,10 +230,7 @@ napi_value Elementwise2(napi_env env, napi_callback_info info, const char* np, c
       !napi_util::Number(env, a[2], "slope", &slope, kWho) || !F32(env, a[3], static_cast<double>(n), nout, &out))
     return nullptr;
   const float sl = static_cast<float>(slope);
-  ForRows((n + 4095) / 4096, n, [&](int64_t b0, int64_t b1) {
-    const int64_t e = std::min(n, b1 * 4096);
-    for (int64_t i = b0 * 4096; i < e; ++i) out[i] = f(p[i], q[i], sl);
-  });
+  Map2(p, q, out, n, [&](float x, float y) { return f(x, y, sl); });
   return Undefined(env);
 }
 
@@ -243,10 +250,7 @@ napi_value AddBinding(napi_env env, napi_callback_info info) {
   if (!napi_util::Typed(env, a[0], napi_float32_array, -1, "a", &p, kWho, &n) || !F32(env, a[1], static_cast<double>(n), "b", &q) ||
       !F32(env, a[2], static_cast<double>(n), "out", &out))
     return nullptr;
-  ForRows((n + 4095) / 4096, n, [&](int64_t b0, int64_t b1) {
-    const int64_t e = std::min(n, b1 * 4096);
-    for (int64_t i = b0 * 4096; i < e; ++i) out[i] = p[i] + q[i];
-  });
+  Map2(p, q, out, n, [](float x, float y) { return x + y; });
   return Undefined(env);
 }
 

@@ -4,12 +4,8 @@
 // of tfjs's per-element callback with index modulo into freshly page-faulted memory. Everything
 // else goes to tfjs's own kernel.
 import * as tf from '@tensorflow/tfjs';
+import { asCpu, f32 } from './cpu_backend.js';
 import { addHost } from './layout_ops.js';
-
-interface CpuBackendLike {
-  data: { get(dataId: object): { values?: unknown } };
-  makeTensorInfo(shape: number[], dtype: 'float32', values: Float32Array): tf.TensorInfo;
-}
 
 /** Below this many elements tfjs's kernel is as fast (and allocation-free paths don't matter). */
 const MIN_FAST_SIZE = 4096;
@@ -17,14 +13,11 @@ const MIN_FAST_SIZE = 4096;
 export function makeFastAddKernel(original: tf.KernelConfig): tf.KernelConfig {
   const kernelFunc: tf.KernelFunc = (args) => {
     const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
-    const backend = args.backend as Partial<CpuBackendLike> | null;
-    if (
-      backend?.data && backend.makeTensorInfo && a.dtype === 'float32' && b.dtype === 'float32' &&
-      a.shape.length === b.shape.length && a.shape.every((d, i) => d === b.shape[i])
-    ) {
-      const av = backend.data.get(a.dataId).values;
-      const bv = backend.data.get(b.dataId).values;
-      if (av instanceof Float32Array && bv instanceof Float32Array && av.length === bv.length && av.length >= MIN_FAST_SIZE) {
+    const backend = asCpu(args.backend);
+    if (backend && a.shape.length === b.shape.length && a.shape.every((d, i) => d === b.shape[i])) {
+      const av = f32(backend, a);
+      const bv = f32(backend, b);
+      if (av && bv && av.length === bv.length && av.length >= MIN_FAST_SIZE) {
         return backend.makeTensorInfo(a.shape, 'float32', addHost(av, bv));
       }
     }

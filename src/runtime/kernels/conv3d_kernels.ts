@@ -4,33 +4,16 @@
 // tensors, empty shapes).
 import * as tf from '@tensorflow/tfjs';
 
+import { asCpu, type CpuBackendLike, f32 } from './cpu_backend.js';
 import { type Conv3DInfo, isUnitDilation, nativeParams, nativeSupports } from './conv3d_params.js';
 import type { NativeConv3dAddon } from './native_addon.js';
 
 export const CONV3D_KERNEL_NAMES = ['Conv3D', 'Conv3DBackpropInputV2', 'Conv3DBackpropFilterV2'] as const;
 export type Conv3dKernelName = (typeof CONV3D_KERNEL_NAMES)[number];
 
-/** The parts of tfjs-backend-cpu's MathBackendCPU these kernels use. */
-interface CpuBackendLike {
-  data: { get(dataId: object): { values?: unknown } };
-  makeTensorInfo(shape: number[], dtype: 'float32', values: Float32Array): tf.TensorInfo;
-}
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
 type Shape5 = [number, number, number, number, number];
-
-function f32(backend: CpuBackendLike, t: tf.TensorInfo): Float32Array | undefined {
-  if (t.dtype !== 'float32') return undefined;
-  const values = backend.data.get(t.dataId).values;
-  return values instanceof Float32Array ? values : undefined;
-}
-
-function asCpu(backend: unknown): CpuBackendLike | undefined {
-  const b = backend as Partial<CpuBackendLike> | null;
-  return b && typeof b.makeTensorInfo === 'function' && b.data && typeof b.data.get === 'function'
-    ? (b as CpuBackendLike)
-    : undefined;
-}
 
 function run(
   addon: NativeConv3dAddon,

@@ -5,12 +5,8 @@
 // out of range (so that tfjs reports it), goes to tfjs's own kernel.
 import * as tf from '@tensorflow/tfjs';
 
+import { asCpu, f32, i32 } from './cpu_backend.js';
 import { hostAlloc } from './host_ops.js';
-
-interface CpuBackendLike {
-  data: { get(dataId: object): { values?: unknown } };
-  makeTensorInfo(shape: number[], dtype: 'float32', values: Float32Array): tf.TensorInfo;
-}
 
 /** Rows of x [n, ...rest] picked by indices; undefined when an index is out of range. */
 export function gatherRows(x: Float32Array, rowSize: number, rows: number, indices: ArrayLike<number>): Float32Array | undefined {
@@ -33,13 +29,13 @@ export function makeFastGatherKernel(original: tf.KernelConfig): tf.KernelConfig
   const kernelFunc: tf.KernelFunc = (args) => {
     const { x, indices } = args.inputs as { x: tf.TensorInfo; indices: tf.TensorInfo };
     const { axis, batchDims } = args.attrs as unknown as tf.GatherV2Attrs;
-    const backend = args.backend as Partial<CpuBackendLike> | null;
+    const backend = asCpu(args.backend);
     const ax = axis < 0 ? axis + x.shape.length : axis;
     const rowGather = ax === 0 && (batchDims ?? 0) === 0 && x.shape.length >= 1;
-    if (backend?.data && backend.makeTensorInfo && x.dtype === 'float32' && indices.dtype === 'int32' && rowGather) {
-      const xv = backend.data.get(x.dataId).values;
-      const iv = backend.data.get(indices.dataId).values;
-      if (xv instanceof Float32Array && iv instanceof Int32Array) {
+    if (backend && rowGather) {
+      const xv = f32(backend, x);
+      const iv = i32(backend, indices);
+      if (xv && iv) {
         const rowSize = x.shape.slice(1).reduce((a, b) => a * b, 1);
         const out = rowSize > 0 ? gatherRows(xv, rowSize, x.shape[0], iv) : undefined;
         if (out) return backend.makeTensorInfo([...indices.shape, ...x.shape.slice(1)], 'float32', out);

@@ -5,12 +5,8 @@
 // element's coordinates; this one copies in cache-sized tiles. Anything else goes to tfjs.
 import * as tf from '@tensorflow/tfjs';
 
+import { asCpu, f32 } from './cpu_backend.js';
 import { hostAlloc } from './host_ops.js';
-
-interface CpuBackendLike {
-  data: { get(dataId: object): { values?: unknown } };
-  makeTensorInfo(shape: number[], dtype: 'float32', values: Float32Array): tf.TensorInfo;
-}
 
 /**
  * The permutation with runs of input axes that stay adjacent (and in order) in `perm` merged, and
@@ -63,10 +59,10 @@ export function makeFastTransposeKernel(original: tf.KernelConfig): tf.KernelCon
   const kernelFunc: tf.KernelFunc = (args) => {
     const { x } = args.inputs as { x: tf.TensorInfo };
     const { perm } = args.attrs as unknown as tf.TransposeAttrs;
-    const backend = args.backend as Partial<CpuBackendLike> | null;
-    if (backend?.data && backend.makeTensorInfo && x.dtype === 'float32' && perm.length === x.shape.length) {
-      const xv = backend.data.get(x.dataId).values;
-      if (xv instanceof Float32Array && xv.length > 0) {
+    const backend = asCpu(args.backend);
+    if (backend && perm.length === x.shape.length) {
+      const xv = f32(backend, x);
+      if (xv && xv.length > 0) {
         const outShape = perm.map((a) => x.shape[a]);
         const m = mergeTransposeAxes(x.shape, perm);
         if (m.perm.length <= 1) return backend.makeTensorInfo(outShape, 'float32', Float32Array.from(xv));

@@ -1,0 +1,31 @@
+// The parts of tfjs-backend-cpu's MathBackendCPU that the cpu kernels of this folder use: reading a
+// tensor's values in place and wrapping an output array as a tensor. One declaration, so that a
+// tfjs upgrade that changes them breaks in one place.
+import type * as tf from '@tensorflow/tfjs';
+
+export interface CpuBackendLike {
+  data: { get(dataId: object): { values?: unknown } };
+  makeTensorInfo(shape: number[], dtype: 'float32', values: Float32Array): tf.TensorInfo;
+}
+
+/** The backend as a cpu backend, or undefined when it is another kind (webgpu, wasm). */
+export function asCpu(backend: unknown): CpuBackendLike | undefined {
+  const b = backend as Partial<CpuBackendLike> | null;
+  return b && typeof b.makeTensorInfo === 'function' && b.data && typeof b.data.get === 'function'
+    ? (b as CpuBackendLike)
+    : undefined;
+}
+
+/** A float32 tensor's values in place, or undefined for any other dtype or storage. */
+export function f32(backend: CpuBackendLike, t: tf.TensorInfo): Float32Array | undefined {
+  if (t.dtype !== 'float32') return undefined;
+  const values = backend.data.get(t.dataId).values;
+  return values instanceof Float32Array ? values : undefined;
+}
+
+/** An int32 tensor's values in place, or undefined for any other dtype or storage. */
+export function i32(backend: CpuBackendLike, t: tf.TensorInfo): Int32Array | undefined {
+  if (t.dtype !== 'int32') return undefined;
+  const values = backend.data.get(t.dataId).values;
+  return values instanceof Int32Array ? values : undefined;
+}
