@@ -5,7 +5,7 @@ import type * as tf from '@tensorflow/tfjs';
 
 export interface CpuBackendLike {
   data: { get(dataId: object): { values?: unknown } };
-  makeTensorInfo(shape: number[], dtype: 'float32', values: Float32Array): tf.TensorInfo;
+  makeTensorInfo(shape: number[], dtype: tf.DataType, values: tf.TypedArray): tf.TensorInfo;
 }
 
 /** The backend as a cpu backend, or undefined when it is another kind (webgpu, wasm). */

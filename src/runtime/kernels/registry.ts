@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 
 import { makeFastAddKernel } from './add_kernel.js';
 import { makeFastGatherKernel } from './gather_kernel.js';
+import { makeFastStridedSliceKernel } from './strided_slice_kernel.js';
 import { makeFastTransposeKernel } from './transpose_kernel.js';
 import { CONV3D_KERNEL_NAMES, type Conv3dKernelName, makeNativeConv3dKernels } from './conv3d_kernels.js';
 import { loadNativeConv3d, type NativeConv3dAddon, type NativeConv3dInfo } from './native_addon.js';
@@ -25,12 +26,14 @@ let registered: Registered | undefined;
 
 /**
  * tfjs cpu kernels with a fast path of ours for the common case, deferring to tfjs's own kernel
- * (passed in) for everything else: same-shape Add, whole-row GatherV2, matrix-like Transpose.
+ * (passed in) for everything else: same-shape Add, whole-row GatherV2, matrix-like Transpose, strided
+ * StridedSlice.
  */
 const FAST_PATHS: Record<string, (original: tf.KernelConfig) => tf.KernelConfig> = {
   Add: makeFastAddKernel,
   GatherV2: makeFastGatherKernel,
   Transpose: makeFastTransposeKernel,
+  StridedSlice: makeFastStridedSliceKernel,
 };
 
 function replace(config: tf.KernelConfig): void {

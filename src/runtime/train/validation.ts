@@ -63,24 +63,26 @@ export async function validate(model: Network, v: ValidationSetup, signal?: Abor
       counts = tf.tidy(() => {
         const logits = model.apply(t.image);
         const pred = v.layout.activation === 'softmax' ? tf.oneHot(tf.argMax(logits, 4), H).toFloat() : tf.cast(tf.greater(logits, 0), 'float32');
-        const m = tf.reshape(t.mask, [t.mask.shape[0], 1, 1, 1, H]);
-        const p = tf.mul(pred, m);
-        const g = tf.mul(t.targets, m);
-        const both = tf.mul(p, g);
-        // Per-channel sums over [B, z, y, x] as ones [1, N] x [N, H]: a sum over leading axes
-        // transposes its input first on tfjs's cpu backend (element by element), a matMul does
-        // not. The counts are integers below 2^24, so float32 sums them exactly in any order.
-        const n = both.size / H;
-        const ones = tf.ones([1, n]);
-        const sum = (t: tf.Tensor) => tf.reshape(tf.matMul(ones, tf.reshape(t, [n, H])), [H]);
-        const tpk = sum(both);
-        return [tpk, tf.sub(sum(p), tpk), tf.sub(sum(g), tpk)] as tf.Tensor1D[];
+        // Per sample and channel, sums over [z, y, x] as a batched ones [B, 1, N] x [B, N, H]: a
+        // sum over leading axes transposes its input first on tfjs's cpu backend (element by
+        // element), a matMul does not. The counts are integers below 2^24, so float32 sums them
+        // exactly in any order. The class mask (0 or 1 per sample and channel) applies to the
+        // sums below, not to every voxel (tfjs's broadcasting multiply is per element).
+        const B = pred.shape[0];
+        const n = pred.size / (B * H);
+        const ones = tf.ones([B, 1, n]);
+        const sum = (x: tf.Tensor) => tf.reshape(tf.matMul(ones, tf.reshape(x, [B, n, H])), [B * H]);
+        const tpk = sum(tf.mul(pred, t.targets));
+        return [tpk, tf.sub(sum(pred), tpk), tf.sub(sum(t.targets), tpk)] as tf.Tensor1D[];
       });
       const [a, b, c] = await Promise.all(counts.map((x) => x.data()));
-      for (let k = 0; k < H; k++) {
-        tp[k] += a[k];
-        fp[k] += b[k];
-        fn[k] += c[k];
+      const mask = arrays.mask;
+      for (let i = 0; i < mask.length; i++) {
+        if (mask[i] === 0) continue;
+        const k = i % H;
+        tp[k] += a[i];
+        fp[k] += b[i];
+        fn[k] += c[i];
       }
     } finally {
       tf.dispose([t.image, t.targets, t.mask, ...counts]);
