@@ -98,7 +98,7 @@ architecture quickstart_unet {
   kind     unet
   patch    [32, 32, 32]                  // voxels [z, y, x] at the experiment's spacing
   features [8, 16, 32, 64]               // feature maps per stage, full resolution first
-  deep_supervision false                 // loss on the full-resolution output only
+  deep_supervision true                  // nnU-Net's: a loss at full and at half resolution (weights 2/3, 1/3)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -96,7 +96,7 @@ describe('compile: the quickstart', async () => {
     expect(train.architecture).toEqual({
       name: 'quickstart_unet', kind: 'unet', patch: [32, 32, 32], features: [8, 16, 32, 64],
       strides: [[1, 1, 1], [2, 2, 2], [2, 2, 2], [2, 2, 2]], convsPerStage: 2,
-      kernels: [[3, 3, 3], [3, 3, 3], [3, 3, 3], [3, 3, 3]], deepSupervision: false, spacing: [4, 4, 4],
+      kernels: [[3, 3, 3], [3, 3, 3], [3, 3, 3], [3, 3, 3]], deepSupervision: true, spacing: [4, 4, 4],
       layers: { padding: 'end', residualSkip: 'strided_conv', convBias: true, upsampleBias: true, headBias: true, decoderKernels: 'stage' },
     });
     // nnU-Net's augmentation (std/augmentation), for the pre-training and the fine-tune alike

@@ -7,10 +7,13 @@ import { prepareWebGpu } from '../../../src/runtime/webgpu/dawn.js';
 
 const probe = await prepareWebGpu();
 // As the runtime does (device error watch included), then back to cpu: tests choose explicitly.
-if (probe.ok) await initBackend('webgpu');
-// Small tensors would otherwise be computed on the CPU by tfjs-webgpu (its 'CPU hand-off' of inputs
-// still in host memory): the tests must exercise the GPU programs.
-tf.env().set('WEBGPU_CPU_HANDOFF_SIZE_THRESHOLD', 0);
+if (probe.ok) {
+  await initBackend('webgpu');
+  // Small tensors would otherwise be computed on the CPU by tfjs-webgpu (its 'CPU hand-off' of
+  // inputs still in host memory): the tests must exercise the GPU programs. (The flag exists only
+  // once the webgpu backend is loaded, so without an adapter there is nothing to set.)
+  tf.env().set('WEBGPU_CPU_HANDOFF_SIZE_THRESHOLD', 0);
+}
 await tf.setBackend('cpu');
 
 /** Why the WebGPU tests cannot run here, or undefined when they can. */
