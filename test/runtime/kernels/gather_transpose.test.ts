@@ -3,49 +3,22 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { installFastPaths, restoreOriginals, sameAsOriginal } from './fast_paths.js';
+
 import { makeFastGatherKernel } from '../../../src/runtime/kernels/gather_kernel.js';
 import { makeFastTransposeKernel, mergeTransposeAxes } from '../../../src/runtime/kernels/transpose_kernel.js';
 
-const originals: Record<string, tf.KernelConfig> = {};
+let originals: Record<string, tf.KernelConfig> = {};
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
-  for (const [name, make] of [['GatherV2', makeFastGatherKernel], ['Transpose', makeFastTransposeKernel]] as const) {
-    const original = tf.getKernel(name, 'cpu');
-    if (!original) throw new Error(`tfjs cpu has no ${name} kernel`);
-    originals[name] = original;
-    tf.unregisterKernel(name, 'cpu');
-    tf.registerKernel(make(original));
-  }
+  originals = installFastPaths({ GatherV2: makeFastGatherKernel, Transpose: makeFastTransposeKernel });
 });
 
-afterAll(() => {
-  for (const original of Object.values(originals)) {
-    tf.unregisterKernel(original.kernelName, 'cpu');
-    tf.registerKernel(original);
-  }
-});
-
-/** The same computation with tfjs's own kernel. */
-function withOriginal<T>(name: string, fn: () => T): T {
-  const fast = tf.getKernel(name, 'cpu')!;
-  tf.unregisterKernel(name, 'cpu');
-  tf.registerKernel(originals[name]);
-  try {
-    return fn();
-  } finally {
-    tf.unregisterKernel(name, 'cpu');
-    tf.registerKernel(fast);
-  }
-}
+afterAll(() => restoreOriginals(originals));
 
 function same(fn: () => tf.Tensor, name: string): void {
-  const fast = fn();
-  const ref = withOriginal(name, fn);
-  expect(fast.shape).toEqual(ref.shape);
-  expect(fast.dtype).toBe(ref.dtype);
-  expect(Array.from(fast.dataSync())).toEqual(Array.from(ref.dataSync()));
-  tf.dispose([fast, ref]);
+  sameAsOriginal(fn, originals[name]);
 }
 
 describe('cpu GatherV2 fast path', () => {

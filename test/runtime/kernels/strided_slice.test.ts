@@ -6,44 +6,23 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { makeFastStridedSliceKernel, stridedGather } from '../../../src/runtime/kernels/strided_slice_kernel.js';
 import { downsampleTargets } from '../../../src/runtime/loss/deep-supervision.js';
+import { installFastPaths, restoreOriginals, sameAsOriginal } from './fast_paths.js';
 
-let original: tf.KernelConfig;
-let fast: tf.KernelConfig;
+let originals: Record<string, tf.KernelConfig> = {};
 /** Calls of tfjs's own kernel through the fast path (which defers to it outside its case). */
 let deferred = 0;
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
-  original = tf.getKernel('StridedSlice', 'cpu')!;
-  if (!original) throw new Error('tfjs cpu has no StridedSlice kernel');
-  fast = makeFastStridedSliceKernel({ ...original, kernelFunc: (args) => (deferred++, original.kernelFunc(args)) });
-  tf.unregisterKernel('StridedSlice', 'cpu');
-  tf.registerKernel(fast);
+  originals = installFastPaths({
+    StridedSlice: (original) => makeFastStridedSliceKernel({ ...original, kernelFunc: (args) => (deferred++, original.kernelFunc(args)) }),
+  });
 });
 
-afterAll(() => {
-  tf.unregisterKernel('StridedSlice', 'cpu');
-  tf.registerKernel(original);
-});
-
-function withOriginal<T>(fn: () => T): T {
-  tf.unregisterKernel('StridedSlice', 'cpu');
-  tf.registerKernel(original);
-  try {
-    return fn();
-  } finally {
-    tf.unregisterKernel('StridedSlice', 'cpu');
-    tf.registerKernel(fast);
-  }
-}
+afterAll(() => restoreOriginals(originals));
 
 function same(fn: () => tf.Tensor): void {
-  const got = fn();
-  const ref = withOriginal(fn);
-  expect(got.shape).toEqual(ref.shape);
-  expect(got.dtype).toBe(ref.dtype);
-  expect(Array.from(got.dataSync())).toEqual(Array.from(ref.dataSync()));
-  tf.dispose([got, ref]);
+  sameAsOriginal(fn, originals.StridedSlice);
 }
 
 describe('cpu StridedSlice fast path', () => {
