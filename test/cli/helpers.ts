@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -113,4 +113,17 @@ export function spawnMtc(
     child.on('error', reject);
     child.on('close', (code, signal) => resolve({ code: code ?? (signal === 'SIGKILL' ? 137 : signal === 'SIGINT' ? 130 : -1), events, stderr }));
   });
+}
+
+/**
+ * Why no Slurm cluster answers here (sinfo missing or failing), or null when one does. The cluster
+ * tests skip, saying this, where it is not null (scripts/slurm-local.sh start runs a one-node cluster).
+ */
+export function slurmClusterAbsent(): string | null {
+  try {
+    execFileSync('sinfo', ['-h'], { stdio: 'pipe', timeout: 10000 });
+    return null;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'sinfo is not on the PATH' : `sinfo fails: ${String((e as { stderr?: unknown }).stderr ?? e).trim().split('\n')[0]}`;
+  }
 }

@@ -10,26 +10,18 @@
  * get much faster meanwhile, a second round trains twice as long). The same training runs locally,
  * uninterrupted, at the same time; the weights must be equal. About 2.5 minutes.
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
-import { captureIO, runFolder, spawnMtc, type SpawnedMtc } from './helpers.js';
+import { captureIO, runFolder, slurmClusterAbsent, spawnMtc, type SpawnedMtc } from './helpers.js';
 
 const sh = promisify(execFile);
 
-function clusterAnswers(): string | null {
-  try {
-    execFileSync('sinfo', ['-h'], { stdio: 'pipe', timeout: 10000 });
-    return null;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'sinfo is not on the PATH' : `sinfo fails: ${String((e as { stderr?: unknown }).stderr ?? e).trim().split('\n')[0]}`;
-  }
-}
-const why = clusterAnswers();
+const why = slurmClusterAbsent();
 if (why) console.warn(`skipping the Slurm time-limit test: ${why} (start a one-node cluster with scripts/slurm-local.sh start)`);
 
 const source = (epochs: number) => `

@@ -3,7 +3,7 @@
  * starts it). Skips, saying so, where sinfo is absent or no cluster answers. One tiny two-stage
  * experiment (preprocessing, a short training, its evaluation and report), shared data.
  */
-import { execFile, execFileSync, spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { cp, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,19 +11,11 @@ import { join } from 'node:path';
 import { promisify, stripVTControlCharacters } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
-import { captureIO, runFolder, spawnMtc, type SpawnedMtc } from './helpers.js';
+import { captureIO, runFolder, slurmClusterAbsent, spawnMtc, type SpawnedMtc } from './helpers.js';
 
 const sh = promisify(execFile);
 
-function clusterAnswers(): string | null {
-  try {
-    execFileSync('sinfo', ['-h'], { stdio: 'pipe', timeout: 10000 });
-    return null;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'sinfo is not on the PATH' : `sinfo fails: ${String((e as { stderr?: unknown }).stderr ?? e).trim().split('\n')[0]}`;
-  }
-}
-const why = clusterAnswers();
+const why = slurmClusterAbsent();
 if (why) console.warn(`skipping the Slurm executor's cluster tests: ${why} (start a one-node cluster with scripts/slurm-local.sh start)`);
 
 const SRC = `

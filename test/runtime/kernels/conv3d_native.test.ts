@@ -240,6 +240,12 @@ describe.skipIf(!native)(`every instruction-set build of the native conv3d kerne
     { shape: [1, 4, 4, 30, 64], filters: 72, kernel: k3, strides: s1, pad: 'same' },
     { shape: [2, 16, 16, 16, 16], filters: 32, kernel: k3, strides: s2, pad: 'same' },
     { shape: [2, 4, 4, 4, 40], filters: 48, kernel: k3, strides: s1, pad: 'same' },
+    // Row strides the kernels compile as constants (kernels.cpp, TapGemmRowOf): forward xs = Ci at
+    // stride 1 and 2 * Ci at stride 2, input gradient xs = Co. The cases above take 16, 32 and 64 and
+    // the run-time stride (40, 48, 72, 80); these take 8, 128, 256 and 320.
+    { shape: [1, 3, 4, 9, 8], filters: 8, kernel: k3, strides: s1, pad: 'same' },
+    { shape: [1, 3, 3, 6, 128], filters: 128, kernel: k3, strides: s2, pad: 'same' },
+    { shape: [1, 2, 3, 5, 320], filters: 320, kernel: k3, strides: s1, pad: 'same' },
   ];
 
   it('the avx512 and avx2 builds give bit-identical results (both fuse multiply-adds, same summation order)', () => {
