@@ -90,7 +90,7 @@ describe.skipIf(webgpuSkipReason)('training and inference on webgpu equal the cp
     expect(gpu.every(Number.isFinite)).toBe(true);
     expect(maxRelErr(gpu, cpu)).toBeLessThan(1e-4);
     expect(cpu[3]).not.toBeCloseTo(cpu[0], 3);
-  });
+  }, 300_000);
 
   it('the plain tfjs composition (fused ops off) on webgpu matches too, through the safe kernels', async () => {
     const cpu = await onBackend('cpu', () => trainLosses(2));
@@ -131,7 +131,7 @@ describe.skipIf(webgpuSkipReason)('training and inference on webgpu equal the cp
     const gpu = await onBackend('webgpu', run);
     expect(gpu.length).toBe(2);
     gpu.forEach((p, i) => expect(maxRelErr(p, cpu[i])).toBeLessThan(1e-4));
-  });
+  }, 300_000);
 
   it('rank-5 reverse, strided slice, broadcasting and AddN give the cpu results (safe_kernels.ts)', async () => {
     const v = new Float32Array(2 * 3 * 4 * 5 * 2).map((_, i) => i);
