@@ -50,7 +50,7 @@ describe('compile: the quickstart', async () => {
     });
     expect(stage(graph, 'evaluate:quickstart')).toMatchObject({
       models: [{ fold: 0, stage: 'finetune:quickstart' }], data: 'preprocess:synth_kidney@quickstart_pretrain', datasets: ['synth_kidney'],
-      split: { folds: 5, seed: 12345 }, inference: { stepFraction: 0.5, gaussian: true, mirror: false },
+      split: { folds: 5, seed: 12345 }, inference: { stepFraction: 0.5, gaussian: true, mirror: true },
     });
     expect(stage(graph, 'report:quickstart')).toMatchObject({ experiment: 'quickstart', evaluations: ['evaluate:quickstart'] });
   });

@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 
 import { makeFastAddKernel } from './add_kernel.js';
 import { makeFastGatherKernel } from './gather_kernel.js';
+import { makeFastReverseKernel } from './reverse_kernel.js';
 import { makeFastStridedSliceKernel } from './strided_slice_kernel.js';
 import { makeFastTransposeKernel } from './transpose_kernel.js';
 import { CONV3D_KERNEL_NAMES, type Conv3dKernelName, makeNativeConv3dKernels } from './conv3d_kernels.js';
@@ -27,13 +28,14 @@ let registered: Registered | undefined;
 /**
  * tfjs cpu kernels with a fast path of ours for the common case, deferring to tfjs's own kernel
  * (passed in) for everything else: same-shape Add, whole-row GatherV2, matrix-like Transpose, strided
- * StridedSlice.
+ * StridedSlice, numeric Reverse.
  */
 const FAST_PATHS: Record<string, (original: tf.KernelConfig) => tf.KernelConfig> = {
   Add: makeFastAddKernel,
   GatherV2: makeFastGatherKernel,
   Transpose: makeFastTransposeKernel,
   StridedSlice: makeFastStridedSliceKernel,
+  Reverse: makeFastReverseKernel,
 };
 
 function replace(config: tf.KernelConfig): void {

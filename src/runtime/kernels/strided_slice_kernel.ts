@@ -44,7 +44,8 @@ export function stridedGather<T extends Numeric>(
   return out;
 }
 
-function allocLike(x: Numeric, n: number): Numeric {
+/** A fresh array of x's kind with n elements (float32 from the host allocator). */
+export function allocLike(x: Numeric, n: number): Numeric {
   if (x instanceof Float32Array) return hostAlloc(n);
   return x instanceof Int32Array ? new Int32Array(n) : new Uint8Array(n);
 }
