@@ -29,3 +29,11 @@ export function i32(backend: CpuBackendLike, t: tf.TensorInfo): Int32Array | und
   const values = backend.data.get(t.dataId).values;
   return values instanceof Int32Array ? values : undefined;
 }
+
+/** The values a float32, int32 or bool tensor of rank >= 1 holds in place, or undefined (strings, complex, scalars). */
+export type NumericValues = Float32Array | Int32Array | Uint8Array;
+export function numericValues(backend: CpuBackendLike, t: tf.TensorInfo): NumericValues | undefined {
+  if (t.shape.length === 0) return undefined;
+  const values = backend.data.get(t.dataId).values;
+  return values instanceof Float32Array || values instanceof Int32Array || values instanceof Uint8Array ? values : undefined;
+}

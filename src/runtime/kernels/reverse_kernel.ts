@@ -7,7 +7,7 @@
 // gather. Strings and complex tensors go to tfjs's own kernel.
 import * as tf from '@tensorflow/tfjs';
 
-import { asCpu } from './cpu_backend.js';
+import { asCpu, numericValues } from './cpu_backend.js';
 import { allocLike, stridedGather } from './strided_slice_kernel.js';
 
 /**
@@ -34,8 +34,8 @@ export function makeFastReverseKernel(original: tf.KernelConfig): tf.KernelConfi
   const kernelFunc: tf.KernelFunc = (args) => {
     const { x } = args.inputs as { x: tf.TensorInfo };
     const backend = asCpu(args.backend);
-    const values = backend && x.shape.length > 0 ? backend.data.get(x.dataId).values : undefined;
-    if (backend && (values instanceof Float32Array || values instanceof Int32Array || values instanceof Uint8Array)) {
+    const values = backend && numericValues(backend, x);
+    if (backend && values) {
       const { dims } = args.attrs as unknown as tf.ReverseAttrs;
       const m = mergeReverseAxes(x.shape, tf.util.parseAxisParam(dims, x.shape));
       const out = allocLike(values, values.length);

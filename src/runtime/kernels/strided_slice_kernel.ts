@@ -8,10 +8,9 @@
 // go to tfjs's own kernel.
 import * as tf from '@tensorflow/tfjs';
 
-import { asCpu } from './cpu_backend.js';
+import { asCpu, numericValues, type NumericValues as Numeric } from './cpu_backend.js';
 import { hostAlloc } from './host_ops.js';
 
-type Numeric = Float32Array | Int32Array | Uint8Array;
 
 /**
  * out[loc] = x[loc * strides + begin] for every loc of outShape (x's rank), with x of shape xShape
@@ -54,8 +53,8 @@ export function makeFastStridedSliceKernel(original: tf.KernelConfig): tf.Kernel
   const kernelFunc: tf.KernelFunc = (args) => {
     const { x } = args.inputs as { x: tf.TensorInfo };
     const backend = asCpu(args.backend);
-    const values = backend && x.shape.length > 0 ? backend.data.get(x.dataId).values : undefined;
-    if (backend && (values instanceof Float32Array || values instanceof Int32Array || values instanceof Uint8Array)) {
+    const values = backend && numericValues(backend, x);
+    if (backend && values) {
       const a = args.attrs as unknown as tf.StridedSliceAttrs;
       const info = tf.slice_util.sliceInfo(
         x.shape, a.begin, a.end, a.strides, a.beginMask, a.endMask, a.ellipsisMask, a.newAxisMask, a.shrinkAxisMask,
