@@ -1,5 +1,5 @@
 // A tfjs 'Reverse' kernel for backend 'cpu': test-time mirroring flips every tile and its prediction
-// back (infer/sliding-window.ts), up to 8 times per tile, and the training augmentation's mirror.
+// back (infer/sliding-window.ts), up to 8 times per tile.
 // tfjs's own kernel computes every element's coordinates through two TensorBuffers (about 1 us per
 // element: 66 ms for one [1, 32, 32, 32, 2] tile, three times the quickstart network's forward pass).
 // A reversal is a strided slice with stride -1 on the reversed axes, so this one merges neighbouring
