@@ -200,9 +200,9 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
   const runtime = await initRuntime(options.backend);
   if (runtime.backend !== backendId) throw new UserError(`internal: expected the ${backendId} backend, got ${runtime.backend}`);
   const events = new RunEvents();
-  const launcher = (options.jobs ?? 1) > 1 ? new ProcessLauncher(runtime.backend) : undefined;
+  const launcher = new ProcessLauncher(runtime.backend);
   let drawing = usesScreen(options, io);
-  const { controller, interrupt, dispose } = interruptHandling(io, () => launcher?.killAll(), () => drawing);
+  const { controller, interrupt, dispose } = interruptHandling(io, () => launcher.killAll(), () => drawing);
   const detach = renderer(events, options, io, interrupt, () => (drawing = false));
   try {
     // The screen writes its last frame whatever happens, before any message of this command.

@@ -3,10 +3,10 @@
  *
  * For each stage it computes the key (keys.ts) from its parameters and its inputs; a stage whose
  * entry is in the store is `cached` and not run (unless `--force` names it). Otherwise the stage runs
- * in this process, or, with `jobs > 1` and a launcher, heavy stages (preprocess, training,
- * evaluation) run in child processes (`mtc run --stage ID --run DIR`), which read their inputs from
- * the store and file their outputs there: the same path a cluster executor takes. Nothing is passed
- * between stages in memory.
+ * in this process, or, given a launcher (`mtc run` always gives one), in a child process (`mtc run
+ * --stage ID --run DIR`): training stages always, and every heavy stage (preprocess, training,
+ * evaluation) with `jobs > 1`. Children read their inputs from the store and file their outputs
+ * there: the same path a cluster executor takes. Nothing is passed between stages in memory.
  *
  * The first abort of `signal` (Ctrl-C) lets running stages finish their current unit of work and save
  * a checkpoint; they end `interrupted`, and no new stage starts.
@@ -49,7 +49,7 @@ export interface ExecuteOptions {
   only?: readonly string[];
   /** Say, for every stage that is not cached, what changed since its last stored run. */
   explainCache?: boolean;
-  /** Runs a stage in another process (used when jobs > 1). */
+  /** Runs a stage in another process: training stages always, every heavy stage when jobs > 1. */
   launcher?: StageLauncher;
   /** Write the experiments' run folders (default true). */
   record?: boolean;
@@ -94,6 +94,13 @@ export async function assertRunnable(graph: RuntimeGraph, dataRoot: string, opti
 }
 
 const HEAVY = new Set<Stage['kind']>(['preprocess', 'train', 'finetune', 'evaluate']);
+/**
+ * Stages that get a process of their own whenever a launcher is given, `jobs` 1 included: a training
+ * run after another one in the same process was 35 % slower (the quickstart's fine-tune after its
+ * pre-training, 187 s against 137 s on an AMD EPYC Zen 4; docs/BENCHMARKS.md), from what the first
+ * leaves in V8's heap.
+ */
+const ISOLATED = new Set<Stage['kind']>(['train', 'finetune']);
 
 function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
@@ -343,7 +350,7 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
       skip(stage, 'the run was interrupted');
       return;
     }
-    if (jobs > 1 && options.launcher && HEAVY.has(stage.kind)) {
+    if (options.launcher && (jobs > 1 ? HEAVY : ISOLATED).has(stage.kind)) {
       const t0 = performance.now();
       const { exitCode, reportedEnd } = await options.launcher.run(stage.id, ownerRunDir(stage.id), { force: forced, events, signal });
       const entry = await store.lookup(r.key);
