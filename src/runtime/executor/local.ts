@@ -330,7 +330,14 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
     }
     keys.set(stage.id, r.key);
     const forced = matchesAny(stage.id, options.force);
-    const cached = forced ? null : await store.lookup(r.key, { onDamage: (problem) => events.emit({ type: 'stage-log', stage: stage.id, message: `its stored result is damaged (${problem}): running it again` }) });
+    // A stage that runs in a child process looks its entry up again there, and says itself that it is damaged.
+    const inChild = options.launcher !== undefined && (jobs > 1 ? HEAVY : ISOLATED).has(stage.kind);
+    let damage: string | undefined;
+    const sayDamage = () => {
+      if (damage !== undefined) events.emit({ type: 'stage-log', stage: stage.id, message: `its stored result is damaged (${damage}): running it again` });
+    };
+    const cached = forced ? null : await store.lookup(r.key, { onDamage: (problem) => (damage = problem) });
+    if (!inChild) sayDamage();
     if (options.explainCache) {
       events.emit({ type: 'stage-cache', stage: stage.id, key: r.key, cached: cached !== null, changes: cached ? [] : forced ? ['--force'] : await runner.explain(stage, r) });
     }
@@ -343,14 +350,16 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
     }
     // prepare only checks and hashes a dataset (what every downstream key needs): --only never holds it back.
     if (options.only && options.only.length > 0 && stage.kind !== 'prepare' && !matchesAny(stage.id, options.only)) {
+      if (inChild) sayDamage();
       skip(stage, 'not selected by --only, and not in the store');
       return;
     }
     if (signal?.aborted) {
+      if (inChild) sayDamage();
       skip(stage, 'the run was interrupted');
       return;
     }
-    if (options.launcher && (jobs > 1 ? HEAVY : ISOLATED).has(stage.kind)) {
+    if (inChild && options.launcher) {
       const t0 = performance.now();
       const { exitCode, reportedEnd } = await options.launcher.run(stage.id, ownerRunDir(stage.id), { force: forced, events, signal });
       const entry = await store.lookup(r.key);
