@@ -82,10 +82,17 @@ export interface SpawnedMtc {
 export function spawnMtc(
   cwd: string,
   args: string[],
-  hooks: { onEvent?: (e: Record<string, unknown>, child: ChildProcess) => void; onStderr?: (text: string, child: ChildProcess) => void; env?: NodeJS.ProcessEnv; stdin?: 'pipe' | 'ignore' } = {},
+  hooks: {
+    onEvent?: (e: Record<string, unknown>, child: ChildProcess) => void;
+    onStderr?: (text: string, child: ChildProcess) => void;
+    env?: NodeJS.ProcessEnv;
+    stdin?: 'pipe' | 'ignore';
+    /** Start it as the leader of a process group of its own, as a shell does a foreground job (signal the group with `process.kill(-child.pid, sig)`). */
+    detached?: boolean;
+  } = {},
 ): Promise<SpawnedMtc> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd, stdio: [hooks.stdin ?? 'ignore', 'pipe', 'pipe'], env: { ...process.env, ...hooks.env } });
+    const child = spawn(process.execPath, [BIN, ...args], { cwd, stdio: [hooks.stdin ?? 'ignore', 'pipe', 'pipe'], env: { ...process.env, ...hooks.env }, detached: hooks.detached });
     const events: Array<Record<string, unknown>> = [];
     let buf = '';
     let stderr = '';

@@ -45,4 +45,28 @@ describe('Ctrl-C', () => {
       second.dispose();
     }
   });
+
+  it("a stage process started by mtc run ignores SIGINT and takes its parent's SIGTERM as the interrupt", () => {
+    const io = captureIO();
+    let hardStops = 0;
+    const exit = vi.spyOn(process, 'exit').mockImplementation((() => undefined) as never);
+    const before = process.listenerCount('SIGINT');
+    const { controller, dispose } = interruptHandling(io, () => hardStops++, false, 'SIGTERM');
+    try {
+      process.emit('SIGINT', 'SIGINT'); // the terminal's, to the whole process group
+      process.emit('SIGINT', 'SIGINT');
+      expect(controller.signal.aborted).toBe(false);
+      expect(io.stderr).toEqual([]);
+      process.emit('SIGTERM', 'SIGTERM'); // the parent's
+      expect(controller.signal.aborted).toBe(true);
+      expect(exit).not.toHaveBeenCalled();
+      process.emit('SIGTERM', 'SIGTERM');
+      expect(hardStops).toBe(1);
+      expect(exit).toHaveBeenCalledWith(130);
+    } finally {
+      dispose();
+    }
+    expect(process.listenerCount('SIGINT')).toBe(before);
+    expect(process.listenerCount('SIGTERM')).toBe(0);
+  });
 });

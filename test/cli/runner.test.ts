@@ -28,8 +28,12 @@ experiment right { datasets [vessel]  architecture tiny  schedule s  spacing [8,
 `;
 
 /** Runs `mtc ARGS --json` in `cwd`; `when(event, child)` may signal the child. */
-function mtc(cwd: string, args: string[], when: (e: Record<string, unknown>, kill: (sig: NodeJS.Signals) => void) => void = () => undefined): Promise<SpawnedMtc> {
-  return spawnMtc(cwd, [...args, '--json'], { onEvent: (e, child) => when(e, (sig) => child.kill(sig)) });
+/** `group`: signal the whole process group, as a terminal's Ctrl-C does (the stage processes included). */
+function mtc(cwd: string, args: string[], when: (e: Record<string, unknown>, kill: (sig: NodeJS.Signals) => void) => void = () => undefined, group = false): Promise<SpawnedMtc> {
+  return spawnMtc(cwd, [...args, '--json'], {
+    detached: group,
+    onEvent: (e, child) => when(e, (sig) => (group ? process.kill(-child.pid!, sig) : child.kill(sig))),
+  });
 }
 
 async function run(cwd: string, args: string[]): Promise<{ code: number; out: string; err: string }> {
@@ -181,27 +185,34 @@ describe('the runner', () => {
     expect(leftovers).toEqual([]);
   }, 300_000);
 
-  it('Ctrl-C finishes the iteration, writes a checkpoint, marks the stage interrupted and exits 130; the next run resumes', async () => {
+  it.each([
+    ['the mtc process', 'runs-int', false],
+    ["the run's process group (a terminal's Ctrl-C: the stage's process gets it too)", 'runs-int-group', true],
+  ])('Ctrl-C to %s finishes the iteration, writes a checkpoint, marks the stage interrupted and exits 130; the next run resumes', async (_to, runs, group) => {
     let sent = false;
-    const a = await mtc(dir, ['run', 'tiny.mt', '--data', 'data', '--runs', 'runs-int', '--backend', 'cpu'], (e, kill) => {
+    const a = await mtc(dir, ['run', 'tiny.mt', '--data', 'data', '--runs', runs, '--backend', 'cpu'], (e, kill) => {
       if (!sent && e.type === 'epoch' && e.stage === 'finetune:tiny_ft') {
         sent = true;
         kill('SIGINT');
       }
-    });
+    }, group);
     expect(a.code).toBe(130);
     expect(a.stderr).toContain('stopping after the current iteration');
     expect(a.stderr).toContain('run the same command again to resume');
     const ends = a.events.filter((e) => e.type === 'stage-end').map((e) => [e.stage, e.status]);
     expect(ends).toContainEqual(['finetune:tiny_ft', 'interrupted']);
     expect(ends).toContainEqual(['evaluate:tiny_ft', 'skipped']);
+    // The stage's process stopped gracefully and said so itself: a second SIGINT would have aborted it (exit 130, no checkpoint).
+    const stopped = a.events.find((e) => e.type === 'stage-end' && e.stage === 'finetune:tiny_ft');
+    expect(stopped?.error).toMatch(/^interrupted at epoch \d+, iteration \d+ of \d+; the latest checkpoint was written$/);
     expect(a.events.filter((e) => e.type === 'checkpoint' && e.kind === 'latest' && e.stage === 'finetune:tiny_ft').length).toBeGreaterThan(0);
     expect(a.events.at(-1)).toMatchObject({ type: 'run-end', status: 'interrupted' });
-    const runDir = await runFolder(join(dir, 'runs-int'), 'tiny_ft');
+    expect(a.stderr).not.toContain('aborted');
+    const runDir = await runFolder(join(dir, runs), 'tiny_ft');
     const state = JSON.parse(await readFile(join(runDir, 'state.json'), 'utf8')) as { status: string; stages: Record<string, { status: string }> };
     expect(state.status).toBe('interrupted');
     expect(state.stages['finetune:tiny_ft'].status).toBe('interrupted');
-    const b = await run(dir, ['tiny.mt', '--data', 'data', '--runs', 'runs-int']);
+    const b = await run(dir, ['tiny.mt', '--data', 'data', '--runs', runs]);
     expect(b.code).toBe(0);
     expect(b.out).toContain('resuming finetune:tiny_ft from its latest checkpoint');
     expect(await sha(finalWeights(runDir, 'finetune-tiny_ft'))).toBe(await sha(finalWeights(reference, 'finetune-tiny_ft')));

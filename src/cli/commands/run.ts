@@ -55,6 +55,14 @@ export interface RunCommandOptions {
 
 const BIN = fileURLToPath(new URL('../../../bin/mtc.js', import.meta.url));
 
+/**
+ * Set in the environment of the stage processes a `mtc run` starts. Ctrl-C in a terminal sends
+ * SIGINT to the whole process group, the stages included, so a stage would get it twice (from the
+ * terminal and forwarded by its parent) and take the second as "abort at once". A stage process with
+ * this variable ignores SIGINT and takes its parent's SIGTERM as the interrupt instead.
+ */
+export const STAGE_CHILD_ENV = 'MTC_STAGE_CHILD';
+
 /** Runs stages as `mtc run --stage ID --run DIR --json` child processes, relaying their events. */
 class ProcessLauncher implements StageLauncher {
   readonly children = new Set<ChildProcess>();
@@ -63,7 +71,7 @@ class ProcessLauncher implements StageLauncher {
 
   run(stage: string, runDir: string, options: { force: boolean; events: RunEvents; signal?: AbortSignal }): Promise<{ exitCode: number; reportedEnd: boolean }> {
     const args = [BIN, 'run', '--stage', stage, '--run', runDir, '--json', '--backend', this.backend, ...(options.force ? ['--force-stage'] : [])];
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, [STAGE_CHILD_ENV]: '1' } });
     this.children.add(child);
     let reportedEnd = false;
     let buffered = '';
@@ -90,13 +98,13 @@ class ProcessLauncher implements StageLauncher {
     child.stderr?.on('data', (c: string) => {
       stderr = (stderr + c).slice(-4000);
     });
-    const onAbort = () => child.kill('SIGINT');
+    const onAbort = () => child.kill('SIGTERM'); // the child's interrupt (STAGE_CHILD_ENV)
     options.signal?.addEventListener('abort', onAbort, { once: true });
     return new Promise((done) => {
       child.on('close', (code, sig) => {
         this.children.delete(child);
         options.signal?.removeEventListener('abort', onAbort);
-        const exitCode = code ?? (sig === 'SIGINT' ? 130 : 137);
+        const exitCode = code ?? (sig === 'SIGINT' || sig === 'SIGTERM' ? 130 : 137);
         if (exitCode !== 0 && !reportedEnd) {
           options.events.emit({ type: 'stage-end', stage, status: exitCode === 130 ? 'interrupted' : 'failed', seconds: 0, error: `its process exited with code ${exitCode}${stderr.trim() ? `: ${stderr.trim().split('\n').slice(-3).join(' ')}` : ''}` });
           reportedEnd = true;
@@ -125,13 +133,15 @@ function renderer(events: RunEvents, options: RunCommandOptions, io: CliIO, onIn
 
 /**
  * Ctrl-C handling: the first SIGINT asks the run to stop after the current iteration (a checkpoint
- * is written; exit 130); a second one aborts at once.
+ * is written; exit 130); a second one aborts at once. A stage process started by `mtc run` listens
+ * for SIGTERM instead (`signal`), and its SIGINTs are ignored (STAGE_CHILD_ENV).
  */
 export function interruptHandling(
   io: CliIO,
   onHardStop: () => void,
   /** Whether the screen is drawing (it then says so itself); asked at each interrupt, as the screen may have given way to plain lines. */
   screen: boolean | (() => boolean) = false,
+  signal: 'SIGINT' | 'SIGTERM' = 'SIGINT',
 ): { controller: AbortController; interrupt: () => void; dispose: () => void } {
   const controller = new AbortController();
   let count = 0;
@@ -148,8 +158,18 @@ export function interruptHandling(
       process.exit(130);
     }
   };
-  process.on('SIGINT', interrupt);
-  return { controller, interrupt, dispose: () => process.off('SIGINT', interrupt) };
+  const ignore = () => undefined; // a listener replaces Node's default of exiting at once
+  const ignored = signal === 'SIGINT' ? [] : ['SIGINT' as const];
+  process.on(signal, interrupt);
+  for (const s of ignored) process.on(s, ignore);
+  return {
+    controller,
+    interrupt,
+    dispose: () => {
+      process.off(signal, interrupt);
+      for (const s of ignored) process.off(s, ignore);
+    },
+  };
 }
 
 function resolveDirs(options: RunCommandOptions, io: CliIO): { dataRoot: string; runsDir: string; cacheDir: string | null | undefined } {
@@ -241,7 +261,8 @@ async function runStageCommand(options: RunCommandOptions, io: CliIO): Promise<n
   }
   const runtime = await initRuntime(options.backend === 'auto' ? (cfg.backend as BackendChoice) : options.backend);
   const events = new RunEvents();
-  const { controller, interrupt, dispose } = interruptHandling(io, () => undefined);
+  const launched = io.env[STAGE_CHILD_ENV] === '1';
+  const { controller, interrupt, dispose } = interruptHandling(io, () => undefined, false, launched ? 'SIGTERM' : 'SIGINT');
   const detach = renderer(events, { ...options, tui: false }, io, interrupt);
   try {
     const out = await runSingleStage(graph, options.stage, {
