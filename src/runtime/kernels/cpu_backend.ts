@@ -37,3 +37,31 @@ export function numericValues(backend: CpuBackendLike, t: tf.TensorInfo): Numeri
   const values = backend.data.get(t.dataId).values;
   return values instanceof Float32Array || values instanceof Int32Array || values instanceof Uint8Array ? values : undefined;
 }
+
+/** What a numeric fast path gets: the input `x`, its values in place, the cpu backend and the kernel's attributes. */
+export interface NumericFastPathArgs<A> {
+  x: tf.TensorInfo;
+  values: NumericValues;
+  backend: CpuBackendLike;
+  attrs: A;
+}
+
+/**
+ * A cpu kernel that computes `kernelName` itself for a numeric input `x` on the cpu backend and
+ * hands everything else to tfjs's own kernel (`original`): strings, complex and scalar inputs,
+ * other backends, and the cases where `fast` returns undefined.
+ */
+export function numericFastPath<A>(
+  kernelName: string,
+  original: tf.KernelConfig,
+  fast: (args: NumericFastPathArgs<A>) => tf.TensorInfo | undefined,
+): tf.KernelConfig {
+  const kernelFunc: tf.KernelFunc = (args) => {
+    const { x } = args.inputs as { x: tf.TensorInfo };
+    const backend = asCpu(args.backend);
+    const values = backend && numericValues(backend, x);
+    const out = backend && values ? fast({ x, values, backend, attrs: args.attrs as unknown as A }) : undefined;
+    return out ?? original.kernelFunc(args);
+  };
+  return { kernelName, backendName: 'cpu', kernelFunc };
+}

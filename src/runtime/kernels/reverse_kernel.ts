@@ -7,7 +7,7 @@
 // gather. Strings and complex tensors go to tfjs's own kernel.
 import * as tf from '@tensorflow/tfjs';
 
-import { asCpu, numericValues } from './cpu_backend.js';
+import { numericFastPath } from './cpu_backend.js';
 import { allocLike, stridedGather } from './strided_slice_kernel.js';
 
 /**
@@ -31,23 +31,15 @@ export function mergeReverseAxes(shape: readonly number[], axes: readonly number
 }
 
 export function makeFastReverseKernel(original: tf.KernelConfig): tf.KernelConfig {
-  const kernelFunc: tf.KernelFunc = (args) => {
-    const { x } = args.inputs as { x: tf.TensorInfo };
-    const backend = asCpu(args.backend);
-    const values = backend && numericValues(backend, x);
-    if (backend && values) {
-      const { dims } = args.attrs as unknown as tf.ReverseAttrs;
-      const m = mergeReverseAxes(x.shape, tf.util.parseAxisParam(dims, x.shape));
-      const out = allocLike(values, values.length);
-      if (!m.reversed.includes(true)) out.set(values);
-      else {
-        const strides = m.reversed.map((r) => (r ? -1 : 1));
-        const begin = m.shape.map((n, a) => (m.reversed[a] ? n - 1 : 0));
-        stridedGather(values, m.shape, m.shape, strides, begin, out);
-      }
-      return backend.makeTensorInfo(x.shape.slice(), x.dtype, out);
+  return numericFastPath<tf.ReverseAttrs>('Reverse', original, ({ x, values, backend, attrs }) => {
+    const m = mergeReverseAxes(x.shape, tf.util.parseAxisParam(attrs.dims, x.shape));
+    const out = allocLike(values, values.length);
+    if (!m.reversed.includes(true)) out.set(values);
+    else {
+      const strides = m.reversed.map((r) => (r ? -1 : 1));
+      const begin = m.shape.map((n, a) => (m.reversed[a] ? n - 1 : 0));
+      stridedGather(values, m.shape, m.shape, strides, begin, out);
     }
-    return original.kernelFunc(args);
-  };
-  return { kernelName: 'Reverse', backendName: 'cpu', kernelFunc };
+    return backend.makeTensorInfo(x.shape.slice(), x.dtype, out);
+  });
 }

@@ -8,7 +8,7 @@
 // go to tfjs's own kernel.
 import * as tf from '@tensorflow/tfjs';
 
-import { asCpu, numericValues, type NumericValues as Numeric } from './cpu_backend.js';
+import { numericFastPath, type NumericValues as Numeric } from './cpu_backend.js';
 import { hostAlloc } from './host_ops.js';
 
 
@@ -50,23 +50,14 @@ export function allocLike(x: Numeric, n: number): Numeric {
 }
 
 export function makeFastStridedSliceKernel(original: tf.KernelConfig): tf.KernelConfig {
-  const kernelFunc: tf.KernelFunc = (args) => {
-    const { x } = args.inputs as { x: tf.TensorInfo };
-    const backend = asCpu(args.backend);
-    const values = backend && numericValues(backend, x);
-    if (backend && values) {
-      const a = args.attrs as unknown as tf.StridedSliceAttrs;
-      const info = tf.slice_util.sliceInfo(
-        x.shape, a.begin, a.end, a.strides, a.beginMask, a.endMask, a.ellipsisMask, a.newAxisMask, a.shrinkAxisMask,
-      );
-      const sparse = info.finalShapeSparse;
-      if (!info.isIdentity && !info.sliceDim0 && !info.isSimpleSlice && sparse.length === x.shape.length) {
-        const size = sparse.reduce((p, d) => p * d, 1);
-        const out = stridedGather(values, x.shape, sparse, info.strides, info.begin, allocLike(values, size));
-        return backend.makeTensorInfo(info.finalShape, x.dtype, out);
-      }
-    }
-    return original.kernelFunc(args);
-  };
-  return { kernelName: 'StridedSlice', backendName: 'cpu', kernelFunc };
+  return numericFastPath<tf.StridedSliceAttrs>('StridedSlice', original, ({ x, values, backend, attrs: a }) => {
+    const info = tf.slice_util.sliceInfo(
+      x.shape, a.begin, a.end, a.strides, a.beginMask, a.endMask, a.ellipsisMask, a.newAxisMask, a.shrinkAxisMask,
+    );
+    const sparse = info.finalShapeSparse;
+    if (info.isIdentity || info.sliceDim0 || info.isSimpleSlice || sparse.length !== x.shape.length) return undefined;
+    const size = sparse.reduce((p, d) => p * d, 1);
+    const out = stridedGather(values, x.shape, sparse, info.strides, info.begin, allocLike(values, size));
+    return backend.makeTensorInfo(info.finalShape, x.dtype, out);
+  });
 }

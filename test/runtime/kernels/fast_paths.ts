@@ -19,6 +19,23 @@ export function installFastPaths(makers: Record<string, FastPathMaker>): Record<
   return originals;
 }
 
+/** A fast path installed by installCounted: tfjs's kernel it replaces, and how often it deferred to it. */
+export interface CountedFastPath {
+  original: tf.KernelConfig;
+  /** Calls passed on to tfjs's own kernel (outside the fast path's case); tests set it to 0 and read it. */
+  deferred: number;
+  restore(): void;
+}
+
+/** Installs make(original) in place of one cpu kernel, counting the calls it passes on to the original. */
+export function installCounted(name: string, make: FastPathMaker): CountedFastPath {
+  const originals = installFastPaths({
+    [name]: (original) => make({ ...original, kernelFunc: (args) => (counted.deferred++, original.kernelFunc(args)) }),
+  });
+  const counted: CountedFastPath = { original: originals[name], deferred: 0, restore: () => restoreOriginals(originals) };
+  return counted;
+}
+
 /** Puts tfjs's own kernels back. */
 export function restoreOriginals(originals: Record<string, tf.KernelConfig>): void {
   for (const original of Object.values(originals)) {

@@ -6,23 +6,20 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { makeFastReverseKernel, mergeReverseAxes } from '../../../src/runtime/kernels/reverse_kernel.js';
 import { MIRROR_AXES } from '../../../src/runtime/infer/sliding-window.js';
-import { installFastPaths, restoreOriginals, sameAsOriginal } from './fast_paths.js';
+import { installCounted, sameAsOriginal, type CountedFastPath } from './fast_paths.js';
 
-let originals: Record<string, tf.KernelConfig> = {};
-/** Calls of tfjs's own kernel through the fast path (which defers to it outside its case). */
-let deferred = 0;
+/** The fast path, counting the calls it passes on to tfjs's own kernel (outside its case). */
+let path: CountedFastPath;
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
-  originals = installFastPaths({
-    Reverse: (original) => makeFastReverseKernel({ ...original, kernelFunc: (args) => (deferred++, original.kernelFunc(args)) }),
-  });
+  path = installCounted('Reverse', makeFastReverseKernel);
 });
 
-afterAll(() => restoreOriginals(originals));
+afterAll(() => path.restore());
 
 function same(fn: () => tf.Tensor): void {
-  sameAsOriginal(fn, originals.Reverse);
+  sameAsOriginal(fn, path.original);
 }
 
 describe('cpu Reverse fast path', () => {
@@ -32,9 +29,9 @@ describe('cpu Reverse fast path', () => {
       [1, 4, 3, 6, 3],
     ] as const) {
       const x = tf.randomNormal([...shape], 0, 1, 'float32', 3);
-      deferred = 0;
+      path.deferred = 0;
       for (const axes of MIRROR_AXES) same(() => tf.reverse(x, axes));
-      expect(deferred).toBe(0); // the fast path ran every time
+      expect(path.deferred).toBe(0); // the fast path ran every time
       same(() => tf.reverse(x, [0, 4]));
       same(() => tf.reverse(x, [-1, -4]));
       x.dispose();

@@ -6,31 +6,28 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { makeFastStridedSliceKernel, stridedGather } from '../../../src/runtime/kernels/strided_slice_kernel.js';
 import { downsampleTargets } from '../../../src/runtime/loss/deep-supervision.js';
-import { installFastPaths, restoreOriginals, sameAsOriginal } from './fast_paths.js';
+import { installCounted, sameAsOriginal, type CountedFastPath } from './fast_paths.js';
 
-let originals: Record<string, tf.KernelConfig> = {};
-/** Calls of tfjs's own kernel through the fast path (which defers to it outside its case). */
-let deferred = 0;
+/** The fast path, counting the calls it passes on to tfjs's own kernel (outside its case). */
+let path: CountedFastPath;
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
-  originals = installFastPaths({
-    StridedSlice: (original) => makeFastStridedSliceKernel({ ...original, kernelFunc: (args) => (deferred++, original.kernelFunc(args)) }),
-  });
+  path = installCounted('StridedSlice', makeFastStridedSliceKernel);
 });
 
-afterAll(() => restoreOriginals(originals));
+afterAll(() => path.restore());
 
 function same(fn: () => tf.Tensor): void {
-  sameAsOriginal(fn, originals.StridedSlice);
+  sameAsOriginal(fn, path.original);
 }
 
 describe('cpu StridedSlice fast path', () => {
   it("downsamples deep supervision's targets exactly as tfjs does", () => {
     const t = tf.randomUniform([2, 8, 6, 10, 3], 0, 1, 'float32', 7) as tf.Tensor5D;
-    deferred = 0;
+    path.deferred = 0;
     tf.dispose(downsampleTargets(t, [2, 2, 2]));
-    expect(deferred).toBe(0); // the fast path ran
+    expect(path.deferred).toBe(0); // the fast path ran
     same(() => downsampleTargets(t, [2, 2, 2]));
     same(() => downsampleTargets(t, [1, 2, 4]));
     same(() => downsampleTargets(t, [4, 4, 4]));
@@ -59,9 +56,9 @@ describe('cpu StridedSlice fast path', () => {
     same(() => tf.stridedSlice(i, [1, 1], [6, 10], [2, 3]));
     const b = tf.greater(tf.range(0, 60, 1, 'float32').reshape([6, 10]).mod(3), 0.5);
     same(() => tf.stridedSlice(b, [0, 1], [6, 10], [1, 2]));
-    deferred = 0;
+    path.deferred = 0;
     same(() => tf.stridedSlice(i, [2, 0], [5, 10], [1, 1])); // rows only: tfjs's contiguous slice
-    expect(deferred).toBe(1);
+    expect(path.deferred).toBe(1);
     tf.dispose([i, b]);
   });
 
