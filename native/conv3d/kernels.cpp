@@ -55,8 +55,8 @@ constexpr int kMaxRowsNarrow = 14;  // 16- and 8-wide blocks: 14 accumulators
 constexpr int kMaxRowsWide = 3;     // 16-wide blocks
 constexpr int kMaxRowsNarrow = 6;   // 8-wide blocks
 #else
-constexpr int kMaxRowsWide = 6;     // 16-wide blocks: 12 accumulators
-constexpr int kMaxRowsNarrow = 6;   // 8-wide blocks
+constexpr int kMaxRowsWide = 6;     // 16-wide blocks: 12 accumulators, two weight vectors (16 ymm registers)
+constexpr int kMaxRowsNarrow = 12;  // 8-wide blocks: 12 accumulators, one weight vector, one broadcast
 #endif
 
 // Width of the next column block when `left` columns remain (always 8, 16 or 32).
