@@ -3,10 +3,50 @@
 #include <sched.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <map>
 
 namespace mtc {
+
+int64_t SpinMicros() {
+  static const int64_t us = [] {
+    if (const char* env = std::getenv("MTC_POOL_SPIN_US")) {
+      char* end = nullptr;
+      const long v = std::strtol(env, &end, 10);
+      if (end != env && v >= 0) return static_cast<int64_t>(std::min(v, 100000L));
+    }
+    return int64_t{200};
+  }();
+  return us;
+}
+
+namespace {
+
+inline void CpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+// Spins until done() holds or SpinMicros() have passed, giving the core to any other runnable
+// thread between rounds of checks; returns done()'s last value.
+template <typename Done>
+bool SpinUntil(const Done& done) {
+  const int64_t limit = SpinMicros();
+  if (limit <= 0) return done();
+  const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(limit);
+  for (;;) {
+    for (int i = 0; i < 32; ++i) {
+      if (done()) return true;
+      CpuRelax();
+    }
+    if (std::chrono::steady_clock::now() >= until) return done();
+    sched_yield();
+  }
+}
+
+}  // namespace
 
 ThreadPool::ThreadPool(int num_threads) : num_threads_(std::max(1, num_threads)) {
   for (int i = 1; i < num_threads_; ++i) {
@@ -17,7 +57,7 @@ ThreadPool::ThreadPool(int num_threads) : num_threads_(std::max(1, num_threads))
 ThreadPool::~ThreadPool() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    stop_ = true;
+    stop_.store(true);
   }
   wake_.notify_all();
   for (auto& t : workers_) t.join();
@@ -35,17 +75,18 @@ void ThreadPool::Drain(int thread_index) {
 void ThreadPool::WorkerLoop(int thread_index) {
   uint64_t seen = 0;
   for (;;) {
+    SpinUntil([&] { return stop_.load(std::memory_order_acquire) || generation_.load(std::memory_order_acquire) != seen; });
     {
       std::unique_lock<std::mutex> lock(mutex_);
-      wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
-      if (stop_) return;
-      seen = generation_;
+      wake_.wait(lock, [&] { return stop_.load() || generation_.load() != seen; });
+      if (stop_.load()) return;
+      seen = generation_.load();
       if (thread_index >= job_threads_) continue;  // not needed this round
     }
     Drain(thread_index);
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      if (--active_ == 0) done_.notify_one();
+      if (active_.fetch_sub(1) == 1) done_.notify_one();  // no system call while the caller spins
     }
   }
 }
@@ -68,13 +109,14 @@ void ThreadPool::ParallelFor(int64_t n, int64_t grain, int max_threads, const Ra
     job_grain_ = grain;
     job_threads_ = threads;
     next_.store(0, std::memory_order_relaxed);
-    active_ = threads - 1;
-    ++generation_;
+    active_.store(threads - 1);
+    generation_.fetch_add(1);
   }
-  wake_.notify_all();
+  wake_.notify_all();  // no system call while every worker still spins (none waits)
   Drain(0);
-  std::unique_lock<std::mutex> lock(mutex_);
-  done_.wait(lock, [&] { return active_ == 0; });
+  SpinUntil([&] { return active_.load(std::memory_order_acquire) == 0; });
+  std::unique_lock<std::mutex> lock(mutex_);  // also waits for the last worker to leave its critical section
+  done_.wait(lock, [&] { return active_.load() == 0; });
   job_ = nullptr;
 }
 
