@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { interruptHandling } from '../../src/cli/commands/run.js';
+import { interruptHandling, stageProcessArgs, STAGE_CHILD_ENV } from '../../src/cli/commands/run.js';
+import { STAGE_NODE_FLAGS } from '../../src/runtime/executor/stage-process.js';
 import { captureIO } from './helpers.js';
 
 describe('Ctrl-C', () => {
@@ -68,5 +69,14 @@ describe('Ctrl-C', () => {
     }
     expect(process.listenerCount('SIGINT')).toBe(before);
     expect(process.listenerCount('SIGTERM')).toBe(0);
+  });
+
+  it('stage processes start with the V8 flags of a training process, then mtc run --stage', () => {
+    expect(STAGE_NODE_FLAGS).toContain('--initial-old-space-size=256');
+    const args = stageProcessArgs('train:x', '/runs/x', 'cpu', true);
+    expect(args.slice(0, STAGE_NODE_FLAGS.length)).toEqual([...STAGE_NODE_FLAGS]);
+    expect(args[STAGE_NODE_FLAGS.length]).toMatch(/bin[\\/]mtc\.js$/);
+    expect(args.slice(STAGE_NODE_FLAGS.length + 1)).toEqual(['run', '--stage', 'train:x', '--run', '/runs/x', '--json', '--backend', 'cpu', '--force-stage']);
+    expect(STAGE_CHILD_ENV).toBe('MTC_STAGE_CHILD');
   });
 });

@@ -12,6 +12,7 @@ import { promisify, stripVTControlCharacters } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { captureIO, runFolder, slurmClusterAbsent, spawnMtc, type SpawnedMtc } from './helpers.js';
+import { STAGE_NODE_FLAGS } from '../../src/runtime/executor/stage-process.js';
 
 const sh = promisify(execFile);
 
@@ -228,7 +229,9 @@ describe.skipIf(why !== null)('mtc run --executor slurm on a one-node cluster', 
     const forced = rec.stages['evaluate:tiny'];
     expect(forced.submission).toBe(rec.submission);
     for (const id of ['preprocess:tiny', 'train:tiny', 'report:tiny']) expect(rec.stages[id].submission, id).toBeLessThan(rec.submission);
-    expect(await readFile((forced as unknown as { script: string }).script, 'utf8')).toContain('FORCE=(--force-stage)');
+    const script = await readFile((forced as unknown as { script: string }).script, 'utf8');
+    expect(script).toContain('FORCE=(--force-stage)');
+    for (const flag of STAGE_NODE_FLAGS) expect(script).toContain(flag); // the stage's node runs with a training process's V8 flags
     const st = await status(dir, 'cluster');
     expect(st.stages['evaluate:tiny'].state).toBe('done');
     expect(st.stages['report:tiny'].state).toBe('cached');

@@ -10,6 +10,7 @@ import type { Plan } from '../../runtime/executor/index.js';
 import { SlurmClient, SlurmError } from '../../runtime/executor/slurm/client.js';
 import { notRunMessage } from '../../runtime/executor/local.js';
 import { followJobs, submitPlan } from '../../runtime/executor/slurm/executor.js';
+import { STAGE_NODE_FLAGS } from '../../runtime/executor/stage-process.js';
 import type { SbatchOptions } from '../../runtime/executor/slurm/script.js';
 import { UserError, type CliIO } from '../io.js';
 
@@ -79,7 +80,7 @@ export async function runSlurmCommand(
     try {
       sub = await submitPlan(plan, {
         dataRoot: ctx.dataRoot, cacheDir: ctx.cacheDir, backend: ctx.backend, allowOutsideDataRoot: ctx.allowOutsideDataRoot, events,
-        mtc: [process.execPath, BIN], sbatch, client, resolvedSources: ctx.resolvedSources, force: options.force, only: options.only,
+        mtc: [process.execPath, ...STAGE_NODE_FLAGS, BIN], sbatch, client, resolvedSources: ctx.resolvedSources, force: options.force, only: options.only,
       });
     } catch (e) {
       if (e instanceof SlurmError) throw new UserError(e.message);

@@ -9,7 +9,7 @@ import { validateGraph } from '../../graph/validate.js';
 import { expectedBackend } from '../../runtime/backend.js';
 import { RunEvents, type RunEvent } from '../../runtime/events.js';
 import {
-  assertRunnable, executePlan, makePlan, packageInfo, previewPlan, RUN_FILE, runSingleStage, stageParameters, describeStage,
+  assertRunnable, executePlan, makePlan, packageInfo, previewPlan, RUN_FILE, runSingleStage, stageParameters, describeStage, STAGE_NODE_FLAGS,
   type RunConfig, type StageLauncher,
 } from '../../runtime/executor/index.js';
 import type { SbatchOptions } from '../../runtime/executor/slurm/script.js';
@@ -63,6 +63,11 @@ const BIN = fileURLToPath(new URL('../../../bin/mtc.js', import.meta.url));
  */
 export const STAGE_CHILD_ENV = 'MTC_STAGE_CHILD';
 
+/** The arguments of `node` for a stage process: V8's flags for it (STAGE_NODE_FLAGS), then `mtc run --stage ID --run DIR --json`. */
+export function stageProcessArgs(stage: string, runDir: string, backend: string, force: boolean): string[] {
+  return [...STAGE_NODE_FLAGS, BIN, 'run', '--stage', stage, '--run', runDir, '--json', '--backend', backend, ...(force ? ['--force-stage'] : [])];
+}
+
 /** Runs stages as `mtc run --stage ID --run DIR --json` child processes, relaying their events. */
 class ProcessLauncher implements StageLauncher {
   readonly children = new Set<ChildProcess>();
@@ -70,7 +75,7 @@ class ProcessLauncher implements StageLauncher {
   constructor(private readonly backend: string) {}
 
   run(stage: string, runDir: string, options: { force: boolean; events: RunEvents; signal?: AbortSignal }): Promise<{ exitCode: number; reportedEnd: boolean }> {
-    const args = [BIN, 'run', '--stage', stage, '--run', runDir, '--json', '--backend', this.backend, ...(options.force ? ['--force-stage'] : [])];
+    const args = stageProcessArgs(stage, runDir, this.backend, options.force);
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, [STAGE_CHILD_ENV]: '1' } });
     this.children.add(child);
     let reportedEnd = false;

@@ -17,6 +17,7 @@ export { Store, type StageManifest, type StoreEntry } from './store.js';
 export { RUN_FILE, STATE_FILE, RunRecorder, type LockFile, type RunConfig, type RunState, type StageState } from './run-folder.js';
 export { packageInfo, tfjsVersion } from './versions.js';
 export { previewPlan, type PlanPreview, type StagePreview } from './preview.js';
+export { STAGE_NODE_FLAGS } from './stage-process.js';
 
 export interface RunOptions extends Omit<ExecuteOptions, 'backend'> {
   /** Where run folders are created (`<runs>/<experiment>/<run key>/`) and, unless `storeDir`, the store (`<runs>/.store`). */
