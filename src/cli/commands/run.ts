@@ -164,15 +164,14 @@ export function interruptHandling(
     }
   };
   const ignore = () => undefined; // a listener replaces Node's default of exiting at once
-  const ignored = signal === 'SIGINT' ? [] : ['SIGINT' as const];
   process.on(signal, interrupt);
-  for (const s of ignored) process.on(s, ignore);
+  if (signal !== 'SIGINT') process.on('SIGINT', ignore);
   return {
     controller,
     interrupt,
     dispose: () => {
       process.off(signal, interrupt);
-      for (const s of ignored) process.off(s, ignore);
+      process.off('SIGINT', ignore);
     },
   };
 }
