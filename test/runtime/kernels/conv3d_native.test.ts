@@ -246,6 +246,15 @@ describe.skipIf(!native)(`every instruction-set build of the native conv3d kerne
     { shape: [1, 3, 4, 9, 8], filters: 8, kernel: k3, strides: s1, pad: 'same' },
     { shape: [1, 3, 3, 6, 128], filters: 128, kernel: k3, strides: s2, pad: 'same' },
     { shape: [1, 2, 3, 5, 320], filters: 320, kernel: k3, strides: s1, pad: 'same' },
+    // The avx512 filter gradient's kw-shared tiles (kernels.cpp, FilterTileKw3: kw = 3, stride 1
+    // along W, rows of 16 outputs or more, column blocks of 8 or 16), next to 32-wide blocks in one
+    // call (72 = 32 + 32 + 8, 24 = 16 + 8), with channel tiles that do not divide (13 = 7 + 6), 'valid'
+    // rows, a stride along D only, a [1, 3, 3] kernel, and the position-partitioned path (x and dy
+    // above 1 MB).
+    { shape: [2, 6, 5, 40, 13], filters: 24, kernel: k3, strides: s1, pad: 'valid' },
+    { shape: [2, 16, 16, 24, 12], filters: 16, kernel: k3, strides: s1, pad: 'same' },
+    { shape: [1, 8, 6, 17, 9], filters: 72, kernel: k3, strides: [2, 1, 1], pad: 'same' },
+    { shape: [1, 3, 4, 17, 6], filters: 8, kernel: [1, 3, 3], strides: s1, pad: 'same' },
   ];
 
   it('the avx512 and avx2 builds give bit-identical results (both fuse multiply-adds, same summation order)', () => {
