@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <limits>
 #include <map>
 #include <mutex>
@@ -358,25 +359,42 @@ double ThreadCpuSeconds() {
   return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-// fmaPeak(ms): every pool thread runs the build's FMA loop for about `ms` milliseconds at once;
+// fmaPeak(ms[, 'broadcast']): every pool thread runs the build's FMA loop (with 'broadcast': the
+// same chains, each FMA taking a broadcast memory operand) for about `ms` milliseconds at once;
 // returns the aggregate rate. The caller takes the best of several probes.
 napi_value FmaPeak(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
+  size_t argc = 2;
+  napi_value argv[2];
   napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
   double ms = 0;
-  if (argc != 1 || napi_get_value_double(env, argv[0], &ms) != napi_ok || !(ms > 0 && ms <= 10000)) {
-    napi_throw_range_error(env, "MTC_CONV3D", "conv3d native: fmaPeak(ms) takes 0 < ms <= 10000");
+  if (argc < 1 || argc > 2 || napi_get_value_double(env, argv[0], &ms) != napi_ok || !(ms > 0 && ms <= 10000)) {
+    napi_throw_range_error(env, "MTC_CONV3D", "conv3d native: fmaPeak(ms[, 'broadcast']) takes 0 < ms <= 10000");
     return nullptr;
   }
+  bool broadcast = false;
+  if (argc == 2) {
+    char kind[16] = {0};
+    size_t len = 0;
+    napi_valuetype t;
+    napi_typeof(env, argv[1], &t);
+    if (t != napi_undefined) {
+      if (t != napi_string || napi_get_value_string_utf8(env, argv[1], kind, sizeof(kind), &len) != napi_ok ||
+          std::strcmp(kind, "broadcast") != 0) {
+        napi_throw_type_error(env, "MTC_CONV3D", "conv3d native: fmaPeak's second argument must be 'broadcast' or absent");
+        return nullptr;
+      }
+      broadcast = true;
+    }
+  }
   const KernelSet& k = Kernels();
+  const FmaLoopFn loop = broadcast ? k.broadcast_fma_loop : k.fma_loop;
   ThreadPool& pool = GlobalPool();
   using Clock = std::chrono::steady_clock;
   // Calibrate the iteration count on one thread (about 1/10 of the budget).
   int64_t iters = 1 << 14;
   for (;;) {
     const auto t0 = Clock::now();
-    k.fma_loop(iters);
+    loop(iters);
     const double dt = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
     if (dt > ms / 10 || iters > (int64_t{1} << 40)) {
       iters = static_cast<int64_t>(iters * (ms / std::max(dt, 1e-3)));
@@ -391,7 +409,7 @@ napi_value FmaPeak(napi_env env, napi_callback_info info) {
   pool.ParallelFor(threads, 1, threads, [&](int64_t b, int64_t e, int) {
     for (int64_t i = b; i < e; ++i) {
       const double c0 = ThreadCpuSeconds();
-      flops[i] = k.fma_loop(iters);
+      flops[i] = loop(iters);
       cpu[i] = ThreadCpuSeconds() - c0;
     }
   });
@@ -419,6 +437,8 @@ napi_value FmaPeak(napi_env env, napi_callback_info info) {
   napi_set_named_property(env, obj, "ms", v);
   napi_create_string_utf8(env, k.isa, NAPI_AUTO_LENGTH, &v);
   napi_set_named_property(env, obj, "isa", v);
+  napi_get_boolean(env, broadcast, &v);
+  napi_set_named_property(env, obj, "broadcast", v);
   return obj;
 }
 

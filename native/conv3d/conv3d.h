@@ -42,6 +42,9 @@ struct KernelSet {
   BackpropInputFn backprop_input;
   BackpropFilterFn backprop_filter;
   FmaLoopFn fma_loop;
+  // The same chains, each FMA taking one float broadcast from memory as its multiplicand, as the
+  // micro-kernels' single-vector tiles do: what such tiles can reach at most on this core.
+  FmaLoopFn broadcast_fma_loop;
   int vector_lanes;  // float lanes of the widest vector the build uses
 };
 

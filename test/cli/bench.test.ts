@@ -28,6 +28,10 @@ describe('mtc bench', () => {
       expect(r.peak_gflops).toBeGreaterThan(0);
       expect(r.peak_method).toMatch(/FMA chains/);
       expect(r.fraction_of_peak).toBeCloseTo((r.gflops as number) / (r.peak_gflops as number), 9);
+      // The same chains with a broadcast memory operand per FMA: positive, and not above the peak by
+      // more than two probes of the same loop can differ.
+      expect(r.broadcast_fma_gflops).toBeGreaterThan(0);
+      expect(r.broadcast_fma_gflops as number).toBeLessThan(1.5 * (r.peak_gflops as number));
     }
   });
 
@@ -36,6 +40,7 @@ describe('mtc bench', () => {
     expect(await benchCommand('conv3d', { shape: '1,4,4,4,2', filters: '3', repeats: '1', backend: 'cpu' }, io)).toBe(0);
     if (!out.join('\n').includes('mtc-native')) return; // the native kernels are not built here
     expect(out[0]).toMatch(/^fp32 FMA peak \d+ GFLOP\/s \(measured: \d+ threads? x 12 independent \d+-bit FMA chains/);
+    expect(out[0]).toMatch(/\nFMAs with one broadcast memory operand each, as the tiles of 16 or fewer output channels run them: \d+ GFLOP\/s \(\d+% of the peak/);
     expect(out[1]).toMatch(/% of peak/);
   });
 

@@ -51,6 +51,8 @@ export interface BenchResult {
   /** conv3d on the native kernels: the estimated fp32 FMA peak (GFLOP/s), how it was found, and the fraction of it reached. */
   peak_gflops?: number;
   peak_method?: string;
+  /** conv3d: the rate of the same FMA chains with one broadcast memory operand per FMA (see native_config.ts). */
+  broadcast_fma_gflops?: number;
   fraction_of_peak?: number;
 }
 
@@ -139,7 +141,10 @@ function conv3dPlan(options: BenchOptions, peak?: PeakEstimate): Plan {
     tfjs: async (repeats) => {
       const r: BenchResult = await benchConv3d({ shape, filters, kernel, stride, repeats, warmup: 1 });
       return peak && r.backend.includes('mtc-native')
-        ? { ...r, peak_gflops: peak.gflops, peak_method: peak.method, fraction_of_peak: r.gflops / peak.gflops }
+        ? {
+            ...r, peak_gflops: peak.gflops, peak_method: peak.method, fraction_of_peak: r.gflops / peak.gflops,
+            ...(peak.broadcastGflops !== undefined ? { broadcast_fma_gflops: peak.broadcastGflops } : {}),
+          }
         : r;
     },
     pytorchArgs: ['conv3d', '--shape', shape.join(','), '--filters', String(filters), '--kernel', String(kernel), '--stride', String(stride)],
@@ -235,7 +240,10 @@ function applyIsa(options: BenchOptions): void {
 /** The fp32 FMA peak of the native kernels' build (cpu backend only), printed with how it was found. */
 function peakLine(peak: PeakEstimate): string {
   const busy = peak.cpuGflops > 1.15 * peak.gflops ? `; ${peak.cpuGflops.toFixed(0)} GFLOP/s per second of CPU time: the cores were shared with other load, figures are low` : '';
-  return `fp32 FMA peak ${peak.gflops.toFixed(0)} GFLOP/s (${peak.method}${busy})`;
+  const bcast = peak.broadcastGflops !== undefined
+    ? `\nFMAs with one broadcast memory operand each, as the tiles of 16 or fewer output channels run them: ${peak.broadcastGflops.toFixed(0)} GFLOP/s (${(100 * peak.broadcastGflops / peak.gflops).toFixed(0)}% of the peak; the same chains, best of the same number of probes)`
+    : '';
+  return `fp32 FMA peak ${peak.gflops.toFixed(0)} GFLOP/s (${peak.method}${busy})${bcast}`;
 }
 
 /** The peak for conv3d results (cpu backend with the native kernels); printed first unless --json (where the results carry it). */

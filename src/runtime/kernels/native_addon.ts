@@ -28,8 +28,12 @@ export interface NativeConv3dAddon {
   setIsa?(isa: NativeIsa): void;
   /** Resizes the kernels' thread pool (0: the default count). */
   setThreads?(n: number): void;
-  /** FMA throughput probe: every pool thread runs the build's FMA loop for about `ms` ms. */
-  fmaPeak?(ms: number): FmaPeakProbe;
+  /**
+   * FMA throughput probe: every pool thread runs the build's FMA loop for about `ms` ms; with
+   * 'broadcast', the same chains with one broadcast memory operand per FMA (older addons ignore it
+   * and say nothing: check `broadcast` in the result).
+   */
+  fmaPeak?(ms: number, kind?: 'broadcast'): FmaPeakProbe;
   /** Optimiser kernels (native/conv3d/optim*.cpp), over every parameter tensor at once. */
   sgdStep?(
     w: Float32Array[], g: Float32Array[], buf: Float32Array[], out: Float32Array[], first: Uint8Array,
@@ -82,6 +86,8 @@ export interface FmaPeakProbe {
   chains: number;
   ms: number;
   isa: string;
+  /** True when the chains took broadcast memory operands (`fmaPeak(ms, 'broadcast')`). */
+  broadcast?: boolean;
 }
 
 export type AddonLoad =

@@ -79,6 +79,12 @@ export interface PeakEstimate {
   /** Estimated fp32 FMA peak of the active build on all kernel threads, wall clock, GFLOP/s. */
   gflops: number;
   /**
+   * The same chains when every FMA takes one broadcast memory operand, as the kernels' tiles of a
+   * single vector of output channels do (16 channels in the avx512 build): the most such layers
+   * can reach here. Absent with an addon that predates the probe.
+   */
+  broadcastGflops?: number;
+  /**
    * The same per second of the probe threads' own CPU time: what the cores do while they run. Well
    * above `gflops` means other load shared the cores during the probe (and during the benchmark).
    */
@@ -106,9 +112,16 @@ export function estimateFmaPeak(probes = 5, ms = 100): PeakEstimate | undefined 
     bestCpu = Math.max(bestCpu, p.cpuGflops ?? 0);
   }
   if (!best) return undefined;
+  let broadcast = 0;
+  for (let i = 0; i < probes; i++) {
+    const p = a.fmaPeak(ms, 'broadcast');
+    if (p.broadcast !== true) break; // an addon that predates the probe
+    broadcast = Math.max(broadcast, p.gflops);
+  }
   const width = best.lanes * 32;
   return {
     gflops: best.gflops,
+    ...(broadcast > 0 ? { broadcastGflops: broadcast } : {}),
     cpuGflops: bestCpu,
     isa: best.isa,
     threads: best.threads,
