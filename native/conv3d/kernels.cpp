@@ -482,7 +482,7 @@ void BackpropInput(const ConvParams& p, const float* dy, const float* w, float* 
 // chunk of output rows of one (b, od) plane, then added to a per-group partial.
 
 template <int MR, int NV, typename V>
-inline void FilterTile(int nrows, const float* const* xrows, const float* const* dyrows,
+inline void FilterTile(int nrows, const float* const* xrows, const float* const* dyrows, int64_t xoff, int64_t dyoff,
                        int L, int64_t xs, int64_t dys, float* acc_out, int64_t acc_stride) {
   constexpr int W = VecTraits<V>::kLanes;
   V acc[MR][NV];
@@ -491,8 +491,8 @@ inline void FilterTile(int nrows, const float* const* xrows, const float* const*
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) acc[m][v] = V{};
   for (int i = 0; i < nrows; ++i) {
-    const float* xr = xrows[i];
-    const float* dr = dyrows[i];
+    const float* xr = xrows[i] + xoff;
+    const float* dr = dyrows[i] + dyoff;
     for (int l = 0; l < L; ++l) {
       V dv[NV];
 #pragma GCC unroll 4
@@ -517,30 +517,30 @@ inline void FilterTile(int nrows, const float* const* xrows, const float* const*
 }
 
 template <int NV, typename V, int M>
-inline void FilterTileAnyRows(int mr, int nrows, const float* const* xrows, const float* const* dyrows,
+inline void FilterTileAnyRows(int mr, int nrows, const float* const* xrows, const float* const* dyrows, int64_t xoff, int64_t dyoff,
                               int L, int64_t xs, int64_t dys, float* acc_out, int64_t acc_stride) {
   if (mr == M) {
-    FilterTile<M, NV, V>(nrows, xrows, dyrows, L, xs, dys, acc_out, acc_stride);
+    FilterTile<M, NV, V>(nrows, xrows, dyrows, xoff, dyoff, L, xs, dys, acc_out, acc_stride);
   } else if constexpr (M > 1) {
-    FilterTileAnyRows<NV, V, M - 1>(mr, nrows, xrows, dyrows, L, xs, dys, acc_out, acc_stride);
+    FilterTileAnyRows<NV, V, M - 1>(mr, nrows, xrows, dyrows, xoff, dyoff, L, xs, dys, acc_out, acc_stride);
   }
 }
 
 // One (ci tile, co block) of the filter gradient; width is the packed co block width.
-void FilterTileBlock(int width, int mr, int nrows, const float* const* xrows, const float* const* dyrows,
+void FilterTileBlock(int width, int mr, int nrows, const float* const* xrows, const float* const* dyrows, int64_t xoff, int64_t dyoff,
                      int L, int64_t xs, int64_t dys, float* acc_out, int64_t acc_stride) {
 #if defined(__AVX512F__)
   {
-    if (width == 32) return FilterTileAnyRows<2, v16, kMaxRowsWide>(mr, nrows, xrows, dyrows, L, xs, dys, acc_out, acc_stride);
-    if (width == 16) return FilterTileAnyRows<1, v16, kMaxRowsNarrow>(mr, nrows, xrows, dyrows, L, xs, dys, acc_out, acc_stride);
-    return FilterTileAnyRows<1, v8, kMaxRowsNarrow>(mr, nrows, xrows, dyrows, L, xs, dys, acc_out, acc_stride);
+    if (width == 32) return FilterTileAnyRows<2, v16, kMaxRowsWide>(mr, nrows, xrows, dyrows, xoff, dyoff, L, xs, dys, acc_out, acc_stride);
+    if (width == 16) return FilterTileAnyRows<1, v16, kMaxRowsNarrow>(mr, nrows, xrows, dyrows, xoff, dyoff, L, xs, dys, acc_out, acc_stride);
+    return FilterTileAnyRows<1, v8, kMaxRowsNarrow>(mr, nrows, xrows, dyrows, xoff, dyoff, L, xs, dys, acc_out, acc_stride);
   }
 #elif (defined(__x86_64__) || defined(__i386__)) && !defined(__AVX__)
-  if (width == 16) return FilterTileAnyRows<4, v4, kMaxRowsWide>(mr, nrows, xrows, dyrows, L, xs, dys, acc_out, acc_stride);
-  return FilterTileAnyRows<2, v4, kMaxRowsNarrow>(mr, nrows, xrows, dyrows, L, xs, dys, acc_out, acc_stride);
+  if (width == 16) return FilterTileAnyRows<4, v4, kMaxRowsWide>(mr, nrows, xrows, dyrows, xoff, dyoff, L, xs, dys, acc_out, acc_stride);
+  return FilterTileAnyRows<2, v4, kMaxRowsNarrow>(mr, nrows, xrows, dyrows, xoff, dyoff, L, xs, dys, acc_out, acc_stride);
 #else
-  if (width == 16) return FilterTileAnyRows<2, v8, kMaxRowsWide>(mr, nrows, xrows, dyrows, L, xs, dys, acc_out, acc_stride);
-  return FilterTileAnyRows<1, v8, kMaxRowsNarrow>(mr, nrows, xrows, dyrows, L, xs, dys, acc_out, acc_stride);
+  if (width == 16) return FilterTileAnyRows<2, v8, kMaxRowsWide>(mr, nrows, xrows, dyrows, xoff, dyoff, L, xs, dys, acc_out, acc_stride);
+  return FilterTileAnyRows<1, v8, kMaxRowsNarrow>(mr, nrows, xrows, dyrows, xoff, dyoff, L, xs, dys, acc_out, acc_stride);
 #endif
 }
 
@@ -586,11 +586,11 @@ inline void Kw3StepAnyMask(int mask, V (&acc)[3][MRC][NV], const float* xq, cons
   }
 }
 
-// xrows[i] points at padded position 0, channel ci0 of a row of x; dyrows[i] at position 0, the
+// xrows[i] + xoff points at padded position 0, channel ci0 of a row of x; dyrows[i] + dyoff at position 0, the
 // first column of the block. ci is the channel count (x's position stride), L the output width.
 // Adds the sums into acc_out rows kw * ci + c.
 template <int MRC, int NV, typename V>
-inline void FilterTileKw3(int nrows, const float* const* xrows, const float* const* dyrows,
+inline void FilterTileKw3(int nrows, const float* const* xrows, const float* const* dyrows, int64_t xoff, int64_t dyoff,
                           int L, int64_t ci, int64_t dys, float* acc_out, int64_t acc_stride) {
   constexpr int W = VecTraits<V>::kLanes;
   V acc[3][MRC][NV];
@@ -608,8 +608,8 @@ inline void FilterTileKw3(int nrows, const float* const* xrows, const float* con
     return m;
   };
   for (int i = 0; i < nrows; ++i) {
-    const float* xr = xrows[i];
-    const float* dr = dyrows[i];
+    const float* xr = xrows[i] + xoff;
+    const float* dr = dyrows[i] + dyoff;
     int q = 0;
     for (; q < 2 && q < L + 2; ++q) Kw3StepAnyMask<MRC, NV, V>(mask(q), acc, xr + q * ci, dr, q, dys);
     for (; q < L; ++q) Kw3Step<7, MRC, NV, V>(acc, xr + q * ci, dr, q, dys);
@@ -627,12 +627,12 @@ inline void FilterTileKw3(int nrows, const float* const* xrows, const float* con
 }
 
 template <int NV, typename V, int M>
-inline void FilterTileKw3AnyRows(int mrc, int nrows, const float* const* xrows, const float* const* dyrows,
+inline void FilterTileKw3AnyRows(int mrc, int nrows, const float* const* xrows, const float* const* dyrows, int64_t xoff, int64_t dyoff,
                                  int L, int64_t ci, int64_t dys, float* acc_out, int64_t acc_stride) {
   if (mrc == M) {
-    FilterTileKw3<M, NV, V>(nrows, xrows, dyrows, L, ci, dys, acc_out, acc_stride);
+    FilterTileKw3<M, NV, V>(nrows, xrows, dyrows, xoff, dyoff, L, ci, dys, acc_out, acc_stride);
   } else if constexpr (M > 1) {
-    FilterTileKw3AnyRows<NV, V, M - 1>(mrc, nrows, xrows, dyrows, L, ci, dys, acc_out, acc_stride);
+    FilterTileKw3AnyRows<NV, V, M - 1>(mrc, nrows, xrows, dyrows, xoff, dyoff, L, ci, dys, acc_out, acc_stride);
   }
 }
 
@@ -654,14 +654,14 @@ constexpr int kKw3MinWidth = 16;
 
 inline int Kw3MaxRows(int width) { return width == 32 ? kKw3RowsWide : kKw3RowsNarrow; }
 
-void FilterTileKw3Block(int width, int mrc, int nrows, const float* const* xrows, const float* const* dyrows,
+void FilterTileKw3Block(int width, int mrc, int nrows, const float* const* xrows, const float* const* dyrows, int64_t xoff, int64_t dyoff,
                         int L, int64_t ci, int64_t dys, float* acc_out, int64_t acc_stride) {
 #if defined(__AVX512F__)
-  if (width == 32) return FilterTileKw3AnyRows<2, v16, kKw3RowsWide>(mrc, nrows, xrows, dyrows, L, ci, dys, acc_out, acc_stride);
-  if (width == 16) return FilterTileKw3AnyRows<1, v16, kKw3RowsNarrow>(mrc, nrows, xrows, dyrows, L, ci, dys, acc_out, acc_stride);
-  return FilterTileKw3AnyRows<1, v8, kKw3RowsNarrow>(mrc, nrows, xrows, dyrows, L, ci, dys, acc_out, acc_stride);
+  if (width == 32) return FilterTileKw3AnyRows<2, v16, kKw3RowsWide>(mrc, nrows, xrows, dyrows, xoff, dyoff, L, ci, dys, acc_out, acc_stride);
+  if (width == 16) return FilterTileKw3AnyRows<1, v16, kKw3RowsNarrow>(mrc, nrows, xrows, dyrows, xoff, dyoff, L, ci, dys, acc_out, acc_stride);
+  return FilterTileKw3AnyRows<1, v8, kKw3RowsNarrow>(mrc, nrows, xrows, dyrows, xoff, dyoff, L, ci, dys, acc_out, acc_stride);
 #else
-  (void)width, (void)mrc, (void)nrows, (void)xrows, (void)dyrows, (void)L, (void)ci, (void)dys, (void)acc_out, (void)acc_stride;
+  (void)width, (void)mrc, (void)nrows, (void)xrows, (void)dyrows, (void)xoff, (void)dyoff, (void)L, (void)ci, (void)dys, (void)acc_out, (void)acc_stride;
 #endif
 }
 
@@ -749,22 +749,14 @@ void BackpropFilter(const ConvParams& p, const float* x, const float* dy, float*
   const auto kw3 = [kw3_shape](int width) { return kw3_shape && width <= 16; };
   const auto tile_rows = [&](int width) { return kw3(width) ? p.Ci : p.kw * p.Ci; };
   const auto max_rows = [&](int width) { return kw3(width) ? Kw3MaxRows(width) : MaxRows(width); };
-  auto tile = [&](int nrows, const float** xr, const float** dr, int kdkh, int m0, int mr,
+  // The tile reads row i of x at xr[i] + m0 and of dy at dr[i] + co0.
+  auto tile = [&](int nrows, const float* const* xr, const float* const* dr, int kdkh, int m0, int mr,
                   int co0, int width, float* acc) {
-    const int64_t shift = m0;
-    for (int i = 0; i < nrows; ++i) {
-      xr[i] += shift;
-      dr[i] += co0;
-    }
     float* out = acc + (static_cast<int64_t>(kdkh) * p.kw * p.Ci + m0) * CoP + co0;
     if (kw3(width))
-      FilterTileKw3Block(width, mr, nrows, xr, dr, p.Wo, p.Ci, CoP, out, CoP);
+      FilterTileKw3Block(width, mr, nrows, xr, dr, m0, co0, p.Wo, p.Ci, CoP, out, CoP);
     else
-      FilterTileBlock(width, mr, nrows, xr, dr, p.Wo, static_cast<int64_t>(p.sw) * p.Ci, CoP, out, CoP);
-    for (int i = 0; i < nrows; ++i) {
-      xr[i] -= shift;
-      dr[i] -= co0;
-    }
+      FilterTileBlock(width, mr, nrows, xr, dr, m0, co0, p.Wo, static_cast<int64_t>(p.sw) * p.Ci, CoP, out, CoP);
   };
 
   // Small inputs (deep layers: few positions, many weights): every (tap, co block, ci tile) of
@@ -783,21 +775,29 @@ void BackpropFilter(const ConvParams& p, const float* x, const float* dy, float*
       }
     Scratch acc_store(2);
     float* acc = CoP != p.Co ? acc_store.Get(static_cast<size_t>(dw_size)) : dw;
-    std::vector<const float*> ptrs(static_cast<size_t>(pool.size()) * 2 * p.Ho);
-    pool.ParallelFor(static_cast<int64_t>(units.size()), 1, nthreads, [&](int64_t u0, int64_t u1, int tid) {
-      const float** xr = &ptrs[static_cast<size_t>(tid) * 2 * p.Ho];
-      const float** dr = xr + p.Ho;
+    // The rows of every (filter row kd, kh; plane) once, shared by all units (with thousands of
+    // units of a few rows each, recomputing them per unit took a fifth of the call).
+    const int kdkh_count = p.kd * p.kh;
+    std::vector<const float*> row_x(static_cast<size_t>(kdkh_count) * planes * p.Ho);
+    std::vector<const float*> row_dy(row_x.size());
+    std::vector<int> row_n(static_cast<size_t>(kdkh_count) * planes);
+    for (int kdkh = 0; kdkh < kdkh_count; ++kdkh)
+      for (int64_t plane = 0; plane < planes; ++plane) {
+        const size_t at = static_cast<size_t>(kdkh * planes + plane);
+        row_n[at] = plane_rows(plane, 0, p.Ho, kdkh / p.kh, kdkh % p.kh, &row_x[at * p.Ho], &row_dy[at * p.Ho]);
+      }
+    pool.ParallelFor(static_cast<int64_t>(units.size()), 1, nthreads, [&](int64_t u0, int64_t u1, int) {
       for (int64_t ui = u0; ui < u1; ++ui) {
         const Unit& u = units[ui];
-        const int kd = u.kdkh / p.kh, kh = u.kdkh % p.kh;
         const bool shared = kw3(u.width);
         for (int kw = 0; kw < (shared ? p.kw : 1); ++kw)
           for (int m = 0; m < u.mr; ++m)
             std::memset(acc + (static_cast<int64_t>(u.kdkh) * M + (shared ? kw * p.Ci : 0) + u.m0 + m) * CoP + u.co0, 0,
                         sizeof(float) * u.width);
         for (int64_t plane = 0; plane < planes; ++plane) {
-          const int nrows = plane_rows(plane, 0, p.Ho, kd, kh, xr, dr);
-          if (nrows > 0) tile(nrows, xr, dr, u.kdkh, u.m0, u.mr, u.co0, u.width, acc);
+          const size_t at = static_cast<size_t>(u.kdkh * planes + plane);
+          if (row_n[at] > 0)
+            tile(row_n[at], &row_x[at * p.Ho], &row_dy[at * p.Ho], u.kdkh, u.m0, u.mr, u.co0, u.width, acc);
         }
       }
     });
