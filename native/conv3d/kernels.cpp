@@ -268,21 +268,32 @@ class Scratch {
   std::vector<float>& buf_;
 };
 
+// Packs `rows` rows of weights into the column blocks (block bl: [rows][bl.width] at
+// bl.packed_offset) in scratch memory: copy(bl, r, d) writes row r's bl.valid columns of block bl at
+// d, and the padding columns are zeroed. Large buffers are packed on the pool: the deep layers'
+// weights (1.7 MB at 128 channels) were packed on one thread into a freshly zeroed vector while the
+// other kernel thread waited, 16 % of such a forward or input-gradient call on 2 threads. Every
+// element is written once, by one thread, whatever the split.
+template <typename Copy>
+const float* PackWeights(const std::vector<ColBlock>& blocks, int64_t rows, Scratch& store, ThreadPool& pool,
+                         Copy&& copy) {
+  const int64_t size = PackedSize(blocks, rows);
+  float* wpk = store.Get(static_cast<size_t>(size));
+  const int threads = size >= (int64_t{1} << 16) ? pool.size() : 1;
+  pool.ParallelFor(rows, std::max<int64_t>(1, rows / (4 * threads)), threads, [&](int64_t r0, int64_t r1, int) {
+    for (const auto& bl : blocks)
+      for (int64_t r = r0; r < r1; ++r) {
+        float* d = wpk + bl.packed_offset + r * bl.width;
+        copy(bl, r, d);
+        std::fill(d + bl.valid, d + bl.width, 0.f);
+      }
+  });
+  return wpk;
+}
+
 int ThreadsFor(double flops, ThreadPool& pool) {
   // Below ~1 MFLOP the wake-up cost outweighs the gain.
   return flops < 1e6 ? 1 : pool.size();
-}
-
-// Packs `rows` weight rows (fill(r0, r1) writes every element of rows [r0, r1) of every block) on
-// the pool when the packed buffer is large: the deep layers' weights (1.7 MB at 128 channels) were
-// packed on one thread, with the buffer zeroed first, while the other kernel thread waited: 16 %
-// of such a forward or input-gradient call on 2 threads. Each element is written once, by one
-// thread, whatever the split.
-template <typename Fill>
-void PackRows(int64_t rows, int64_t packed_floats, ThreadPool& pool, Fill&& fill) {
-  const int threads = packed_floats >= (int64_t{1} << 16) ? pool.size() : 1;
-  pool.ParallelFor(rows, std::max<int64_t>(1, rows / (4 * threads)), threads,
-                   [&](int64_t r0, int64_t r1, int) { fill(r0, r1); });
 }
 
 inline int FloorDiv(int a, int b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
@@ -310,14 +321,8 @@ void Forward(const ConvParams& p, const float* x, const float* w, float* y,
   const int64_t wrows = static_cast<int64_t>(taps) * p.Ci;
   const auto blocks = MakeColBlocks(p.Co, wrows);
   Scratch wpk_store(1);
-  float* wpk = wpk_store.Get(static_cast<size_t>(PackedSize(blocks, wrows)));
-  PackRows(wrows, PackedSize(blocks, wrows), pool, [&](int64_t r0, int64_t r1) {
-    for (const auto& bl : blocks)
-      for (int64_t r = r0; r < r1; ++r) {
-        float* d = wpk + bl.packed_offset + r * bl.width;
-        std::memcpy(d, w + r * p.Co + bl.start, sizeof(float) * bl.valid);
-        std::fill(d + bl.valid, d + bl.width, 0.f);
-      }
+  const float* wpk = PackWeights(blocks, wrows, wpk_store, pool, [&](const ColBlock& bl, int64_t r, float* d) {
+    std::memcpy(d, w + r * p.Co + bl.start, sizeof(float) * bl.valid);
   });
 
   const double flops = 2.0 * p.B * p.Do * p.Ho * p.Wo * p.Co * taps * p.Ci;
@@ -403,16 +408,10 @@ void BackpropInput(const ConvParams& p, const float* dy, const float* w, float* 
   const int64_t wrows = static_cast<int64_t>(taps) * p.Co;
   const auto blocks = MakeColBlocks(p.Ci, wrows);
   Scratch wpk_store(1);
-  float* wpk = wpk_store.Get(static_cast<size_t>(PackedSize(blocks, wrows)));
-  PackRows(wrows, PackedSize(blocks, wrows), pool, [&](int64_t r0, int64_t r1) {
-    for (const auto& bl : blocks)
-      for (int64_t r = r0; r < r1; ++r) {
-        const int64_t t = r / p.Co, co = r % p.Co;
-        float* d = wpk + bl.packed_offset + r * bl.width;
-        const float* src = w + (t * p.Ci + bl.start) * p.Co + co;
-        for (int c = 0; c < bl.valid; ++c) d[c] = src[static_cast<int64_t>(c) * p.Co];
-        std::fill(d + bl.valid, d + bl.width, 0.f);
-      }
+  const float* wpk = PackWeights(blocks, wrows, wpk_store, pool, [&](const ColBlock& bl, int64_t r, float* d) {
+    const int64_t t = r / p.Co, co = r % p.Co;
+    const float* src = w + (t * p.Ci + bl.start) * p.Co + co;
+    for (int c = 0; c < bl.valid; ++c) d[c] = src[static_cast<int64_t>(c) * p.Co];
   });
 
   const double flops = 2.0 * p.B * p.Do * p.Ho * p.Wo * p.Co * taps * p.Ci;
