@@ -114,7 +114,9 @@ if (json) {
   for (const p of peaks) {
     console.log(`fp32 FMA peak, ${p.isa} build: ${f(p.wall)} GFLOP/s wall on ${threads} threads, ${f(p.cpu_per_thread)} GFLOP/s per thread per CPU-second`);
     if (p.broadcast_wall > 0) {
-      console.log(`  with one broadcast memory operand per FMA: ${f(p.broadcast_wall)} GFLOP/s wall (${(100 * p.broadcast_wall / p.wall).toFixed(0)} %), ${f(p.broadcast_cpu_per_thread)} per thread per CPU-second`);
+      const share = (100 * p.broadcast_wall / p.wall).toFixed(0);
+      console.log(`  with one broadcast memory operand per FMA: ${f(p.broadcast_wall)} GFLOP/s wall (${share} %), `
+        + `${f(p.broadcast_cpu_per_thread)} per thread per CPU-second`);
     }
   }
 }

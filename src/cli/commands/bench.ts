@@ -240,8 +240,10 @@ function applyIsa(options: BenchOptions): void {
 /** The fp32 FMA peak of the native kernels' build (cpu backend only), printed with how it was found. */
 function peakLine(peak: PeakEstimate): string {
   const busy = peak.cpuGflops > 1.15 * peak.gflops ? `; ${peak.cpuGflops.toFixed(0)} GFLOP/s per second of CPU time: the cores were shared with other load, figures are low` : '';
-  const bcast = peak.broadcastGflops !== undefined
-    ? `\nFMAs with one broadcast memory operand each, as the tiles of 16 or fewer output channels run them: ${peak.broadcastGflops.toFixed(0)} GFLOP/s (${(100 * peak.broadcastGflops / peak.gflops).toFixed(0)}% of the peak; the same chains, best of the same number of probes)`
+  const b = peak.broadcastGflops;
+  const bcast = b !== undefined
+    ? '\nFMAs with one broadcast memory operand each, as the tiles of 16 or fewer output channels run them: '
+      + `${b.toFixed(0)} GFLOP/s (${(100 * b / peak.gflops).toFixed(0)}% of the peak; the same chains, best of the same number of probes)`
     : '';
   return `fp32 FMA peak ${peak.gflops.toFixed(0)} GFLOP/s (${peak.method}${busy})${bcast}`;
 }
