@@ -30,8 +30,8 @@ export interface NativeConv3dAddon {
   setThreads?(n: number): void;
   /**
    * FMA throughput probe: every pool thread runs the build's FMA loop for about `ms` ms; with
-   * 'broadcast', the same chains with one broadcast memory operand per FMA (older addons ignore it
-   * and say nothing: check `broadcast` in the result).
+   * 'broadcast', the same chains with one broadcast memory operand per FMA (`broadcast: true` in
+   * the result; an addon built before that probe throws a RangeError for the second argument).
    */
   fmaPeak?(ms: number, kind?: 'broadcast'): FmaPeakProbe;
   /** Optimiser kernels (native/conv3d/optim*.cpp), over every parameter tensor at once. */

@@ -113,10 +113,15 @@ export function estimateFmaPeak(probes = 5, ms = 100): PeakEstimate | undefined 
   }
   if (!best) return undefined;
   let broadcast = 0;
-  for (let i = 0; i < probes; i++) {
-    const p = a.fmaPeak(ms, 'broadcast');
-    if (p.broadcast !== true) break; // an addon that predates the probe
-    broadcast = Math.max(broadcast, p.gflops);
+  try {
+    for (let i = 0; i < probes; i++) {
+      const p = a.fmaPeak(ms, 'broadcast');
+      if (p.broadcast !== true) break;
+      broadcast = Math.max(broadcast, p.gflops);
+    }
+  } catch {
+    // An addon built before the broadcast probe takes one argument only: the peak stands alone.
+    broadcast = 0;
   }
   const width = best.lanes * 32;
   return {
