@@ -234,11 +234,13 @@ BufferPool& Buffers() {
 // counts only kExternalShare of its bytes: V8 is told to discount the rest while the buffer lives
 // (napi_adjust_external_memory) and to count it again when it is finalized, so the count stays
 // balanced and such a collection comes after about 512 MB of outputs instead of 64 MB. Memory
-// stays bounded (the collections still come; young buffers also die in scavenges).
+// stays bounded (the collections still come).
 // MTC_EXTERNAL_MEMORY_SHARE (0 < share <= 1) overrides the share, for measurements.
-// Measured on a Zen 4 for the quickstart's U-Net (docs/BENCHMARKS.md, 2026-12-04): there the share does not
-// change how often these collections run, because most are started by the give-back in FinalizeBuffer, which
-// finds the count over V8's limit. Giving back in batches, or not at all, was slower: the pool then runs dry.
+// Measured on a Zen 4 for the quickstart's U-Net (docs/BENCHMARKS.md, 2026-12-04): there the share
+// does not change how often these collections run, because most are started by the give-back in
+// FinalizeBuffer, which finds the count over V8's limit. The buffers come back to the pool only at
+// those collections, not at scavenges. Giving back in batches was slower; giving nothing back
+// emptied the pool, and the kernels then wrote to fresh pages at half the speed.
 constexpr double kExternalShare = 0.125;
 
 int64_t UnaccountedBytes(size_t bytes) {
